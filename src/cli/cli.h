@@ -1,0 +1,21 @@
+/* The netspace command line: one function per subcommand (cmd_<name>.c), each parsing its
+ * own options with getopt_long, answering --help, and returning the process exit status
+ * (0 ok, 1 failure, 2 bad usage). */
+#ifndef NS_CLI_H
+#define NS_CLI_H
+
+int ns_cmd_model(int argc, char **argv);
+int ns_cmd_sample(int argc, char **argv);
+int ns_cmd_train(int argc, char **argv);
+int ns_cmd_bench(int argc, char **argv);
+int ns_cmd_search(int argc, char **argv);
+int ns_cmd_query(int argc, char **argv);
+int ns_cmd_plot(int argc, char **argv);
+
+/* Print "netspace CMD: bad usage: MSG; see 'netspace CMD --help'" and return 2. */
+int ns_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse a whole string as an int/double; 0 ok, -1 with a message naming `opt`. */
+int ns_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out);
+
+#endif

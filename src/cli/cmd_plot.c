@@ -1,0 +1,12 @@
+/* Placeholder until this subcommand lands; replaced by its owner. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+int ns_cmd_plot(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "netspace plot: not built yet\n");
+    return 1;
+}

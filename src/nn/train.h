@@ -1,0 +1,89 @@
+/* Training one model: the contract between the convnet core and its callers (the train
+ * command and the search worker). The core knows nothing about MPI, SQLite or JSON.
+ *
+ * ns_train() builds the network of a model config, trains it with SGD on `train` with the
+ * recipe, evaluates on `test` after every epoch, and reports each epoch through a callback.
+ * The same config, data, recipe (seed included) and thread count give bit-identical
+ * results. It allocates once at the start (one arena for the net) and nothing per step. */
+#ifndef NS_TRAIN_H
+#define NS_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "data/data.h"
+#include "util/modelcfg.h"
+#include "util/progress.h"
+
+struct ns_recipe {
+    int epochs;             /* >= 1 */
+    int batch;              /* images per SGD step (the last partial batch is dropped) */
+    double lr;              /* peak learning rate */
+    double momentum;        /* SGD momentum, 0 = plain SGD */
+    int nesterov;           /* Nesterov momentum */
+    double wd;              /* weight decay (L2), applied to every parameter like torch's SGD */
+    double warmup_epochs;   /* linear warmup length (may be fractional); 0 = none */
+    double warmup_factor;   /* warmup starts at lr * warmup_factor */
+    int crop_pad;           /* augmentation: random crop with this zero padding, 0 = off */
+    int flip;               /* augmentation: random horizontal flip */
+    double dropout;         /* dropout rate before the classifier, 0 = off */
+    int zero_init_last_bn;  /* zero gamma on each residual block's last BN */
+    uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
+    int threads;            /* compute threads, >= 1 */
+    int eval_batch;         /* batch for evaluation (0 = 250) */
+};
+
+/* Defaults: 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
+ * no augmentation, seed 1, 1 thread. The learning rate follows a cosine from lr to 0 over
+ * all steps (per step), after the warmup. */
+void ns_recipe_default(struct ns_recipe *r);
+/* 0, or -1 with ns_err naming the field ("batch: 0 is not >= 1"). */
+int ns_recipe_check(const struct ns_recipe *r);
+
+struct ns_epoch_metrics {
+    int epoch;           /* 1-based */
+    double train_loss;   /* mean cross-entropy over the epoch's steps */
+    double train_err;    /* percent, measured on the fly (training mode, augmented) */
+    double test_err;     /* percent, evaluation mode on the test (or validation) set */
+    double seconds;      /* wall time of the epoch, evaluation included */
+    double img_per_s;    /* training images per second in this epoch */
+};
+
+/* Called after every epoch. Return 0 to go on, non-zero to stop training now. */
+typedef int (*ns_epoch_fn)(void *ctx, const struct ns_epoch_metrics *m);
+
+enum ns_train_status {
+    NS_TRAIN_OK = 0,       /* all epochs done */
+    NS_TRAIN_DIVERGED = 1, /* loss became NaN or infinite; reason says at which epoch/step */
+    NS_TRAIN_STOPPED = 2,  /* the callback or the stop flag asked to stop */
+    NS_TRAIN_ERROR = 3,    /* bad config/recipe, out of memory, data mismatch; reason says */
+};
+
+struct ns_train_result {
+    enum ns_train_status status;
+    char reason[256];      /* why it diverged, stopped or failed ("" when OK) */
+    int epochs_done;
+    double train_loss;     /* last epoch's */
+    double train_err;      /* percent, last epoch's */
+    double test_err;       /* percent, last epoch's */
+    double best_test_err;  /* percent, lowest over epochs */
+    double seconds;        /* wall time, all epochs */
+    double img_per_s;      /* mean training throughput */
+    long long params;      /* parameter count of the built net */
+};
+
+struct ns_train_opts {
+    ns_epoch_fn on_epoch;          /* may be NULL */
+    void *ctx;                     /* passed to on_epoch */
+    struct ns_progress *progress;  /* per-step progress line; NULL = silent */
+    volatile sig_atomic_t *stop;   /* checked every step; non-zero = stop; may be NULL */
+};
+
+/* Train `cfg` on `train`, evaluating on `test`. The data's shape must match the config
+ * (in_ch, im_size, classes); a mismatch is NS_TRAIN_ERROR. Always fills *res and returns
+ * its status. */
+enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_dataset *train,
+                              const struct ns_dataset *test, const struct ns_recipe *r,
+                              const struct ns_train_opts *opts, struct ns_train_result *res);
+
+#endif
