@@ -1,12 +1,250 @@
-/* Placeholder until this subcommand lands; replaced by its owner. */
+/* netspace train: train one model on a dataset with a recipe given by flags. */
 #include "cli/cli.h"
 
+#include "data/data.h"
+#include "nn/train.h"
+#include "space/space.h"
+#include "util/err.h"
+#include "util/progress.h"
+
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void help(void)
+{
+    puts("usage: netspace train (--bench-net | --regnet \"PARAMS\" | --config FILE) [options]\n"
+         "\n"
+         "Train one model on a dataset and print its errors.\n"
+         "\n"
+         "model (one of):\n"
+         "  --bench-net             the standard benchmark net (DESIGN.md)\n"
+         "  --regnet \"PARAMS\"       RegNet parameters: \"depth=.. w0=.. wa=.. wm=.. group_w=..\"\n"
+         "                          [bot_mul=1] [se_r=0.25 with --block y]\n"
+         "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --block x|y             block of a --regnet model (default x)\n"
+         "  --stem cifar|simple|res stem of a --regnet model (default cifar)\n"
+         "  --stem-w N              stem width of a --regnet model (default 16)\n"
+         "data:\n"
+         "  --data NAME             fashion-mnist (default), cifar10 or synthetic\n"
+         "  --data-dir DIR          where the files are (default: the Debian package's folder)\n"
+         "  --val-split F           hold out this fraction of the training set and report\n"
+         "                          errors on it instead of the test set (default 0)\n"
+         "  --normalize             per-channel mean/std normalization (default: inputs in [0,1])\n"
+         "  --train-limit N         use only the first N training images\n"
+         "  --test-limit N          use only the first N test images\n"
+         "recipe:\n"
+         "  --epochs N (10)  --batch N (128)  --lr F (0.1)  --momentum F (0.9)\n"
+         "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
+         "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
+         "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (250)\n"
+         "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
+         "output:\n"
+         "  --json                  last line: one JSON object with the results\n"
+         "  --quiet                 no progress\n"
+         "\n"
+         "Exit status: 0 trained, 1 diverged, failed or interrupted, 2 bad usage.");
+}
+
+enum {
+    O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
+    O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
+    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP
+};
+
+static const struct option opts[] = {
+    {"bench-net", no_argument, 0, O_BENCH}, {"regnet", required_argument, 0, O_REGNET},
+    {"config", required_argument, 0, O_CONFIG}, {"block", required_argument, 0, O_BLOCK},
+    {"stem", required_argument, 0, O_STEM}, {"stem-w", required_argument, 0, O_STEMW},
+    {"data", required_argument, 0, O_DATA}, {"data-dir", required_argument, 0, O_DIR},
+    {"val-split", required_argument, 0, O_VAL}, {"normalize", no_argument, 0, O_NORM},
+    {"train-limit", required_argument, 0, O_TRL}, {"test-limit", required_argument, 0, O_TEL},
+    {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
+    {"lr", required_argument, 0, O_LR}, {"momentum", required_argument, 0, O_MOM},
+    {"nesterov", no_argument, 0, O_NEST}, {"no-nesterov", no_argument, 0, O_NONEST},
+    {"wd", required_argument, 0, O_WD}, {"warmup", required_argument, 0, O_WARM},
+    {"warmup-factor", required_argument, 0, O_WARMF}, {"crop-pad", required_argument, 0, O_CROP},
+    {"flip", no_argument, 0, O_FLIP}, {"dropout", required_argument, 0, O_DROP},
+    {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
+    {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
+    {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+
+static int on_epoch_json(void *ctx, const struct ns_epoch_metrics *m)
+{
+    (void)ctx;
+    (void)m;
+    return 0;
+}
 
 int ns_cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "netspace train: not built yet\n");
-    return 1;
+    const char *C = "train";
+    struct ns_recipe r;
+    ns_recipe_default(&r);
+    int bench = 0, json = 0, quiet = 0, normalize = 0, stem = NS_STEM_CIFAR, block = NS_BLOCK_X;
+    long stem_w = 16, train_limit = 0, test_limit = 0, lv;
+    double val = 0, dv;
+    const char *regnet = NULL, *config = NULL, *data = "fashion-mnist", *dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_BENCH: bench = 1; break;
+        case O_REGNET: regnet = optarg; break;
+        case O_CONFIG: config = optarg; break;
+        case O_BLOCK:
+            block = ns_block_from_name(optarg);
+            if (block != NS_BLOCK_X && block != NS_BLOCK_Y)
+                return ns_cli_usage_error(C, "--block: '%s' is not x or y", optarg);
+            break;
+        case O_STEM:
+            if ((stem = ns_stem_from_name(optarg)) < 0)
+                return ns_cli_usage_error(C, "--stem: '%s' is not cifar, simple or res", optarg);
+            break;
+        case O_STEMW: if (ns_cli_int(C, "--stem-w", optarg, 1, 4096, &stem_w)) return 2; break;
+        case O_DATA: data = optarg; break;
+        case O_DIR: dir = optarg; break;
+        case O_VAL:
+            if (ns_cli_double(C, "--val-split", optarg, &val) || val < 0 || val >= 1)
+                return ns_cli_usage_error(C, "--val-split: must be in [0, 1)");
+            break;
+        case O_NORM: normalize = 1; break;
+        case O_TRL: if (ns_cli_int(C, "--train-limit", optarg, 1, 1L << 30, &train_limit)) return 2; break;
+        case O_TEL: if (ns_cli_int(C, "--test-limit", optarg, 1, 1L << 30, &test_limit)) return 2; break;
+        case O_EPOCHS: if (ns_cli_int(C, "--epochs", optarg, 1, 100000, &lv)) return 2; r.epochs = (int)lv; break;
+        case O_BATCH: if (ns_cli_int(C, "--batch", optarg, 1, 65536, &lv)) return 2; r.batch = (int)lv; break;
+        case O_LR: if (ns_cli_double(C, "--lr", optarg, &r.lr)) return 2; break;
+        case O_MOM: if (ns_cli_double(C, "--momentum", optarg, &r.momentum)) return 2; break;
+        case O_NEST: r.nesterov = 1; break;
+        case O_NONEST: r.nesterov = 0; break;
+        case O_WD: if (ns_cli_double(C, "--wd", optarg, &r.wd)) return 2; break;
+        case O_WARM: if (ns_cli_double(C, "--warmup", optarg, &r.warmup_epochs)) return 2; break;
+        case O_WARMF: if (ns_cli_double(C, "--warmup-factor", optarg, &r.warmup_factor)) return 2; break;
+        case O_CROP: if (ns_cli_int(C, "--crop-pad", optarg, 0, 16, &lv)) return 2; r.crop_pad = (int)lv; break;
+        case O_FLIP: r.flip = 1; break;
+        case O_DROP: if (ns_cli_double(C, "--dropout", optarg, &dv)) return 2; r.dropout = dv; break;
+        case O_ZERO: r.zero_init_last_bn = 1; break;
+        case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
+        case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
+        case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h':
+        case O_HELP: help(); return 0;
+        default: return ns_cli_usage_error(C, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return ns_cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
+    if (bench + (regnet != NULL) + (config != NULL) != 1)
+        return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config");
+    if (ns_recipe_check(&r) != 0)
+        return ns_cli_usage_error(C, "%s", ns_errmsg());
+    int kind = ns_data_kind_from_name(data);
+    if (kind < 0)
+        return ns_cli_usage_error(C, "--data: %s", ns_errmsg());
+
+    struct ns_dataset tr, te, va;
+    memset(&va, 0, sizeof va);
+    if (ns_data_load((enum ns_data_kind)kind, dir, &tr, &te) != 0) {
+        ns_die_msg();
+        return 1;
+    }
+    if (train_limit && train_limit < tr.n)
+        ns_data_truncate(&tr, (int)train_limit);
+    if (test_limit && test_limit < te.n)
+        ns_data_truncate(&te, (int)test_limit);
+    struct ns_dataset *eval = &te;
+    if (val > 0) {
+        if (ns_data_split(&tr, &va, val, r.seed) != 0) {
+            ns_die_msg();
+            ns_data_free(&tr);
+            ns_data_free(&te);
+            return 1;
+        }
+        eval = &va;
+    }
+    if (normalize)
+        ns_data_normalize(&tr, eval);
+
+    struct ns_config cfg;
+    int rc = 0;
+    if (bench) {
+        ns_config_bench_net(&cfg);
+        cfg.in_ch = tr.c;
+        cfg.im_size = tr.h;
+        cfg.classes = tr.classes;
+    } else if (regnet) {
+        struct ns_regnet rp;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.in_ch = tr.c;
+        cfg.im_size = tr.h;
+        cfg.classes = tr.classes;
+        cfg.stem = (enum ns_stem)stem;
+        cfg.stem_w = (int)stem_w;
+        cfg.block = (enum ns_block)block;
+        if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
+            rc = ns_err_prefix("--regnet");
+    } else {
+        rc = ns_config_load(config, &cfg);
+    }
+    if (rc != 0) {
+        ns_die_msg();
+        ns_data_free(&tr);
+        ns_data_free(&te);
+        ns_data_free(&va);
+        return 1;
+    }
+
+    struct ns_progress prog;
+    ns_progress_init(&prog, stdout, quiet);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct ns_train_opts to = {.on_epoch = on_epoch_json, .progress = &prog, .stop = &stop_flag};
+    if (!quiet) {
+        char *js = ns_config_to_json(&cfg);
+        printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
+               "momentum %g%s, wd %g, %d thread%s\n",
+               js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
+               r.batch, r.lr, r.momentum, r.nesterov ? " (Nesterov)" : "", r.wd, r.threads,
+               r.threads == 1 ? "" : "s");
+        free(js);
+        fflush(stdout);
+    }
+    struct ns_train_result res;
+    enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);
+    ns_progress_end(&prog);
+    struct ns_complexity cx = {0};
+    ns_complexity(&cfg, &cx);
+    static const char *names[] = {"complete", "diverged", "stopped", "error"};
+    if (st != NS_TRAIN_OK)
+        fprintf(stderr, "netspace train: %s: %s\n", names[st], res.reason);
+    else if (!quiet)
+        printf("final: train error %.2f%%, %s error %.2f%% (best %.2f%%), %.1f s, %.0f img/s\n",
+               res.train_err, val > 0 ? "validation" : "test", res.test_err, res.best_test_err,
+               res.seconds, res.img_per_s);
+    if (json)
+        printf("{\"status\":\"%s\",\"epochs\":%d,\"train_loss\":%.6f,\"train_error\":%.4f,"
+               "\"test_error\":%.4f,\"best_test_error\":%.4f,\"seconds\":%.3f,\"img_per_s\":%.1f,"
+               "\"params\":%lld,\"flops\":%.0f,\"threads\":%d,\"seed\":%llu}\n",
+               names[st], res.epochs_done, res.train_loss, res.train_err, res.test_err,
+               res.best_test_err, res.seconds, res.img_per_s, res.params, cx.flops, r.threads,
+               (unsigned long long)r.seed);
+    ns_data_free(&tr);
+    ns_data_free(&te);
+    ns_data_free(&va);
+    return st == NS_TRAIN_OK ? 0 : 1;
 }

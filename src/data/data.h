@@ -1,11 +1,13 @@
 /* Datasets for training: Fashion-MNIST (IDX gzip), CIFAR-10 (binary batches), and a
  * synthetic set for fast tests; validation split, per-channel normalization, batching with
- * augmentation (random crop with padding, horizontal flip) and PCG shuffling.
+ * augmentation (random crop with padding, horizontal flip). Shuffling is the caller's, with
+ * ns_pcg32_shuffle.
  *
  * Images are kept as bytes, NHWC (n, h, w, c), and turned into normalized floats one batch
  * at a time by ns_data_batch(), so a 60,000-image set costs 47 MB, not 188 MB.
  * Errors: loaders return -1 with ns_err() set to a message naming the file ("...: bad magic
- * 0x... (not an IDX image file)", "...: truncated: 784 of 47040000 bytes"). Never abort. */
+ * 0x... (not an IDX image file)", "...: truncated: got 784 of 47040000 image bytes"),
+ * and a missing file says how to get the data. Never abort. */
 #ifndef NS_DATA_H
 #define NS_DATA_H
 
@@ -16,11 +18,11 @@
 #define NS_DATA_MAX_CH 4
 
 struct ns_dataset {
-    char name[32];           /* "fashion-mnist", "cifar10", "synthetic" */
-    int n, h, w, c;          /* images, height, width, channels */
+    char name[32];  /* "fashion-mnist", "cifar10", "synthetic" */
+    int n, h, w, c; /* images, height, width, channels */
     int classes;
-    uint8_t *x;              /* n*h*w*c bytes, NHWC; owned */
-    uint8_t *y;              /* n labels in [0, classes); owned */
+    uint8_t *x;                 /* n*h*w*c bytes, NHWC; owned */
+    uint8_t *y;                 /* n labels in [0, classes); owned */
     float mean[NS_DATA_MAX_CH]; /* per-channel normalization applied to v/255: (v/255-mean)/std */
     float std[NS_DATA_MAX_CH];  /* defaults mean 0, std 1: inputs scaled to [0, 1] */
 };
@@ -32,29 +34,83 @@ enum ns_data_kind { NS_DATA_FASHION_MNIST, NS_DATA_CIFAR10, NS_DATA_SYNTHETIC };
 /* "fashion-mnist", "cifar10", "synthetic" -> kind; -1 (with ns_err) if unknown. */
 int ns_data_kind_from_name(const char *name);
 
-/* Load the train and test sets. For synthetic, `dir` is ignored and the set is generated
- * deterministically from `seed` (train n_synth images, test n_synth/4; 1x28x28 or as
- * set by ns_data_synthetic). Returns 0, or -1 with ns_err set; on error nothing is left
- * allocated. */
+/* Load the train and test sets. Fashion-MNIST reads train-images-idx3-ubyte.gz,
+ * train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from
+ * dir (each also accepted uncompressed and/or without ".gz"); CIFAR-10 reads
+ * data_batch_1.bin ... data_batch_5.bin (train) and test_batch.bin. For synthetic, `dir` is
+ * ignored and the sets are ns_data_synthetic_pair(NS_DATA_SYNTH_* below): train 2048 and
+ * test 512 images of 1x28x28, 10 classes, a fixed seed. Sets come with mean 0 and std 1
+ * (call ns_data_normalize). *train and *test are outputs. Returns 0, or -1 with ns_err set;
+ * on error nothing is left allocated and both structs are zeroed. */
 int ns_data_load(enum ns_data_kind kind, const char *dir, struct ns_dataset *train,
                  struct ns_dataset *test);
 
-/* A synthetic, learnable dataset: `classes` classes, each a fixed random pattern plus noise,
- * n images of c x size x size. Deterministic for a seed. */
+/* The synthetic set ns_data_load() generates, from a fixed seed so that every run sees the
+ * same data. */
+#define NS_DATA_SYNTH_TRAIN 2048
+#define NS_DATA_SYNTH_TEST 512
+#define NS_DATA_SYNTH_SIZE 28
+#define NS_DATA_SYNTH_CLASSES 10
+#define NS_DATA_SYNTH_SEED 20240229u
+
+/* The inverse of ns_data_kind_from_name ("fashion-mnist", ...); "?" if out of range. */
+const char *ns_data_kind_name(enum ns_data_kind kind);
+
+/* The default directory of a kind (NULL for synthetic). */
+const char *ns_data_default_dir(enum ns_data_kind kind);
+
+/* One IDX pair: `images` (magic 0x00000803, n x rows x cols bytes) and `labels` (magic
+ * 0x00000801, n bytes, each < classes), gzip-compressed or not. If a path ends in ".gz"
+ * and does not exist, the same name without ".gz" is tried (and the other way round).
+ * Fills *d (c = 1, name "fashion-mnist"); 0, or -1 with ns_err naming the file and
+ * nothing allocated. */
+int ns_data_load_idx(struct ns_dataset *d, const char *images, const char *labels, int classes);
+
+/* CIFAR-10 binary batches: each file a sequence of 3073-byte records (label byte, then
+ * 1024 R, 1024 G, 1024 B bytes of a 32x32 image, row-major), concatenated into *d as
+ * NHWC (name "cifar10", 10 classes). Files may be gzip-compressed. 0 or -1 as above. */
+int ns_data_load_cifar_files(struct ns_dataset *d, const char *const *paths, int n_paths);
+
+/* A synthetic, learnable dataset: `classes` classes, each a fixed random smooth pattern
+ * (Gaussian blobs plus a grating) seen with a random shift of about size/12 pixels, random
+ * contrast and brightness, and Gaussian pixel noise; n images of c x size x size, bytes,
+ * NHWC. Deterministic for a seed (PCG; patterns use libm's exp and sin, so another libm
+ * could move a rare byte by one). c in [1, NS_DATA_MAX_CH], size in [4, 1024],
+ * classes in [2, 256]. *d is an output (its old contents are not freed). 0, or -1 with
+ * ns_err and nothing allocated. */
 int ns_data_synthetic(struct ns_dataset *d, int n, int c, int size, int classes, uint64_t seed);
 
-/* Move a random `frac` of `train` (chosen with PCG seed) into `val`; train keeps the rest.
- * frac in (0, 1). Returns 0 or -1. */
+/* A train and a test set drawn from the same class patterns (the patterns depend only on
+ * seed, c, size and classes; the two sets use different PCG streams for their images).
+ * ns_data_synthetic() gives exactly the `train` of this call. Class counts differ by at
+ * most one. 0, or -1 with ns_err (bad sizes, out of memory) and nothing allocated. */
+int ns_data_synthetic_pair(struct ns_dataset *train, struct ns_dataset *test, int n_train,
+                           int n_test, int c, int size, int classes, uint64_t seed);
+
+/* Move a random `frac` of `train` (round(frac * n) images, chosen with PCG seeded by `seed`)
+ * into `val`; train keeps the rest. Both keep the original order of their images, and val
+ * gets train's name, shape, classes, mean and std. Deterministic for (n, frac, seed).
+ * *val is an output (its old contents are not freed). frac in (0, 1) and both parts
+ * non-empty, else -1 with ns_err and nothing changed; 0 on success. */
 int ns_data_split(struct ns_dataset *train, struct ns_dataset *val, double frac, uint64_t seed);
 
-/* Compute per-channel mean and std of `d` (on the [0, 1] scale) and store them in both
- * `d` and `other` (normally the test set), so both are normalized with train statistics. */
+/* Compute per-channel mean and std of `d` (on the [0, 1] scale, population std over all
+ * pixels of all images) and store them in both `d` and `other` (normally the test set; may
+ * be NULL), so both are normalized with train statistics. A constant channel keeps std 1. */
 void ns_data_normalize(struct ns_dataset *d, struct ns_dataset *other);
 
-/* Keep only the first n images (n <= d->n); for quick runs. */
+/* Keep only the first n images (n <= d->n; larger or negative n changes nothing); for quick
+ * runs. The memory stays allocated until ns_data_free. */
 void ns_data_truncate(struct ns_dataset *d, int n);
 
+/* Free the images and labels and zero *d (std back to 1). Safe on a zeroed struct, twice,
+ * or with NULL. */
 void ns_data_free(struct ns_dataset *d);
+
+/* Allocate a zero-filled dataset of n images h x w x c with `classes` classes (mean 0,
+ * std 1): for loaders and for tests that build data by hand. *d is an output. 0, or -1
+ * with ns_err (bad shape, out of memory) and nothing allocated. */
+int ns_data_alloc(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes);
 
 struct ns_augment {
     int crop_pad; /* random crop after zero padding by this many pixels (0 = off) */
@@ -62,8 +118,20 @@ struct ns_augment {
 };
 
 /* Fill one batch: x is n*h*w*c floats NHWC (normalized), y is n labels. idx are image
- * indices into d. aug NULL or all zero = no augmentation (evaluation); rng is used only
- * when augmenting. Allocates nothing. Thread-safe for distinct outputs. */
+ * indices into d (each < d->n: not checked, this is the hot path). aug NULL or all zero =
+ * no augmentation (evaluation), and rng may be NULL; otherwise rng must be given.
+ *
+ * A byte v of channel k becomes fmaf(v, scale, bias) with scale = (float)(1/(255 std[k]))
+ * and bias = (float)(-mean[k]/std[k]): (v/255 - mean)/std to within about 1e-6, and the
+ * same bits for the same byte on every path (plain, cropped, flipped). With
+ * augmentation, image i draws from rng, in this order: dy then dx, each uniform in
+ * [-crop_pad, crop_pad] (ns_pcg32_bounded(2p+1) - p; only if crop_pad > 0), then a flip bit
+ * (ns_pcg32_next >> 31; only if flip). Output pixel (oy, ox) is source pixel
+ * (oy + dy, (flip ? w-1-ox : ox) + dx), i.e. crop of the padded image, then mirror. Source
+ * pixels outside the image are padding, which is 0.0f in the output: zero *after*
+ * normalization, the value a pixel at the channel mean would get, so padding carries no
+ * signal whatever the statistics. Same rng state and inputs give the same batch.
+ * Allocates nothing. Thread-safe for distinct outputs and rngs. */
 void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
                    const struct ns_augment *aug, struct ns_pcg32 *rng, float *x, int32_t *y);
 

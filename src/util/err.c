@@ -29,7 +29,13 @@ int ns_err_prefix(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(errbuf, sizeof errbuf, "%s: %s", pre, old);
+    /* a message that no longer fits is cut at the end, which keeps its prefix readable */
+    int n = snprintf(errbuf, sizeof errbuf, "%s: ", pre);
+    if (n < 0 || (size_t)n >= sizeof errbuf)
+        return -1;
+    size_t room = sizeof errbuf - (size_t)n;
+    memcpy(errbuf + n, old, room - 1);
+    errbuf[sizeof errbuf - 1] = 0;
     return -1;
 }
 

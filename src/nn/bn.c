@@ -1,0 +1,247 @@
+/* Batch norm over NHWC tensors viewed as (m, c), with an optional fused ReLU.
+ * Statistics are accumulated in double per thread over static row ranges and combined in
+ * thread order (deterministic for a thread count); the backward recomputes x_hat from x,
+ * mean and rstd instead of caching it. */
+#include "nn/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1
+
+size_t ns_bn_scratch(const struct ns_bn *b, int nth)
+{
+    /* two doubles per channel per thread, plus two doubles per channel of totals */
+    return (size_t)(nth + 1) * 4 * b->c;
+}
+
+struct bn_ctx {
+    const struct ns_bn *b;
+    size_t m;
+    const float *x, *y, *dy, *gamma, *beta, *mean, *rstd;
+    float *out, *dx;
+    double *parts;
+    const float *scale, *shift; /* per channel: y = x*scale + shift (forward) */
+    int acc;
+};
+
+/* Rows are summed in float over short runs (vectorized over channels, exact enough for 64
+ * values) and the run totals in double, so long reductions keep their precision. */
+#define RUN 64
+
+static void stats_task(void *vp, int ith, int nth)
+{
+    struct bn_ctx *t = vp;
+    int C = t->b->c, lo, hi;
+    ns_split((int)t->m, ith, nth, &lo, &hi);
+    double *s = t->parts + (size_t)ith * 2 * C, *s2 = s + C;
+    memset(s, 0, sizeof(double) * 2 * C);
+    float fs[512], fs2[512];
+    for (int c0 = 0; c0 < C; c0 += 512) {
+        int cn = C - c0 < 512 ? C - c0 : 512;
+        for (int r0 = lo; r0 < hi; r0 += RUN) {
+            int r1 = r0 + RUN < hi ? r0 + RUN : hi;
+            memset(fs, 0, sizeof(float) * cn);
+            memset(fs2, 0, sizeof(float) * cn);
+            for (int i = r0; i < r1; i++) {
+                const float *restrict x = t->x + (size_t)i * C + c0;
+                for (int c = 0; c < cn; c++) {
+                    fs[c] += x[c];
+                    fs2[c] += x[c] * x[c];
+                }
+            }
+            for (int c = 0; c < cn; c++) {
+                s[c0 + c] += fs[c];
+                s2[c0 + c] += fs2[c];
+            }
+        }
+    }
+}
+
+static void affine_task(void *vp, int ith, int nth)
+{
+    struct bn_ctx *t = vp;
+    int C = t->b->c, lo, hi, relu = t->b->relu;
+    ns_split((int)t->m, ith, nth, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        const float *restrict x = t->x + (size_t)i * C;
+        float *restrict y = t->out + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            float v = x[c] * t->scale[c] + t->shift[c];
+            y[c] = relu && v < 0 ? 0.0f : v;
+        }
+    }
+}
+
+/* Combine partial sums in thread order. */
+static void combine(double *parts, int nth, int C)
+{
+    double *tot = parts + (size_t)nth * 2 * C;
+    memset(tot, 0, sizeof(double) * 2 * C);
+    for (int t = 0; t < nth; t++)
+        for (int c = 0; c < 2 * C; c++)
+            tot[c] += parts[(size_t)t * 2 * C + c];
+}
+
+void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                         const float *gamma, const float *beta, float *run_mean,
+                         float *run_var, float *mean, float *rstd, float *y, float *scratch)
+{
+    int nth = ns_pool_size(p), C = b->c;
+    size_t m = (size_t)n * b->m_per_image;
+    struct bn_ctx t = {.b = b, .m = m, .x = x, .out = y, .parts = (double *)scratch};
+    ns_pool_run(p, stats_task, &t);
+    combine(t.parts, nth, C);
+    double *tot = t.parts + (size_t)nth * 2 * C;
+    /* scale/shift reuse the first thread's partial area (no longer needed) as floats */
+    float *scale = scratch, *shift = scratch + C;
+    for (int c = 0; c < C; c++) {
+        double mu = tot[c] / (double)m;
+        double var = tot[C + c] / (double)m - mu * mu;
+        if (var < 0)
+            var = 0;
+        double rs = 1.0 / sqrt(var + BN_EPS);
+        mean[c] = (float)mu;
+        rstd[c] = (float)rs;
+        double unbiased = m > 1 ? var * (double)m / (double)(m - 1) : var;
+        run_mean[c] = (float)((1 - BN_MOMENTUM) * run_mean[c] + BN_MOMENTUM * mu);
+        run_var[c] = (float)((1 - BN_MOMENTUM) * run_var[c] + BN_MOMENTUM * unbiased);
+        scale[c] = (float)(gamma[c] * rs);
+        shift[c] = (float)(beta[c] - mu * gamma[c] * rs);
+    }
+    t.scale = scale;
+    t.shift = shift;
+    ns_pool_run(p, affine_task, &t);
+}
+
+void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                        const float *gamma, const float *beta, const float *run_mean,
+                        const float *run_var, float *y)
+{
+    int C = b->c;
+    /* Small: per-call stack arrays would be variable-length; use a bounded loop instead. */
+    float scale[1024], shift[1024];
+    struct bn_ctx t = {.b = b, .m = (size_t)n * b->m_per_image, .x = x, .out = y};
+    for (int c0 = 0; c0 < C; c0 += 1024) {
+        int cn = C - c0 < 1024 ? C - c0 : 1024;
+        for (int c = 0; c < cn; c++) {
+            double rs = 1.0 / sqrt((double)run_var[c0 + c] + BN_EPS);
+            scale[c] = (float)(gamma[c0 + c] * rs);
+            shift[c] = (float)(beta[c0 + c] - run_mean[c0 + c] * gamma[c0 + c] * rs);
+        }
+        if (cn == C) {
+            t.scale = scale;
+            t.shift = shift;
+            ns_pool_run(p, affine_task, &t);
+            return;
+        }
+        /* very wide layers: channel chunks, row by row (rare; correctness over speed) */
+        size_t m = (size_t)n * b->m_per_image;
+        for (size_t i = 0; i < m; i++)
+            for (int c = 0; c < cn; c++) {
+                float v = x[i * C + c0 + c] * scale[c] + shift[c];
+                y[i * C + c0 + c] = b->relu && v < 0 ? 0.0f : v;
+            }
+    }
+}
+
+/* Sums of g and g*(x - mean) per channel, g = dy masked by the ReLU; x_hat = (x-mean)*rstd
+ * is applied to the total afterwards. */
+static void bwd_sums_task(void *vp, int ith, int nth)
+{
+    struct bn_ctx *t = vp;
+    int C = t->b->c, lo, hi, relu = t->b->relu;
+    ns_split((int)t->m, ith, nth, &lo, &hi);
+    double *s = t->parts + (size_t)ith * 2 * C, *sx = s + C;
+    memset(s, 0, sizeof(double) * 2 * C);
+    float fs[512], fsx[512];
+    for (int c0 = 0; c0 < C; c0 += 512) {
+        int cn = C - c0 < 512 ? C - c0 : 512;
+        const float *restrict mean = t->mean + c0;
+        for (int r0 = lo; r0 < hi; r0 += RUN) {
+            int r1 = r0 + RUN < hi ? r0 + RUN : hi;
+            memset(fs, 0, sizeof(float) * cn);
+            memset(fsx, 0, sizeof(float) * cn);
+            for (int i = r0; i < r1; i++) {
+                const float *restrict x = t->x + (size_t)i * C + c0;
+                const float *restrict dy = t->dy + (size_t)i * C + c0;
+                const float *restrict y = t->y + (size_t)i * C + c0;
+                if (relu)
+                    for (int c = 0; c < cn; c++) {
+                        float g = y[c] > 0 ? dy[c] : 0.0f;
+                        fs[c] += g;
+                        fsx[c] += g * (x[c] - mean[c]);
+                    }
+                else
+                    for (int c = 0; c < cn; c++) {
+                        fs[c] += dy[c];
+                        fsx[c] += dy[c] * (x[c] - mean[c]);
+                    }
+            }
+            for (int c = 0; c < cn; c++) {
+                s[c0 + c] += fs[c];
+                sx[c0 + c] += (double)fsx[c] * t->rstd[c0 + c];
+            }
+        }
+    }
+}
+
+static void bwd_dx_task(void *vp, int ith, int nth)
+{
+    struct bn_ctx *t = vp;
+    int C = t->b->c, lo, hi, relu = t->b->relu, acc = t->acc;
+    ns_split((int)t->m, ith, nth, &lo, &hi);
+    /* dx = k*(g - mean(g) - x_hat*mean(g*x_hat)) with k = gamma*rstd, written as
+     * k*g + a + x*bcoef per channel: a = -k*(mean(g) - mean*rstd*mgx), bcoef = -k*rstd*mgx */
+    const float *k = t->scale, *mg = t->shift, *mgx = t->beta;
+    float a[512], bc[512];
+    for (int c0 = 0; c0 < C; c0 += 512) {
+        int cn = C - c0 < 512 ? C - c0 : 512;
+        for (int c = 0; c < cn; c++) {
+            float kc = k[c0 + c], rs = t->rstd[c0 + c];
+            bc[c] = -kc * rs * mgx[c0 + c];
+            a[c] = -kc * mg[c0 + c] - bc[c] * t->mean[c0 + c];
+        }
+        const float *restrict kk = k + c0;
+        for (int i = lo; i < hi; i++) {
+            const float *restrict x = t->x + (size_t)i * C + c0;
+            const float *restrict dy = t->dy + (size_t)i * C + c0;
+            const float *restrict y = t->y + (size_t)i * C + c0;
+            float *restrict dx = t->dx + (size_t)i * C + c0;
+            for (int c = 0; c < cn; c++) {
+                float g = relu && !(y[c] > 0) ? 0.0f : dy[c];
+                float v = kk[c] * g + a[c] + x[c] * bc[c];
+                dx[c] = acc ? dx[c] + v : v;
+            }
+        }
+    }
+}
+
+void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                    const float *y, const float *gamma, const float *mean, const float *rstd,
+                    const float *dy, float *dx, int acc, float *dgamma, float *dbeta,
+                    float *scratch)
+{
+    int nth = ns_pool_size(p), C = b->c;
+    size_t m = (size_t)n * b->m_per_image;
+    struct bn_ctx t = {.b = b, .m = m, .x = x, .y = y, .dy = dy, .mean = mean, .rstd = rstd,
+                       .dx = dx, .acc = acc, .parts = (double *)scratch};
+    ns_pool_run(p, bwd_sums_task, &t);
+    combine(t.parts, nth, C);
+    double *tot = t.parts + (size_t)nth * 2 * C;
+    float *k = scratch, *mg = scratch + C, *mgx = scratch + 2 * C;
+    for (int c = 0; c < C; c++) {
+        dbeta[c] += (float)tot[c];
+        dgamma[c] += (float)tot[C + c];
+        k[c] = gamma[c] * rstd[c];
+        mg[c] = (float)(tot[c] / (double)m);
+        mgx[c] = (float)(tot[C + c] / (double)m);
+    }
+    if (!dx)
+        return;
+    t.scale = k;
+    t.shift = mg;
+    t.beta = mgx;
+    ns_pool_run(p, bwd_dx_task, &t);
+}

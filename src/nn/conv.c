@@ -1,0 +1,944 @@
+/* 2D convolution, NHWC, forward and backward, with four kernels chosen by shape:
+ *   1x1 ungrouped      one GEMM over all n*ho*wo pixels (strided inputs gathered first)
+ *   kxk ungrouped      im2col per image, then GEMM (the stem, vanilla and basic blocks)
+ *   depthwise          direct loops vectorized over channels
+ *   grouped            direct kernel on blocks of 8 output channels: each block reads
+ *                      its group's g input channels (g >= 8) or, for g < 8, the block's 8
+ *                      input channels through block-diagonal weights (at most 8/g x the
+ *                      work of the real conv, all of it in 8-wide FMAs)
+ * GEMMs are OpenBLAS calls made single-threaded from the pool's threads on static row or
+ * column ranges, so the split (and the result) depends only on the thread count. */
+#include "nn/ops.h"
+
+#include <cblas.h>
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline v8 ld8(const float *p) { return *(const v8 *)p; }
+static inline void st8(float *p, v8 v) { *(v8 *)p = v; }
+static inline v8 bc8(float f) { return (v8){f, f, f, f, f, f, f, f}; }
+
+enum conv_kind { K_GEMM1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_GENERIC };
+
+static enum conv_kind kind_of(const struct ns_conv *c)
+{
+    if (c->groups == 1)
+        return c->k == 1 ? K_GEMM1 : K_IM2COL;
+    if (c->cpg == 1 && c->cin == c->cout)
+        return K_DEPTHWISE;
+    int g = c->cpg;
+    if (c->cin == c->cout && c->cout % 8 == 0 && (g % 8 == 0 || 8 % g == 0))
+        return K_GROUPED8;
+    return K_GENERIC;
+}
+
+void ns_conv_setup(struct ns_conv *c, int h, int w, int cin, int cout, int k, int stride,
+                   int groups, int has_bias)
+{
+    memset(c, 0, sizeof *c);
+    c->h = h;
+    c->w = w;
+    c->cin = cin;
+    c->cout = cout;
+    c->k = k;
+    c->stride = stride;
+    c->pad = k / 2;
+    c->groups = groups;
+    c->cpg = cin / groups;
+    c->ho = (h + 2 * c->pad - k) / stride + 1;
+    c->wo = (w + 2 * c->pad - k) / stride + 1;
+    c->has_bias = has_bias;
+}
+
+/* gin: input channels one 8-block of outputs reads (grouped kernel). */
+static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 8; }
+static size_t g8_thread_floats(const struct ns_conv *c);
+
+size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
+{
+    size_t kk = (size_t)c->k * c->k, m = (size_t)n * c->ho * c->wo;
+    size_t part = kk * c->cpg * c->cout + (size_t)c->cout; /* per-thread dW + db partials */
+    size_t s = 0;
+    switch (kind_of(c)) {
+    case K_GEMM1:
+        s = c->stride == 1 ? 0 : 2 * m * c->cin;
+        s += (size_t)nth * c->cout; /* db partials */
+        break;
+    case K_IM2COL:
+        s = (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
+        break;
+    case K_GROUPED8: {
+        size_t blocks = (size_t)c->cout / 8, gin = (size_t)grouped_gin(c);
+        s = 2 * blocks * kk * gin * 8 + (size_t)nth * g8_thread_floats(c);
+        break;
+    }
+    case K_DEPTHWISE:
+    case K_GENERIC:
+        s = (size_t)nth * part;
+        break;
+    }
+    return s;
+}
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+struct reduce_ctx {
+    const float *parts;
+    int nparts;
+    size_t len, stride;
+    float *out;
+};
+
+/* out[i] += sum over t of parts[t*stride + i], split over i, summed in t order. */
+static void reduce_task(void *vp, int ith, int nth)
+{
+    struct reduce_ctx *r = vp;
+    int lo, hi;
+    ns_split((int)r->len, ith, nth, &lo, &hi);
+    for (int t = 0; t < r->nparts; t++) {
+        const float *pt = r->parts + (size_t)t * r->stride;
+        for (int i = lo; i < hi; i++)
+            r->out[i] += pt[i];
+    }
+}
+
+static void reduce_partials(struct ns_pool *p, const float *parts, int nparts, size_t len,
+                            size_t stride, float *out)
+{
+    struct reduce_ctx r = {parts, nparts, len, stride, out};
+    ns_pool_run(p, reduce_task, &r);
+}
+
+/* Threaded GEMM: C (m x nc) = op(A) op(B) + beta C, row-major, split over rows of C
+ * (by_cols = 0) or over its columns (by_cols = 1). */
+struct gemm_ctx {
+    int ta, tb, m, nc, k;
+    const float *a;
+    int lda;
+    const float *b;
+    int ldb;
+    float beta;
+    float *c;
+    int ldc;
+    int by_cols;
+};
+
+static void gemm_task(void *vp, int ith, int nth)
+{
+    struct gemm_ctx *g = vp;
+    int lo, hi;
+    if (g->by_cols) {
+        ns_split(g->nc, ith, nth, &lo, &hi);
+        if (hi <= lo)
+            return;
+        const float *b = g->tb ? g->b + (size_t)lo * g->ldb : g->b + lo;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, g->m, hi - lo, g->k, 1.0f, g->a, g->lda,
+                    b, g->ldb, g->beta, g->c + lo, g->ldc);
+    } else {
+        ns_split(g->m, ith, nth, &lo, &hi);
+        if (hi <= lo)
+            return;
+        const float *a = g->ta ? g->a + lo : g->a + (size_t)lo * g->lda;
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, hi - lo, g->nc, g->k, 1.0f, a, g->lda,
+                    g->b, g->ldb, g->beta, g->c + (size_t)lo * g->ldc, g->ldc);
+    }
+}
+
+static void gemm(struct ns_pool *p, int by_cols, int ta, int tb, int m, int nc, int k,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    struct gemm_ctx g = {ta, tb, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
+    ns_pool_run(p, gemm_task, &g);
+}
+
+/* Bias (and fused-inference ReLU) over rows of y, and db partial sums. */
+struct rows_ctx {
+    const struct ns_conv *c;
+    size_t rows;
+    const float *b;
+    float *y;
+    const float *dy;
+    float *parts;
+};
+
+static void bias_task(void *vp, int ith, int nth)
+{
+    struct rows_ctx *r = vp;
+    int lo, hi, co = r->c->cout;
+    ns_split((int)r->rows, ith, nth, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        float *y = r->y + (size_t)i * co;
+        if (r->b)
+            for (int j = 0; j < co; j++)
+                y[j] += r->b[j];
+        if (r->c->relu)
+            for (int j = 0; j < co; j++)
+                y[j] = y[j] > 0 ? y[j] : 0;
+    }
+}
+
+static void post_forward(struct ns_pool *p, const struct ns_conv *c, size_t rows, const float *b,
+                         float *y)
+{
+    if ((!c->has_bias || !b) && !c->relu)
+        return;
+    struct rows_ctx r = {c, rows, c->has_bias ? b : NULL, y, NULL, NULL};
+    ns_pool_run(p, bias_task, &r);
+}
+
+static void dbias_task(void *vp, int ith, int nth)
+{
+    struct rows_ctx *r = vp;
+    int lo, hi, co = r->c->cout;
+    ns_split((int)r->rows, ith, nth, &lo, &hi);
+    float *acc = r->parts + (size_t)ith * co;
+    memset(acc, 0, sizeof(float) * co);
+    for (int i = lo; i < hi; i++) {
+        const float *d = r->dy + (size_t)i * co;
+        for (int j = 0; j < co; j++)
+            acc[j] += d[j];
+    }
+}
+
+static void bias_backward(struct ns_pool *p, const struct ns_conv *c, size_t rows, const float *dy,
+                          float *db, float *parts)
+{
+    if (!c->has_bias || !db)
+        return;
+    struct rows_ctx r = {c, rows, NULL, NULL, dy, parts};
+    ns_pool_run(p, dbias_task, &r);
+    reduce_partials(p, parts, ns_pool_size(p), c->cout, c->cout, db);
+}
+
+/* ---- 1x1 ungrouped: GEMM ------------------------------------------------------------ */
+
+struct gather_ctx {
+    const struct ns_conv *c;
+    int n;
+    const float *src;
+    float *dst;
+    int acc;
+};
+
+/* dst (n, ho, wo, cin) = src at strided positions (n, ho*s, wo*s, cin). */
+static void gather_task(void *vp, int ith, int nth)
+{
+    struct gather_ctx *g = vp;
+    const struct ns_conv *c = g->c;
+    int lo, hi;
+    ns_split(g->n * c->ho, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->ho, ho = r % c->ho;
+        for (int wo = 0; wo < c->wo; wo++) {
+            const float *s = g->src + (((size_t)img * c->h + ho * c->stride) * c->w + wo * c->stride) * c->cin;
+            memcpy(g->dst + (((size_t)img * c->ho + ho) * c->wo + wo) * c->cin, s, sizeof(float) * c->cin);
+        }
+    }
+}
+
+/* The transpose of gather: dst (n, h, w, cin) gets src at strided positions and zeros (or
+ * keeps its values, when accumulating) elsewhere. */
+static void scatter_task(void *vp, int ith, int nth)
+{
+    struct gather_ctx *g = vp;
+    const struct ns_conv *c = g->c;
+    int lo, hi;
+    ns_split(g->n * c->h, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->h, hh = r % c->h;
+        float *drow = g->dst + ((size_t)img * c->h + hh) * c->w * c->cin;
+        if (!g->acc)
+            memset(drow, 0, sizeof(float) * c->w * c->cin);
+        if (hh % c->stride)
+            continue;
+        int ho = hh / c->stride;
+        if (ho >= c->ho)
+            continue;
+        for (int wo = 0; wo < c->wo; wo++) {
+            const float *s = g->src + (((size_t)img * c->ho + ho) * c->wo + wo) * c->cin;
+            float *d = drow + (size_t)wo * c->stride * c->cin;
+            for (int i = 0; i < c->cin; i++)
+                d[i] += s[i];
+        }
+    }
+}
+
+static void gemm1_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                          const float *w, float *y, float *scratch)
+{
+    int m = n * c->ho * c->wo;
+    const float *a = x;
+    if (c->stride != 1) {
+        struct gather_ctx g = {c, n, x, scratch, 0};
+        ns_pool_run(p, gather_task, &g);
+        a = scratch;
+    }
+    gemm(p, 0, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0.0f, y, c->cout);
+}
+
+static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                           const float *w, const float *dy, float *dx, int acc, float *dw,
+                           float *scratch)
+{
+    int m = n * c->ho * c->wo;
+    const float *a = x;
+    float *xs = scratch, *dxs = scratch + (size_t)m * c->cin;
+    if (c->stride != 1) {
+        struct gather_ctx g = {c, n, x, xs, 0};
+        ns_pool_run(p, gather_task, &g);
+        a = xs;
+    }
+    /* dW (cin x cout) += A^T dy, split over output channels: no reduction across threads. */
+    gemm(p, 1, 1, 0, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1.0f, dw, c->cout);
+    if (!dx)
+        return;
+    if (c->stride == 1) {
+        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, acc ? 1.0f : 0.0f, dx, c->cin);
+    } else {
+        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, 0.0f, dxs, c->cin);
+        struct gather_ctx g = {c, n, dxs, dx, acc};
+        ns_pool_run(p, scatter_task, &g);
+    }
+}
+
+/* ---- kxk ungrouped: im2col + GEMM --------------------------------------------------- */
+
+/* col (ho*wo, k*k*cin) for one image. */
+static void im2col(const struct ns_conv *c, const float *x, float *col)
+{
+    int kc = c->k * c->k * c->cin;
+    for (int ho = 0; ho < c->ho; ho++)
+        for (int wo = 0; wo < c->wo; wo++) {
+            float *row = col + ((size_t)ho * c->wo + wo) * kc;
+            for (int kh = 0; kh < c->k; kh++) {
+                int hi = ho * c->stride - c->pad + kh;
+                for (int kw = 0; kw < c->k; kw++) {
+                    int wi = wo * c->stride - c->pad + kw;
+                    float *d = row + (kh * c->k + kw) * c->cin;
+                    if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
+                        memset(d, 0, sizeof(float) * c->cin);
+                    else
+                        memcpy(d, x + ((size_t)hi * c->w + wi) * c->cin, sizeof(float) * c->cin);
+                }
+            }
+        }
+}
+
+/* dx (h, w, cin) += the columns of dcol folded back onto their input pixels. */
+static void col2im(const struct ns_conv *c, const float *dcol, float *dx)
+{
+    int kc = c->k * c->k * c->cin;
+    for (int ho = 0; ho < c->ho; ho++)
+        for (int wo = 0; wo < c->wo; wo++) {
+            const float *row = dcol + ((size_t)ho * c->wo + wo) * kc;
+            for (int kh = 0; kh < c->k; kh++) {
+                int hi = ho * c->stride - c->pad + kh;
+                if (hi < 0 || hi >= c->h)
+                    continue;
+                for (int kw = 0; kw < c->k; kw++) {
+                    int wi = wo * c->stride - c->pad + kw;
+                    if (wi < 0 || wi >= c->w)
+                        continue;
+                    const float *s = row + (kh * c->k + kw) * c->cin;
+                    float *d = dx + ((size_t)hi * c->w + wi) * c->cin;
+                    for (int i = 0; i < c->cin; i++)
+                        d[i] += s[i];
+                }
+            }
+        }
+}
+
+struct conv_ctx {
+    const struct ns_conv *c;
+    int n;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *scratch;
+    int acc;
+    const float *wx;  /* expanded / transposed weights (grouped kernel) */
+    const float *wt;
+};
+
+static size_t im2col_thread_floats(const struct ns_conv *c)
+{
+    size_t kk = (size_t)c->k * c->k;
+    return 2 * (size_t)c->ho * c->wo * kk * c->cin + kk * c->cpg * c->cout + (size_t)c->cout;
+}
+
+static void im2col_fwd_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, kc = c->k * c->k * c->cin, rows = c->ho * c->wo;
+    ns_split(t->n, ith, nth, &lo, &hi);
+    float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
+    for (int i = lo; i < hi; i++) {
+        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c->cout, kc, 1.0f, col, kc,
+                    t->w, c->cout, 0.0f, t->y + (size_t)i * rows * c->cout, c->cout);
+    }
+}
+
+static void im2col_bwd_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, kc = c->k * c->k * c->cin, rows = c->ho * c->wo;
+    ns_split(t->n, ith, nth, &lo, &hi);
+    float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
+    float *dcol = col + (size_t)rows * kc;
+    float *dwp = dcol + (size_t)rows * kc;
+    memset(dwp, 0, sizeof(float) * kc * c->cout);
+    for (int i = lo; i < hi; i++) {
+        const float *dyi = t->dy + (size_t)i * rows * c->cout;
+        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, c->cout, rows, 1.0f, col, kc, dyi,
+                    c->cout, 1.0f, dwp, c->cout);
+        if (t->dx) {
+            float *dxi = t->dx + (size_t)i * c->h * c->w * c->cin;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kc, c->cout, 1.0f, dyi,
+                        c->cout, t->w, c->cout, 0.0f, dcol, kc);
+            if (!t->acc)
+                memset(dxi, 0, sizeof(float) * c->h * c->w * c->cin);
+            col2im(c, dcol, dxi);
+        }
+    }
+}
+
+/* ---- depthwise ---------------------------------------------------------------------- */
+
+static void dw_fwd_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, C = c->cout;
+    ns_split(t->n * c->ho, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->ho, ho = r % c->ho;
+        const float *x = t->x + (size_t)img * c->h * c->w * C;
+        for (int wo = 0; wo < c->wo; wo++) {
+            float *restrict y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
+            if (c->has_bias && t->b)
+                memcpy(y, t->b, sizeof(float) * C);
+            else
+                memset(y, 0, sizeof(float) * C);
+            for (int kh = 0; kh < c->k; kh++) {
+                int hi2 = ho * c->stride - c->pad + kh;
+                if (hi2 < 0 || hi2 >= c->h)
+                    continue;
+                for (int kw = 0; kw < c->k; kw++) {
+                    int wi = wo * c->stride - c->pad + kw;
+                    if (wi < 0 || wi >= c->w)
+                        continue;
+                    const float *restrict xp = x + ((size_t)hi2 * c->w + wi) * C;
+                    const float *restrict wp = t->w + (size_t)(kh * c->k + kw) * C;
+                    for (int ch = 0; ch < C; ch++)
+                        y[ch] += xp[ch] * wp[ch];
+                }
+            }
+            if (c->relu)
+                for (int ch = 0; ch < C; ch++)
+                    y[ch] = y[ch] > 0 ? y[ch] : 0;
+        }
+    }
+}
+
+/* Output pixel range [o0, o1) along one axis that reads input index i through tap kk. */
+static inline int tap_source(int i, int kk, int pad, int stride, int nout)
+{
+    int num = i + pad - kk;
+    if (num < 0 || num % stride)
+        return -1;
+    int o = num / stride;
+    return o < nout ? o : -1;
+}
+
+static void dw_bwd_data_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, C = c->cout;
+    ns_split(t->n * c->h, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->h, hh = r % c->h;
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
+        for (int ww = 0; ww < c->w; ww++) {
+            float *restrict dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
+            if (!t->acc)
+                memset(dx, 0, sizeof(float) * C);
+            for (int kh = 0; kh < c->k; kh++) {
+                int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
+                if (ho < 0)
+                    continue;
+                for (int kw = 0; kw < c->k; kw++) {
+                    int wo = tap_source(ww, kw, c->pad, c->stride, c->wo);
+                    if (wo < 0)
+                        continue;
+                    const float *restrict dp = dy + ((size_t)ho * c->wo + wo) * C;
+                    const float *restrict wp = t->w + (size_t)(kh * c->k + kw) * C;
+                    for (int ch = 0; ch < C; ch++)
+                        dx[ch] += dp[ch] * wp[ch];
+                }
+            }
+        }
+    }
+}
+
+static void dw_bwd_weight_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, C = c->cout, kk = c->k * c->k;
+    ns_split(t->n, ith, nth, &lo, &hi);
+    float *part = t->scratch + (size_t)ith * ((size_t)kk * C + C);
+    memset(part, 0, sizeof(float) * ((size_t)kk * C + C));
+    float *dbp = part + (size_t)kk * C;
+    for (int img = lo; img < hi; img++) {
+        const float *x = t->x + (size_t)img * c->h * c->w * C;
+        for (int ho = 0; ho < c->ho; ho++)
+            for (int wo = 0; wo < c->wo; wo++) {
+                const float *restrict dp = t->dy + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
+                if (c->has_bias)
+                    for (int ch = 0; ch < C; ch++)
+                        dbp[ch] += dp[ch];
+                for (int kh = 0; kh < c->k; kh++) {
+                    int hi2 = ho * c->stride - c->pad + kh;
+                    if (hi2 < 0 || hi2 >= c->h)
+                        continue;
+                    for (int kw = 0; kw < c->k; kw++) {
+                        int wi = wo * c->stride - c->pad + kw;
+                        if (wi < 0 || wi >= c->w)
+                            continue;
+                        const float *restrict xp = x + ((size_t)hi2 * c->w + wi) * C;
+                        float *restrict wp = part + (size_t)(kh * c->k + kw) * C;
+                        for (int ch = 0; ch < C; ch++)
+                            wp[ch] += xp[ch] * dp[ch];
+                    }
+                }
+            }
+    }
+}
+
+/* ---- grouped, blocks of 8 output channels ------------------------------------------- */
+
+/* Block b's weights as (k*k*gin rows, 8) with row stride `*ws`, and its first input
+ * channel. For g >= 8 these are W's own columns; for g < 8 the expanded copy. */
+static const float *block_weights(const struct ns_conv *c, const float *w, const float *wx,
+                                  int b, int *ci0, int *ws)
+{
+    int g = c->cpg;
+    if (g >= 8) {
+        *ci0 = (8 * b / g) * g;
+        *ws = c->cout;
+        return w + 8 * b;
+    }
+    *ci0 = 8 * b;
+    *ws = 8;
+    return wx + (size_t)b * c->k * c->k * 64;
+}
+
+/* Build the block-diagonal expansion (g < 8) and, for the data gradient, the transpose:
+ * wt[b][kh][kw][jo][l] = weight from output channel (o0 + jo) to input channel 8b + l,
+ * where o0 is the first output channel of the block's group (g >= 8) or 8b (g < 8). */
+static void grouped_prepare(const struct ns_conv *c, const float *w, float *wx, float *wt)
+{
+    int g = c->cpg, kk = c->k * c->k, gin = grouped_gin(c), blocks = c->cout / 8;
+    for (int b = 0; b < blocks; b++)
+        for (int q = 0; q < kk; q++) {
+            if (g < 8 && wx) {
+                float *e = wx + ((size_t)b * kk + q) * 64;
+                for (int j = 0; j < 8; j++)
+                    for (int l = 0; l < 8; l++)
+                        e[j * 8 + l] = (j / g == l / g)
+                                           ? w[((size_t)q * g + j % g) * c->cout + 8 * b + l]
+                                           : 0.0f;
+            }
+            if (!wt)
+                continue;
+            float *tt = wt + ((size_t)b * kk + q) * gin * 8;
+            int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+            for (int jo = 0; jo < gin; jo++)
+                for (int l = 0; l < 8; l++) {
+                    int ci = 8 * b + l, co = o0 + jo;
+                    int same = g >= 8 ? 1 : (jo / g == l / g);
+                    tt[jo * 8 + l] = same ? w[((size_t)q * g + ci % g) * c->cout + co] : 0.0f;
+                }
+        }
+}
+
+/* The grouped kernel works on one image at a time through a zero-padded copy of its input
+ * (forward, weight gradient) or a padded gradient buffer (data gradient), so no tap needs a
+ * bounds check and every run of output pixels can share weight loads. */
+static int padded_h(const struct ns_conv *c) { return c->h + 2 * c->pad + c->stride; }
+static int padded_w(const struct ns_conv *c) { return c->w + 2 * c->pad + c->stride; }
+
+static size_t g8_thread_floats(const struct ns_conv *c)
+{
+    size_t kk = (size_t)c->k * c->k;
+    return (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
+}
+
+static void pad_image(const struct ns_conv *c, const float *x, float *xp)
+{
+    int ph = padded_h(c), pw = padded_w(c);
+    memset(xp, 0, sizeof(float) * ph * pw * c->cin);
+    for (int hh = 0; hh < c->h; hh++)
+        memcpy(xp + ((size_t)(hh + c->pad) * pw + c->pad) * c->cin, x + (size_t)hh * c->w * c->cin,
+               sizeof(float) * c->w * c->cin);
+}
+
+static void g8_fwd_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, S = c->stride, K = c->k;
+    int pw = padded_w(c);
+    float *xp = t->scratch + (size_t)ith * g8_thread_floats(c);
+    size_t step = (size_t)S * c->cin;
+    ns_split(t->n, ith, nth, &lo, &hi);
+    for (int img = lo; img < hi; img++) {
+        pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
+        for (int ho = 0; ho < c->ho; ho++) {
+            float *yrow = t->y + ((size_t)img * c->ho + ho) * c->wo * c->cout;
+            for (int b = 0; b < blocks; b++) {
+                int ci0, ws;
+                const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
+                v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
+                int wo = 0;
+                for (; wo + 4 <= c->wo; wo += 4) {
+                    v8 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+                    for (int kh = 0; kh < K; kh++)
+                        for (int kw = 0; kw < K; kw++) {
+                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
+                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
+                            for (int j = 0; j < gin; j++) {
+                                v8 wv = ld8(wp + (size_t)j * ws);
+                                a0 += bc8(x0[j]) * wv;
+                                a1 += bc8(x0[step + j]) * wv;
+                                a2 += bc8(x0[2 * step + j]) * wv;
+                                a3 += bc8(x0[3 * step + j]) * wv;
+                            }
+                        }
+                    float *yp = yrow + (size_t)wo * c->cout + 8 * b;
+                    st8(yp, a0);
+                    st8(yp + c->cout, a1);
+                    st8(yp + 2 * c->cout, a2);
+                    st8(yp + 3 * c->cout, a3);
+                }
+                for (; wo < c->wo; wo++) {
+                    v8 a0 = bias;
+                    for (int kh = 0; kh < K; kh++)
+                        for (int kw = 0; kw < K; kw++) {
+                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
+                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
+                            for (int j = 0; j < gin; j++)
+                                a0 += bc8(x0[j]) * ld8(wp + (size_t)j * ws);
+                        }
+                    st8(yrow + (size_t)wo * c->cout + 8 * b, a0);
+                }
+                if (c->relu)
+                    for (int q = 0; q < c->wo; q++)
+                        for (int l = 0; l < 8; l++) {
+                            float *v = yrow + (size_t)q * c->cout + 8 * b + l;
+                            *v = *v > 0 ? *v : 0.0f;
+                        }
+            }
+        }
+    }
+}
+
+/* Data gradient by scattering each output pixel's contribution into a padded buffer:
+ * dxp[ho*S+kh][wo*S+kw][input block b] += sum_j dy[ho][wo][o0+j] * wt[b][kh][kw][j]. */
+static void g8_bwd_data_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, gin = grouped_gin(c), blocks = c->cin / 8, K = c->k, kk = K * K, g = c->cpg;
+    int S = c->stride, ph = padded_h(c), pw = padded_w(c);
+    float *dxp = t->scratch + (size_t)ith * g8_thread_floats(c);
+    ns_split(t->n, ith, nth, &lo, &hi);
+    for (int img = lo; img < hi; img++) {
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
+        memset(dxp, 0, sizeof(float) * ph * pw * c->cin);
+        for (int ho = 0; ho < c->ho; ho++)
+            for (int wo = 0; wo < c->wo; wo++) {
+                const float *dp = dy + ((size_t)ho * c->wo + wo) * c->cout;
+                for (int b = 0; b < blocks; b++) {
+                    int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+                    const float *wtb = t->wt + (size_t)b * kk * gin * 8;
+                    for (int kh = 0; kh < K; kh++)
+                        for (int kw = 0; kw < K; kw++) {
+                            const float *wp = wtb + (size_t)(kh * K + kw) * gin * 8;
+                            v8 acc = bc8(0);
+                            for (int j = 0; j < gin; j++)
+                                acc += bc8(dp[o0 + j]) * ld8(wp + (size_t)j * 8);
+                            float *d = dxp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + 8 * b;
+                            st8(d, ld8(d) + acc);
+                        }
+                }
+            }
+        float *dx = t->dx + (size_t)img * c->h * c->w * c->cin;
+        for (int hh = 0; hh < c->h; hh++) {
+            const float *src = dxp + ((size_t)(hh + c->pad) * pw + c->pad) * c->cin;
+            float *dst = dx + (size_t)hh * c->w * c->cin;
+            if (t->acc)
+                for (int i = 0; i < c->w * c->cin; i++)
+                    dst[i] += src[i];
+            else
+                memcpy(dst, src, sizeof(float) * c->w * c->cin);
+        }
+    }
+}
+
+static void g8_bwd_weight_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, K = c->k, kk = K * K, g = c->cpg;
+    int S = c->stride, pw = padded_w(c);
+    float *xp = t->scratch + (size_t)ith * g8_thread_floats(c);
+    float *part = xp + (size_t)padded_h(c) * pw * c->cin;
+    size_t part_len = (size_t)kk * g * c->cout + c->cout;
+    memset(part, 0, sizeof(float) * part_len);
+    ns_split(t->n, ith, nth, &lo, &hi);
+    for (int img = lo; img < hi; img++) {
+        pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
+        for (int b = 0; b < blocks; b++) {
+            int ci0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+            for (int q = 0; q < kk; q++) {
+                int kh = q / K, kw = q % K;
+                for (int j0 = 0; j0 < gin; j0 += 8) {
+                    v8 acc[8];
+                    for (int j = 0; j < 8; j++)
+                        acc[j] = bc8(0);
+                    for (int ho = 0; ho < c->ho; ho++) {
+                        const float *xr = xp + ((size_t)(ho * S + kh) * pw + kw) * c->cin + ci0 + j0;
+                        const float *dr = dy + (size_t)ho * c->wo * c->cout + 8 * b;
+                        for (int wo = 0; wo < c->wo; wo++) {
+                            v8 d = ld8(dr + (size_t)wo * c->cout);
+                            const float *x0 = xr + (size_t)wo * S * c->cin;
+                            for (int j = 0; j < 8; j++)
+                                acc[j] += bc8(x0[j]) * d;
+                        }
+                    }
+                    /* Fold the 8 x 8 tile into W's layout, keeping only real connections. */
+                    for (int j = 0; j < 8; j++)
+                        for (int l = 0; l < 8; l++) {
+                            int jj = j0 + j;
+                            if (g < 8 && jj / g != l / g)
+                                continue;
+                            part[((size_t)q * g + jj % g) * c->cout + 8 * b + l] += acc[j][l];
+                        }
+                }
+            }
+            if (c->has_bias) {
+                float *dbp = part + (size_t)kk * g * c->cout + 8 * b;
+                for (int p = 0; p < c->ho * c->wo; p++)
+                    for (int l = 0; l < 8; l++)
+                        dbp[l] += dy[(size_t)p * c->cout + 8 * b + l];
+            }
+        }
+    }
+}
+
+/* ---- generic grouped (any shape; slow, for odd widths) ------------------------------ */
+
+static void gen_fwd_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, g = c->cpg, opg = c->cout / c->groups;
+    ns_split(t->n * c->ho, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->ho, ho = r % c->ho;
+        const float *x = t->x + (size_t)img * c->h * c->w * c->cin;
+        for (int wo = 0; wo < c->wo; wo++) {
+            float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * c->cout;
+            for (int co = 0; co < c->cout; co++) {
+                int ci0 = (co / opg) * g;
+                float s = c->has_bias && t->b ? t->b[co] : 0.0f;
+                for (int kh = 0; kh < c->k; kh++) {
+                    int hi2 = ho * c->stride - c->pad + kh;
+                    if (hi2 < 0 || hi2 >= c->h)
+                        continue;
+                    for (int kw = 0; kw < c->k; kw++) {
+                        int wi = wo * c->stride - c->pad + kw;
+                        if (wi < 0 || wi >= c->w)
+                            continue;
+                        const float *xp = x + ((size_t)hi2 * c->w + wi) * c->cin + ci0;
+                        const float *wp = t->w + (size_t)(kh * c->k + kw) * g * c->cout + co;
+                        for (int j = 0; j < g; j++)
+                            s += xp[j] * wp[(size_t)j * c->cout];
+                    }
+                }
+                y[co] = c->relu && s < 0 ? 0.0f : s;
+            }
+        }
+    }
+}
+
+static void gen_bwd_data_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, g = c->cpg, opg = c->cout / c->groups;
+    ns_split(t->n * c->h, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int img = r / c->h, hh = r % c->h;
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
+        for (int ww = 0; ww < c->w; ww++) {
+            float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * c->cin;
+            for (int ci = 0; ci < c->cin; ci++) {
+                int gi = ci / g, j = ci % g;
+                float s = t->acc ? dx[ci] : 0.0f;
+                for (int kh = 0; kh < c->k; kh++) {
+                    int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
+                    if (ho < 0)
+                        continue;
+                    for (int kw = 0; kw < c->k; kw++) {
+                        int wo = tap_source(ww, kw, c->pad, c->stride, c->wo);
+                        if (wo < 0)
+                            continue;
+                        const float *dp = dy + ((size_t)ho * c->wo + wo) * c->cout;
+                        const float *wp = t->w + ((size_t)(kh * c->k + kw) * g + j) * c->cout;
+                        for (int co = gi * opg; co < (gi + 1) * opg; co++)
+                            s += dp[co] * wp[co];
+                    }
+                }
+                dx[ci] = s;
+            }
+        }
+    }
+}
+
+static void gen_bwd_weight_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, g = c->cpg, opg = c->cout / c->groups, kk = c->k * c->k;
+    size_t part_len = (size_t)kk * g * c->cout + c->cout;
+    float *part = t->scratch + (size_t)ith * part_len;
+    memset(part, 0, sizeof(float) * part_len);
+    ns_split(t->n, ith, nth, &lo, &hi);
+    for (int img = lo; img < hi; img++) {
+        const float *x = t->x + (size_t)img * c->h * c->w * c->cin;
+        for (int ho = 0; ho < c->ho; ho++)
+            for (int wo = 0; wo < c->wo; wo++) {
+                const float *dp = t->dy + (((size_t)img * c->ho + ho) * c->wo + wo) * c->cout;
+                if (c->has_bias)
+                    for (int co = 0; co < c->cout; co++)
+                        part[(size_t)kk * g * c->cout + co] += dp[co];
+                for (int kh = 0; kh < c->k; kh++) {
+                    int hi2 = ho * c->stride - c->pad + kh;
+                    if (hi2 < 0 || hi2 >= c->h)
+                        continue;
+                    for (int kw = 0; kw < c->k; kw++) {
+                        int wi = wo * c->stride - c->pad + kw;
+                        if (wi < 0 || wi >= c->w)
+                            continue;
+                        const float *xp = x + ((size_t)hi2 * c->w + wi) * c->cin;
+                        for (int co = 0; co < c->cout; co++) {
+                            int ci0 = (co / opg) * g;
+                            float *wp = part + (size_t)(kh * c->k + kw) * g * c->cout + co;
+                            for (int j = 0; j < g; j++)
+                                wp[(size_t)j * c->cout] += xp[ci0 + j] * dp[co];
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                     const float *w, const float *b, float *y, float *scratch)
+{
+    struct conv_ctx t = {.c = c, .n = n, .x = x, .w = w, .b = b, .y = y, .scratch = scratch};
+    switch (kind_of(c)) {
+    case K_GEMM1:
+        gemm1_forward(p, c, n, x, w, y, scratch);
+        post_forward(p, c, (size_t)n * c->ho * c->wo, b, y);
+        break;
+    case K_IM2COL:
+        ns_pool_run(p, im2col_fwd_task, &t);
+        post_forward(p, c, (size_t)n * c->ho * c->wo, b, y);
+        break;
+    case K_DEPTHWISE:
+        ns_pool_run(p, dw_fwd_task, &t);
+        break;
+    case K_GROUPED8:
+        if (c->cpg < 8)
+            grouped_prepare(c, w, scratch, NULL);
+        t.wx = scratch;
+        t.scratch = scratch + 2 * (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
+        ns_pool_run(p, g8_fwd_task, &t);
+        break;
+    case K_GENERIC:
+        ns_pool_run(p, gen_fwd_task, &t);
+        break;
+    }
+}
+
+void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                      const float *w, const float *dy, float *dx, int acc, float *dw,
+                      float *db, float *scratch)
+{
+    int nth = ns_pool_size(p), kk = c->k * c->k;
+    size_t rows = (size_t)n * c->ho * c->wo;
+    size_t part_len = (size_t)kk * c->cpg * c->cout + c->cout;
+    struct conv_ctx t = {.c = c, .n = n, .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw,
+                         .scratch = scratch, .acc = acc};
+    switch (kind_of(c)) {
+    case K_GEMM1: {
+        size_t off = c->stride == 1 ? 0 : 2 * rows * c->cin;
+        gemm1_backward(p, c, n, x, w, dy, dx, acc, dw, scratch);
+        bias_backward(p, c, rows, dy, db, scratch + off);
+        break;
+    }
+    case K_IM2COL: {
+        ns_pool_run(p, im2col_bwd_task, &t);
+        /* partial dW of thread i sits after its two column buffers */
+        size_t colf = 2 * (size_t)c->ho * c->wo * kk * c->cin;
+        reduce_partials(p, scratch + colf, nth, (size_t)kk * c->cin * c->cout,
+                        im2col_thread_floats(c), dw);
+        bias_backward(p, c, rows, dy, db, scratch);
+        break;
+    }
+    case K_DEPTHWISE:
+        ns_pool_run(p, dw_bwd_weight_task, &t);
+        reduce_partials(p, scratch, nth, (size_t)kk * c->cout, part_len, dw);
+        if (c->has_bias && db)
+            reduce_partials(p, scratch + (size_t)kk * c->cout, nth, c->cout, part_len, db);
+        if (dx)
+            ns_pool_run(p, dw_bwd_data_task, &t);
+        break;
+    case K_GROUPED8: {
+        size_t wlen = (size_t)(c->cout / 8) * kk * grouped_gin(c) * 8;
+        float *thr = scratch + 2 * wlen;
+        size_t tf = g8_thread_floats(c), xlen = tf - part_len;
+        t.scratch = thr;
+        ns_pool_run(p, g8_bwd_weight_task, &t);
+        reduce_partials(p, thr + xlen, nth, (size_t)kk * c->cpg * c->cout, tf, dw);
+        if (c->has_bias && db)
+            reduce_partials(p, thr + xlen + (size_t)kk * c->cpg * c->cout, nth, c->cout, tf, db);
+        if (dx) {
+            grouped_prepare(c, w, NULL, scratch + wlen);
+            t.wt = scratch + wlen;
+            ns_pool_run(p, g8_bwd_data_task, &t);
+        }
+        break;
+    }
+    case K_GENERIC:
+        ns_pool_run(p, gen_bwd_weight_task, &t);
+        reduce_partials(p, scratch, nth, (size_t)kk * c->cpg * c->cout, part_len, dw);
+        if (c->has_bias && db)
+            reduce_partials(p, scratch + (size_t)kk * c->cpg * c->cout, nth, c->cout, part_len, db);
+        if (dx)
+            ns_pool_run(p, gen_bwd_data_task, &t);
+        break;
+    }
+}

@@ -1,0 +1,112 @@
+/* A network built from a model config (src/util/modelcfg.h): a fixed list of nodes (ops)
+ * over tensors, in forward order; backward walks it in reverse. All memory — parameters,
+ * their gradients and momentum, activations, their gradients, scratch — is allocated once
+ * at build time for the largest batch; forward and backward allocate nothing.
+ *
+ * Parameters live in one array with a table of (offset, length, kind), like llm.c, so
+ * zeroing, the SGD update and initialization are single loops. Not thread-safe: one
+ * caller; the net's own pool runs the ops. */
+#ifndef NS_NET_H
+#define NS_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/ops.h"
+#include "util/modelcfg.h"
+
+enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA };
+
+struct ns_param {
+    size_t off, len;
+    enum ns_param_kind kind;
+    int fan_out;    /* conv: k*k*cout (pycls init) */
+    int zero_init;  /* BN gamma that starts at 0 (last BN of a residual block, if asked) */
+};
+
+enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
+                    NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT };
+
+struct ns_node {
+    enum ns_node_kind kind;
+    int in[2], out;   /* tensor ids (in[1] = -1 when unused) */
+    int acc[2];       /* backward adds into in[i]'s gradient instead of overwriting */
+    int w, b;         /* parameter ids (-1 = none): conv/linear weight and bias, BN gamma/beta */
+    int relu;         /* ADD: ReLU after the sum */
+    int skip;         /* fused away for inference: output aliases the input */
+    size_t stat;      /* BN: offset of running mean, running var, batch mean, batch rstd */
+    union {
+        struct ns_conv conv;
+        struct ns_bn bn;
+        struct ns_pool2d pool;
+        struct { int cin, cout; } lin;
+        struct { int hw, c; } gap;
+        enum ns_act act;
+        float rate;
+    } u;
+};
+
+struct ns_tensor {
+    int h, w, c;      /* per image */
+    size_t per_image; /* h*w*c */
+    float *data, *grad;
+};
+
+struct ns_net {
+    struct ns_config cfg;
+    int max_batch;
+    struct ns_pool *pool;     /* borrowed */
+    struct ns_node *nodes;
+    int n_nodes;
+    struct ns_tensor *tensors;
+    int n_tensors;
+    struct ns_param *params;
+    int n_params;
+    size_t n_weights;         /* total parameter floats */
+    float *w, *dw, *mom;      /* parameters, gradients, momentum buffers */
+    float *bn_state;          /* per BN: running mean, running var, mean, rstd (4*c) */
+    size_t bn_state_len;
+    float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
+    float *act_mem, *grad_mem, *scratch;
+    size_t act_len, scratch_len;
+    uint8_t *drop_mask;
+    size_t drop_len;
+    int input, logits;        /* tensor ids */
+    int fused;                /* ns_net_fuse_bn was called: inference only */
+    size_t bytes;             /* total bytes allocated */
+};
+
+/* Build the network of cfg for batches up to max_batch. dropout: rate before the FC (0 =
+ * none); zero_init_last_bn: start each residual block's last BN gamma at 0. NULL with
+ * ns_err if the config is invalid or memory runs out. */
+struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
+                            int zero_init_last_bn, struct ns_pool *pool);
+void ns_net_free(struct ns_net *net);
+
+/* Initialize parameters (pycls): conv N(0, sqrt(2/fan_out)), FC N(0, 0.01), biases 0, BN
+ * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1. */
+void ns_net_init(struct ns_net *net, uint64_t seed);
+
+/* x: (n, h, w, in_ch) floats, n <= max_batch. train: batch statistics and dropout (rng
+ * used only for dropout; may be NULL when dropout is 0); else running statistics.
+ * Returns the logits (n, classes), owned by the net. */
+const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train,
+                            struct ns_pcg32 *rng);
+/* After a training forward: dlogits (n, classes) -> parameter gradients, added into dw. */
+void ns_net_backward(struct ns_net *net, int n, const float *dlogits);
+void ns_net_zero_grad(struct ns_net *net);
+
+/* One SGD step with torch.optim.SGD semantics: g = grad + wd*w; buf = momentum*buf + g;
+ * w -= lr * (nesterov ? g + momentum*buf : buf). The buffers start at zero (torch's
+ * first-step buf = g, with dampening 0). */
+void ns_net_sgd_step(struct ns_net *net, double lr, double momentum, double wd, int nesterov);
+
+/* Fold every BN that follows a conv into the conv's weights and a bias, for inference:
+ * evaluation outputs are unchanged (to rounding) and the BN costs nothing. The net can no
+ * longer be trained. */
+void ns_net_fuse_bn(struct ns_net *net);
+
+/* Number of parameter floats (weights, biases, BN gamma and beta). */
+long long ns_net_param_count(const struct ns_net *net);
+
+#endif

@@ -1,0 +1,131 @@
+/* The convnet core's ops: each a forward/backward pair of plain functions on NHWC float
+ * tensors (n, h, w, c), channels last. Shapes are given by a small per-op struct that the
+ * net fills once at build time; the batch n is passed per call (it may be smaller than the
+ * batch the net was built for, e.g. the last evaluation batch).
+ *
+ * Conventions (as in nnabla): backward functions *accumulate* (+=) into parameter
+ * gradients, which the optimizer zeroes once per step; an input gradient is overwritten,
+ * or added to when the op's `acc` argument is non-zero (a tensor read by two ops, such as a
+ * residual block's input, gets the sum of both). A NULL input gradient is not computed.
+ * Every op splits its work over the pool's threads by static ranges; reductions over the
+ * batch use per-thread partial sums added in thread order, so results are bit-identical
+ * for the same thread count. No op allocates: scratch comes from the caller (sizes below).
+ */
+#ifndef NS_OPS_H
+#define NS_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/pool.h"
+#include "util/pcg32.h"
+
+/* ---- convolution ----------------------------------------------------------------------
+ * x (n, h, w, cin) -> y (n, ho, wo, cout); ho = (h + 2*pad - k)/stride + 1, pad = k/2.
+ * Weights W are (k, k, cin/groups, cout): element (kh, kw, ci, co) sits at
+ * ((kh*k + kw)*cpg + ci)*cout + co, where ci indexes the channels of co's group.
+ * Optional bias (cout). Kernels: 1x1 ungrouped = one GEMM over n*ho*wo rows (strided
+ * input gathered first); kxk ungrouped = per-image im2col + GEMM; depthwise and grouped =
+ * direct kernels vectorized over 8 output channels. */
+struct ns_conv {
+    int h, w, cin, cout, k, stride, pad, groups;
+    int ho, wo;
+    int cpg;      /* input channels per group */
+    int has_bias; /* bias is added (and its gradient computed) */
+    int relu;     /* apply ReLU after the bias (only for fused inference; no backward) */
+};
+void ns_conv_setup(struct ns_conv *c, int h, int w, int cin, int cout, int k, int stride,
+                   int groups, int has_bias);
+/* Scratch floats needed by forward and backward for batch n and nth threads. */
+size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth);
+void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                     const float *w, const float *b, float *y, float *scratch);
+/* dx may be NULL (the input is the network's image); dw, db accumulate. */
+void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                      const float *w, const float *dy, float *dx, int acc, float *dw,
+                      float *db, float *scratch);
+
+/* ---- batch norm (+ optional fused ReLU) ------------------------------------------------
+ * x, y (n, h, w, c) seen as (m = n*h*w, c). Training: batch mean and biased variance,
+ * running averages updated as running = (1-momentum)*running + momentum*batch (unbiased
+ * variance, like torch); evaluation: running statistics. eps 1e-5, momentum 0.1. */
+struct ns_bn {
+    int m_per_image; /* h*w */
+    int c;
+    int relu;
+};
+/* mean, rstd: (c) caches for backward. scratch: ns_bn_scratch() floats. */
+size_t ns_bn_scratch(const struct ns_bn *b, int nth);
+void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                         const float *gamma, const float *beta, float *run_mean,
+                         float *run_var, float *mean, float *rstd, float *y, float *scratch);
+void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                        const float *gamma, const float *beta, const float *run_mean,
+                        const float *run_var, float *y);
+/* y is the forward output (its sign gives the ReLU mask when relu is set). */
+void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                    const float *y, const float *gamma, const float *mean, const float *rstd,
+                    const float *dy, float *dx, int acc, float *dgamma, float *dbeta,
+                    float *scratch);
+
+/* ---- elementwise -----------------------------------------------------------------------
+ * len = number of floats. */
+enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID };
+void ns_act_forward(struct ns_pool *p, enum ns_act a, size_t len, const float *x, float *y);
+void ns_act_backward(struct ns_pool *p, enum ns_act a, size_t len, const float *x,
+                     const float *y, const float *dy, float *dx, int acc);
+/* y = a + b, optionally followed by ReLU. Backward passes dy (masked by y > 0 when relu)
+ * to both inputs: da, db may be NULL. */
+void ns_add_forward(struct ns_pool *p, size_t len, const float *a, const float *b, int relu,
+                    float *y);
+void ns_add_backward(struct ns_pool *p, size_t len, const float *y, int relu, const float *dy,
+                     float *da, int acc_a, float *db, int acc_b);
+/* Channel scale (squeeze-and-excitation): y(n,hw,c) = x(n,hw,c) * s(n,c). */
+void ns_scale_forward(struct ns_pool *p, int n, int hw, int c, const float *x, const float *s,
+                      float *y);
+void ns_scale_backward(struct ns_pool *p, int n, int hw, int c, const float *x, const float *s,
+                       const float *dy, float *dx, int acc, float *ds, int acc_s);
+
+/* ---- pooling ---------------------------------------------------------------------------
+ * Max and average pooling, k x k window, stride, padding pad (padded cells are ignored by
+ * max and not counted by average: count_include_pad=False). */
+struct ns_pool2d {
+    int h, w, c, k, stride, pad, ho, wo;
+};
+void ns_pool2d_setup(struct ns_pool2d *q, int h, int w, int c, int k, int stride, int pad);
+void ns_maxpool_forward(struct ns_pool *p, const struct ns_pool2d *q, int n, const float *x,
+                        float *y);
+void ns_maxpool_backward(struct ns_pool *p, const struct ns_pool2d *q, int n, const float *x,
+                         const float *y, const float *dy, float *dx, int acc);
+void ns_avgpool_forward(struct ns_pool *p, const struct ns_pool2d *q, int n, const float *x,
+                        float *y);
+void ns_avgpool_backward(struct ns_pool *p, const struct ns_pool2d *q, int n, const float *dy,
+                         float *dx, int acc);
+/* Global average pool: x (n, hw, c) -> y (n, c). */
+void ns_gap_forward(struct ns_pool *p, int n, int hw, int c, const float *x, float *y);
+void ns_gap_backward(struct ns_pool *p, int n, int hw, int c, const float *dy, float *dx,
+                     int acc);
+
+/* ---- fully connected -------------------------------------------------------------------
+ * x (n, cin) -> y (n, cout) = x W + b; W (cin, cout), b (cout). */
+void ns_linear_forward(struct ns_pool *p, int n, int cin, int cout, const float *x,
+                       const float *w, const float *b, float *y);
+void ns_linear_backward(struct ns_pool *p, int n, int cin, int cout, const float *x,
+                        const float *w, const float *dy, float *dx, int acc, float *dw,
+                        float *db);
+
+/* ---- dropout ---------------------------------------------------------------------------
+ * Inverted dropout: y = x * mask / (1 - rate); mask (len bytes) drawn from rng. */
+void ns_dropout_forward(size_t len, float rate, struct ns_pcg32 *rng, const float *x,
+                        uint8_t *mask, float *y);
+void ns_dropout_backward(size_t len, float rate, const uint8_t *mask, const float *dy,
+                         float *dx, int acc);
+
+/* ---- loss ------------------------------------------------------------------------------
+ * Mean softmax cross-entropy over n rows of `classes` logits. Writes dlogits
+ * ((softmax - onehot)/n) when dlogits is not NULL; counts wrong argmax predictions into
+ * *wrong. Returns the mean loss (NaN/inf propagate so the trainer can see divergence). */
+double ns_softmax_xent(int n, int classes, const float *logits, const int32_t *labels,
+                       float *dlogits, int *wrong);
+
+#endif

@@ -1,0 +1,228 @@
+/* The training loop: SGD with momentum on a model config, cosine learning rate with linear
+ * warmup, per-epoch evaluation, divergence detection. Everything is allocated before the
+ * first step. */
+#include "nn/train.h"
+
+#include "nn/net.h"
+#include "util/err.h"
+#include "util/timer.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ns_recipe_default(struct ns_recipe *r)
+{
+    memset(r, 0, sizeof *r);
+    r->epochs = 10;
+    r->batch = 128;
+    r->lr = 0.1;
+    r->momentum = 0.9;
+    r->nesterov = 1;
+    r->wd = 5e-4;
+    r->warmup_factor = 0.1;
+    r->seed = 1;
+    r->threads = 1;
+    r->eval_batch = 250;
+}
+
+int ns_recipe_check(const struct ns_recipe *r)
+{
+    if (r->epochs < 1 || r->epochs > 100000)
+        return ns_err("epochs: %d is not in 1..100000", r->epochs);
+    if (r->batch < 1 || r->batch > 65536)
+        return ns_err("batch: %d is not in 1..65536", r->batch);
+    if (!(r->lr > 0 && r->lr < 1e9))
+        return ns_err("lr: %g must be > 0", r->lr);
+    if (!(r->momentum >= 0 && r->momentum < 1))
+        return ns_err("momentum: %g is not in [0, 1)", r->momentum);
+    if (!(r->wd >= 0 && r->wd < 1))
+        return ns_err("wd: %g is not in [0, 1)", r->wd);
+    if (!(r->warmup_epochs >= 0 && r->warmup_epochs <= r->epochs))
+        return ns_err("warmup: %g is not in [0, epochs]", r->warmup_epochs);
+    if (!(r->warmup_factor >= 0 && r->warmup_factor <= 1))
+        return ns_err("warmup_factor: %g is not in [0, 1]", r->warmup_factor);
+    if (r->crop_pad < 0 || r->crop_pad > 16)
+        return ns_err("crop_pad: %d is not in 0..16", r->crop_pad);
+    if (!(r->dropout >= 0 && r->dropout < 1))
+        return ns_err("dropout: %g is not in [0, 1)", r->dropout);
+    if (r->threads < 1 || r->threads > 256)
+        return ns_err("threads: %d is not in 1..256", r->threads);
+    if (r->eval_batch < 0 || r->eval_batch > 65536)
+        return ns_err("eval_batch: %d is not in 0..65536", r->eval_batch);
+    return 0;
+}
+
+/* Learning rate at step t of total: cosine from lr to 0, times a linear warmup factor. */
+static double lr_at(const struct ns_recipe *r, long t, long total, long warm)
+{
+    double lr = 0.5 * r->lr * (1.0 + cos(M_PI * (double)t / (double)total));
+    if (t < warm) {
+        double a = (double)t / (double)warm;
+        lr *= r->warmup_factor * (1.0 - a) + a;
+    }
+    return lr;
+}
+
+/* Percent of `ds` misclassified in evaluation mode. */
+static double evaluate(struct ns_net *net, const struct ns_dataset *ds, int batch, float *x,
+                       int32_t *y, uint32_t *idx)
+{
+    long wrong = 0;
+    for (int i0 = 0; i0 < ds->n; i0 += batch) {
+        int n = ds->n - i0 < batch ? ds->n - i0 : batch;
+        for (int i = 0; i < n; i++)
+            idx[i] = (uint32_t)(i0 + i);
+        ns_data_batch(ds, idx, n, NULL, NULL, x, y);
+        const float *logits = ns_net_forward(net, n, x, 0, NULL);
+        int bad = 0;
+        ns_softmax_xent(n, net->cfg.classes, logits, y, NULL, &bad);
+        wrong += bad;
+    }
+    return ds->n ? 100.0 * (double)wrong / ds->n : 0.0;
+}
+
+static enum ns_train_status fail(struct ns_train_result *res, enum ns_train_status st,
+                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static enum ns_train_status fail(struct ns_train_result *res, enum ns_train_status st,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+    res->status = st;
+    return st;
+}
+
+static int check_data(const struct ns_config *cfg, const struct ns_dataset *d, const char *what)
+{
+    if (d->c != cfg->in_ch || d->h != cfg->im_size || d->w != cfg->im_size)
+        return ns_err("%s set is %dx%dx%d but the model expects %dx%dx%d", what, d->c, d->h, d->w,
+                      cfg->in_ch, cfg->im_size, cfg->im_size);
+    if (d->classes > cfg->classes)
+        return ns_err("%s set has %d classes but the model only %d", what, d->classes, cfg->classes);
+    return 0;
+}
+
+enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_dataset *train,
+                              const struct ns_dataset *test, const struct ns_recipe *r,
+                              const struct ns_train_opts *opts, struct ns_train_result *res)
+{
+    static const struct ns_train_opts no_opts;
+    if (!opts)
+        opts = &no_opts;
+    memset(res, 0, sizeof *res);
+    res->best_test_err = 100.0;
+    if (ns_recipe_check(r) || ns_config_check(cfg) || check_data(cfg, train, "training") ||
+        check_data(cfg, test, "test"))
+        return fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
+    long steps = train->n / r->batch;
+    if (steps < 1)
+        return fail(res, NS_TRAIN_ERROR, "batch %d is larger than the training set (%d images)",
+                    r->batch, train->n);
+
+    double t_start = ns_now(), train_time = 0;
+    int eval_batch = r->eval_batch > 0 ? r->eval_batch : 250;
+    int bmax = r->batch > eval_batch ? r->batch : eval_batch;
+    size_t per_image = (size_t)cfg->in_ch * cfg->im_size * cfg->im_size;
+    struct ns_pool *pool = ns_pool_create(r->threads);
+    struct ns_net *net = pool ? ns_net_build(cfg, bmax, (float)r->dropout, r->zero_init_last_bn, pool) : NULL;
+    float *x = malloc(sizeof(float) * per_image * bmax);
+    float *dlogits = malloc(sizeof(float) * (size_t)cfg->classes * bmax);
+    int32_t *y = malloc(sizeof(int32_t) * bmax);
+    uint32_t *perm = malloc(sizeof(uint32_t) * (size_t)(train->n > bmax ? train->n : bmax));
+    enum ns_train_status st = NS_TRAIN_OK;
+    if (!pool || !net || !x || !dlogits || !y || !perm) {
+        st = fail(res, NS_TRAIN_ERROR, "%s", pool && net ? "out of memory" : ns_errmsg());
+        goto done;
+    }
+    res->params = ns_net_param_count(net);
+    ns_net_init(net, r->seed);
+    ns_flush_denormals();
+
+    struct ns_pcg32 rng_shuffle, rng_aug, rng_drop;
+    ns_pcg32_seed(&rng_shuffle, r->seed, 0x5u);
+    ns_pcg32_seed(&rng_aug, r->seed, 0xa0u);
+    ns_pcg32_seed(&rng_drop, r->seed, 0xd0u);
+    struct ns_augment aug = {.crop_pad = r->crop_pad, .flip = r->flip};
+    long total = steps * r->epochs;
+    long warm = (long)(r->warmup_epochs * steps);
+
+    for (int e = 1; e <= r->epochs; e++) {
+        double t_epoch = ns_now();
+        for (uint32_t i = 0; i < (uint32_t)train->n; i++)
+            perm[i] = i;
+        ns_pcg32_shuffle(&rng_shuffle, perm, (uint32_t)train->n);
+        double loss_sum = 0;
+        long wrong = 0;
+        for (long s = 0; s < steps; s++) {
+            if (opts->stop && *opts->stop) {
+                st = fail(res, NS_TRAIN_STOPPED, "stopped at epoch %d step %ld", e, s + 1);
+                goto done;
+            }
+            long t = (e - 1) * steps + s;
+            ns_data_batch(train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
+            ns_net_zero_grad(net);
+            const float *logits = ns_net_forward(net, r->batch, x, 1, &rng_drop);
+            int bad = 0;
+            double loss = ns_softmax_xent(r->batch, cfg->classes, logits, y, dlogits, &bad);
+            if (!isfinite(loss)) {
+                st = fail(res, NS_TRAIN_DIVERGED, "diverged: loss %s at epoch %d step %ld",
+                          isnan(loss) ? "nan" : "inf", e, s + 1);
+                goto done;
+            }
+            ns_net_backward(net, r->batch, dlogits);
+            ns_net_sgd_step(net, lr_at(r, t, total, warm), r->momentum, r->wd, r->nesterov);
+            loss_sum += loss;
+            wrong += bad;
+            if (opts->progress) {
+                double el = ns_now() - t_epoch;
+                double ips = el > 0 ? (double)(s + 1) * r->batch / el : 0;
+                double frac = (double)(t + 1) / (double)total;
+                char eta[32];
+                ns_fmt_duration(eta, sizeof eta, ns_progress_eta(opts->progress, frac));
+                ns_progress_show(opts->progress, 0,
+                                 "epoch %d/%d  step %ld/%ld  loss %.4f  err %.2f%%  %.0f img/s  ETA %s",
+                                 e, r->epochs, s + 1, steps, loss_sum / (s + 1),
+                                 100.0 * wrong / ((s + 1) * r->batch), ips, eta);
+            }
+        }
+        double t_train = ns_now() - t_epoch;
+        train_time += t_train;
+        struct ns_epoch_metrics m = {.epoch = e};
+        m.train_loss = loss_sum / steps;
+        m.train_err = 100.0 * wrong / (steps * r->batch);
+        m.test_err = evaluate(net, test, eval_batch, x, y, perm);
+        m.seconds = ns_now() - t_epoch;
+        m.img_per_s = t_train > 0 ? steps * r->batch / t_train : 0;
+        res->epochs_done = e;
+        res->train_loss = m.train_loss;
+        res->train_err = m.train_err;
+        res->test_err = m.test_err;
+        if (m.test_err < res->best_test_err)
+            res->best_test_err = m.test_err;
+        if (opts->progress)
+            ns_progress_show(opts->progress, 1,
+                             "epoch %d/%d  loss %.4f  train err %.2f%%  test err %.2f%%  %.0f img/s  %.1fs",
+                             e, r->epochs, m.train_loss, m.train_err, m.test_err, m.img_per_s, m.seconds);
+        if (opts->on_epoch && opts->on_epoch(opts->ctx, &m) != 0 && e < r->epochs) {
+            st = fail(res, NS_TRAIN_STOPPED, "stopped after epoch %d", e);
+            goto done;
+        }
+    }
+done:
+    res->seconds = ns_now() - t_start;
+    res->img_per_s = train_time > 0 ? (double)res->epochs_done * steps * r->batch / train_time : 0;
+    res->status = st;
+    ns_net_free(net);
+    ns_pool_free(pool);
+    free(x);
+    free(dlogits);
+    free(y);
+    free(perm);
+    return st;
+}
