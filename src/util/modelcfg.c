@@ -54,6 +54,9 @@ int ns_config_check(const struct ns_config *c)
         return ns_err("stages: %d stages, need 1..%d", c->n_stages, NS_MAX_STAGES);
     if (!(c->se_r >= 0 && c->se_r < 1))
         return ns_err("se_r: %g is not in [0, 1)", c->se_r);
+    if (c->block == NS_BLOCK_Y && !(c->se_r > 0))
+        return ns_err("se_r: block y needs squeeze-and-excitation (se_r > 0)");
+    int has_se = (c->block == NS_BLOCK_Y || c->block == NS_BLOCK_MBCONV) && c->se_r > 0;
     int w_in = c->stem_w;
     for (int i = 0; i < c->n_stages; i++) {
         const struct ns_stage *s = &c->stages[i];
@@ -73,6 +76,10 @@ int ns_config_check(const struct ns_config *c)
                 return ns_err("stages[%d].g: group width %d does not divide the bottleneck "
                               "width %d", i, s->g, wb);
         }
+        /* the first block of a stage sees w_in, the others the stage width */
+        if (has_se && (ns_round_even(c->se_r * w_in) < 1 || ns_round_even(c->se_r * s->w) < 1))
+            return ns_err("stages[%d]: squeeze-and-excitation width round(%g*%d) is 0", i,
+                          c->se_r, ns_round_even(c->se_r * w_in) < 1 ? w_in : s->w);
         if (c->block == NS_BLOCK_MBCONV && ns_round_even(w_in * s->b) < 1)
             return ns_err("stages[%d].b: expanded width round(%d*%g) is 0", i, w_in, s->b);
         w_in = s->w;

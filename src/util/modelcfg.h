@@ -1,6 +1,6 @@
 /* The model config: the one value that travels through netspace (DESIGN.md). It describes
  * an AnyNet network completely; the trainer (src/nn) builds from it, src/space samples and
- * measures it, src/store records its canonical JSON (src/space/config.h reads and writes it).
+ * measures it, src/store records its canonical JSON (src/space/space.h reads and writes it).
  *
  * The architecture a config stands for, per block type (w_in -> w, stride s on the first
  * block of a stage, 1 on the others; every conv is bias-free and followed by BN unless said):
