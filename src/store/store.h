@@ -1,0 +1,268 @@
+/* The results store: one SQLite file holding studies, their trials and per-epoch metrics.
+ *
+ * Who writes: only the search coordinator (rank 0) opens a db read-write; everything else
+ * (netspace query, netspace plot) opens it read-only. The file is in WAL mode, so readers
+ * never block the writer and the writer never blocks readers: a reader sees the db as of the
+ * last commit before its read began. A reader never sees half a trial, because every write
+ * function below is atomic (a savepoint), and ns_db_trial_complete()/ns_db_trial_fail()
+ * write a trial's final epoch rows and its final state in the same transaction.
+ *
+ * Batching: outside ns_db_begin()/ns_db_commit() every write function is its own
+ * transaction (one fsync each). The coordinator should wrap a batch of writes (e.g. all the
+ * messages it drained in one poll, or the initial insertion of all trials) in
+ * ns_db_begin()/ns_db_commit(); the write functions then nest inside it as savepoints, so a
+ * failing call rolls back only its own changes and the batch stays usable.
+ *
+ * A coordinator's run, in order:
+ *   db = ns_db_open(path, NS_DB_RW | NS_DB_CREATE); id = ns_db_study_ensure(db, &def, NULL);
+ *   ns_db_begin; ns_db_trial_add for every trial (idempotent on resume); ns_db_commit;
+ *   ns_db_mark_stale(db, id) (resume: trials left 'running' by a dead run);
+ *   ns_db_trials_pending -> the indices to hand out;
+ *   per poll: ns_db_begin; ns_db_trial_start / _epoch / _complete / _fail for the messages
+ *   drained; ns_db_commit;  on SIGINT: ns_db_trial_reset the unfinished ones; ns_db_close.
+ *
+ * Readers and WAL: a read-only handle needs the db's folder writable or the -shm file
+ * present (SQLite's WAL index); the writer removes -wal/-shm when it closes cleanly.
+ * A RW open runs PRAGMA quick_check (about 0.2 s CPU for 100k trials, once per search).
+ *
+ * Units: errors are in percent (0..100); times are seconds; timestamps are seconds since the
+ * Unix epoch (ns_wall_time()); flops are multiply-adds per image (DESIGN.md).
+ * Missing numbers read back as NAN (doubles) or -1 (rank).
+ *
+ * Errors: functions return -1 (or NULL) with ns_err() set to a message that starts with the
+ * db's file name ("results/a.db: study 'x' not found; studies: a, b"). Bad input (a foreign
+ * file, a corrupt file, unknown names) never crashes.
+ *
+ * Thread-safety: a struct ns_db is used by one thread at a time.
+ *
+ * Schema (version NS_DB_SCHEMA_VERSION; the names are the ones --where/--columns and
+ * ns_db_trial_values() accept):
+ *   netspace_version(schema_version)
+ *   studies(id, name UNIQUE, experiment JSON, seed, space, created)
+ *   trials(study_id, trial, stream, state, config JSON, config_hash, flops, params, acts,
+ *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d4, w1..w4, b1..b4,
+ *          g1..g4,
+ *          other_params JSON, train_seed, train_error, test_error, best_test_error, wall_s,
+ *          host, rank, started, ended, reason;  UNIQUE(study_id, trial))
+ *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
+ *          PRIMARY KEY(study_id, trial, epoch))
+ */
+#ifndef NS_STORE_H
+#define NS_STORE_H
+
+#include <stdint.h>
+
+#define NS_DB_SCHEMA_VERSION 1
+
+/* ns_db_open() flags. NS_DB_RO alone opens read-only (SQLITE_OPEN_READONLY and
+ * PRAGMA query_only, no ATTACH): nothing done through that handle can modify the file. */
+enum { NS_DB_RO = 0, NS_DB_RW = 1, NS_DB_CREATE = 2 };
+
+enum ns_db_state {
+    NS_DB_WAITING,
+    NS_DB_RUNNING,
+    NS_DB_COMPLETE,
+    NS_DB_FAILED,
+    NS_DB_STALE,
+    NS_DB_NSTATES
+};
+/* Bit for a state in a `states` mask (0 means all states). */
+#define NS_DB_STATE_BIT(s) (1u << (s))
+
+/* "waiting", "running", "complete", "failed", "stale"; NULL if out of range. */
+const char *ns_db_state_name(int state);
+/* The state of a name, or -1 with ns_err() listing the states. */
+int ns_db_state_from_name(const char *name);
+
+/* The typed sampled-parameter columns, in schema order: the RegNet parameters depth w0 wa wm
+ * group_w bot_mul se_r, then AnyNet's shared d w b g and per-stage d1..d4 w1..w4 b1..b4
+ * g1..g4 (NS_DB_N_PARAMS names; the names of ns_space_param_name()). Any other sampled
+ * parameter name is kept in the trial's other_params JSON object. */
+#define NS_DB_N_PARAMS 27
+extern const char *const ns_db_param_names[NS_DB_N_PARAMS];
+
+struct ns_db;
+
+/* ---------------------------------------------------------------------------------------
+ * Opening */
+
+/* Open the db at `path`.
+ * NS_DB_RW | NS_DB_CREATE: create the file and schema if the file is missing or empty;
+ *   switch to WAL; run PRAGMA quick_check (a corrupt file is refused before any write).
+ * NS_DB_RW: the file must exist.
+ * NS_DB_RO: the file must exist; opened read-only as above.
+ * All modes: busy timeout of 10 s; the netspace_version table must exist and hold a version
+ * this build understands. Returns NULL with ns_err() naming the file for: a missing file,
+ * an unwritable file or folder (RW), a file that is not SQLite, an SQLite file that is not
+ * a netspace db, a db of a newer schema version, a corrupt file. Free with ns_db_close(). */
+struct ns_db *ns_db_open(const char *path, int flags);
+/* Close (rolls back a batch left open). NULL is ignored. */
+void ns_db_close(struct ns_db *db);
+/* The path the db was opened with. */
+const char *ns_db_path(const struct ns_db *db);
+
+/* ---------------------------------------------------------------------------------------
+ * Writing (a handle opened NS_DB_RW; one writer per file) */
+
+/* Start / end a batch (BEGIN IMMEDIATE / COMMIT). Batches do not nest: a second
+ * ns_db_begin() before ns_db_commit() is an error. ns_db_rollback() discards the batch. */
+int ns_db_begin(struct ns_db *db);
+int ns_db_commit(struct ns_db *db);
+int ns_db_rollback(struct ns_db *db);
+
+struct ns_db_study_def {
+    const char *name;            /* unique in the db, non-empty */
+    const char *experiment_json; /* the experiment (valid JSON; stored with sorted keys,
+                                    compact, so key order and whitespace do not matter).
+                                    Put everything that defines the trials in it (the space
+                                    inline if edits to the space file must be refused). */
+    uint64_t seed;               /* the study seed */
+    const char *space;           /* the space's name or path, for listings (may be NULL) */
+};
+
+/* The id of study def->name, creating it if absent (*created = 1, else 0; created may be
+ * NULL). If the name exists with a different experiment or seed: -1 and "FILE: study 'x'
+ * exists with a different experiment; use another --study name or another db". */
+int64_t ns_db_study_ensure(struct ns_db *db, const struct ns_db_study_def *def, int *created);
+
+struct ns_db_param {
+    const char *name; /* a typed column (ns_db_param_names) or any other identifier */
+    double value;
+};
+
+struct ns_db_trial_def {
+    int idx;                 /* trial index (>= 0), unique within the study */
+    uint64_t stream;         /* PCG stream the config was sampled from */
+    const char *config_json; /* canonical model config JSON */
+    const char *config_hash; /* its hash (dedupe key) */
+    int64_t flops, params, acts;
+    const struct ns_db_param *sampled; /* the sampled parameters (n_sampled pairs) */
+    int n_sampled;
+    uint64_t train_seed;
+};
+
+/* Insert a trial in state 'waiting'. Idempotent for resume: if (study, idx) exists with the
+ * same config hash, nothing changes and 0 is returned; if it exists with a different hash,
+ * -1 ("trial 12 exists with config hash A, not B"); 1 when inserted. */
+int ns_db_trial_add(struct ns_db *db, int64_t study, const struct ns_db_trial_def *t);
+
+/* The state of a trial, or -1 with ns_err() if it does not exist. */
+int ns_db_trial_state(struct ns_db *db, int64_t study, int idx);
+
+/* Resume: mark every 'running' trial of the study 'stale' (they belonged to a run that
+ * died). Returns the number of trials marked, or -1. */
+int ns_db_mark_stale(struct ns_db *db, int64_t study);
+
+/* The indices (ascending) of the trials that still need training: state waiting, running or
+ * stale. *idx is malloc'd (NULL when *n == 0); the caller frees it. 0 or -1. */
+int ns_db_trials_pending(struct ns_db *db, int64_t study, int **idx, int *n);
+
+/* A trial was handed to a worker: state 'running', with rank, host (may be NULL) and the
+ * start time; clears results, reason and epoch rows of an earlier attempt. */
+int ns_db_trial_start(struct ns_db *db, int64_t study, int idx, int rank, const char *host);
+
+struct ns_db_epoch {
+    int epoch;                                           /* 0-based */
+    double train_loss, train_error, test_error, seconds; /* NAN = not measured */
+};
+
+/* Record (insert or replace) one epoch's metrics of a running trial. */
+int ns_db_trial_epoch(struct ns_db *db, int64_t study, int idx, const struct ns_db_epoch *e);
+
+struct ns_db_result {
+    double train_error, test_error, best_test_error; /* final, percent; NAN = unknown */
+    double wall_s;                                   /* training wall time */
+    const struct ns_db_epoch *epochs; /* epoch rows written with the final state (insert or
+                                         replace); may be NULL with n_epochs = 0 */
+    int n_epochs;
+};
+
+/* Finish a trial: state 'complete' with the result and end time, in one transaction with
+ * r->epochs. The trial must exist (any state). */
+int ns_db_trial_complete(struct ns_db *db, int64_t study, int idx, const struct ns_db_result *r);
+
+/* Finish a trial as 'failed' with a reason ("diverged: loss nan at epoch 2 step 31"); r may
+ * be NULL, else its errors, wall time and epochs are kept as for complete. */
+int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reason,
+                     const struct ns_db_result *r);
+
+/* Put a trial back to 'waiting' (e.g. stopped by a signal): clears rank, host, times,
+ * results and reason, and deletes its epoch rows. */
+int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx);
+
+/* ---------------------------------------------------------------------------------------
+ * Reading (any handle) */
+
+struct ns_db_study_info {
+    int64_t id;
+    char *name, *space, *experiment_json; /* space may be NULL */
+    uint64_t seed;
+    double created;
+    int64_t n_trials;
+    int64_t n_state[NS_DB_NSTATES];
+    double best_test_error, median_test_error; /* over complete trials; NAN if none */
+};
+
+/* All studies, ordered by id. *out is malloc'd; free with ns_db_studies_free(). 0 or -1. */
+int ns_db_studies(struct ns_db *db, struct ns_db_study_info **out, int *n);
+void ns_db_studies_free(struct ns_db_study_info *s, int n);
+
+/* The id of study `name`; with name NULL, the only study of the db. -1 with ns_err():
+ * "FILE: study 'x' not found; studies: a, b", "FILE: no studies", or "FILE: 2 studies (a,
+ * b); name one with --study". */
+int64_t ns_db_study_resolve(struct ns_db *db, const char *name);
+
+struct ns_db_trial {
+    int64_t study_id;
+    int idx;
+    uint64_t stream;
+    int state; /* enum ns_db_state */
+    char *config_json, *config_hash;
+    int64_t flops, params, acts;
+    double p[NS_DB_N_PARAMS]; /* typed sampled parameters (ns_db_param_names); NAN if none */
+    char *other_params;       /* JSON object of the other sampled parameters, or NULL */
+    uint64_t train_seed;
+    double train_error, test_error, best_test_error, wall_s; /* NAN if not recorded */
+    char *host;                                              /* NULL if never started */
+    int rank;                                                /* -1 if never started */
+    double started, ended;                                   /* NAN if not recorded */
+    char *reason;                                            /* failure reason, or NULL */
+};
+
+/* The trials of a study whose state is in the mask `states` (0 = all), ordered by index.
+ * *out is malloc'd (NULL when *n == 0); free with ns_db_trials_free(). 0 or -1. */
+int ns_db_trials_load(struct ns_db *db, int64_t study, unsigned states, struct ns_db_trial **out,
+                      int *n);
+void ns_db_trials_free(struct ns_db_trial *t, int n);
+/* One trial; free its strings with ns_db_trial_clear(). -1 if it does not exist. */
+int ns_db_trial_load(struct ns_db *db, int64_t study, int idx, struct ns_db_trial *out);
+void ns_db_trial_clear(struct ns_db_trial *t);
+
+/* Numeric trial columns a caller may ask for by name (ns_db_trial_values, plot axes):
+ * trial stream flops params acts <params> train_seed train_error test_error best_test_error
+ * wall_s rank started ended. */
+extern const char *const ns_db_value_columns[];
+extern const int ns_db_n_value_columns;
+
+/* The values of `ncols` named numeric columns for the trials of `study` in `states` (0 =
+ * all), ordered by trial index: *out is a malloc'd row-major (*nrows x ncols) array, NULL
+ * stored as NAN (rows are never dropped, so columns stay aligned). An unknown column name:
+ * -1 with "FILE: unknown column 'x'; columns: trial, stream, ...". The caller frees *out. */
+int ns_db_trial_values_n(struct ns_db *db, int64_t study, unsigned states,
+                         const char *const *columns, int ncols, double **out, int *nrows);
+/* One column: the same with ncols = 1. */
+int ns_db_trial_values(struct ns_db *db, int64_t study, unsigned states, const char *column,
+                       double **out, int *n);
+
+/* One trial's per-epoch rows ordered by epoch; *out malloc'd (NULL when *n == 0); the caller
+ * frees it. A trial with no epochs gives *n = 0; a missing trial is an error. */
+int ns_db_epochs_load(struct ns_db *db, int64_t study, int idx, struct ns_db_epoch **out, int *n);
+
+/* The underlying SQLite connection (a `struct sqlite3 *`), for read-only ad hoc queries by
+ * netspace query. Writers must use the functions above. */
+void *ns_db_sqlite(struct ns_db *db);
+
+/* Report an SQLite failure on db: ns_err("FILE: WHAT: <sqlite message>"); returns -1. */
+int ns_db_sqlerr(struct ns_db *db, const char *what);
+
+#endif
