@@ -1,12 +1,363 @@
-/* Placeholder until this subcommand lands; replaced by its owner. */
+/* netspace plot KIND: analysis plots from a results db with gnuplot (src/plot). */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/plot.h"
+#include "util/err.h"
+
+static const char help[] =
+    "usage: netspace plot KIND --db FILE --out FILE.png|FILE.svg [OPTIONS]\n"
+    "\n"
+    "Plot results with gnuplot. Beside the image go its gnuplot script (OUT.gp) and data\n"
+    "(OUT.dat); the script names them by base name, so restyle with\n"
+    "'cd DIR && gnuplot NAME.gp'. PNG uses the pngcairo terminal (800x560), SVG the svg one.\n"
+    "The db is opened read-only.\n"
+    "\n"
+    "kinds:\n"
+    "  edf      error EDF of each study, overlaid: F(e) = fraction of models with error < e;\n"
+    "           legend: name, n, min and mean error\n"
+    "  param    error against a parameter or complexity (scatter), with the best-model range:\n"
+    "           2,500 bootstrap resamples of floor(n/4) models, the lowest-error model of\n"
+    "           each; band = 2.5..97.5th percentile of its parameter, line = median\n"
+    "  curves   per-epoch train (dashed) and test (solid) error of chosen trials\n"
+    "  models   per-block widths of chosen RegNet trials against block index, with the\n"
+    "           linear widths u_j = w0 + wa*j\n"
+    "\n"
+    "options:\n"
+    "  --db FILE            results database (required)\n"
+    "  --out FILE           image to write, .png or .svg (required)\n"
+    "  --study NAME[,NAME]  studies to plot (repeatable); default: all (edf, param) or the\n"
+    "                       db's only study (curves, models, which take one)\n"
+    "  --error final|best   final test error (default) or best test error over epochs\n"
+    "  --failed drop|chance failed trials left out (default) or counted at chance error\n"
+    "                       100*(1 - 1/classes), classes from the trial's config (else 10)\n"
+    "  --title TEXT         replace the default title\n"
+    "edf:\n"
+    "  --normalize flops|params|acts   complexity-normalized EDF (NDS paper): keep models\n"
+    "                       with complexity in (LO, HI), bin it into K bins, weight each model\n"
+    "                       1/(count in its bin * K); an empty bin is an error\n"
+    "  --bins K             bins for --normalize (default 10); log-spaced unless\n"
+    "  --linear-bins        equal-width bins\n"
+    "  --range LO,HI        complexity range for --normalize (default: the intersection of\n"
+    "                       the studies' ranges; the interval is open, so models exactly at\n"
+    "                       LO or HI are left out)\n"
+    "param:\n"
+    "  --param NAME         the x axis: flops, params, acts, a sampled parameter (depth, w0,\n"
+    "                       wa, wm, group_w, bot_mul, se_r, d1..d4, w1..w4, b1..b4, g1..g4,\n"
+    "                       or another of the space) or a numeric trial column (wall_s, ...)\n"
+    "  --seed S             bootstrap seed (default 0; same seed, same band)\n"
+    "  --resamples N        bootstrap resamples (default 2500)\n"
+    "  --logx auto|on|off   log x axis; auto: when all values are > 0 and span > 1 decade\n"
+    "curves, models:\n"
+    "  --trials I,J,...     trial indices to plot\n"
+    "  --top K              the K complete trials with the lowest error (default 5 for\n"
+    "                       curves, 3 for models)\n"
+    "\n"
+    "examples:\n"
+    "  netspace plot edf --db results/a.db --out plots/edf.png\n"
+    "  netspace plot edf --db results/a.db --normalize flops --bins 8 --out plots/nedf.svg\n"
+    "  netspace plot param --db results/a.db --param wa --out plots/wa.png\n"
+    "  netspace plot curves --db results/a.db --study regnet --top 4 --out plots/curves.png\n";
+
+enum {
+    OPT_DB = 256,
+    OPT_OUT,
+    OPT_STUDY,
+    OPT_ERROR,
+    OPT_FAILED,
+    OPT_TITLE,
+    OPT_NORMALIZE,
+    OPT_BINS,
+    OPT_LINEAR_BINS,
+    OPT_RANGE,
+    OPT_PARAM,
+    OPT_SEED,
+    OPT_RESAMPLES,
+    OPT_LOGX,
+    OPT_TRIALS,
+    OPT_TOP,
+    OPT_HELP
+};
+
+static const struct option options[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"study", required_argument, NULL, OPT_STUDY},
+    {"error", required_argument, NULL, OPT_ERROR},
+    {"failed", required_argument, NULL, OPT_FAILED},
+    {"title", required_argument, NULL, OPT_TITLE},
+    {"normalize", required_argument, NULL, OPT_NORMALIZE},
+    {"bins", required_argument, NULL, OPT_BINS},
+    {"linear-bins", no_argument, NULL, OPT_LINEAR_BINS},
+    {"range", required_argument, NULL, OPT_RANGE},
+    {"param", required_argument, NULL, OPT_PARAM},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"resamples", required_argument, NULL, OPT_RESAMPLES},
+    {"logx", required_argument, NULL, OPT_LOGX},
+    {"trials", required_argument, NULL, OPT_TRIALS},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Grow-only list of strings split on commas (the --study values). */
+struct names {
+    char **v;
+    int n;
+};
+
+static int names_add(struct names *l, const char *arg)
+{
+    char *copy = strdup(arg), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char **nv = realloc(l->v, (size_t)(l->n + 1) * sizeof *nv);
+        if (!nv || !(nv[l->n] = strdup(tok))) {
+            if (nv)
+                l->v = nv;
+            free(copy);
+            return -1;
+        }
+        l->v = nv;
+        l->n++;
+    }
+    free(copy);
+    return 0;
+}
+
+static void names_free(struct names *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+/* "1,5,9" into a malloc'd int array. */
+static int parse_trials(const char *arg, int **out, int *n)
+{
+    char *copy = strdup(arg), *save = NULL;
+    int cap = 0, rc = 0;
+    if (!copy)
+        return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        long v;
+        if (ns_cli_int("plot", "--trials", tok, 0, 2147483647L, &v)) {
+            rc = -1;
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            int *nv = realloc(*out, (size_t)cap * sizeof *nv);
+            if (!nv) {
+                rc = -1;
+                break;
+            }
+            *out = nv;
+        }
+        (*out)[(*n)++] = (int)v;
+    }
+    free(copy);
+    return rc;
+}
+
+static int parse_range(const char *arg, double *lo, double *hi)
+{
+    const char *comma = strchr(arg, ',');
+    if (!comma || strchr(comma + 1, ',')) {
+        fprintf(stderr, "netspace plot: --range: '%s' is not LO,HI\n", arg);
+        return -1;
+    }
+    char *first = strndup(arg, (size_t)(comma - arg));
+    if (!first)
+        return -1;
+    int rc = ns_cli_double("plot", "--range", first, lo) ||
+             ns_cli_double("plot", "--range", comma + 1, hi);
+    free(first);
+    if (rc == 0 && !(*lo < *hi)) {
+        fprintf(stderr, "netspace plot: --range: '%s': LO must be below HI\n", arg);
+        return -1;
+    }
+    return rc ? -1 : 0;
+}
 
 int ns_cmd_plot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "netspace plot: not built yet\n");
-    return 1;
+    struct ns_plot_req r = {
+        .bins = 10, .resamples = NS_PLOT_BOOTSTRAP_RESAMPLES, .logx = -1, .top = -1};
+    struct names studies = {NULL, 0};
+    int *trials = NULL, n_trials = 0, status = 2, c;
+    long v;
+    const char *kind = NULL;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+        case OPT_HELP:
+            fputs(help, stdout);
+            status = 0;
+            goto done;
+        case OPT_DB:
+            r.db = optarg;
+            break;
+        case OPT_OUT:
+            r.out = optarg;
+            break;
+        case OPT_STUDY:
+            if (names_add(&studies, optarg)) {
+                fprintf(stderr, "netspace plot: out of memory\n");
+                status = 1;
+                goto done;
+            }
+            break;
+        case OPT_ERROR:
+            if (strcmp(optarg, "final") && strcmp(optarg, "best")) {
+                status = ns_cli_usage_error("plot", "--error %s: use final or best", optarg);
+                goto done;
+            }
+            r.error_best = !strcmp(optarg, "best");
+            break;
+        case OPT_FAILED:
+            if (strcmp(optarg, "drop") && strcmp(optarg, "chance")) {
+                status = ns_cli_usage_error("plot", "--failed %s: use drop or chance", optarg);
+                goto done;
+            }
+            r.failed_chance = !strcmp(optarg, "chance");
+            break;
+        case OPT_TITLE:
+            r.title = optarg;
+            break;
+        case OPT_NORMALIZE:
+            if (strcmp(optarg, "flops") && strcmp(optarg, "params") && strcmp(optarg, "acts")) {
+                status =
+                    ns_cli_usage_error("plot", "--normalize %s: use flops, params or acts", optarg);
+                goto done;
+            }
+            r.normalize = optarg;
+            break;
+        case OPT_BINS:
+            if (ns_cli_int("plot", "--bins", optarg, 1, 100000, &v))
+                goto done;
+            r.bins = (int)v;
+            break;
+        case OPT_LINEAR_BINS:
+            r.linear_bins = 1;
+            break;
+        case OPT_RANGE:
+            if (parse_range(optarg, &r.lo, &r.hi))
+                goto done;
+            r.have_range = 1;
+            break;
+        case OPT_PARAM:
+            r.param = optarg;
+            break;
+        case OPT_SEED:
+            if (ns_cli_int("plot", "--seed", optarg, 0, 0x7fffffffffffffffL, &v))
+                goto done;
+            r.seed = (uint64_t)v;
+            break;
+        case OPT_RESAMPLES:
+            if (ns_cli_int("plot", "--resamples", optarg, 1, 10000000, &v))
+                goto done;
+            r.resamples = (int)v;
+            break;
+        case OPT_LOGX:
+            if (!strcmp(optarg, "auto"))
+                r.logx = -1;
+            else if (!strcmp(optarg, "on"))
+                r.logx = 1;
+            else if (!strcmp(optarg, "off"))
+                r.logx = 0;
+            else {
+                status = ns_cli_usage_error("plot", "--logx %s: use auto, on or off", optarg);
+                goto done;
+            }
+            break;
+        case OPT_TRIALS:
+            if (parse_trials(optarg, &trials, &n_trials))
+                goto done;
+            break;
+        case OPT_TOP:
+            if (ns_cli_int("plot", "--top", optarg, 1, 1000, &v))
+                goto done;
+            r.top = (int)v;
+            break;
+        default:
+            status =
+                ns_cli_usage_error("plot", "unknown or incomplete option '%s'", argv[optind - 1]);
+            goto done;
+        }
+    }
+    if (optind >= argc) {
+        status = ns_cli_usage_error("plot", "which plot? (edf, param, curves or models)");
+        goto done;
+    }
+    kind = argv[optind];
+    if (optind + 1 < argc) {
+        status = ns_cli_usage_error("plot", "unexpected argument '%s'", argv[optind + 1]);
+        goto done;
+    }
+    if (!strcmp(kind, "edf"))
+        r.kind = NS_PLOT_EDF;
+    else if (!strcmp(kind, "param"))
+        r.kind = NS_PLOT_PARAM;
+    else if (!strcmp(kind, "curves"))
+        r.kind = NS_PLOT_CURVES;
+    else if (!strcmp(kind, "models"))
+        r.kind = NS_PLOT_MODELS;
+    else {
+        status =
+            ns_cli_usage_error("plot", "unknown plot '%s' (edf, param, curves or models)", kind);
+        goto done;
+    }
+    if (!r.db || !r.out) {
+        status = ns_cli_usage_error("plot", "%s is required", r.db ? "--out" : "--db");
+        goto done;
+    }
+    if (r.kind == NS_PLOT_PARAM && !r.param) {
+        status = ns_cli_usage_error("plot", "param needs --param NAME");
+        goto done;
+    }
+    if (r.kind != NS_PLOT_EDF && (r.normalize || r.have_range || r.linear_bins)) {
+        status = ns_cli_usage_error("plot", "--normalize, --range and --linear-bins are for edf");
+        goto done;
+    }
+    if ((r.kind == NS_PLOT_EDF || r.kind == NS_PLOT_PARAM) && (n_trials || r.top > 0)) {
+        status = ns_cli_usage_error("plot", "--trials and --top are for curves and models");
+        goto done;
+    }
+    if (n_trials && r.top > 0) {
+        status = ns_cli_usage_error("plot", "give --trials or --top, not both");
+        goto done;
+    }
+    if (r.top < 0)
+        r.top = r.kind == NS_PLOT_CURVES ? 5 : 3;
+    r.studies = (const char *const *)studies.v;
+    r.n_studies = studies.n;
+    r.trials = trials;
+    r.n_trials = n_trials;
+
+    char *log = NULL;
+    if (ns_plot_make(&r, &log)) {
+        ns_die_msg();
+        status = 1;
+        goto done;
+    }
+    if (log)
+        fprintf(stderr, "netspace plot: gnuplot said: %s\n", log);
+    free(log);
+    struct ns_plot_files f;
+    if (ns_plot_files_init(&f, r.out) == 0)
+        printf("wrote %s (script %s, data %s)\n", f.img, f.gp, f.dat);
+    ns_plot_files_free(&f);
+    status = 0;
+done:
+    names_free(&studies);
+    free(trials);
+    return status;
 }
