@@ -34,8 +34,8 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("epochs: %d is not in 1..100000", r->epochs);
     if (r->batch < 1 || r->batch > 65536)
         return ns_err("batch: %d is not in 1..65536", r->batch);
-    if (!(r->lr > 0 && r->lr < 1e9))
-        return ns_err("lr: %g must be > 0", r->lr);
+    if (!(r->lr > 0 && isfinite(r->lr)))
+        return ns_err("lr: %g must be a finite number > 0", r->lr);
     if (!(r->momentum >= 0 && r->momentum < 1))
         return ns_err("momentum: %g is not in [0, 1)", r->momentum);
     if (!(r->wd >= 0 && r->wd < 1))

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# netspace train and bench from the command line: help, usage errors, a real (synthetic)
+# training run with --json, a diverging recipe, a missing dataset, and bench --json.
+set -u
+mkdir -p "$TMP"
+fail() { echo "FAIL: $*"; exit 1; }
+ns() { "$NETSPACE" "$@"; }
+
+ns train --help | grep -q -- "--bench-net" || fail "train --help"
+ns bench --help | grep -q -- "--threads" || fail "bench --help"
+ns train --epochs 0 --bench-net >/dev/null 2>&1; [ $? = 2 ] || fail "--epochs 0 must be a usage error (2)"
+ns train >/dev/null 2>&1; [ $? = 2 ] || fail "no model must be a usage error"
+out=$(ns train --bench-net --data nosuch 2>&1); [ $? = 2 ] || fail "unknown dataset exit"
+echo "$out" | grep -q "nosuch" || fail "unknown dataset not named: $out"
+
+# A missing dataset directory names the file and the package.
+out=$(ns train --bench-net --data fashion-mnist --data-dir "$TMP/none" 2>&1); rc=$?
+[ $rc = 1 ] || fail "missing data exit $rc"
+echo "$out" | grep -q "$TMP/none" || fail "missing data message: $out"
+
+# Two epochs on the synthetic set: the JSON line has the promised fields, errors fall.
+out=$(ns train --bench-net --data synthetic --epochs 2 --batch 64 --json --quiet) || fail "train synthetic"
+line=$(echo "$out" | tail -n 1)
+for k in test_error train_error epochs seconds; do
+  echo "$line" | grep -q "\"$k\":" || fail "json lacks $k: $line"
+done
+echo "$line" | grep -q '"status":"complete"' || fail "status: $line"
+terr=$(echo "$line" | sed 's/.*"test_error":\([0-9.]*\).*/\1/')
+awk -v e="$terr" 'BEGIN { exit !(e < 50) }' || fail "synthetic test error $terr% is not < 50%"
+
+# Same seed, same thread count: identical numbers.
+out2=$(ns train --bench-net --data synthetic --epochs 2 --batch 64 --json --quiet | tail -n 1)
+strip() { echo "$1" | sed 's/"seconds":[0-9.]*,"img_per_s":[0-9.]*,//'; }
+[ "$(strip "$line")" = "$(strip "$out2")" ] || fail "not deterministic: $line vs $out2"
+
+# A diverging recipe is reported as such, exit 1.
+out=$(ns train --bench-net --data synthetic --epochs 1 --lr 1e9 --momentum 0 --quiet --json 2>&1); rc=$?
+[ $rc = 1 ] || fail "diverged exit $rc"
+echo "$out" | grep -q '"status":"diverged"' || fail "diverged status: $out"
+echo "$out" | grep -Eq "loss (nan|inf)" || fail "diverged reason: $out"
+
+# A RegNet from parameters, and a config file.
+ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --classes 10 \
+  --stem cifar --stem-w 8 --first-stride 1 --json > "$TMP/m.json" 2>/dev/null || true
+ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
+  --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
+
+# bench --json: the promised fields.
+b=$(ns bench --steps 3 --json) || fail "bench"
+for k in train_img_per_s infer_img_per_s threads; do
+  echo "$b" | grep -q "\"$k\":" || fail "bench json lacks $k: $b"
+done
+echo "ok"
