@@ -78,7 +78,7 @@ int ns_config_check(const struct ns_config *c)
         }
         /* the first block of a stage sees w_in, the others the stage width */
         if (has_se && (ns_round_even(c->se_r * w_in) < 1 || ns_round_even(c->se_r * s->w) < 1))
-            return ns_err("stages[%d]: squeeze-and-excitation width round(%g*%d) is 0", i,
+            return ns_err("stages[%d]: SE width round(%g * %d) is 0", i,
                           c->se_r, ns_round_even(c->se_r * w_in) < 1 ? w_in : s->w);
         if (c->block == NS_BLOCK_MBCONV && ns_round_even(w_in * s->b) < 1)
             return ns_err("stages[%d].b: expanded width round(%d*%g) is 0", i, w_in, s->b);
