@@ -27,7 +27,9 @@ struct bn_ctx {
 };
 
 /* Rows are summed in float over short runs (vectorized over channels, exact enough for 64
- * values) and the run totals in double, so long reductions keep their precision. */
+ * values) and the run totals in double, so long reductions keep their precision. The sums
+ * are of x - K with K the running mean: var = E[(x-K)^2] - E[x-K]^2 does not cancel
+ * catastrophically when a channel's mean is large against its spread. */
 #define RUN 64
 
 static void stats_task(void *vp, int ith, int nth)
@@ -44,11 +46,13 @@ static void stats_task(void *vp, int ith, int nth)
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
             memset(fs, 0, sizeof(float) * cn);
             memset(fs2, 0, sizeof(float) * cn);
+            const float *restrict K = t->mean + c0;
             for (int i = r0; i < r1; i++) {
                 const float *restrict x = t->x + (size_t)i * C + c0;
                 for (int c = 0; c < cn; c++) {
-                    fs[c] += x[c];
-                    fs2[c] += x[c] * x[c];
+                    float v = x[c] - K[c];
+                    fs[c] += v;
+                    fs2[c] += v * v;
                 }
             }
             for (int c = 0; c < cn; c++) {
@@ -90,15 +94,17 @@ void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const 
 {
     int nth = ns_pool_size(p), C = b->c;
     size_t m = (size_t)n * b->m_per_image;
-    struct bn_ctx t = {.b = b, .m = m, .x = x, .out = y, .parts = (double *)scratch};
+    struct bn_ctx t = {.b = b, .m = m, .x = x, .out = y, .parts = (double *)scratch,
+                       .mean = run_mean};
     ns_pool_run(p, stats_task, &t);
     combine(t.parts, nth, C);
     double *tot = t.parts + (size_t)nth * 2 * C;
     /* scale/shift reuse the first thread's partial area (no longer needed) as floats */
     float *scale = scratch, *shift = scratch + C;
     for (int c = 0; c < C; c++) {
-        double mu = tot[c] / (double)m;
-        double var = tot[C + c] / (double)m - mu * mu;
+        double d = tot[c] / (double)m; /* mean of x - K */
+        double var = tot[C + c] / (double)m - d * d;
+        double mu = run_mean[c] + d;
         if (var < 0)
             var = 0;
         double rs = 1.0 / sqrt(var + BN_EPS);
