@@ -1,12 +1,125 @@
-/* Placeholder until this subcommand lands; replaced by its owner. */
+/* netspace search: run a study, alone or under mpirun; resume by running it again. */
 #include "cli/cli.h"
 
+#include "search/search.h"
+#include "util/err.h"
+#include "util/timer.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
+/* Exit status of an interrupted run, distinct from a failure (1) and bad usage (2). */
+#define EXIT_INTERRUPTED 3
+
+static const char *help =
+    "usage: netspace search --experiment FILE --db FILE [options]\n"
+    "       mpirun -np N netspace search --experiment FILE --db FILE [options]\n"
+    "\n"
+    "Run a study: sample the experiment's design space, train every trial, record configs,\n"
+    "per-epoch metrics and errors in the SQLite db (created if missing). Alone, this process\n"
+    "trains the trials one after another; under mpirun, rank 0 coordinates and writes the\n"
+    "db and ranks 1..N-1 train (largest models first; a free worker gets the next trial).\n"
+    "Trial i's config and training seed depend only on the experiment, so the results are\n"
+    "the same on any number of ranks (with the same threads per worker).\n"
+    "\n"
+    "Running the same command again resumes the study: complete and failed trials are kept;\n"
+    "waiting, interrupted and stale ones are trained with their original config and seed.\n"
+    "An existing study of the same name with a different experiment is refused.\n"
+    "SIGINT/SIGTERM stop it cleanly (exit status 3); a second signal stops it at once.\n"
+    "\n"
+    "  --experiment FILE   experiment file (experiments/*.json; see experiments/README.md)\n"
+    "  --db FILE           results db (results/NAME.db; put it on a local disk)\n"
+    "  --no-mpi            do not initialise MPI even if started by a launcher\n"
+    "  -q, --quiet         no progress display\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 study finished (failed trials included), 1 error, 2 bad usage,\n"
+    "3 interrupted (run the same command again to resume).\n";
+
+/* Rank 0's last words, printed before MPI is finalized (see ns_search_finalize). */
+static void summary(int status, const struct ns_search_report *r)
+{
+    if (status == NS_SEARCH_ERROR) {
+        fflush(stdout);
+        ns_die_msg();
+        return;
+    }
+    fflush(stdout);
+    if (status == NS_SEARCH_INTERRUPTED) {
+        fprintf(stderr,
+                "netspace search: interrupted: %d of %d trials complete (%d failed); run the "
+                "same command again to resume\n",
+                r->n_complete, r->n_trials, r->n_failed);
+        return;
+    }
+    char took[32];
+    ns_fmt_duration(took, sizeof took, r->seconds);
+    printf("study %s: %d of %d trials complete, %d failed", r->study, r->n_complete, r->n_trials,
+           r->n_failed);
+    if (r->best_trial >= 0)
+        printf("; best test error %.2f%% (trial %d)", r->best_err, r->best_trial);
+    printf("\nthis run: %d trials in %s on %d rank%s", r->n_trained, took, r->size,
+           r->size > 1 ? "s" : "");
+    if (r->n_trained > 0)
+        printf(" (%.1f trials/hour; training %.1f%% of wall time",
+               r->n_trained * 3600.0 / r->seconds,
+               100.0 * r->train_s / (r->seconds * (r->size > 1 ? r->size - 1 : 1)));
+    if (r->n_trained > 0 && r->size > 1)
+        printf("; workers waited %.2f ms per trial; coordinator busy %.1f%% of a core",
+               1e3 * r->wait_s / r->n_trained, 100.0 * r->cpu_s / r->seconds);
+    if (r->n_trained > 0)
+        printf(")");
+    printf("\n");
+    fflush(stdout);
+}
 
 int ns_cmd_search(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "netspace search: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"experiment", required_argument, NULL, 'e'},
+        {"db", required_argument, NULL, 'd'},
+        {"no-mpi", no_argument, NULL, 'M'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ns_search_opts o = {.progress = stdout, .use_mpi = -1};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            o.experiment = optarg;
+            break;
+        case 'd':
+            o.db = optarg;
+            break;
+        case 'M':
+            o.use_mpi = 0;
+            break;
+        case 'q':
+            o.progress = NULL;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        default:
+            return ns_cli_usage_error("search", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return ns_cli_usage_error("search", "unexpected argument '%s'", argv[optind]);
+    if (!o.experiment)
+        return ns_cli_usage_error("search", "--experiment FILE is required");
+    if (!o.db)
+        return ns_cli_usage_error("search", "--db FILE is required");
+
+    struct ns_search_report r;
+    int status = ns_search_run(&o, &r);
+    int rc = status == NS_SEARCH_DONE ? 0 : status == NS_SEARCH_INTERRUPTED ? EXIT_INTERRUPTED : 1;
+    if (r.rank == 0)
+        summary(status, &r);
+    ns_search_finalize();
+    return rc;
 }

@@ -1,0 +1,275 @@
+/* A worker rank: loads the dataset once, then trains the trials the coordinator assigns.
+ *
+ * Training runs on a second thread so that the main thread stays free to talk MPI (only it
+ * calls MPI: MPI_THREAD_FUNNELED): it forwards each epoch's metrics as the epoch ends and
+ * watches for STOP from the coordinator or a signal, which it turns into the trainer's stop
+ * flag, so a trial is aborted within one SGD step whatever the epoch length. While it waits
+ * it sleeps on a condition variable, not in a spinning receive. */
+#include "search/internal.h"
+
+#include <errno.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/err.h"
+#include "util/timer.h"
+
+/* How often the main thread looks for STOP while a trial trains. Between trials a worker
+ * normally waits only while the coordinator answers (well under a millisecond), so it polls
+ * finely at first; once the wait is long (the study's tail: nothing left to hand out) it
+ * backs off to naps that cost nothing. */
+#define TRAIN_POLL_S 0.005
+#define IDLE_POLL_MIN_S 0.00002
+#define IDLE_POLL_FINE_S 0.0002
+#define IDLE_POLL_FINE_FOR_S 0.05
+#define IDLE_POLL_MAX_S 0.005
+
+/* One trial in flight, shared by the main thread and the training thread. */
+struct job {
+    struct ns_config cfg;
+    struct ns_recipe recipe;
+    const struct ns_dataset *train, *eval;
+    struct ns_train_result res;
+    volatile sig_atomic_t stop; /* the trainer's stop flag */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ns_epoch_metrics *epochs; /* reported, not yet forwarded: [0, n_epochs) */
+    int n_epochs, cap_epochs;
+    int done;
+};
+
+static int on_epoch(void *ctx, const struct ns_epoch_metrics *m)
+{
+    struct job *j = ctx;
+    pthread_mutex_lock(&j->mu);
+    if (j->n_epochs < j->cap_epochs)
+        j->epochs[j->n_epochs++] = *m;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return 0;
+}
+
+static void *train_thread(void *arg)
+{
+    struct job *j = arg;
+    struct ns_train_opts o = {.on_epoch = on_epoch, .ctx = j, .progress = NULL, .stop = &j->stop};
+    ns_train(&j->cfg, j->train, j->eval, &j->recipe, &o, &j->res);
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+static void deadline_in(struct timespec *ts, double s)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    long ns = ts->tv_nsec + (long)(s * 1e9);
+    ts->tv_sec += ns / 1000000000L;
+    ts->tv_nsec = ns % 1000000000L;
+}
+
+struct worker {
+    int rank;
+    struct ns_inbox in;
+    struct ns_msgbuf out;
+    int stop_received;
+};
+
+static int send_result(struct worker *w, int trial, const struct ns_train_result *r, double wait_s)
+{
+    struct ns_msg_result m = {.trial = trial, .r = *r, .wait_s = wait_s};
+    if (ns_msg_pack_result(&w->out, &m) < 0)
+        return -1;
+    return ns_search_send(NS_COORD, NS_MSG_RESULT, &w->out);
+}
+
+/* Check for STOP from the coordinator without blocking. 0 or -1. */
+static int check_stop(struct worker *w)
+{
+    if (w->stop_received)
+        return 0;
+    int got = ns_search_poll(&w->in, NS_COORD, NS_MSG_STOP);
+    if (got < 0)
+        return -1;
+    if (got)
+        w->stop_received = 1;
+    return 0;
+}
+
+/* Train one assigned trial on the training thread, forwarding its epochs and finally its
+ * result. 0, or -1 on an MPI or thread failure (the worker cannot go on). */
+static int run_trial(struct worker *w, const struct ns_msg_assign *a, const struct ns_recipe *base,
+                     const struct ns_dataset *train, const struct ns_dataset *eval, double wait_s)
+{
+    struct ns_train_result res;
+    memset(&res, 0, sizeof res);
+    struct job *j = calloc(1, sizeof *j);
+    if (!j)
+        return ns_err("rank %d: out of memory", w->rank);
+    if (ns_config_from_json(a->config, &j->cfg) < 0) {
+        res.status = NS_TRAIN_ERROR;
+        snprintf(res.reason, sizeof res.reason, "config: %s", ns_errmsg());
+        free(j);
+        return send_result(w, a->trial, &res, wait_s);
+    }
+    j->recipe = *base;
+    j->recipe.seed = a->seed;
+    j->train = train;
+    j->eval = eval;
+    j->cap_epochs = base->epochs;
+    j->epochs = calloc((size_t)j->cap_epochs, sizeof *j->epochs);
+    struct ns_epoch_metrics *batch = calloc((size_t)j->cap_epochs, sizeof *batch);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = -1;
+    pthread_t th;
+    if (!j->epochs || !batch || pthread_mutex_init(&j->mu, NULL) ||
+        pthread_cond_init(&j->cv, &ca)) {
+        ns_err("rank %d: out of memory", w->rank);
+        goto out;
+    }
+    if (ns_search_signal || w->stop_received)
+        j->stop = 1;
+    if (pthread_create(&th, NULL, train_thread, j)) {
+        ns_err("rank %d: cannot start the training thread", w->rank);
+        goto out_sync;
+    }
+    struct ns_msgbuf eb = {0};
+    int done = 0, failed = 0;
+    while (!done) {
+        struct timespec ts;
+        deadline_in(&ts, TRAIN_POLL_S);
+        pthread_mutex_lock(&j->mu);
+        while (!j->done && j->n_epochs == 0)
+            if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT)
+                break;
+        int n = j->n_epochs;
+        memcpy(batch, j->epochs, (size_t)n * sizeof *batch);
+        j->n_epochs = 0;
+        done = j->done;
+        pthread_mutex_unlock(&j->mu);
+        for (int i = 0; i < n && !failed; i++) {
+            struct ns_msg_epoch m = {.trial = a->trial, .m = batch[i]};
+            if (ns_msg_pack_epoch(&eb, &m) < 0 || ns_search_send(NS_COORD, NS_MSG_EPOCH, &eb) < 0)
+                failed = 1;
+        }
+        if (!failed && check_stop(w) < 0)
+            failed = 1;
+        if (failed || ns_search_signal || w->stop_received)
+            j->stop = 1;
+    }
+    pthread_join(th, NULL);
+    ns_msgbuf_free(&eb);
+    rc = failed ? -1 : send_result(w, a->trial, &j->res, wait_s);
+out_sync:
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+out:
+    pthread_condattr_destroy(&ca);
+    free(batch);
+    free(j->epochs);
+    free(j);
+    return rc;
+}
+
+/* Wait for the next message from the coordinator, sleeping between polls. 1 with w->in
+ * filled, or -1. */
+static int wait_msg(struct worker *w)
+{
+    double nap = IDLE_POLL_MIN_S, t0 = ns_now();
+    for (;;) {
+        int got = ns_search_poll(&w->in, NS_COORD, MPI_ANY_TAG);
+        if (got)
+            return got;
+        ns_search_sleep(nap);
+        double cap = ns_now() - t0 < IDLE_POLL_FINE_FOR_S ? IDLE_POLL_FINE_S : IDLE_POLL_MAX_S;
+        nap = nap * 2 < cap ? nap * 2 : cap;
+    }
+}
+
+/* After STOP: say goodbye (the coordinator waits for every worker's BYE before it
+ * finalizes, so no message is left in flight). */
+static int say_bye(struct worker *w)
+{
+    w->out.len = 0;
+    return ns_search_send(NS_COORD, NS_MSG_BYE, &w->out);
+}
+
+int ns_search_worker(int rank, struct ns_search_report *rep)
+{
+    struct worker w = {.rank = rank};
+    struct ns_experiment ex;
+    struct ns_dataset train, eval;
+    memset(&ex, 0, sizeof ex);
+    memset(&train, 0, sizeof train);
+    memset(&eval, 0, sizeof eval);
+    int status = NS_SEARCH_ERROR, ready = 0, fatal = 0;
+    double t_idle = 0;
+
+    for (;;) {
+        if (wait_msg(&w) < 0)
+            goto out;
+        if (w.in.kind == NS_MSG_STOP) {
+            w.stop_received = 1;
+            break;
+        }
+        if (w.in.kind == NS_MSG_SETUP && !ready) {
+            char *text = NULL;
+            int bad = ns_msg_unpack_str(w.in.buf, w.in.len, &text) < 0 ||
+                      ns_experiment_parse(text, "experiment from rank 0", &ex) < 0 ||
+                      ns_exp_data_load(&ex.data, &train, &eval) < 0;
+            free(text);
+            char host[64];
+            ns_search_host(host, sizeof host);
+            if (bad) {
+                fatal = 1;
+                char msg[2300];
+                snprintf(msg, sizeof msg, "rank %d (%s): %s", rank, host, ns_errmsg());
+                if (ns_msg_pack_str(&w.out, msg) < 0 ||
+                    ns_search_send(NS_COORD, NS_MSG_FATAL, &w.out) < 0)
+                    goto out;
+                continue; /* the coordinator answers FATAL with STOP */
+            }
+            struct ns_msg_ready m = {.threads = ex.recipe.threads};
+            snprintf(m.host, sizeof m.host, "%s", host);
+            if (ns_msg_pack_ready(&w.out, &m) < 0 ||
+                ns_search_send(NS_COORD, NS_MSG_READY, &w.out) < 0)
+                goto out;
+            ready = 1;
+            t_idle = ns_now();
+            continue;
+        }
+        if (w.in.kind == NS_MSG_ASSIGN && ready) {
+            struct ns_msg_assign a;
+            if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0)
+                goto out;
+            double wait_s = ns_now() - t_idle;
+            if (run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s) < 0)
+                goto out;
+            t_idle = ns_now();
+            if (w.stop_received)
+                break;
+            continue;
+        }
+        ns_err("rank %d: unexpected message %d from the coordinator", rank, w.in.kind);
+        goto out;
+    }
+    if (say_bye(&w) < 0)
+        goto out;
+    status = fatal ? NS_SEARCH_ERROR : ns_search_signal ? NS_SEARCH_INTERRUPTED : NS_SEARCH_DONE;
+    if (rep)
+        rep->n_trials = ex.samples;
+out:
+    ns_experiment_free(&ex);
+    ns_data_free(&train);
+    ns_data_free(&eval);
+    ns_inbox_free(&w.in);
+    ns_msgbuf_free(&w.out);
+    return status;
+}
