@@ -46,7 +46,7 @@ static void help(void)
          "  --epochs N (10)  --batch N (128)  --lr F (0.1)  --momentum F (0.9)\n"
          "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
-         "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (250)\n"
+         "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
          "  --json                  last line: one JSON object with the results\n"

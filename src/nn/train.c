@@ -25,7 +25,7 @@ void ns_recipe_default(struct ns_recipe *r)
     r->warmup_factor = 0.1;
     r->seed = 1;
     r->threads = 1;
-    r->eval_batch = 250;
+    r->eval_batch = 0;
 }
 
 int ns_recipe_check(const struct ns_recipe *r)
@@ -126,7 +126,8 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                     r->batch, train->n);
 
     double t_start = ns_now(), train_time = 0;
-    int eval_batch = r->eval_batch > 0 ? r->eval_batch : 250;
+    /* evaluating at the training batch keeps one arena size for both */
+    int eval_batch = r->eval_batch > 0 ? r->eval_batch : r->batch;
     int bmax = r->batch > eval_batch ? r->batch : eval_batch;
     size_t per_image = (size_t)cfg->in_ch * cfg->im_size * cfg->im_size;
     struct ns_pool *pool = ns_pool_create(r->threads);

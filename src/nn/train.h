@@ -30,7 +30,7 @@ struct ns_recipe {
     int zero_init_last_bn;  /* zero gamma on each residual block's last BN */
     uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
     int threads;            /* compute threads, >= 1 */
-    int eval_batch;         /* batch for evaluation (0 = 250) */
+    int eval_batch;         /* batch for evaluation (0 = the training batch) */
 };
 
 /* Defaults: 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,

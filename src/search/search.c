@@ -412,11 +412,13 @@ static int coord_result(struct coord *c, int trial, const struct ns_train_result
 {
     if (trial < 0 || trial >= c->n)
         return ns_err("result for trial %d, which is not in the study", trial);
-    int was_running = c->running[trial];
-    if (was_running) {
-        c->running[trial] = 0;
-        c->n_running--;
-    }
+    /* A trial the interrupt already put back lost its epoch rows and ignored the epochs that
+     * came after: recording its late result would make a 'complete' trial with a partial
+     * curve. It stays waiting and the resume trains it again, to the same numbers. */
+    if (!c->running[trial])
+        return 0;
+    c->running[trial] = 0;
+    c->n_running--;
     if (batch_begin(c) < 0)
         return -1;
     struct ns_db_result res = {r->train_err, r->test_err, r->best_test_err, r->seconds, NULL, 0};
@@ -447,18 +449,13 @@ static int coord_result(struct coord *c, int trial, const struct ns_train_result
         break;
     }
     default: /* stopped */
-        if (!was_running)
-            return 0;
         return ns_db_trial_reset(c->db, c->study, trial);
     }
     if (rc < 0)
         return -1;
     c->rep->n_trained++;
     c->rep->train_s += r->seconds;
-    if (was_running)
-        c->work_done += c->flops[trial] * (c->ex.recipe.epochs - r->epochs_done);
-    else /* finished after the interrupt had put it back: count its work anyway */
-        c->work_total += c->flops[trial] * c->ex.recipe.epochs;
+    c->work_done += c->flops[trial] * (c->ex.recipe.epochs - r->epochs_done);
     progress(c, 1, img_s_total, event);
     return 0;
 }

@@ -3,12 +3,29 @@
 #include "util/timer.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+/* Redraw in place only on a real terminal. Open MPI hands its ranks a pseudo-terminal even
+ * when mpirun's own output goes to a file, so under a launcher plain lines are the default.
+ * NS_PROGRESS=tty|plain overrides both guesses. */
+static int want_tty(FILE *out)
+{
+    const char *mode = getenv("NS_PROGRESS");
+    if (mode && !strcmp(mode, "tty"))
+        return 1;
+    if (mode && !strcmp(mode, "plain"))
+        return 0;
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK"))
+        return 0;
+    return isatty(fileno(out));
+}
 
 void ns_progress_init(struct ns_progress *p, FILE *out, int quiet)
 {
     p->out = out;
-    p->tty = isatty(fileno(out));
+    p->tty = want_tty(out);
     p->quiet = quiet;
     p->t_start = ns_now();
     p->last_print = 0;

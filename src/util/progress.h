@@ -1,7 +1,8 @@
 /* A one-line progress display for long work. On a terminal the line is redrawn in place
  * (at most 10 times a second); otherwise it degrades to plain lines, printed at most every
  * `interval` seconds and whenever the caller forces one (end of an epoch), so logs stay
- * readable. Not thread-safe: one owner thread per display. */
+ * readable. Under an MPI launcher (whose ranks see a pseudo-terminal) lines are plain too;
+ * the environment variable NS_PROGRESS=tty or =plain forces either. Not thread-safe: one owner thread per display. */
 #ifndef NS_PROGRESS_H
 #define NS_PROGRESS_H
 
