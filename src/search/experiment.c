@@ -88,27 +88,6 @@ static int check_keys(const struct ctx *c, const json_t *obj, const char *const 
     return 0;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* An integer in [lo, hi]; integral reals (2.0) are accepted. Missing: *out unchanged. */
 static int get_int(const struct ctx *c, const json_t *obj, const char *key, long long lo,
                    long long hi, long long *out)
@@ -123,7 +102,7 @@ static int get_int(const struct ctx *c, const json_t *obj, const char *key, long
                fabs(json_real_value(v)) < 9.2e18) {
         x = (long long)json_real_value(v);
     } else {
-        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi, type_name(v));
+        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi, ns_json_type_name(v));
     }
     if (x < lo || x > hi)
         return fail(c, key, "%lld is not in %lld..%lld", x, lo, hi);
@@ -149,7 +128,7 @@ static int get_num(const struct ctx *c, const json_t *obj, const char *key, doub
     if (!v)
         return 0;
     if (!json_is_number(v))
-        return fail(c, key, "expected a number, got %s", type_name(v));
+        return fail(c, key, "expected a number, got %s", ns_json_type_name(v));
     double x = json_number_value(v);
     if (!isfinite(x) || x < lo || (lo_open && x == lo) || x > hi) {
         if (isinf(hi))
@@ -166,7 +145,7 @@ static int get_bool(const struct ctx *c, const json_t *obj, const char *key, int
     if (!v)
         return 0;
     if (!json_is_boolean(v))
-        return fail(c, key, "expected true or false, got %s", type_name(v));
+        return fail(c, key, "expected true or false, got %s", ns_json_type_name(v));
     *out = json_is_true(v);
     return 0;
 }
@@ -183,7 +162,7 @@ static int get_str(const struct ctx *c, const json_t *obj, const char *key, int 
     }
     if (!json_is_string(v) || !json_string_length(v))
         return fail(c, key, "expected a non-empty string, got %s",
-                    json_is_string(v) ? "\"\"" : type_name(v));
+                    json_is_string(v) ? "\"\"" : ns_json_type_name(v));
     if (strlen(json_string_value(v)) != json_string_length(v))
         return fail(c, key, "contains a NUL character");
     *out = strdup(json_string_value(v));
@@ -207,7 +186,7 @@ static int parse_data(const struct ctx *top, const json_t *j, struct ns_exp_data
 {
     struct ctx c = {top->where, "data."};
     if (!json_is_object(j))
-        return fail(top, "data", "expected an object, got %s", type_name(j));
+        return fail(top, "data", "expected an object, got %s", ns_json_type_name(j));
     if (check_keys(&c, j, data_keys) < 0)
         return -1;
     char *name = NULL;
@@ -261,7 +240,7 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
 {
     struct ctx c = {top->where, "recipe."};
     if (!json_is_object(j))
-        return fail(top, "recipe", "expected an object, got %s", type_name(j));
+        return fail(top, "recipe", "expected an object, got %s", ns_json_type_name(j));
     if (check_keys(&c, j, recipe_keys) < 0)
         return -1;
     if (get_int32(&c, j, "epochs", 1, 100000, &r->epochs) < 0 ||
@@ -325,7 +304,7 @@ static char *canonical(const struct ns_experiment *ex)
 static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experiment *ex)
 {
     if (!json_is_object(root))
-        return ns_err("%s: expected a JSON object at the top, got %s", c->where, type_name(root));
+        return ns_err("%s: expected a JSON object at the top, got %s", c->where, ns_json_type_name(root));
     if (check_keys(c, root, top_keys) < 0 || get_str(c, root, "name", 1, &ex->name) < 0)
         return -1;
     if (!valid_name(ex->name))
@@ -338,7 +317,7 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         if (get_str(c, root, "space", 1, &ex->space_file) < 0)
             return -1;
     } else {
-        return fail(c, "space", "expected a file name or a space object, got %s", type_name(space));
+        return fail(c, "space", "expected a file name or a space object, got %s", ns_json_type_name(space));
     }
     long long seed = 1, samples = 0;
     if (!json_object_get(root, "samples"))
@@ -355,7 +334,7 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         struct ns_constraints tmp;
         ns_constraints_none(&tmp);
         if (!json_is_object(cons))
-            return fail(c, "constraints", "expected an object, got %s", type_name(cons));
+            return fail(c, "constraints", "expected an object, got %s", ns_json_type_name(cons));
         if (ns_constraints_from_jansson(cons, where, &tmp) < 0)
             return -1;
         ex->constraints = json_incref(cons);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *type_name(const json_t *v)
+const char *ns_json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -41,7 +41,7 @@ int ns_sp_get_num(const json_t *obj, const char *key, const char *where, int req
     if (!v)
         return absent(key, where, required);
     if (!json_is_number(v))
-        return ns_err("%s.%s: expected a number, got %s", where, key, type_name(v));
+        return ns_err("%s.%s: expected a number, got %s", where, key, ns_json_type_name(v));
     double x = json_number_value(v);
     if (!isfinite(x))
         return ns_err("%s.%s: not a finite number", where, key);
@@ -71,7 +71,7 @@ int ns_sp_get_str(const json_t *obj, const char *key, const char *where, int req
     if (!v)
         return absent(key, where, required);
     if (!json_is_string(v))
-        return ns_err("%s.%s: expected a string, got %s", where, key, type_name(v));
+        return ns_err("%s.%s: expected a string, got %s", where, key, ns_json_type_name(v));
     *out = json_string_value(v);
     return 0;
 }
@@ -79,7 +79,7 @@ int ns_sp_get_str(const json_t *obj, const char *key, const char *where, int req
 int ns_sp_check_keys(const json_t *obj, const char *where, const char *const *allowed)
 {
     if (!json_is_object(obj))
-        return ns_err("%s: expected an object, got %s", where, type_name(obj));
+        return ns_err("%s: expected an object, got %s", where, ns_json_type_name(obj));
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)obj, key, v)

@@ -16,6 +16,12 @@
 #include "util/modelcfg.h"
 #include "util/pcg32.h"
 
+/* ---------------------------------------------------------------- JSON ------------------ */
+
+/* How a JSON value reads in an error message: "an object", "an array", "a string",
+ * "a number", "a boolean", "null". Shared by every reader of netspace's JSON files. */
+const char *ns_json_type_name(const json_t *v);
+
 /* ---------------------------------------------------------------- model config ---------- */
 
 /* Set the fields a block type does not use to their canonical values (modelcfg.h): g = 0 and
