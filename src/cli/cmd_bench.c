@@ -68,6 +68,13 @@ int ns_cmd_bench(int argc, char **argv)
         }
         memset(&te, 0, sizeof te);
     }
+    if (tr.n <= batch) {
+        fprintf(stderr, "netspace bench: the %s training set has %d images; --batch %ld needs more\n",
+                source, tr.n, batch);
+        ns_data_free(&tr);
+        ns_data_free(&te);
+        return 1;
+    }
     struct ns_config cfg;
     ns_config_bench_net(&cfg);
     /* inference runs at the training batch: one net, one arena */

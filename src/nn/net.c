@@ -15,8 +15,15 @@ struct builder {
     struct ns_net *net;
     int cap_nodes, cap_tensors, cap_params;
     size_t fused_len;
-    int failed;
+    int failed;            /* out of memory: the build is abandoned at the end */
+    struct ns_node dummy;  /* written instead of a node that could not be added */
 };
+
+/* The node added last (the dummy once the build has failed). */
+static struct ns_node *last(struct builder *b)
+{
+    return b->failed || b->net->n_nodes == 0 ? &b->dummy : &b->net->nodes[b->net->n_nodes - 1];
+}
 
 static void *grow(void *p, int *cap, int need, size_t elem)
 {
@@ -71,8 +78,7 @@ static struct ns_node *add_node(struct builder *b, enum ns_node_kind kind, int i
     void *p = grow(n->nodes, &b->cap_nodes, n->n_nodes + 1, sizeof *n->nodes);
     if (!p) {
         b->failed = 1;
-        static struct ns_node dummy;
-        return &dummy;
+        return &b->dummy;
     }
     n->nodes = p;
     struct ns_node *nd = &n->nodes[n->n_nodes++];
@@ -99,9 +105,8 @@ static int conv(struct builder *b, int x, int cout, int k, int stride, int group
         nd->b = add_param(b, cout, NS_P_BIAS, 0);
     nd->stat = b->fused_len; /* the bias slot used after BN fusion */
     b->fused_len += (size_t)cout;
-    nd = &b->net->nodes[b->net->n_nodes - 1]; /* add_param may not move nodes, but be safe */
     int out = add_tensor(b, nd->u.conv.ho, nd->u.conv.wo, cout);
-    b->net->nodes[b->net->n_nodes - 1].out = out;
+    last(b)->out = out;
     return out;
 }
 
@@ -116,11 +121,11 @@ static int bn(struct builder *b, int x, int relu, int zero_gamma)
     int bi = add_param(b, c, NS_P_BN_BETA, 0);
     if (gi >= 0)
         b->net->params[gi].zero_init = zero_gamma;
-    nd = &b->net->nodes[b->net->n_nodes - 1];
+    nd = last(b);
     nd->w = gi;
     nd->b = bi;
     int out = add_tensor(b, T(b, x, 0), T(b, x, 1), c);
-    b->net->nodes[b->net->n_nodes - 1].out = out;
+    last(b)->out = out;
     return out;
 }
 
@@ -128,21 +133,21 @@ static int simple(struct builder *b, enum ns_node_kind kind, int x, int y, int h
 {
     add_node(b, kind, x, y);
     int out = add_tensor(b, h, w, c);
-    b->net->nodes[b->net->n_nodes - 1].out = out;
+    last(b)->out = out;
     return out;
 }
 
 static int act(struct builder *b, int x, enum ns_act a)
 {
     int out = simple(b, NS_N_ACT, x, -1, T(b, x, 0), T(b, x, 1), T(b, x, 2));
-    b->net->nodes[b->net->n_nodes - 1].u.act = a;
+    last(b)->u.act = a;
     return out;
 }
 
 static int add(struct builder *b, int x, int y, int relu)
 {
     int out = simple(b, NS_N_ADD, x, y, T(b, x, 0), T(b, x, 1), T(b, x, 2));
-    b->net->nodes[b->net->n_nodes - 1].relu = relu;
+    last(b)->relu = relu;
     return out;
 }
 
@@ -151,14 +156,14 @@ static int maxpool(struct builder *b, int x, int k, int stride, int pad)
     struct ns_pool2d q;
     ns_pool2d_setup(&q, T(b, x, 0), T(b, x, 1), T(b, x, 2), k, stride, pad);
     int out = simple(b, NS_N_MAXPOOL, x, -1, q.ho, q.wo, q.c);
-    b->net->nodes[b->net->n_nodes - 1].u.pool = q;
+    last(b)->u.pool = q;
     return out;
 }
 
 static int gap(struct builder *b, int x)
 {
     int out = simple(b, NS_N_GAP, x, -1, 1, 1, T(b, x, 2));
-    struct ns_node *nd = &b->net->nodes[b->net->n_nodes - 1];
+    struct ns_node *nd = last(b);
     nd->u.gap.hw = T(b, x, 0) * T(b, x, 1);
     nd->u.gap.c = T(b, x, 2);
     return out;
@@ -170,7 +175,7 @@ static int linear(struct builder *b, int x, int cout, enum ns_param_kind wkind, 
     int out = simple(b, NS_N_LINEAR, x, -1, 1, 1, cout);
     int wi = add_param(b, (size_t)cin * cout, wkind, fan_out);
     int bi = add_param(b, cout, NS_P_BIAS, 0);
-    struct ns_node *nd = &b->net->nodes[b->net->n_nodes - 1];
+    struct ns_node *nd = last(b);
     nd->u.lin.cin = cin;
     nd->u.lin.cout = cout;
     nd->w = wi;
@@ -304,7 +309,7 @@ struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dr
     x = gap(b, x);
     if (dropout > 0) {
         x = simple(b, NS_N_DROPOUT, x, -1, 1, 1, T(b, x, 2));
-        net->nodes[net->n_nodes - 1].u.rate = dropout;
+        last(b)->u.rate = dropout;
         net->drop_len = (size_t)max_batch * T(b, x, 2);
     }
     net->logits = linear(b, x, cfg->classes, NS_P_FC_W, 0);

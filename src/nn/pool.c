@@ -94,9 +94,11 @@ struct ns_pool *ns_pool_create(int nth)
     p->threads = calloc((size_t)nth, sizeof *p->threads);
     for (int i = 1; i < nth; i++) {
         struct worker_arg *a = malloc(sizeof *a);
-        a->p = p;
-        a->ith = i;
-        if (!p->threads || pthread_create(&p->threads[i], NULL, worker_main, a) != 0) {
+        if (a) {
+            a->p = p;
+            a->ith = i;
+        }
+        if (!a || !p->threads || pthread_create(&p->threads[i], NULL, worker_main, a) != 0) {
             free(a);
             p->nth = i; /* free only the threads that started */
             ns_pool_free(p);

@@ -190,8 +190,17 @@ static int batch_commit(struct coord *c)
 {
     if (!c->in_batch)
         return 0;
+    if (ns_db_commit(c->db) < 0) {
+        /* the store leaves a failed COMMIT open: undo it so later writes start afresh,
+         * keeping the commit's own message */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", ns_errmsg());
+        ns_db_rollback(c->db);
+        c->in_batch = 0;
+        return ns_err("%s", why);
+    }
     c->in_batch = 0;
-    return ns_db_commit(c->db);
+    return 0;
 }
 
 static void progress(struct coord *c, int force, double img_s, const char *event)

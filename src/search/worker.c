@@ -201,6 +201,20 @@ static int say_bye(struct worker *w)
     return ns_search_send(NS_COORD, NS_MSG_BYE, &w->out);
 }
 
+/* Tell the coordinator this worker cannot go on (ns_errmsg says why). It answers with STOP,
+ * which this worker then answers with BYE, so the job ends cleanly with the message printed
+ * by rank 0 instead of hanging on a worker that left silently. 0, or -1 when even the
+ * message cannot be sent. */
+static int report_fatal(struct worker *w)
+{
+    char host[64], msg[2300];
+    ns_search_host(host, sizeof host);
+    snprintf(msg, sizeof msg, "rank %d (%s): %s", w->rank, host, ns_errmsg());
+    if (ns_msg_pack_str(&w->out, msg) < 0)
+        return -1;
+    return ns_search_send(NS_COORD, NS_MSG_FATAL, &w->out);
+}
+
 int ns_search_worker(int rank, struct ns_search_report *rep)
 {
     struct worker w = {.rank = rank};
@@ -225,19 +239,14 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
                       ns_experiment_parse(text, "experiment from rank 0", &ex) < 0 ||
                       ns_exp_data_load(&ex.data, &train, &eval) < 0;
             free(text);
-            char host[64];
-            ns_search_host(host, sizeof host);
             if (bad) {
                 fatal = 1;
-                char msg[2300];
-                snprintf(msg, sizeof msg, "rank %d (%s): %s", rank, host, ns_errmsg());
-                if (ns_msg_pack_str(&w.out, msg) < 0 ||
-                    ns_search_send(NS_COORD, NS_MSG_FATAL, &w.out) < 0)
+                if (report_fatal(&w) < 0)
                     goto out;
                 continue; /* the coordinator answers FATAL with STOP */
             }
             struct ns_msg_ready m = {.threads = ex.recipe.threads};
-            snprintf(m.host, sizeof m.host, "%s", host);
+            ns_search_host(m.host, sizeof m.host);
             if (ns_msg_pack_ready(&w.out, &m) < 0 ||
                 ns_search_send(NS_COORD, NS_MSG_READY, &w.out) < 0)
                 goto out;
@@ -247,18 +256,23 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
         }
         if (w.in.kind == NS_MSG_ASSIGN && ready) {
             struct ns_msg_assign a;
-            if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0)
-                goto out;
             double wait_s = ns_now() - t_idle;
-            if (run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s) < 0)
-                goto out;
+            if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0 ||
+                run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s) < 0) {
+                fatal = 1;
+                if (report_fatal(&w) < 0)
+                    goto out;
+                continue;
+            }
             t_idle = ns_now();
             if (w.stop_received)
                 break;
             continue;
         }
         ns_err("rank %d: unexpected message %d from the coordinator", rank, w.in.kind);
-        goto out;
+        fatal = 1;
+        if (report_fatal(&w) < 0)
+            goto out;
     }
     if (say_bye(&w) < 0)
         goto out;
