@@ -21,9 +21,9 @@ timed() { # timed LABEL CMD...: runs CMD, prints its time, fails past 5 s
     "$@" >"$TMP/out.txt" || fail "$label: $*"
     t1=$(now)
     local dt
-    dt=$(echo "$t1 - $t0" | bc)
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     printf '%-40s %6.3f s\n' "$label" "$dt"
-    [ "$(echo "$dt < 5" | bc)" = 1 ] || fail "$label took $dt s"
+    awk -v d="$dt" 'BEGIN { exit !(d < 5) }' || fail "$label took $dt s"
 }
 
 timed "trials --where --sort --limit 10" \
