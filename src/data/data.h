@@ -111,6 +111,10 @@ void ns_data_free(struct ns_dataset *d);
  * std 1): for loaders and for tests that build data by hand. *d is an output. 0, or -1
  * with ns_err (bad shape, out of memory) and nothing allocated. */
 int ns_data_alloc(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes);
+/* Fill d's shape and name, take ownership of x (n*h*w*c bytes) and y (n labels), and reset
+ * the normalization to mean 0, std 1. No checks: the loaders have made them. */
+void ns_data_adopt(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes,
+                   uint8_t *x, uint8_t *y);
 
 struct ns_augment {
     int crop_pad; /* random crop after zero padding by this many pixels (0 = off) */

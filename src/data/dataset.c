@@ -13,6 +13,23 @@
  * shuffling or augmentation draw from the same seed. */
 #define SPLIT_STREAM 0x5b117ull
 
+void ns_data_adopt(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes,
+                   uint8_t *x, uint8_t *y)
+{
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->n = n;
+    d->h = h;
+    d->w = w;
+    d->c = c;
+    d->classes = classes;
+    d->x = x;
+    d->y = y;
+    for (int k = 0; k < NS_DATA_MAX_CH; k++) {
+        d->mean[k] = 0.0f;
+        d->std[k] = 1.0f;
+    }
+}
+
 int ns_data_alloc(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes)
 {
     memset(d, 0, sizeof *d);
@@ -22,22 +39,13 @@ int ns_data_alloc(struct ns_dataset *d, const char *name, int n, int h, int w, i
     size_t img = (size_t)h * w * c;
     if (img > SIZE_MAX / (size_t)n)
         return ns_err("%s: %d images of %zu bytes do not fit in memory", name, n, img);
-    d->x = calloc((size_t)n * img, 1);
-    d->y = calloc((size_t)n, 1);
-    if (!d->x || !d->y) {
-        ns_data_free(d);
+    uint8_t *x = calloc((size_t)n * img, 1), *y = calloc((size_t)n, 1);
+    if (!x || !y) {
+        free(x);
+        free(y);
         return ns_err("%s: out of memory for %d images of %zu bytes", name, n, img);
     }
-    snprintf(d->name, sizeof d->name, "%s", name);
-    d->n = n;
-    d->h = h;
-    d->w = w;
-    d->c = c;
-    d->classes = classes;
-    for (int k = 0; k < NS_DATA_MAX_CH; k++) {
-        d->mean[k] = 0.0f;
-        d->std[k] = 1.0f;
-    }
+    ns_data_adopt(d, name, n, h, w, c, classes, x, y);
     return 0;
 }
 

@@ -242,18 +242,7 @@ int ns_data_load_idx(struct ns_dataset *d, const char *images, const char *label
             goto fail;
         }
 
-    snprintf(d->name, sizeof d->name, "fashion-mnist");
-    d->n = (int)idims[0];
-    d->h = (int)idims[1];
-    d->w = (int)idims[2];
-    d->c = 1;
-    d->classes = classes;
-    d->x = x;
-    d->y = y;
-    for (int c = 0; c < NS_DATA_MAX_CH; c++) {
-        d->mean[c] = 0.0f;
-        d->std[c] = 1.0f;
-    }
+    ns_data_adopt(d, "fashion-mnist", (int)idims[0], (int)idims[1], (int)idims[2], 1, classes, x, y);
     return 0;
 fail:
     if (f)
@@ -331,17 +320,7 @@ int ns_data_load_cifar_files(struct ns_dataset *d, const char *const *paths, int
         ns_err("CIFAR-10: no files given");
         goto fail;
     }
-    snprintf(d->name, sizeof d->name, "cifar10");
-    d->n = (int)n;
-    d->h = d->w = CIFAR_SIDE;
-    d->c = 3;
-    d->classes = CIFAR_CLASSES;
-    d->x = x;
-    d->y = y;
-    for (int c = 0; c < NS_DATA_MAX_CH; c++) {
-        d->mean[c] = 0.0f;
-        d->std[c] = 1.0f;
-    }
+    ns_data_adopt(d, "cifar10", (int)n, CIFAR_SIDE, CIFAR_SIDE, 3, CIFAR_CLASSES, x, y);
     return 0;
 fail:
     free(x);
