@@ -20,7 +20,8 @@ prog=anynetx_a,anynetx_b,anynetx_c,anynetx_d,anynetx_e,regnetx,regnety
 # The architecture principles, where their studies exist in the db.
 have() { "$ns" query --db "$db" studies --csv | cut -d, -f1 | grep -qx "$1"; }
 if have plain && have residual && have separable; then
-  "$ns" plot edf --db "$db" --study plain,residual,separable --normalize flops --range 2e6,1.2e7 --bins 3 \
+  "$ns" plot edf --db "$db" --study plain,residual,separable --failed chance \
+    --normalize flops --range 2e6,1.2e7 --bins 3 \
     --title "Residual and separable vs plain blocks: flops-normalized error EDF" \
     --out plots/principles_blocks_nedf.png
 fi
