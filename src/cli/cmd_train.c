@@ -80,13 +80,6 @@ static const struct option opts[] = {
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
 
-static int on_epoch_json(void *ctx, const struct ns_epoch_metrics *m)
-{
-    (void)ctx;
-    (void)m;
-    return 0;
-}
-
 int ns_cmd_train(int argc, char **argv)
 {
     const char *C = "train";
@@ -214,7 +207,7 @@ int ns_cmd_train(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct ns_train_opts to = {.on_epoch = on_epoch_json, .progress = &prog, .stop = &stop_flag};
+    struct ns_train_opts to = {.progress = &prog, .stop = &stop_flag};
     if (!quiet) {
         char *js = ns_config_to_json(&cfg);
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
