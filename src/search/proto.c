@@ -158,23 +158,18 @@ static const unsigned char *take(struct reader *r, size_t n)
     return p;
 }
 
-static uint64_t get_u64(struct reader *r)
+/* n little-endian bytes as an unsigned integer (0 once the reader has gone bad). */
+static uint64_t get_le(struct reader *r, size_t n)
 {
-    const unsigned char *x = take(r, 8);
+    const unsigned char *x = take(r, n);
     uint64_t v = 0;
-    for (int i = 0; x && i < 8; i++)
+    for (size_t i = 0; x && i < n; i++)
         v |= (uint64_t)x[i] << (8 * i);
     return v;
 }
 
-static uint32_t get_u32(struct reader *r)
-{
-    const unsigned char *x = take(r, 4);
-    uint32_t v = 0;
-    for (int i = 0; x && i < 4; i++)
-        v |= (uint32_t)x[i] << (8 * i);
-    return v;
-}
+static uint64_t get_u64(struct reader *r) { return get_le(r, 8); }
+static uint32_t get_u32(struct reader *r) { return (uint32_t)get_le(r, 4); }
 
 static int get_i32(struct reader *r)
 {
