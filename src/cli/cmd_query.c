@@ -411,10 +411,10 @@ static void table_print(const struct table *t, enum fmt f)
 /* Columns */
 
 /* The columns of the trial relation, comma separated, into buf; their count. */
-static int trial_columns(struct ns_db *db, char *buf, size_t n)
+static int rel_columns(struct ns_db *db, const char *rel, char *buf, size_t n)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", trial_rel);
+    snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", rel);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
         return ns_db_sqlerr(db, "columns");
@@ -426,6 +426,26 @@ static int trial_columns(struct ns_db *db, char *buf, size_t n)
             (size_t)snprintf(buf + len, n - len, "%s%s", c ? ", " : "", sqlite3_column_name(st, c));
     sqlite3_finalize(st);
     return cnt;
+}
+
+/* The columns of the trial relation (study name joined in) that the commands read. */
+static int trial_columns(struct ns_db *db, char *buf, size_t n)
+{
+    return rel_columns(db, trial_rel, buf, n);
+}
+
+/* For raw SQL: the columns of each stored table, "trials (a, b, ...); studies (...); ..." */
+static void table_columns(struct ns_db *db, char *buf, size_t n)
+{
+    static const char *const tables[] = {"trials", "studies", "epochs"};
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 3 && len < n; i++) {
+        char cols[2048];
+        if (rel_columns(db, tables[i], cols, sizeof cols) < 0)
+            continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s (%s)", len ? "; " : "", tables[i], cols);
+    }
 }
 
 /* Whether name is one of the trial relation's columns. */
@@ -491,9 +511,19 @@ static int prepare_user(struct ns_db *db, const char *sql, sqlite3_stmt **st, co
     const char *tail = NULL;
     if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, st, &tail) != SQLITE_OK) {
         const char *msg = sqlite3_errmsg(ns_db_sqlite(db));
-        char known[2048];
-        if (!strncmp(msg, "no such column: ", 16) && trial_columns(db, known, sizeof known) > 0)
-            return ns_err("%s: unknown column '%s'; columns: %s", what, msg + 16, known);
+        char known[4096];
+        if (!strncmp(msg, "no such column: ", 16)) {
+            if (!strcmp(what, "sql")) {
+                char col[256];
+                snprintf(col, sizeof col, "%s", msg + 16);
+                table_columns(db, known, sizeof known);
+                return ns_err("sql: no such column '%s'; the tables are %s (the study's name is "
+                              "studies.name: JOIN studies s ON s.id = trials.study_id)",
+                              col, known);
+            }
+            if (trial_columns(db, known, sizeof known) > 0)
+                return ns_err("%s: unknown column '%s'; columns: %s", what, msg + 16, known);
+        }
         return ns_err("%s: %s", what, msg);
     }
     while (tail && (isspace((unsigned char)*tail) || *tail == ';'))

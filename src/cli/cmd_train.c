@@ -4,6 +4,7 @@
 #include "data/data.h"
 #include "nn/train.h"
 #include "space/space.h"
+#include "store/store.h"
 #include "util/err.h"
 #include "util/progress.h"
 
@@ -22,7 +23,8 @@ static void on_signal(int sig)
 
 static void help(void)
 {
-    puts("usage: netspace train (--bench-net | --regnet \"PARAMS\" | --config FILE) [options]\n"
+    puts("usage: netspace train (--bench-net | --regnet \"PARAMS\" | --config FILE |\n"
+         "                      --db FILE [--study NAME] --trial N) [options]\n"
          "\n"
          "Train one model on a dataset and print its errors.\n"
          "\n"
@@ -32,6 +34,8 @@ static void help(void)
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
          "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --db FILE --trial N     retrain trial N of a results db with this recipe (its\n"
+         "                          config as recorded; --study NAME when the db has several)\n"
          "  --block x|y             block of a --regnet model (default x)\n"
          "  --stem cifar|simple|res stem of a --regnet model (default cifar)\n"
          "  --stem-w N              stem width of a --regnet model (default 16)\n"
@@ -59,7 +63,7 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP
+    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
 };
 
 static const struct option opts[] = {
@@ -78,7 +82,32 @@ static const struct option opts[] = {
     {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
     {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
-    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+    {"help", no_argument, 0, O_HELP}, {"db", required_argument, 0, O_DB},
+    {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
+    {0, 0, 0, 0}};
+
+/* The recorded config of trial idx of a results db (opened read-only). 0 or -1 with ns_err. */
+static int config_from_db(const char *path, const char *study, int idx, struct ns_config *cfg)
+{
+    struct ns_db *db = ns_db_open(path, NS_DB_RO);
+    if (!db)
+        return -1;
+    int rc = -1;
+    int64_t sid = ns_db_study_resolve(db, study);
+    struct ns_db_trial t;
+    if (sid >= 0) {
+        if (ns_db_trial_load(db, sid, idx, &t) != 0) {
+            ns_err("%s: no trial %d in study '%s'", path, idx, study ? study : "(the only one)");
+        } else {
+            rc = ns_config_from_json(t.config_json, cfg);
+            if (rc != 0)
+                ns_err_prefix("%s: trial %d: config", path, idx);
+            ns_db_trial_clear(&t);
+        }
+    }
+    ns_db_close(db);
+    return rc;
+}
 
 int ns_cmd_train(int argc, char **argv)
 {
@@ -89,6 +118,8 @@ int ns_cmd_train(int argc, char **argv)
     long stem_w = 16, train_limit = 0, test_limit = 0, lv;
     double val = 0, dv;
     const char *regnet = NULL, *config = NULL, *data = "fashion-mnist", *dir = NULL;
+    const char *db = NULL, *study = NULL;
+    long trial = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -131,6 +162,9 @@ int ns_cmd_train(int argc, char **argv)
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
         case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
+        case O_DB: db = optarg; break;
+        case O_STUDY: study = optarg; break;
+        case O_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case 'h':
@@ -140,8 +174,13 @@ int ns_cmd_train(int argc, char **argv)
     }
     if (optind < argc)
         return ns_cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
-    if (bench + (regnet != NULL) + (config != NULL) != 1)
-        return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config");
+    if ((db != NULL) != (trial >= 0))
+        return ns_cli_usage_error(C, "--db and --trial go together");
+    if (study && !db)
+        return ns_cli_usage_error(C, "--study needs --db and --trial");
+    if (bench + (regnet != NULL) + (config != NULL) + (db != NULL) != 1)
+        return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config, "
+                                     "--db with --trial");
     if (ns_recipe_check(&r) != 0)
         return ns_cli_usage_error(C, "%s", ns_errmsg());
     int kind = ns_data_kind_from_name(data);
@@ -189,6 +228,8 @@ int ns_cmd_train(int argc, char **argv)
         cfg.block = (enum ns_block)block;
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
+    } else if (db) {
+        rc = config_from_db(db, study, (int)trial, &cfg);
     } else {
         rc = ns_config_load(config, &cfg);
     }

@@ -144,6 +144,15 @@ static int act(struct builder *b, int x, enum ns_act a)
     return out;
 }
 
+/* The "BN, ReLU" after a conv, in the config's order: BN with the ReLU fused into it, or
+ * ReLU then BN (bn_order after_act). */
+static int bn_relu(struct builder *b, int x)
+{
+    if (b->net->cfg.bn_order == NS_BN_AFTER_ACT)
+        return bn(b, act(b, x, NS_ACT_RELU), 0, 0);
+    return bn(b, x, 1, 0);
+}
+
 static int add(struct builder *b, int x, int y, int relu)
 {
     int out = simple(b, NS_N_ADD, x, y, T(b, x, 0), T(b, x, 1), T(b, x, 2));
@@ -208,12 +217,12 @@ static int block(struct builder *b, const struct ns_config *cfg, int x, const st
     int need_proj = stride != 1 || w_in != w;
     switch (cfg->block) {
     case NS_BLOCK_VANILLA: {
-        int y = bn(b, conv(b, x, w, 3, stride, 1, 0), 1, 0);
-        return bn(b, conv(b, y, w, 3, 1, 1, 0), 1, 0);
+        int y = bn_relu(b, conv(b, x, w, 3, stride, 1, 0));
+        return bn_relu(b, conv(b, y, w, 3, 1, 1, 0));
     }
     case NS_BLOCK_RES_BASIC: {
         int sc = need_proj ? projection(b, x, w, stride) : x;
-        int y = bn(b, conv(b, x, w, 3, stride, 1, 0), 1, 0);
+        int y = bn_relu(b, conv(b, x, w, 3, stride, 1, 0));
         y = bn(b, conv(b, y, w, 3, 1, 1, 0), 0, zero_last);
         return add(b, y, sc, 1);
     }
@@ -221,8 +230,8 @@ static int block(struct builder *b, const struct ns_config *cfg, int x, const st
     case NS_BLOCK_Y: {
         int wb = ns_round_even(w * st->b), groups = wb / st->g;
         int sc = need_proj ? projection(b, x, w, stride) : x;
-        int y = bn(b, conv(b, x, wb, 1, 1, 1, 0), 1, 0);
-        y = bn(b, conv(b, y, wb, 3, stride, groups, 0), 1, 0);
+        int y = bn_relu(b, conv(b, x, wb, 1, 1, 1, 0));
+        y = bn_relu(b, conv(b, y, wb, 3, stride, groups, 0));
         if (cfg->block == NS_BLOCK_Y && cfg->se_r > 0)
             y = squeeze_excite(b, y, ns_round_even(cfg->se_r * w_in));
         y = bn(b, conv(b, y, w, 1, 1, 1, 0), 0, zero_last);
@@ -244,8 +253,8 @@ static int block(struct builder *b, const struct ns_config *cfg, int x, const st
         int we = ns_round_even(w_in * st->b);
         int y = x;
         if (st->b != 1.0)
-            y = bn(b, conv(b, y, we, 1, 1, 1, 0), 1, 0);
-        y = bn(b, conv(b, y, we, 3, stride, we, 0), 1, 0);
+            y = bn_relu(b, conv(b, y, we, 1, 1, 1, 0));
+        y = bn_relu(b, conv(b, y, we, 3, stride, we, 0));
         if (cfg->se_r > 0)
             y = squeeze_excite(b, y, ns_round_even(cfg->se_r * w_in));
         y = bn(b, conv(b, y, w, 1, 1, 1, 0), 0, zero_last && !need_proj);
@@ -293,13 +302,13 @@ struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dr
     int x = net->input;
     switch (cfg->stem) {
     case NS_STEM_CIFAR:
-        x = bn(b, conv(b, x, cfg->stem_w, 3, 1, 1, 0), 1, 0);
+        x = bn_relu(b, conv(b, x, cfg->stem_w, 3, 1, 1, 0));
         break;
     case NS_STEM_SIMPLE:
-        x = bn(b, conv(b, x, cfg->stem_w, 3, 2, 1, 0), 1, 0);
+        x = bn_relu(b, conv(b, x, cfg->stem_w, 3, 2, 1, 0));
         break;
     default:
-        x = bn(b, conv(b, x, cfg->stem_w, 7, 2, 1, 0), 1, 0);
+        x = bn_relu(b, conv(b, x, cfg->stem_w, 7, 2, 1, 0));
         x = maxpool(b, x, 3, 2, 1);
         break;
     }

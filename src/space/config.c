@@ -69,10 +69,14 @@ static int write_json(const struct ns_config *in, char *buf, size_t cap)
     struct sbuf b = {buf, 0, cap};
     char r[32];
     ns_sp_fmt_real(c.se_r, r);
+    /* bn_order only when not the default, so that every before_act config keeps its hash */
+    char order[40] = "";
+    if (c.bn_order != NS_BN_BEFORE_ACT)
+        snprintf(order, sizeof order, "\"bn_order\":\"%s\",", ns_bn_order_name(c.bn_order));
     int rc = put(&b,
-                 "{\"block\":\"%s\",\"classes\":%d,\"im_size\":%d,\"in_ch\":%d,\"se_r\":%s,"
-                 "\"stages\":[",
-                 ns_block_name(c.block), c.classes, c.im_size, c.in_ch, r);
+                 "{\"block\":\"%s\",%s\"classes\":%d,\"im_size\":%d,\"in_ch\":%d,"
+                 "\"se_r\":%s,\"stages\":[",
+                 ns_block_name(c.block), order, c.classes, c.im_size, c.in_ch, r);
     for (int i = 0; i < c.n_stages && !rc; i++) {
         const struct ns_stage *s = &c.stages[i];
         ns_sp_fmt_real(s->b, r);
@@ -139,8 +143,8 @@ int ns_config_hash(const struct ns_config *c, char out[17])
     return 0;
 }
 
-static const char *const top_keys[] = {"block", "classes", "im_size", "in_ch",
-                                       "se_r",  "stages",  "stem",    NULL};
+static const char *const top_keys[] = {"block", "bn_order", "classes", "im_size", "in_ch",
+                                       "se_r",  "stages",   "stem",    NULL};
 static const char *const stem_keys[] = {"type", "w", NULL};
 static const char *const stage_keys[] = {"b", "d", "g", "s", "w", NULL};
 
@@ -164,6 +168,14 @@ int ns_config_from_jansson(const json_t *j, struct ns_config *out)
     c.block = (enum ns_block)v;
     if (ns_sp_get_num(j, "se_r", "config", 0, &c.se_r) < 0)
         return -1;
+    name = NULL;
+    if (ns_sp_get_str(j, "bn_order", "config", 0, &name) < 0)
+        return -1;
+    if (name) {
+        if ((v = ns_bn_order_from_name(name)) < 0)
+            return ns_err("config.bn_order: unknown order '%s' (before_act, after_act)", name);
+        c.bn_order = (enum ns_bn_order)v;
+    }
 
     const json_t *stem = json_object_get(j, "stem");
     if (!stem)

@@ -33,6 +33,7 @@ struct ns_space {
     enum ns_block block;
     enum ns_stem stem;
     int stem_w;
+    enum ns_bn_order bn_order;
     int in_ch, im_size, classes;
     int max_tries;
     struct ns_constraints cons;
@@ -305,7 +306,7 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
 static const char *const space_keys[] = {"name",      "description",    "kind",   "block",
                                          "stem",      "input",          "params", "constraints",
                                          "max_tries", "first_stride",   "stages", "strides",
-                                         "shared",    "non_decreasing", NULL};
+                                         "shared",    "non_decreasing", "bn_order", NULL};
 
 static int load(struct ns_space *sp, const json_t *j)
 {
@@ -339,6 +340,18 @@ static int load(struct ns_space *sp, const json_t *j)
     sp->block = (enum ns_block)v;
     if (sp->kind == KIND_REGNET && v != NS_BLOCK_X && v != NS_BLOCK_Y)
         return ns_err("%s.block: a regnet space has block x or y, not %s", sp->where, s);
+    s = NULL;
+    if (ns_sp_get_str(j, "bn_order", sp->where, 0, &s) < 0)
+        return -1;
+    if (s) {
+        if ((v = ns_bn_order_from_name(s)) < 0)
+            return ns_err("%s.bn_order: unknown order '%s' (before_act, after_act)", sp->where, s);
+        if (v == NS_BN_AFTER_ACT && sp->block == NS_BLOCK_SEP)
+            return ns_err("%s.bn_order: sep blocks are pre-activation; after_act is for the "
+                          "other block types",
+                          sp->where);
+        sp->bn_order = (enum ns_bn_order)v;
+    }
 
     char where[600];
     const json_t *stem = json_object_get(j, "stem");
@@ -507,6 +520,7 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     c->stem = sp->stem;
     c->stem_w = sp->stem_w;
     c->block = sp->block;
+    c->bn_order = sp->bn_order;
     if (sp->kind == KIND_REGNET) {
         for (int i = 0; i < RG_COUNT; i++)
             vals[i] = ns_dist_draw(&sp->rg[i], rng);

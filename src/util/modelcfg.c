@@ -7,6 +7,7 @@
 
 static const char *block_names[NS_BLOCK_COUNT] = {"vanilla", "res_basic", "x", "y", "sep", "mbconv"};
 static const char *stem_names[NS_STEM_COUNT] = {"cifar", "simple", "res"};
+static const char *bn_order_names[NS_BN_ORDER_COUNT] = {"before_act", "after_act"};
 
 const char *ns_block_name(enum ns_block b)
 {
@@ -34,6 +35,19 @@ int ns_stem_from_name(const char *name)
     return -1;
 }
 
+const char *ns_bn_order_name(enum ns_bn_order o)
+{
+    return (unsigned)o < NS_BN_ORDER_COUNT ? bn_order_names[o] : NULL;
+}
+
+int ns_bn_order_from_name(const char *name)
+{
+    for (int i = 0; i < NS_BN_ORDER_COUNT; i++)
+        if (strcmp(name, bn_order_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int ns_round_even(double v) { return (int)rint(v); }
 
 int ns_config_check(const struct ns_config *c)
@@ -50,6 +64,11 @@ int ns_config_check(const struct ns_config *c)
         return ns_err("stem.w: %d is not in 1..4096", c->stem_w);
     if ((unsigned)c->block >= NS_BLOCK_COUNT)
         return ns_err("block: unknown block type");
+    if ((unsigned)c->bn_order >= NS_BN_ORDER_COUNT)
+        return ns_err("bn_order: unknown order");
+    if (c->bn_order == NS_BN_AFTER_ACT && c->block == NS_BLOCK_SEP)
+        return ns_err("bn_order: sep blocks are pre-activation (BN, ReLU, conv); after_act "
+                      "is for the other block types");
     if (c->n_stages < 1 || c->n_stages > NS_MAX_STAGES)
         return ns_err("stages: %d stages, need 1..%d", c->n_stages, NS_MAX_STAGES);
     if (!(c->se_r >= 0 && c->se_r < 1))

@@ -24,6 +24,10 @@
  *              and w_in == w, else no shortcut.
  *   shortcut (res_basic, x, y): identity when s == 1 and w_in == w, else 1x1 s conv + BN.
  *   head     : global average pool, fully connected w_last->classes with bias.
+ * BN order (bn_order): before_act (the default, everything above) or after_act, where every
+ * "conv, BN, ReLU" above (stem, vanilla, res_basic's first conv, x and y's first two,
+ * mbconv's first two) becomes "conv, ReLU, BN"; BNs without a ReLU after them are unchanged.
+ * sep blocks are pre-activation and have only before_act.
  * Rounding (round(w*b), w_se) is half to even (rint), as everywhere in netspace.
  * Fields a block type does not use are canonical as: g = 0 and b = 1 for vanilla, res_basic;
  * g = 1 for sep and mbconv (depthwise); se_r = 0 unless the block is y or mbconv. */
@@ -35,6 +39,7 @@
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
                 NS_BLOCK_MBCONV, NS_BLOCK_COUNT };
 enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_COUNT };
+enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 
 struct ns_stage {
     int d;    /* blocks in the stage (>= 1) */
@@ -50,6 +55,7 @@ struct ns_config {
     int stem_w;
     enum ns_block block;
     double se_r; /* squeeze-and-excitation ratio, 0 = none */
+    enum ns_bn_order bn_order; /* 0 (before_act) in a zeroed config */
     int n_stages;
     struct ns_stage stages[NS_MAX_STAGES];
 };
@@ -59,6 +65,8 @@ const char *ns_block_name(enum ns_block b);
 int ns_block_from_name(const char *name);
 const char *ns_stem_name(enum ns_stem s);
 int ns_stem_from_name(const char *name);
+const char *ns_bn_order_name(enum ns_bn_order o);
+int ns_bn_order_from_name(const char *name);
 
 /* Bottleneck (x, y) or expanded (mbconv) width of a stage: round(w*b) (or round(w_in*b)). */
 int ns_round_even(double v);

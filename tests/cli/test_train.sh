@@ -45,6 +45,27 @@ ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --c
 ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
   --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
 
+# Retrain a trial of a results db: the recorded config, with this command's recipe.
+cat > "$TMP/retrain.json" <<EOF
+{"name": "retrain", "space": "$SRC/spaces/tiny_regnetx.json", "samples": 2, "seed": 3,
+ "data": {"name": "synthetic", "n": 256},
+ "recipe": {"epochs": 1, "batch": 32, "lr": 0.1}}
+EOF
+rm -f "$TMP/retrain.db"*
+ns search --experiment "$TMP/retrain.json" --db "$TMP/retrain.db" >/dev/null 2>&1 || fail "search for retrain"
+want=$(ns query --db "$TMP/retrain.db" show 1 | sed -n 's/^config *//p')
+[ -n "$want" ] || fail "no config for trial 1"
+out=$(ns train --db "$TMP/retrain.db" --trial 1 --data synthetic --epochs 1 --batch 32 --json) \
+  || fail "train --db --trial: $out"
+echo "$out" | grep -qF "model $want" || fail "retrained model is not trial 1's config: $out"
+echo "$out" | tail -n 1 | grep -q '"status":"complete"' || fail "retrain status: $out"
+ns train --db "$TMP/retrain.db" --epochs 1 >/dev/null 2>&1; [ $? = 2 ] || fail "--db without --trial"
+ns train --db "$TMP/retrain.db" --trial 1 --bench-net >/dev/null 2>&1; [ $? = 2 ] || fail "two models"
+out=$(ns train --db "$TMP/retrain.db" --trial 7 --data synthetic 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "no trial 7" || fail "missing trial ($rc): $out"
+out=$(ns train --db "$TMP/retrain.db" --study nosuch --trial 0 --data synthetic 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "study 'nosuch' not found" || fail "unknown study ($rc): $out"
+
 # bench --json: the promised fields.
 b=$(ns bench --steps 3 --json) || fail "bench"
 for k in train_img_per_s infer_img_per_s threads; do

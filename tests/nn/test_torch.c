@@ -314,12 +314,13 @@ static struct ns_config config_of(const float *m, size_t len)
     c.block = (enum ns_block)(int)m[5];
     c.se_r = m[6] / 1000.0;
     c.n_stages = (int)m[7];
-    assert_int_equal(len, 8 + 5 * (size_t)c.n_stages);
+    assert_int_equal(len, 8 + 5 * (size_t)c.n_stages + 1);
     for (int s = 0; s < c.n_stages; s++) {
         const float *st = m + 8 + 5 * s;
         c.stages[s] =
             (struct ns_stage){(int)st[0], (int)st[1], (int)st[2], (int)st[3], st[4] / 1000.0};
     }
+    c.bn_order = (enum ns_bn_order)(int)m[8 + 5 * c.n_stages];
     return c;
 }
 
@@ -453,6 +454,17 @@ static void other_blocks_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* BN after the activation (conv, ReLU, BN) in the stem and blocks of three families. */
+static void bn_after_act_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = 0;
+    static const char *nets[] = {"vanilla_after_act", "res_basic_after_act", "x_after_act"};
+    for (int i = 0; i < 3; i++)
+        fails += check_net(nets[i], pool2, 4);
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -484,6 +496,7 @@ int main(void)
         cmocka_unit_test(x_block_net_matches_torch),
         cmocka_unit_test(y_block_with_se_matches_torch),
         cmocka_unit_test(other_blocks_match_torch),
+        cmocka_unit_test(bn_after_act_nets_match_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

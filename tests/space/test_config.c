@@ -217,6 +217,44 @@ static void load_names_the_file(void **state)
     assert_non_null(strstr(ns_errmsg(), "bad_config.json: config.stages[0].d: missing field"));
 }
 
+/* bn_order: written only when after_act, so every before_act config keeps its hash; read
+ * back; refused for sep blocks and for unknown names. */
+static void bn_order_is_canonical_and_checked(void **state)
+{
+    (void)state;
+    struct ns_config a, b;
+    ns_config_bench_net(&a);
+    char ha[17], hb[17];
+    ns_config_hash(&a, ha);
+    a.bn_order = NS_BN_AFTER_ACT;
+    char *s = ns_config_to_json(&a);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "{\"block\":\"x\",\"bn_order\":\"after_act\",\"classes\":10,"));
+    assert_int_equal(ns_config_from_json(s, &b), 0);
+    assert_int_equal(b.bn_order, NS_BN_AFTER_ACT);
+    ns_config_hash(&b, hb);
+    assert_string_not_equal(ha, hb);
+    free(s);
+
+    char buf[1024];
+    assert_int_equal(ns_config_from_json(replaced(buf, "\"classes\"",
+                                                  "\"bn_order\":\"before_act\",\"classes\""),
+                                         &b),
+                     0);
+    assert_int_equal(b.bn_order, NS_BN_BEFORE_ACT);
+    ns_config_hash(&b, hb);
+    assert_string_equal(ha, hb); /* the default spelled out hashes as the default */
+    expect_error(replaced(buf, "\"classes\"", "\"bn_order\":\"after\",\"classes\""),
+                 "config.bn_order: unknown order 'after'");
+
+    ns_config_bench_net(&a);
+    a.block = NS_BLOCK_SEP;
+    a.bn_order = NS_BN_AFTER_ACT;
+    ns_err_clear();
+    assert_int_equal(ns_config_check(&a), -1);
+    assert_non_null(strstr(ns_errmsg(), "bn_order: sep blocks are pre-activation"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +264,7 @@ int main(void)
         cmocka_unit_test(hash_changes_with_the_architecture),
         cmocka_unit_test(round_trip_preserves_every_block_type),
         cmocka_unit_test(unused_fields_are_normalized_before_hashing),
+        cmocka_unit_test(bn_order_is_canonical_and_checked),
         cmocka_unit_test(reals_are_written_with_ten_digits),
         cmocka_unit_test(bad_configs_name_the_field),
         cmocka_unit_test(load_names_the_file),

@@ -396,6 +396,40 @@ static void expect_edit_error(const char *from, const char *to, const char *want
         fail_msg("error '%s' does not contain '%s'", ns_errmsg(), want);
 }
 
+/* A space's bn_order reaches every sampled config and changes nothing else: the same seed
+ * samples the same architectures in either order (the paired BN-order study relies on it). */
+static void bn_order_reaches_the_configs_and_nothing_else(void **state)
+{
+    (void)state;
+    const char *path = SPACES "studies/residual.json";
+    struct ns_space *a = load(path);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    assert_non_null(j);
+    json_object_set_new(j, "bn_order", json_string("after_act"));
+    struct ns_space *b = ns_space_from_jansson(j, "after.json");
+    json_decref(j);
+    assert_non_null(b);
+    struct ns_trial *ta, *tb;
+    assert_int_equal(ns_space_sample(a, 1, 12, &ta, NULL), 0);
+    assert_int_equal(ns_space_sample(b, 1, 12, &tb, NULL), 0);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(ta[i].config.bn_order, NS_BN_BEFORE_ACT);
+        assert_int_equal(tb[i].config.bn_order, NS_BN_AFTER_ACT);
+        assert_non_null(strstr(tb[i].json, "\"bn_order\":\"after_act\""));
+        assert_null(strstr(ta[i].json, "bn_order"));
+        assert_string_not_equal(ta[i].hash, tb[i].hash);
+        struct ns_config c = tb[i].config;
+        c.bn_order = NS_BN_BEFORE_ACT;
+        assert_memory_equal(&c, &ta[i].config, sizeof c);
+        assert_true(ta[i].cx.flops == tb[i].cx.flops && ta[i].cx.params == tb[i].cx.params);
+    }
+    free(ta);
+    free(tb);
+    ns_space_free(a);
+    ns_space_free(b);
+}
+
 static void each_space_error_names_the_field(void **state)
 {
     (void)state;
@@ -416,6 +450,8 @@ static void each_space_error_names_the_field(void **state)
     expect_edit_error("\"group_w\"", "\"se_r\": 0.25, \"group_w\"",
                       "t.json: params.se_r: block x has no squeeze-and-excitation");
     expect_edit_error("\"group_w\"", "\"g\": 1, \"group_w\"", "t.json: params: unknown field 'g'");
+    expect_edit_error("\"name\": \"t\", ", "\"name\": \"t\", \"bn_order\": \"post\", ",
+                      "t.json.bn_order: unknown order 'post' (before_act, after_act)");
     expect_edit_error("\"constraints\"", "\"stages\": 3, \"constraints\"",
                       "t.json.stages: only for anynet spaces");
     expect_edit_error("[2e6, 6e7]", "[6e7, 2e6]", "t.json: constraints.flops: lo 6e+07 > hi 2e+06");
@@ -487,6 +523,7 @@ int main(void)
         cmocka_unit_test(set_input_reshapes_every_trial),
         cmocka_unit_test(ten_thousand_regnetx_samples_are_fast),
         cmocka_unit_test(malformed_space_files),
+        cmocka_unit_test(bn_order_reaches_the_configs_and_nothing_else),
         cmocka_unit_test(each_space_error_names_the_field),
         cmocka_unit_test(anynet_field_rules),
     };

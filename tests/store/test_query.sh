@@ -74,6 +74,7 @@ Q export --study anynet --json | head -1 | grep -q '"other_params":{"lr":0.05}' 
     fail "sql select"
 expect_fail 1 "only read-only statements" Q sql "DELETE FROM trials"
 expect_fail 1 "one statement only" Q sql "SELECT 1; DELETE FROM trials"
+expect_fail 1 "no such column 'study'; the tables are trials (study_id, trial" Q sql "SELECT config FROM trials WHERE study = 'a'"
 expect_fail 1 "one statement only" Q trials --where "1); DELETE FROM trials; --"
 expect_fail 1 "" Q sql "PRAGMA query_only = 0"
 expect_fail 1 "" Q sql "ATTACH '$TMP/other.db' AS o"
