@@ -30,3 +30,8 @@ if have deep_narrow && have shallow_wide; then
     --title "Deep-and-narrow vs shallow-and-wide X-block nets: error EDF" \
     --out plots/principles_depth_edf.png
 fi
+if have residual_bn_after && have plain_bn_after && have regnetx_bn_after; then
+  "$ns" plot edf --db "$db" --study residual,residual_bn_after,plain,plain_bn_after,regnetx,regnetx_bn_after \
+    --title "BN before (conv-BN-ReLU) vs after (conv-ReLU-BN) the activation: error EDF" \
+    --out plots/principles_bn_order_edf.png
+fi
