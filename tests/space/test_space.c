@@ -57,7 +57,15 @@ static void every_shipped_space_samples_valid_configs(void **state)
                                   "imagenet/anynetx_d",
                                   "imagenet/anynetx_e",
                                   "imagenet/regnetx",
-                                  "imagenet/regnety"};
+                                  "imagenet/regnety",
+                                  "studies/deep_narrow",
+                                  "studies/plain",
+                                  "studies/plain_bn_after",
+                                  "studies/regnetx_bn_after",
+                                  "studies/residual",
+                                  "studies/residual_bn_after",
+                                  "studies/separable",
+                                  "studies/shallow_wide"};
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[512];
         snprintf(path, sizeof path, SPACES "%s.json", files[f]);
