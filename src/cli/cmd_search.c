@@ -55,6 +55,9 @@ static void summary(int status, const struct ns_search_report *r)
     }
     char took[32];
     ns_fmt_duration(took, sizeof took, r->seconds);
+    if (r->grown_from)
+        printf("study %s grew from %d to %d samples (the first %d are kept)\n", r->study,
+               r->grown_from, r->n_trials, r->grown_from);
     printf("study %s: %d of %d trials complete, %d failed", r->study, r->n_complete, r->n_trials,
            r->n_failed);
     if (r->best_trial >= 0)

@@ -9,6 +9,8 @@
  * reader sees each result within milliseconds and the cost is one commit per burst. */
 #include "search/internal.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -262,6 +264,44 @@ static void explain_refusal(struct coord *c, const char *study_json)
         ns_err("%s: %s", c->ex.file, msg);
 }
 
+/* A study may grow: when the stored experiment of this name differs from this one only in a
+ * smaller "samples", store this one (sampling is prefix-stable, so the trials the db holds
+ * are this study's first ones; ns_db_trial_add checks their hashes). A larger stored
+ * "samples" is refused: the db would hold trials beyond this experiment's. Any other
+ * difference is left to ns_db_study_ensure, which refuses it. */
+static int grow_study(struct coord *c, const char *study_json)
+{
+    struct ns_db_study_info *st = NULL;
+    int n = 0, rc = 0;
+    if (ns_db_studies(c->db, &st, &n) < 0)
+        return -1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (strcmp(st[i].name, c->ex.name) || !st[i].experiment_json)
+            continue;
+        json_t *old = json_loads(st[i].experiment_json, 0, NULL), *cur = json_loads(study_json, 0, NULL);
+        json_t *os = old ? json_object_get(old, "samples") : NULL;
+        json_t *cs = cur ? json_object_get(cur, "samples") : NULL;
+        if (json_is_integer(os) && json_is_integer(cs)) {
+            json_int_t was = json_integer_value(os), now = json_integer_value(cs);
+            json_object_del(old, "samples");
+            json_object_del(cur, "samples");
+            if (was != now && json_equal(old, cur)) {
+                if (now < was)
+                    rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
+                                "shrink (use \"samples\": %lld or more, or another name)",
+                                c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),
+                                (long long)was);
+                else if ((rc = ns_db_study_set_experiment(c->db, c->ex.name, study_json)) == 0)
+                    c->rep->grown_from = (int)was;
+            }
+        }
+        json_decref(old);
+        json_decref(cur);
+    }
+    ns_db_studies_free(st, n);
+    return rc;
+}
+
 /* Load the experiment, sample the study, open the db and bring it up to date: the study and
  * its trials exist (idempotently), trials left 'running' by a dead run are 'stale', and the
  * scheduler holds what is left to train, largest first. */
@@ -304,10 +344,13 @@ static int coord_open(struct coord *c, const struct ns_search_opts *o, struct ns
                                   c->ex.space_file ? c->ex.space_file : ns_space_name(c->sp)};
     int rc = batch_begin(c);
     if (rc == 0) {
-        c->study = ns_db_study_ensure(c->db, &def, NULL);
-        rc = c->study < 0 ? -1 : 0;
-        if (rc < 0)
-            explain_refusal(c, study_json);
+        rc = grow_study(c, study_json);
+        if (rc == 0) {
+            c->study = ns_db_study_ensure(c->db, &def, NULL);
+            rc = c->study < 0 ? -1 : 0;
+            if (rc < 0)
+                explain_refusal(c, study_json);
+        }
     }
     free(study_json);
     int np = ns_space_n_params(c->sp);

@@ -239,6 +239,7 @@ struct ns_search_report {
     int n_trials;             /* trials in the study */
     int n_complete, n_failed; /* over the whole study, after this run */
     int n_pending_start;      /* trials this run set out to train */
+    int grown_from;           /* the study's samples before this run grew it, 0 if it did not */
     int n_trained;            /* trials finished (complete or failed) in this run */
     int best_trial;           /* lowest final test error among complete trials, -1 if none */
     double best_err;          /* its error (percent) */

@@ -555,6 +555,53 @@ static int sp_end(struct ns_db *db, int rc)
     return -1;
 }
 
+/* The stored form of an experiment: sorted keys, compact. NULL with ns_err if not JSON. */
+static char *canonical_experiment(struct ns_db *db, const char *name, const char *json)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(json, JSON_DECODE_ANY, &jerr);
+    if (!j) {
+        ns_err("%s: study '%s': experiment is not valid JSON: %s (line %d)", db->path, name,
+               jerr.text, jerr.line);
+        return NULL;
+    }
+    char *canon = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!canon)
+        ns_err("%s: study '%s': cannot encode the experiment", db->path, name);
+    return canon;
+}
+
+int ns_db_study_set_experiment(struct ns_db *db, const char *name, const char *experiment_json)
+{
+    char *canon = canonical_experiment(db, name, experiment_json);
+    if (!canon)
+        return -1;
+    if (sp_begin(db) < 0) {
+        free(canon);
+        return -1;
+    }
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->h, "UPDATE studies SET experiment = ?1 WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        st = NULL;
+        ns_db_sqlerr(db, "update study");
+    } else {
+        sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            ns_db_sqlerr(db, "update study");
+        else if (sqlite3_changes(db->h) != 1)
+            ns_err("%s: study '%s' not found", db->path, name);
+        else
+            rc = 0;
+    }
+    sqlite3_finalize(st);
+    free(canon);
+    return sp_end(db, rc);
+}
+
 int64_t ns_db_study_ensure(struct ns_db *db, const struct ns_db_study_def *def, int *created)
 {
     if (created)
@@ -563,15 +610,9 @@ int64_t ns_db_study_ensure(struct ns_db *db, const struct ns_db_study_def *def, 
         return ns_err("%s: a study needs a name", db->path);
     if (!def->experiment_json)
         return ns_err("%s: study '%s': no experiment", db->path, def->name);
-    json_error_t jerr;
-    json_t *j = json_loads(def->experiment_json, JSON_DECODE_ANY, &jerr);
-    if (!j)
-        return ns_err("%s: study '%s': experiment is not valid JSON: %s (line %d)", db->path,
-                      def->name, jerr.text, jerr.line);
-    char *canon = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(j);
+    char *canon = canonical_experiment(db, def->name, def->experiment_json);
     if (!canon)
-        return ns_err("%s: study '%s': cannot encode the experiment", db->path, def->name);
+        return -1;
 
     int64_t id = -1;
     if (sp_begin(db) < 0) {

@@ -124,6 +124,10 @@ struct ns_db_study_def {
  * NULL). If the name exists with a different experiment or seed: -1 and "FILE: study 'x'
  * exists with a different experiment; use another --study name or another db". */
 int64_t ns_db_study_ensure(struct ns_db *db, const struct ns_db_study_def *def, int *created);
+/* Replace the stored experiment of study `name` (stored as ns_db_study_ensure stores it). For
+ * a caller that knows the new experiment keeps the study's trials (netspace search: more
+ * samples of a prefix-stable study). 0, or -1 with ns_err ("FILE: study 'x' not found"). */
+int ns_db_study_set_experiment(struct ns_db *db, const char *name, const char *experiment_json);
 
 struct ns_db_param {
     const char *name; /* a typed column (ns_db_param_names) or any other identifier */

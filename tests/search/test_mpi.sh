@@ -6,6 +6,7 @@
 #  - SIGTERM (to mpirun, and to a lone process): exit non-zero with the resume hint, no trial
 #    left 'running', db intact; the rerun completes it identically;
 #  - a diverging recipe marks trials failed with the reason and the study still finishes;
+#  - a study grown to more samples equals the study run at once; shrinking is refused;
 #  - corrupt, foreign, newer-schema and unwritable dbs, a changed experiment under the same
 #    name and a bad experiment file give clear errors, never a crash.
 # Env (from CTest): NETSPACE, SRC, TMP.
@@ -218,6 +219,24 @@ sed -i "s|\.\./spaces/|$SRC/spaces/|" "$TMP/changed.json"
 cp "$REF" "$TMP/changed.db"
 expect_error "synthetic_smoke.*different experiment" "$NETSPACE" search --experiment "$TMP/changed.json" --db "$TMP/changed.db" --quiet
 same_as_ref "$TMP/changed.db" "refused changed experiment"
+# a study grows: the same experiment with more samples keeps the trials it has and trains the
+# rest, ending as the full study run at once; fewer samples than the db holds are refused
+sed "s|\.\./spaces/|$SRC/spaces/|; s/\"samples\": *$N/\"samples\": $((N / 2))/" "$EXP" >"$TMP/half.json"
+sed "s|\.\./spaces/|$SRC/spaces/|" "$EXP" >"$TMP/full.json"
+"$NETSPACE" search --experiment "$TMP/half.json" --db "$TMP/grow.db" --quiet >/dev/null 2>&1 ||
+    fail "half study"
+[ "$(q "$TMP/grow.db" "select count(*) from trials where state='complete'")" = $((N / 2)) ] ||
+    fail "half study: not $((N / 2)) complete"
+"$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/grow.db" --quiet >"$TMP/grow.out" 2>&1 ||
+    { cat "$TMP/grow.out"; fail "growing the study"; }
+grep -q "grew from $((N / 2)) to $N samples" "$TMP/grow.out" || fail "no growth message: $(cat "$TMP/grow.out")"
+check_complete "$TMP/grow.db" "grown study"
+same_as_ref "$TMP/grow.db" "grown study"
+sed "s/\"samples\": *$N/\"samples\": 3/" "$TMP/full.json" >"$TMP/shrink.json"
+cp "$TMP/grow.db" "$TMP/shrink.db"
+expect_error "shrink.json: study 'synthetic_smoke' has $N samples .*grow but not shrink" \
+    "$NETSPACE" search --experiment "$TMP/shrink.json" --db "$TMP/shrink.db" --quiet
+same_as_ref "$TMP/shrink.db" "refused shrinking"
 # a bad experiment names the file and the key
 sed 's/"lr":/"lrate":/' "$EXP" >"$TMP/typo.json"
 expect_error "typo.json: recipe.lrate: unknown key" "$NETSPACE" search --experiment "$TMP/typo.json" --db "$TMP/typo.db" --quiet

@@ -292,6 +292,16 @@ static void study_ensure_reuses_or_refuses(void **state)
     assert_err_contains("study 's1' exists in");
     assert_err_contains(s->db);
     assert_err_contains("different experiment");
+    /* set_experiment replaces what the study is compared with, nothing else */
+    assert_int_equal(ns_db_study_set_experiment(db, "s1", other.experiment_json), 0);
+    assert_int_equal(ns_db_study_ensure(db, &other, &created), id);
+    assert_int_equal(created, 0);
+    assert_int_equal(ns_db_study_ensure(db, &def, NULL), -1);
+    assert_int_equal(ns_db_study_set_experiment(db, "nosuch", exp_a), -1);
+    assert_err_contains("study 'nosuch' not found");
+    assert_int_equal(ns_db_study_set_experiment(db, "s1", "{not json"), -1);
+    assert_err_contains("not valid JSON");
+    assert_int_equal(ns_db_study_set_experiment(db, "s1", exp_a), 0);
     struct ns_db_study_def seed = def;
     seed.seed = 8;
     assert_int_equal(ns_db_study_ensure(db, &seed, NULL), -1);
