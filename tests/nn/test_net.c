@@ -151,6 +151,14 @@ static void fusion_keeps_eval_logits_every_block(void **state)
     c.stem = NS_STEM_RES;
     c.im_size = 20;
     check_fusion("x with res stem", &c, 1);
+    /* BN after the ReLU (conv, ReLU, BN): those BNs read ReLU outputs and stay BNs; the
+     * ones right after a conv (x's last, the projection) still fuse */
+    c = small_config(NS_BLOCK_X, 0);
+    c.bn_order = NS_BN_AFTER_ACT;
+    check_fusion("x bn after act", &c, 0);
+    c = small_config(NS_BLOCK_RES_BASIC, 0);
+    c.bn_order = NS_BN_AFTER_ACT;
+    check_fusion("res_basic bn after act", &c, 0);
 }
 
 /* ---- building and initialization ------------------------------------------------------- */
