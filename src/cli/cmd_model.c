@@ -85,6 +85,8 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
            c->im_size, c->classes, ns_stem_name(c->stem), c->stem_w, ns_block_name(c->block));
     if (c->se_r > 0)
         printf(", se_r %g", c->se_r);
+    if (c->bn_order != NS_BN_BEFORE_ACT)
+        printf("; BN %s", ns_bn_order_name(c->bn_order));
     printf("\n\nstage    d      w  s      g      b\n");
     for (int i = 0; i < c->n_stages; i++) {
         const struct ns_stage *s = &c->stages[i];

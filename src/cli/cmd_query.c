@@ -510,19 +510,19 @@ static int prepare_user(struct ns_db *db, const char *sql, sqlite3_stmt **st, co
 {
     const char *tail = NULL;
     if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, st, &tail) != SQLITE_OK) {
-        const char *msg = sqlite3_errmsg(ns_db_sqlite(db));
-        char known[4096];
+        /* copied: the column listings below run statements on the same connection */
+        char msg[512], known[4096];
+        snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(ns_db_sqlite(db)));
         if (!strncmp(msg, "no such column: ", 16)) {
+            const char *col = msg + 16;
             if (!strcmp(what, "sql")) {
-                char col[256];
-                snprintf(col, sizeof col, "%s", msg + 16);
                 table_columns(db, known, sizeof known);
                 return ns_err("sql: no such column '%s'; the tables are %s (the study's name is "
                               "studies.name: JOIN studies s ON s.id = trials.study_id)",
                               col, known);
             }
             if (trial_columns(db, known, sizeof known) > 0)
-                return ns_err("%s: unknown column '%s'; columns: %s", what, msg + 16, known);
+                return ns_err("%s: unknown column '%s'; columns: %s", what, col, known);
         }
         return ns_err("%s: %s", what, msg);
     }

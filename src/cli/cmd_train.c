@@ -3,6 +3,7 @@
 
 #include "data/data.h"
 #include "nn/train.h"
+#include "search/search.h"
 #include "space/space.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -34,8 +35,9 @@ static void help(void)
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
          "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
-         "  --db FILE --trial N     retrain trial N of a results db with this recipe (its\n"
-         "                          config as recorded; --study NAME when the db has several)\n"
+         "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
+         "                          config as recorded, its study's dataset unless --data\n"
+         "                          (--study NAME when the db has several studies)\n"
          "  --block x|y             block of a --regnet model (default x)\n"
          "  --stem cifar|simple|res stem of a --regnet model (default cifar)\n"
          "  --stem-w N              stem width of a --regnet model (default 16)\n"
@@ -86,8 +88,10 @@ static const struct option opts[] = {
     {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
     {0, 0, 0, 0}};
 
-/* The recorded config of trial idx of a results db (opened read-only). 0 or -1 with ns_err. */
-static int config_from_db(const char *path, const char *study, int idx, struct ns_config *cfg)
+/* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
+ * shape; the run's limits, split and normalization still come from the flags). 0 or -1. */
+static int from_db(const char *path, const char *study, int idx, struct ns_config *cfg,
+                   struct ns_exp_data *data)
 {
     struct ns_db *db = ns_db_open(path, NS_DB_RO);
     if (!db)
@@ -95,18 +99,41 @@ static int config_from_db(const char *path, const char *study, int idx, struct n
     int rc = -1;
     int64_t sid = ns_db_study_resolve(db, study);
     struct ns_db_trial t;
-    if (sid >= 0) {
-        if (ns_db_trial_load(db, sid, idx, &t) != 0) {
-            ns_err("%s: no trial %d in study '%s'", path, idx, study ? study : "(the only one)");
-        } else {
-            rc = ns_config_from_json(t.config_json, cfg);
-            if (rc != 0)
-                ns_err_prefix("%s: trial %d: config", path, idx);
-            ns_db_trial_clear(&t);
-        }
+    char *exp = NULL;
+    if (sid >= 0 && ns_db_trial_load(db, sid, idx, &t) == 0) {
+        rc = ns_config_from_json(t.config_json, cfg);
+        if (rc != 0)
+            ns_err_prefix("%s: trial %d", path, idx);
+        ns_db_trial_clear(&t);
     }
+    if (rc == 0 && ns_db_study_experiment(db, study, &exp) == 1) {
+        char where[512];
+        snprintf(where, sizeof where, "%s: the study's experiment", path);
+        struct ns_experiment ex;
+        rc = ns_experiment_parse(exp, where, &ex);
+        if (rc == 0) {
+            *data = ex.data;
+            data->dir = ex.data.dir ? strdup(ex.data.dir) : NULL;
+            if (ex.data.dir && !data->dir)
+                rc = ns_err("out of memory");
+            ns_experiment_free(&ex);
+        }
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    free(exp);
     ns_db_close(db);
     return rc;
+}
+
+/* The dataset of a study (from_db), as the study loaded it before its limits. */
+static int load_study_data(const struct ns_exp_data *d, const char *dir, struct ns_dataset *tr,
+                           struct ns_dataset *te)
+{
+    if (d->kind == NS_DATA_SYNTHETIC)
+        return ns_data_synthetic_pair(tr, te, d->synth_n, d->synth_n_test, d->synth_channels,
+                                      d->synth_size, d->synth_classes, d->synth_seed);
+    return ns_data_load(d->kind, dir ? dir : d->dir, tr, te);
 }
 
 int ns_cmd_train(int argc, char **argv)
@@ -117,7 +144,7 @@ int ns_cmd_train(int argc, char **argv)
     int bench = 0, json = 0, quiet = 0, normalize = 0, stem = NS_STEM_CIFAR, block = NS_BLOCK_X;
     long stem_w = 16, train_limit = 0, test_limit = 0, lv;
     double val = 0, dv;
-    const char *regnet = NULL, *config = NULL, *data = "fashion-mnist", *dir = NULL;
+    const char *regnet = NULL, *config = NULL, *data = NULL, *dir = NULL;
     const char *db = NULL, *study = NULL;
     long trial = -1;
     int c;
@@ -183,13 +210,24 @@ int ns_cmd_train(int argc, char **argv)
                                      "--db with --trial");
     if (ns_recipe_check(&r) != 0)
         return ns_cli_usage_error(C, "%s", ns_errmsg());
-    int kind = ns_data_kind_from_name(data);
+    int kind = ns_data_kind_from_name(data ? data : "fashion-mnist");
     if (kind < 0)
         return ns_cli_usage_error(C, "--data: %s", ns_errmsg());
 
+    /* a db's trial first: a wrong --trial is reported before the data loads */
+    struct ns_config cfg;
+    struct ns_exp_data sd = {0};
+    if (db && from_db(db, study, (int)trial, &cfg, &sd) != 0) {
+        ns_die_msg();
+        free(sd.dir);
+        return 1;
+    }
     struct ns_dataset tr, te, va;
     memset(&va, 0, sizeof va);
-    if (ns_data_load((enum ns_data_kind)kind, dir, &tr, &te) != 0) {
+    int lrc = db && !data ? load_study_data(&sd, dir, &tr, &te)
+                          : ns_data_load((enum ns_data_kind)kind, dir, &tr, &te);
+    free(sd.dir);
+    if (lrc != 0) {
         ns_die_msg();
         return 1;
     }
@@ -210,7 +248,6 @@ int ns_cmd_train(int argc, char **argv)
     if (normalize)
         ns_data_normalize(&tr, eval);
 
-    struct ns_config cfg;
     int rc = 0;
     if (bench) {
         ns_config_bench_net(&cfg);
@@ -229,7 +266,7 @@ int ns_cmd_train(int argc, char **argv)
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
     } else if (db) {
-        rc = config_from_db(db, study, (int)trial, &cfg);
+        rc = 0; /* from_db above */
     } else {
         rc = ns_config_load(config, &cfg);
     }

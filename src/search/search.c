@@ -271,34 +271,31 @@ static void explain_refusal(struct coord *c, const char *study_json)
  * difference is left to ns_db_study_ensure, which refuses it. */
 static int grow_study(struct coord *c, const char *study_json)
 {
-    struct ns_db_study_info *st = NULL;
-    int n = 0, rc = 0;
-    if (ns_db_studies(c->db, &st, &n) < 0)
-        return -1;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (strcmp(st[i].name, c->ex.name) || !st[i].experiment_json)
-            continue;
-        json_t *old = json_loads(st[i].experiment_json, 0, NULL), *cur = json_loads(study_json, 0, NULL);
-        json_t *os = old ? json_object_get(old, "samples") : NULL;
-        json_t *cs = cur ? json_object_get(cur, "samples") : NULL;
-        if (json_is_integer(os) && json_is_integer(cs)) {
-            json_int_t was = json_integer_value(os), now = json_integer_value(cs);
-            json_object_del(old, "samples");
-            json_object_del(cur, "samples");
-            if (was != now && json_equal(old, cur)) {
-                if (now < was)
-                    rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
-                                "shrink (use \"samples\": %lld or more, or another name)",
-                                c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),
-                                (long long)was);
-                else if ((rc = ns_db_study_set_experiment(c->db, c->ex.name, study_json)) == 0)
-                    c->rep->grown_from = (int)was;
-            }
+    char *stored = NULL;
+    int found = ns_db_study_experiment(c->db, c->ex.name, &stored);
+    if (found <= 0)
+        return found;
+    int rc = 0;
+    json_t *old = json_loads(stored, 0, NULL), *cur = json_loads(study_json, 0, NULL);
+    json_t *os = old ? json_object_get(old, "samples") : NULL;
+    json_t *cs = cur ? json_object_get(cur, "samples") : NULL;
+    if (json_is_integer(os) && json_is_integer(cs)) {
+        json_int_t was = json_integer_value(os), now = json_integer_value(cs);
+        json_object_del(old, "samples");
+        json_object_del(cur, "samples");
+        if (was != now && json_equal(old, cur)) {
+            if (now < was)
+                rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
+                            "shrink (use \"samples\": %lld or more, or another name)",
+                            c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),
+                            (long long)was);
+            else if ((rc = ns_db_study_set_experiment(c->db, c->ex.name, study_json)) == 0)
+                c->rep->grown_from = (int)was;
         }
-        json_decref(old);
-        json_decref(cur);
     }
-    ns_db_studies_free(st, n);
+    json_decref(old);
+    json_decref(cur);
+    free(stored);
     return rc;
 }
 

@@ -45,7 +45,8 @@
  *    "space": "../spaces/x.json",       required; a path (relative: to the experiment
  *                                       file's folder first, then to the current folder)
  *                                       or an inline space object
- *    "samples": 8,                      required; trials in the study, 1..100000
+ *    "samples": 8,                      required; trials in the study, 1..100000 (may be
+ *                                       raised later: the study grows, see search.c)
  *    "seed": 1,                         study seed, 0..2^53 (default 1)
  *    "constraints": {"flops": [lo, hi], ...},   optional; narrows the space's (space.h)
  *    "data": {"name": "fashion-mnist",  required: fashion-mnist, cifar10, synthetic

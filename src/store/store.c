@@ -1209,6 +1209,35 @@ int64_t ns_db_study_resolve(struct ns_db *db, const char *name)
     return id;
 }
 
+int ns_db_study_experiment(struct ns_db *db, const char *name, char **out)
+{
+    *out = NULL;
+    int64_t id = 0;
+    if (!name && (id = ns_db_study_resolve(db, NULL)) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (prepare(db,
+                name ? "SELECT experiment FROM studies WHERE name = ?1"
+                     : "SELECT experiment FROM studies WHERE id = ?2",
+                &st, "find study") < 0)
+        return -1;
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        *out = col_text(st, 0);
+        found = *out ? 1 : -1;
+        if (!*out)
+            ns_err("%s: study '%s': no experiment stored", db->path, name ? name : "");
+    } else if (rc != SQLITE_DONE) {
+        found = ns_db_sqlerr(db, "find study");
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
 static int load_trial_row(sqlite3_stmt *st, struct ns_db_trial *t)
 {
     memset(t, 0, sizeof *t);

@@ -216,6 +216,11 @@ void ns_db_studies_free(struct ns_db_study_info *s, int n);
  * b); name one with --study". */
 int64_t ns_db_study_resolve(struct ns_db *db, const char *name);
 
+/* The stored experiment JSON of study `name` (NULL: the db's only study, with the errors of
+ * ns_db_study_resolve) into *out (malloc'd). 1 found, 0 no study of that name (*out NULL),
+ * -1 with ns_err. */
+int ns_db_study_experiment(struct ns_db *db, const char *name, char **out);
+
 struct ns_db_trial {
     int64_t study_id;
     int idx;

@@ -26,7 +26,8 @@
  *   head     : global average pool, fully connected w_last->classes with bias.
  * BN order (bn_order): before_act (the default, everything above) or after_act, where every
  * "conv, BN, ReLU" above (stem, vanilla, res_basic's first conv, x and y's first two,
- * mbconv's first two) becomes "conv, ReLU, BN"; BNs without a ReLU after them are unchanged.
+ * mbconv's expansion (if any) and depthwise convs) becomes "conv, ReLU, BN"; BNs without a
+ * ReLU after them are unchanged.
  * sep blocks are pre-activation and have only before_act.
  * Rounding (round(w*b), w_se) is half to even (rint), as everywhere in netspace.
  * Fields a block type does not use are canonical as: g = 0 and b = 1 for vanilla, res_basic;

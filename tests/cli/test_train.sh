@@ -55,14 +55,26 @@ rm -f "$TMP/retrain.db"*
 ns search --experiment "$TMP/retrain.json" --db "$TMP/retrain.db" >/dev/null 2>&1 || fail "search for retrain"
 want=$(ns query --db "$TMP/retrain.db" show 1 | sed -n 's/^config *//p')
 [ -n "$want" ] || fail "no config for trial 1"
-out=$(ns train --db "$TMP/retrain.db" --trial 1 --data synthetic --epochs 1 --batch 32 --json) \
+out=$(ns train --db "$TMP/retrain.db" --trial 1 --epochs 1 --batch 32 --json) \
   || fail "train --db --trial: $out"
 echo "$out" | grep -qF "model $want" || fail "retrained model is not trial 1's config: $out"
+echo "$out" | grep -q "^data synthetic: 256 train, 64 test images" || fail "not the study's data: $out"
 echo "$out" | tail -n 1 | grep -q '"status":"complete"' || fail "retrain status: $out"
+# --data overrides the study's dataset; with two studies in the db, --study picks one
+out=$(ns train --db "$TMP/retrain.db" --trial 1 --data synthetic --epochs 1 --quiet --json | tail -n 1)
+echo "$out" | grep -q '"status":"complete"' || fail "retrain with --data: $out"
+sed 's/"name": "retrain"/"name": "retrain2"/; s/"seed": 3/"seed": 4/' "$TMP/retrain.json" >"$TMP/retrain2.json"
+ns search --experiment "$TMP/retrain2.json" --db "$TMP/retrain.db" >/dev/null 2>&1 || fail "second study"
+want2=$(ns query --db "$TMP/retrain.db" show 0 --study retrain2 | sed -n 's/^config *//p')
+out=$(ns train --db "$TMP/retrain.db" --study retrain2 --trial 0 --epochs 1 --batch 32) ||
+  fail "train --study: $out"
+echo "$out" | grep -qF "model $want2" || fail "--study retrain2: not its trial 0: $out"
+out=$(ns train --db "$TMP/retrain.db" --trial 0 --epochs 1 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "name one with --study" || fail "two studies, no --study ($rc): $out"
 ns train --db "$TMP/retrain.db" --epochs 1 >/dev/null 2>&1; [ $? = 2 ] || fail "--db without --trial"
 ns train --db "$TMP/retrain.db" --trial 1 --bench-net >/dev/null 2>&1; [ $? = 2 ] || fail "two models"
-out=$(ns train --db "$TMP/retrain.db" --trial 7 --data synthetic 2>&1); rc=$?
-[ $rc = 1 ] && echo "$out" | grep -q "no trial 7" || fail "missing trial ($rc): $out"
+out=$(ns train --db "$TMP/retrain.db" --study retrain --trial 7 --data synthetic 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "has no trial 7" || fail "missing trial ($rc): $out"
 out=$(ns train --db "$TMP/retrain.db" --study nosuch --trial 0 --data synthetic 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "study 'nosuch' not found" || fail "unknown study ($rc): $out"
 

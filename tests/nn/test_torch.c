@@ -454,13 +454,15 @@ static void other_blocks_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
-/* BN after the activation (conv, ReLU, BN) in the stem and blocks of three families. */
+/* BN after the activation (conv, ReLU, BN) in the stem and blocks of five families (mbconv
+ * with and without its expansion conv). */
 static void bn_after_act_nets_match_torch(void **state)
 {
     (void)state;
     int fails = 0;
-    static const char *nets[] = {"vanilla_after_act", "res_basic_after_act", "x_after_act"};
-    for (int i = 0; i < 3; i++)
+    static const char *nets[] = {"vanilla_after_act", "res_basic_after_act", "x_after_act",
+                                 "y_after_act", "mbconv_after_act"};
+    for (int i = 0; i < 5; i++)
         fails += check_net(nets[i], pool2, 4);
     assert_int_equal(fails, 0);
 }
