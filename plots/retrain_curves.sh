@@ -39,6 +39,8 @@ set linetype 1 lc rgb '#0072b2' lw 2 pt 7 ps 0.6
 set linetype 2 lc rgb '#d55e00' lw 2 pt 7 ps 0.6
 set linetype 3 lc rgb '#009e73' lw 2 pt 7 ps 0.6
 set linetype 4 lc rgb '#cc79a7' lw 2 pt 7 ps 0.6
+set linetype 5 lc rgb '#e69f00' lw 2 pt 7 ps 0.6
+set linetype 6 lc rgb '#56b4e9' lw 2 pt 7 ps 0.6
 set grid xtics ytics lt 1 lc rgb '#e0e0e0' lw 1
 set title 'Retrained 15 epochs with augmentation: Fashion-MNIST test error (10,000 images)' font ',13'
 set xlabel 'epoch'
