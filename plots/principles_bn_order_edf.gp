@@ -37,5 +37,5 @@ plot \
     datafile index 1 using 1:2 with steps lt 2 title 'residual_bn_after  (n=16, min 26.14%, mean 37.78%)', \
     datafile index 2 using 1:2 with steps lt 3 title 'plain  (n=16, min 36.04%, mean 62.16%)', \
     datafile index 3 using 1:2 with steps lt 4 title 'plain_bn_after  (n=16, min 26.52%, mean 46.23%)', \
-    datafile index 4 using 1:2 with steps lt 5 title 'regnetx  (n=32, min 19.28%, mean 27.54%)', \
-    datafile index 5 using 1:2 with steps lt 6 title 'regnetx_bn_after  (n=32, min 18.26%, mean 28.49%)'
+    datafile index 4 using 1:2 with steps lt 5 title 'regnetx  (n=64, min 19.28%, mean 30.30%)', \
+    datafile index 5 using 1:2 with steps lt 6 title 'regnetx_bn_after  (n=64, min 18.26%, mean 31.86%)'

@@ -33,10 +33,10 @@ set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 set key title 'failed trials dropped'
 plot \
-    datafile index 0 using 1:2 with steps lt 1 title 'anynetx_a  (n=32, min 23.68%, mean 36.25%)', \
-    datafile index 1 using 1:2 with steps lt 2 title 'anynetx_b  (n=32, min 25.28%, mean 35.31%)', \
-    datafile index 2 using 1:2 with steps lt 3 title 'anynetx_c  (n=32, min 25.02%, mean 36.01%)', \
-    datafile index 3 using 1:2 with steps lt 4 title 'anynetx_d  (n=32, min 25.68%, mean 37.55%)', \
-    datafile index 4 using 1:2 with steps lt 5 title 'anynetx_e  (n=32, min 23.34%, mean 39.11%)', \
-    datafile index 5 using 1:2 with steps lt 6 title 'regnetx  (n=32, min 19.28%, mean 27.54%)', \
-    datafile index 6 using 1:2 with steps lt 7 title 'regnety  (n=32, min 19.50%, mean 31.29%)'
+    datafile index 0 using 1:2 with steps lt 1 title 'anynetx_a  (n=64, min 23.68%, mean 36.00%)', \
+    datafile index 1 using 1:2 with steps lt 2 title 'anynetx_b  (n=64, min 21.86%, mean 34.66%)', \
+    datafile index 2 using 1:2 with steps lt 3 title 'anynetx_c  (n=64, min 25.02%, mean 35.39%)', \
+    datafile index 3 using 1:2 with steps lt 4 title 'anynetx_d  (n=64, min 24.76%, mean 36.08%)', \
+    datafile index 4 using 1:2 with steps lt 5 title 'anynetx_e  (n=64, min 23.34%, mean 37.63%)', \
+    datafile index 5 using 1:2 with steps lt 6 title 'regnetx  (n=64, min 19.28%, mean 30.30%)', \
+    datafile index 6 using 1:2 with steps lt 7 title 'regnety  (n=64, min 19.50%, mean 31.77%)'

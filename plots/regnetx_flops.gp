@@ -30,7 +30,7 @@ set ylabel 'test error (%)'
 set key outside below center vertical maxrows 1 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 2500 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
-set object 1 rect from 4019754, graph 0 to 10954730, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
+set object 1 rect from 3342842, graph 0 to 10789914, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
 set arrow 1 from 8306330, graph 0 to 8306330, graph 1 nohead lt 1 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'regnetx  (n=32):  best flops median 8.31M, 95% in 4.02M .. 11M'
+    datafile index 0 using 1:2 with points lt 1 title 'regnetx  (n=64):  best flops median 8.31M, 95% in 3.34M .. 10.8M'

@@ -31,6 +31,6 @@ set key outside below center vertical maxrows 1 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 2500 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 1.66, graph 0 to 2.64, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
-set arrow 1 from 2.245, graph 0 to 2.245, graph 1 nohead lt 1 dt 2 lw 2 front
+set arrow 1 from 1.99, graph 0 to 1.99, graph 1 nohead lt 1 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'regnetx  (n=32):  best wm median 2.245, 95% in 1.66 .. 2.64'
+    datafile index 0 using 1:2 with points lt 1 title 'regnetx  (n=64):  best wm median 1.99, 95% in 1.66 .. 2.64'
