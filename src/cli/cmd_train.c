@@ -265,11 +265,9 @@ int ns_cmd_train(int argc, char **argv)
         cfg.block = (enum ns_block)block;
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
-    } else if (db) {
-        rc = 0; /* from_db above */
-    } else {
+    } else if (config) {
         rc = ns_config_load(config, &cfg);
-    }
+    } /* else --db: from_db above filled cfg */
     if (rc != 0) {
         ns_die_msg();
         ns_data_free(&tr);
