@@ -8,7 +8,7 @@
 #include "data/data.h"
 #include "nn/net.h"
 #include "util/err.h"
-#include "util/modelcfg.h"
+#include "model/model.h"
 #include "util/timer.h"
 
 #include <getopt.h>

@@ -2,6 +2,8 @@
  * and exact complexity. */
 #include "cli/cli.h"
 
+#include "model/graph.h"
+#include "nn/net.h"
 #include "space/space.h"
 #include "util/err.h"
 
@@ -28,8 +30,11 @@ static const char *help =
     "  --block x|y          RegNetX or RegNetY blocks (default x; --regnet only)\n"
     "  --bot-mul B          bottleneck multiplier (same as bot_mul= in --regnet)\n"
     "  --first-stride 1|2   stride of the first stage (default 2; --regnet only)\n"
+    "  --layers             print the layer graph: one row per layer with its inputs,\n"
+    "                       output shape, parameters and flops\n"
+    "  --batch N            batch size of the memory estimate (default 128)\n"
     "  --json               print one JSON object: the canonical config plus hash, flops,\n"
-    "                       params, acts, widths, depths, group_widths\n"
+    "                       params, acts, widths, depths, group_widths, memory_bytes\n"
     "  -h, --help           this help\n";
 
 /* "199040872" as "0.199 G": the unit that puts the value in [0.1, 100). */
@@ -48,7 +53,7 @@ static void human(double v, char *buf, size_t n)
     snprintf(buf, n, "%.3g %s", v, units[u]);
 }
 
-static int print_json(const struct ns_config *c, const struct ns_complexity *cx)
+static int print_json(const struct ns_config *c, const struct ns_complexity *cx, size_t mem)
 {
     json_t *j = ns_config_to_jansson(c);
     if (!j)
@@ -68,6 +73,7 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx)
     json_object_set_new(j, "params", json_integer((json_int_t)cx->params));
     json_object_set_new(j, "acts", json_integer((json_int_t)cx->acts));
     json_object_set_new(j, "hash", json_string(hash));
+    json_object_set_new(j, "memory_bytes", json_integer((json_int_t)mem));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (!s)
@@ -77,7 +83,77 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx)
     return 0;
 }
 
-static void print_table(const struct ns_config *c, const struct ns_complexity *cx)
+/* One row per layer: what it is, where it reads from, its output and its cost. */
+static int print_layers(const struct ns_config *c)
+{
+    struct ns_graph g;
+    if (ns_graph_build(c, NULL, &g))
+        return -1;
+    printf("%4s %-9s %-8s %-24s %-11s %-14s %10s %12s\n", "id", "where", "layer", "detail",
+           "inputs", "output", "params", "flops");
+    for (int i = 0; i < g.n; i++) {
+        const struct ns_layer *l = &g.layer[i];
+        char where[16], detail[48] = "", in[24] = "", out[24];
+        if (l->stage == 0)
+            snprintf(where, sizeof where, i ? "stem" : "-");
+        else if (l->stage > c->n_stages)
+            snprintf(where, sizeof where, "head");
+        else
+            snprintf(where, sizeof where, "s%d.b%d", l->stage, l->block + 1);
+        switch (l->kind) {
+        case NS_L_CONV:
+            snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, l->k, l->stride,
+                     l->groups == l->c && l->groups > 1 ? " depthwise" : "");
+            if (l->groups > 1 && l->groups != l->c)
+                snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " g%d",
+                         l->groups);
+            if (l->bias)
+                snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " bias");
+            break;
+        case NS_L_BN:
+            snprintf(detail, sizeof detail, "%s%s", l->relu ? "+relu" : "",
+                     l->res_last ? " (last of branch)" : "");
+            break;
+        case NS_L_ACT:
+            snprintf(detail, sizeof detail, "%s", ns_act_name(l->act));
+            break;
+        case NS_L_ADD:
+            snprintf(detail, sizeof detail, "%s", l->relu ? "+relu" : "");
+            break;
+        case NS_L_MAXPOOL:
+        case NS_L_AVGPOOL:
+            snprintf(detail, sizeof detail, "%dx%d s%d", l->k, l->k, l->stride);
+            break;
+        case NS_L_LINEAR:
+            snprintf(detail, sizeof detail, "%s", l->classifier ? "classifier" : "SE");
+            break;
+        case NS_L_SHUFFLE:
+            snprintf(detail, sizeof detail, "%d groups", l->groups);
+            break;
+        case NS_L_SLICE:
+            snprintf(detail, sizeof detail, "channels %d..%d", l->lo, l->lo + l->c - 1);
+            break;
+        default:
+            break;
+        }
+        if (l->in[0] >= 0)
+            snprintf(in, sizeof in, l->in[1] >= 0 ? "%d,%d" : "%d", l->in[0], l->in[1]);
+        snprintf(out, sizeof out, "%dx%dx%d", l->h, l->w, l->c);
+        struct ns_complexity cx;
+        ns_layer_complexity(&g, i, &cx);
+        printf("%4d %-9s %-8s %-24s %-11s %-14s %10.0f %12.0f\n", i, where,
+               ns_layer_kind_name(l->kind), detail, in, out, cx.params, cx.flops);
+    }
+    struct ns_complexity t;
+    ns_graph_complexity(&g, &t);
+    printf("%4s %-9s %-8s %-24s %-11s %-14s %10.0f %12.0f\n", "", "total", "", "", "", "",
+           t.params, t.flops);
+    ns_graph_free(&g);
+    return 0;
+}
+
+static void print_table(const struct ns_config *c, const struct ns_complexity *cx, size_t mem,
+                        int batch)
 {
     char hash[17], f[32], p[32], a[32];
     ns_config_hash(c, hash);
@@ -87,10 +163,15 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
         printf(", se_r %g", c->se_r);
     if (c->bn_order != NS_BN_BEFORE_ACT)
         printf("; BN %s", ns_bn_order_name(c->bn_order));
-    printf("\n\nstage    d      w  s      g      b\n");
+    if (c->act != NS_ACT_RELU)
+        printf("; act %s", ns_act_name(c->act));
+    if (c->head_w)
+        printf("; head conv %d", c->head_w);
+    printf("\n\nstage    d      w  s      g      b  k\n");
     for (int i = 0; i < c->n_stages; i++) {
         const struct ns_stage *s = &c->stages[i];
-        printf("%5d %4d %6d %2d %6d %6g\n", i + 1, s->d, s->w, s->s, s->g, s->b);
+        printf("%5d %4d %6d %2d %6d %6g %2d\n", i + 1, s->d, s->w, s->s, s->g, s->b,
+               ns_stage_k(s));
     }
     human(cx->flops, f, sizeof f);
     human(cx->params, p, sizeof p);
@@ -98,6 +179,9 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
     printf("\nflops   %-9s (%.0f multiply-adds per image)\n", f, cx->flops);
     printf("params  %-9s (%.0f)\n", p, cx->params);
     printf("acts    %-9s (%.0f)\n", a, cx->acts);
+    printf("memory  %.1f MB to train at batch %d (parameters, gradients, momentum,\n"
+           "        activations and their gradients, scratch; 1 thread)\n",
+           mem / 1048576.0, batch);
     printf("hash    %s\n", hash);
 }
 
@@ -114,11 +198,14 @@ int ns_cmd_model(int argc, char **argv)
                                          {"bot-mul", required_argument, 0, 'm'},
                                          {"first-stride", required_argument, 0, 'f'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"layers", no_argument, 0, 'L'},
+                                         {"batch", required_argument, 0, 'B'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *regnet = NULL, *config = NULL;
     long im_size = -1, in_ch = -1, classes = -1, stem_w = -1, first_stride = -1;
-    int stem = -1, block = -1, json = 0;
+    int stem = -1, block = -1, json = 0, layers = 0;
+    long batch = 128;
     double bot_mul = -1;
     optind = 0;
     opterr = 0;
@@ -173,6 +260,13 @@ int ns_cmd_model(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'L':
+            layers = 1;
+            break;
+        case 'B':
+            if (ns_cli_int("model", "--batch", optarg, 1, 1000000, &batch))
+                return 2;
+            break;
         case 'h':
             fputs(help, stdout);
             return 0;
@@ -221,8 +315,17 @@ int ns_cmd_model(int argc, char **argv)
             return 1;
         }
     }
+    if (layers && json)
+        return ns_cli_usage_error("model", "--layers and --json: give one");
     struct ns_complexity cx;
-    if (ns_complexity(&c, &cx) || (json ? print_json(&c, &cx) : (print_table(&c, &cx), 0))) {
+    size_t mem = 0;
+    if (ns_complexity(&c, &cx) || ns_net_memory(&c, (int)batch, 0, 1, &mem)) {
+        ns_die_msg();
+        return 1;
+    }
+    int rc = layers ? print_layers(&c) : json ? print_json(&c, &cx, mem)
+                                               : (print_table(&c, &cx, mem, (int)batch), 0);
+    if (rc) {
         ns_die_msg();
         return 1;
     }

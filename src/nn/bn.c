@@ -7,7 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-#define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
 size_t ns_bn_scratch(const struct ns_bn *b, int nth)
@@ -107,7 +106,7 @@ void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const 
         double mu = run_mean[c] + d;
         if (var < 0)
             var = 0;
-        double rs = 1.0 / sqrt(var + BN_EPS);
+        double rs = 1.0 / sqrt(var + NS_BN_EPS);
         mean[c] = (float)mu;
         rstd[c] = (float)rs;
         double unbiased = m > 1 ? var * (double)m / (double)(m - 1) : var;
@@ -132,7 +131,7 @@ void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const f
     for (int c0 = 0; c0 < C; c0 += 1024) {
         int cn = C - c0 < 1024 ? C - c0 : 1024;
         for (int c = 0; c < cn; c++) {
-            double rs = 1.0 / sqrt((double)run_var[c0 + c] + BN_EPS);
+            double rs = 1.0 / sqrt((double)run_var[c0 + c] + NS_BN_EPS);
             scale[c] = (float)(gamma[c0 + c] * rs);
             shift[c] = (float)(beta[c0 + c] - run_mean[c0 + c] * gamma[c0 + c] * rs);
         }

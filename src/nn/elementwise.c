@@ -44,7 +44,11 @@ static void act_fwd_task(void *vp, int ith, int nth)
         for (size_t i = lo; i < hi; i++)
             y[i] = x[i] * sigmoidf(x[i]);
         break;
-    case NS_ACT_SIGMOID:
+    case NS_ACT_RELU6:
+        for (size_t i = lo; i < hi; i++)
+            y[i] = x[i] > 0 ? (x[i] < 6.0f ? x[i] : 6.0f) : 0.0f;
+        break;
+    default:
         for (size_t i = lo; i < hi; i++)
             y[i] = sigmoidf(x[i]);
         break;
@@ -69,6 +73,9 @@ static void act_bwd_task(void *vp, int ith, int nth)
         switch (t->act) {
         case NS_ACT_RELU:
             g = y[i] > 0 ? dy[i] : 0.0f;
+            break;
+        case NS_ACT_RELU6: /* torch's hardtanh: the gradient flows strictly inside (0, 6) */
+            g = x[i] > 0 && x[i] < 6.0f ? dy[i] : 0.0f;
             break;
         case NS_ACT_SILU: {
             float s = sigmoidf(x[i]);

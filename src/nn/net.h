@@ -1,4 +1,4 @@
-/* A network built from a model config (src/util/modelcfg.h): a fixed list of nodes (ops)
+/* A network built from a model config (src/model/model.h): a fixed list of nodes (ops)
  * over tensors, in forward order; backward walks it in reverse. All memory — parameters,
  * their gradients and momentum, activations, their gradients, scratch — is allocated once
  * at build time for the largest batch; forward and backward allocate nothing.
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "nn/ops.h"
-#include "util/modelcfg.h"
+#include "model/model.h"
 
 enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA };
 
@@ -25,7 +25,8 @@ struct ns_param {
 };
 
 enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
-                    NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT };
+                    NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT, NS_N_SHUFFLE, NS_N_SLICE,
+                    NS_N_CONCAT };
 
 struct ns_node {
     enum ns_node_kind kind;
@@ -34,7 +35,8 @@ struct ns_node {
     int w, b;         /* parameter ids (-1 = none): conv/linear weight and bias, BN gamma/beta */
     int relu;         /* ADD: ReLU after the sum */
     int skip;         /* fused away for inference: output aliases the input */
-    size_t stat;      /* BN: offset of running mean, running var, batch mean, batch rstd */
+    size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd */
+    size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
     union {
         struct ns_conv conv;
         struct ns_bn bn;
@@ -43,6 +45,7 @@ struct ns_node {
         struct { int hw, c; } gap;
         enum ns_act act;
         float rate;
+        struct { int groups, lo; } ch; /* SHUFFLE: groups; SLICE: first channel */
     } u;
 };
 
@@ -67,6 +70,7 @@ struct ns_net {
     float *bn_state;          /* per BN: running mean, running var, mean, rstd (4*c) */
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
+    size_t fused_len;
     float *act_mem, *grad_mem, *scratch;
     size_t act_len, scratch_len;
     uint8_t *drop_mask;
@@ -74,6 +78,7 @@ struct ns_net {
     int input, logits;        /* tensor ids */
     int fused;                /* ns_net_fuse_bn was called: inference only */
     size_t bytes;             /* total bytes allocated */
+    size_t plan_bytes;        /* what ns_net_memory predicts (the arrays above, unpadded) */
 };
 
 /* Build the network of cfg for batches up to max_batch. dropout: rate before the FC (0 =
@@ -82,6 +87,13 @@ struct ns_net {
 struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
                             int zero_init_last_bn, struct ns_pool *pool);
 void ns_net_free(struct ns_net *net);
+
+/* The bytes ns_net_build would allocate for cfg at max_batch on nth threads (parameters,
+ * their gradients and momentum, BN state, activations and their gradients, scratch, dropout
+ * masks), computed from the layer graph without allocating any of it. 0, or -1 (ns_err)
+ * for an invalid config. */
+int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int nth,
+                  size_t *bytes);
 
 /* Initialize parameters (pycls): conv N(0, sqrt(2/fan_out)), FC N(0, 0.01), biases 0, BN
  * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1. */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/model.h" /* enum ns_act */
 #include "nn/pool.h"
 #include "util/pcg32.h"
 
@@ -48,7 +49,8 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
 /* ---- batch norm (+ optional fused ReLU) ------------------------------------------------
  * x, y (n, h, w, c) seen as (m = n*h*w, c). Training: batch mean and biased variance,
  * running averages updated as running = (1-momentum)*running + momentum*batch (unbiased
- * variance, like torch); evaluation: running statistics. eps 1e-5, momentum 0.1. */
+ * variance, like torch); evaluation: running statistics. eps NS_BN_EPS, momentum 0.1. */
+#define NS_BN_EPS 1e-5
 struct ns_bn {
     int m_per_image; /* h*w */
     int c;
@@ -70,7 +72,7 @@ void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float
 
 /* ---- elementwise -----------------------------------------------------------------------
  * len = number of floats. */
-enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID };
+/* enum ns_act (model.h): relu, silu, relu6 (min(max(x, 0), 6)), sigmoid. */
 void ns_act_forward(struct ns_pool *p, enum ns_act a, size_t len, const float *x, float *y);
 void ns_act_backward(struct ns_pool *p, enum ns_act a, size_t len, const float *x,
                      const float *y, const float *dy, float *dx, int acc);
@@ -85,6 +87,25 @@ void ns_scale_forward(struct ns_pool *p, int n, int hw, int c, const float *x, c
                       float *y);
 void ns_scale_backward(struct ns_pool *p, int n, int hw, int c, const float *x, const float *s,
                        const float *dy, float *dx, int acc, float *ds, int acc_s);
+
+/* ---- channel rearrangements (ShuffleNet) ----------------------------------------------
+ * Tensors seen as (rows = n*h*w, channels). Backward moves the gradient back (overwriting
+ * or, with acc, adding); a NULL input gradient is skipped.
+ * shuffle: y[r, j*G + i] = x[r, i*cpg + j] for group i < G, j < cpg = c/G (torch's
+ * channel_shuffle). slice: y (rows, c) = x[:, lo:lo+c] of x (rows, cin); its backward writes
+ * the whole dx: dy in the slice's channels, 0 elsewhere (or adds dy there with acc).
+ * concat: y (rows, ca+cb) = [a, b]. */
+void ns_shuffle_forward(struct ns_pool *p, int rows, int c, int groups, const float *x, float *y);
+void ns_shuffle_backward(struct ns_pool *p, int rows, int c, int groups, const float *dy,
+                         float *dx, int acc);
+void ns_slice_forward(struct ns_pool *p, int rows, int cin, int lo, int c, const float *x,
+                      float *y);
+void ns_slice_backward(struct ns_pool *p, int rows, int cin, int lo, int c, const float *dy,
+                       float *dx, int acc);
+void ns_concat_forward(struct ns_pool *p, int rows, int ca, int cb, const float *a,
+                       const float *b, float *y);
+void ns_concat_backward(struct ns_pool *p, int rows, int ca, int cb, const float *dy, float *da,
+                        int acc_a, float *db, int acc_b);
 
 /* ---- pooling ---------------------------------------------------------------------------
  * Max and average pooling, k x k window, stride, padding pad (padded cells are ignored by

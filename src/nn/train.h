@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "data/data.h"
-#include "util/modelcfg.h"
+#include "model/model.h"
 #include "util/progress.h"
 
 struct ns_recipe {

@@ -44,11 +44,11 @@ int ns_dist_from_jansson(const json_t *j, const char *where, struct ns_dist *out
     if (!json_is_object(j))
         return ns_err("%s: expected a distribution object or a number", where);
     const char *name;
-    if (ns_sp_get_str(j, "dist", where, 1, &name))
+    if (ns_json_get_str(j, "dist", where, 1, &name))
         return -1;
     if (!strcmp(name, "choice")) {
         out->kind = NS_DIST_CHOICE;
-        if (ns_sp_check_keys(j, where, choice_keys))
+        if (ns_json_check_keys(j, where, choice_keys))
             return -1;
         const json_t *vals = json_object_get(j, "values");
         if (!vals)
@@ -77,8 +77,8 @@ int ns_dist_from_jansson(const json_t *j, const char *where, struct ns_dist *out
     else
         return ns_err("%s.dist: unknown distribution '%s' (uniform, log_uniform, pow2, choice)",
                       where, name);
-    if (ns_sp_check_keys(j, where, range_keys) || ns_sp_get_num(j, "lo", where, 1, &out->lo) ||
-        ns_sp_get_num(j, "hi", where, 1, &out->hi) || ns_sp_get_num(j, "q", where, 0, &out->q) < 0)
+    if (ns_json_check_keys(j, where, range_keys) || ns_json_get_num(j, "lo", where, 1, &out->lo) ||
+        ns_json_get_num(j, "hi", where, 1, &out->hi) || ns_json_get_num(j, "q", where, 0, &out->q) < 0)
         return -1;
     if (out->lo > out->hi)
         return ns_err("%s: lo %g > hi %g", where, out->lo, out->hi);

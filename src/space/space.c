@@ -90,7 +90,7 @@ int ns_constraints_from_jansson(const json_t *j, const char *where, struct ns_co
 {
     struct ns_constraints c = *out;
     double slo = c.stages_lo, shi = c.stages_hi;
-    if (ns_sp_check_keys(j, where, constraint_keys) ||
+    if (ns_json_check_keys(j, where, constraint_keys) ||
         read_range(j, "flops", where, &c.flops_lo, &c.flops_hi) ||
         read_range(j, "params", where, &c.params_lo, &c.params_hi) ||
         read_range(j, "acts", where, &c.acts_lo, &c.acts_hi) ||
@@ -192,7 +192,7 @@ static int load_regnet_params(struct ns_space *sp, const json_t *params)
                                        "group_w", "bot_mul", "se_r", NULL};
     char where[600];
     snprintf(where, sizeof where, "%s: params", sp->where);
-    if (ns_sp_check_keys(params, where, keys))
+    if (ns_json_check_keys(params, where, keys))
         return -1;
     for (int i = 0; i < RG_COUNT; i++) {
         int present;
@@ -247,7 +247,7 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
     static const char *const keys[] = {"d", "w", "b", "g", "se_r", NULL};
     char where[600];
     snprintf(where, sizeof where, "%s: params", sp->where);
-    if (ns_sp_check_keys(params, where, keys))
+    if (ns_json_check_keys(params, where, keys))
         return -1;
     const enum ns_block bl = sp->block;
     const int grouped = bl == NS_BLOCK_X || bl == NS_BLOCK_Y;
@@ -310,18 +310,18 @@ static const char *const space_keys[] = {"name",      "description",    "kind", 
 
 static int load(struct ns_space *sp, const json_t *j)
 {
-    if (ns_sp_check_keys(j, sp->where, space_keys))
+    if (ns_json_check_keys(j, sp->where, space_keys))
         return -1;
     const char *s;
-    if (ns_sp_get_str(j, "name", sp->where, 1, &s))
+    if (ns_json_get_str(j, "name", sp->where, 1, &s))
         return -1;
     if (!*s || strlen(s) >= sizeof sp->name)
         return ns_err("%s.name: must be 1..%zu characters", sp->where, sizeof sp->name - 1);
     strcpy(sp->name, s);
-    if (ns_sp_get_str(j, "description", sp->where, 0, &s) < 0)
+    if (ns_json_get_str(j, "description", sp->where, 0, &s) < 0)
         return -1;
 
-    if (ns_sp_get_str(j, "kind", sp->where, 1, &s))
+    if (ns_json_get_str(j, "kind", sp->where, 1, &s))
         return -1;
     if (!strcmp(s, "regnet"))
         sp->kind = KIND_REGNET;
@@ -330,7 +330,7 @@ static int load(struct ns_space *sp, const json_t *j)
     else
         return ns_err("%s.kind: unknown kind '%s' (regnet, anynet)", sp->where, s);
 
-    if (ns_sp_get_str(j, "block", sp->where, 1, &s))
+    if (ns_json_get_str(j, "block", sp->where, 1, &s))
         return -1;
     int v = ns_block_from_name(s);
     if (v < 0)
@@ -341,7 +341,7 @@ static int load(struct ns_space *sp, const json_t *j)
     if (sp->kind == KIND_REGNET && v != NS_BLOCK_X && v != NS_BLOCK_Y)
         return ns_err("%s.block: a regnet space has block x or y, not %s", sp->where, s);
     s = NULL;
-    if (ns_sp_get_str(j, "bn_order", sp->where, 0, &s) < 0)
+    if (ns_json_get_str(j, "bn_order", sp->where, 0, &s) < 0)
         return -1;
     if (s) {
         if ((v = ns_bn_order_from_name(s)) < 0)
@@ -359,8 +359,8 @@ static int load(struct ns_space *sp, const json_t *j)
     static const char *const stem_keys[] = {"type", "w", NULL};
     if (!stem)
         return ns_err("%s: missing field", where);
-    if (ns_sp_check_keys(stem, where, stem_keys) || ns_sp_get_str(stem, "type", where, 1, &s) ||
-        ns_sp_get_int(stem, "w", where, 1, 1, 4096, &sp->stem_w))
+    if (ns_json_check_keys(stem, where, stem_keys) || ns_json_get_str(stem, "type", where, 1, &s) ||
+        ns_json_get_int(stem, "w", where, 1, 1, 4096, &sp->stem_w))
         return -1;
     v = ns_stem_from_name(s);
     if (v < 0)
@@ -372,14 +372,14 @@ static int load(struct ns_space *sp, const json_t *j)
     static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
     if (!in)
         return ns_err("%s: missing field", where);
-    if (ns_sp_check_keys(in, where, input_keys) ||
-        ns_sp_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
-        ns_sp_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
-        ns_sp_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes))
+    if (ns_json_check_keys(in, where, input_keys) ||
+        ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
+        ns_json_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
+        ns_json_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes))
         return -1;
 
     sp->max_tries = 1000;
-    if (ns_sp_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
+    if (ns_json_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
         return -1;
 
     ns_constraints_none(&sp->cons);
@@ -399,14 +399,14 @@ static int load(struct ns_space *sp, const json_t *j)
             if (json_object_get(j, *k))
                 return ns_err("%s.%s: only for anynet spaces", sp->where, *k);
         sp->first_stride = 2;
-        if (ns_sp_get_int(j, "first_stride", sp->where, 0, 1, 2, &sp->first_stride) < 0)
+        if (ns_json_get_int(j, "first_stride", sp->where, 0, 1, 2, &sp->first_stride) < 0)
             return -1;
         return load_regnet_params(sp, params);
     }
 
     if (json_object_get(j, "first_stride"))
         return ns_err("%s.first_stride: only for regnet spaces (anynet: strides)", sp->where);
-    if (ns_sp_get_int(j, "stages", sp->where, 1, 1, NS_MAX_STAGES, &sp->n_stages))
+    if (ns_json_get_int(j, "stages", sp->where, 1, 1, NS_MAX_STAGES, &sp->n_stages))
         return -1;
     if (sp->n_stages < sp->cons.stages_lo || sp->n_stages > sp->cons.stages_hi)
         return ns_err("%s: constraints.stages: the space has %d stages, outside [%d, %d]",
@@ -445,7 +445,7 @@ struct ns_space *ns_space_from_jansson(const json_t *j, const char *where)
 
 struct ns_space *ns_space_load(const char *path)
 {
-    json_t *j = ns_sp_load_file(path);
+    json_t *j = ns_json_load_file(path);
     if (!j)
         return NULL;
     struct ns_space *sp = ns_space_from_jansson(j, path);
@@ -618,7 +618,7 @@ int ns_space_draw(const struct ns_space *sp, uint64_t seed, uint64_t stream, str
                       "for flops %ld, params %ld, acts %ld, stages %ld, invalid %ld; last: %s)",
                       sp->where, sp->max_tries, (unsigned long long)stream, st.rej_flops,
                       st.rej_params, st.rej_acts, st.rej_stages, st.rej_invalid, last);
-    if (ns_sp_config_json_into(&out->config, out->json, sizeof out->json))
+    if (ns_config_json_into(&out->config, out->json, sizeof out->json))
         return ns_err_prefix("%s", sp->where);
     ns_config_hash_json(out->json, out->hash);
     return 0;

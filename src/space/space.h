@@ -1,6 +1,6 @@
-/* Design spaces: the model config's canonical JSON and hash, exact complexity (flops, params,
- * acts, pycls conventions), RegNet generation, and sampling studies from space files (the
- * JSON files in spaces/, format in spaces/README.md). Everything here is a pure function of
+/* Design spaces: RegNet generation, distributions, and sampling studies from space files (the
+ * JSON files in spaces/, format in spaces/README.md). The model config itself (its JSON, hash
+ * and complexity) is src/model's (model/model.h, included here). Everything here is a pure function of
  * its inputs: no global state, so every function is thread-safe on distinct objects; a struct
  * ns_space is read-only after ns_space_load + ns_space_set_input/ns_space_narrow and may then be
  * shared by threads.
@@ -13,65 +13,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "util/modelcfg.h"
+#include "model/model.h"
+#include "util/json.h"
 #include "util/pcg32.h"
-
-/* ---------------------------------------------------------------- JSON ------------------ */
-
-/* How a JSON value reads in an error message: "an object", "an array", "a string",
- * "a number", "a boolean", "null". Shared by every reader of netspace's JSON files. */
-const char *ns_json_type_name(const json_t *v);
-
-/* ---------------------------------------------------------------- model config ---------- */
-
-/* Set the fields a block type does not use to their canonical values (modelcfg.h): g = 0 and
- * b = 1 for vanilla and res_basic; g = 1 for sep and mbconv; se_r = 0 unless y or mbconv.
- * Also rounds b and se_r to the precision of the canonical JSON (10 significant digits), so
- * that a config and its JSON round trip compare equal. */
-void ns_config_normalize(struct ns_config *c);
-
-/* Canonical JSON of a (normalized copy of the) config: compact, keys sorted at every level,
- * integers as integers, b and se_r as "%.10g" with a ".0" added when integral (so 1 and 1.0
- * write the same), e.g.
- *   {"block":"x","classes":10,"im_size":28,"in_ch":1,"se_r":0.0,
- *    "stages":[{"b":1.0,"d":1,"g":8,"s":2,"w":32},...],"stem":{"type":"cifar","w":16}}
- * (one line). Returns a malloc'd string the caller frees, or NULL (ns_err) when the config
- * fails ns_config_check. */
-char *ns_config_to_json(const struct ns_config *c);
-/* The same as a new jansson object (caller json_decref's), or NULL. */
-json_t *ns_config_to_jansson(const struct ns_config *c);
-
-/* Parse a config from JSON text / a jansson object / a file. Every key of the canonical form
- * is required except se_r (default 0); unknown keys are errors (they are typos); integer
- * fields accept integral reals (2.0). The result is normalized and passes ns_config_check.
- * Returns 0, or -1 with ns_err naming the field ("stages[1].w: ..."; the file first for
- * ns_config_load, with line and column for malformed JSON). *out is unspecified on error. */
-int ns_config_from_json(const char *text, struct ns_config *out);
-int ns_config_from_jansson(const json_t *j, struct ns_config *out);
-int ns_config_load(const char *path, struct ns_config *out);
-
-/* FNV-1a 64-bit of n bytes. */
-uint64_t ns_fnv1a64(const void *data, size_t n);
-/* Hash of the canonical JSON as 16 lowercase hex digits + NUL in out. The dedupe key and the
- * db key: equal iff the canonical JSONs are equal (up to 64-bit collisions). Returns 0, or -1
- * (ns_err) if the config is invalid. */
-int ns_config_hash(const struct ns_config *c, char out[17]);
-/* Same, from an already canonical JSON string (from ns_config_to_json). */
-void ns_config_hash_json(const char *canonical_json, char out[17]);
-
-/* ---------------------------------------------------------------- complexity ------------ */
-
-/* Forward cost of one image, pycls conventions (DESIGN.md): flops = multiply-adds of convs and
- * the FC (+ one per output channel for a bias), params = weights + biases + 2 per BN channel,
- * acts = output elements of every conv and the FC (SE convs at 1x1). ReLU, add, pooling are
- * free; conv/pool output size (h-1)//stride+1. Counts exactly the layers of modelcfg.h. The
- * values are integers held in doubles (exact below 2^53). */
-struct ns_complexity {
-    double flops, params, acts;
-};
-
-/* Returns 0, or -1 (ns_err from ns_config_check) for an invalid config. */
-int ns_complexity(const struct ns_config *c, struct ns_complexity *out);
 
 /* ---------------------------------------------------------------- RegNet ---------------- */
 

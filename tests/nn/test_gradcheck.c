@@ -565,7 +565,7 @@ static void activation_gradients(void **state)
 {
     (void)state;
     const size_t len = 301; /* not a multiple of the 16-float thread split */
-    static const char *names[3] = {"relu", "silu", "sigmoid"};
+    static const enum ns_act acts[4] = {NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID, NS_ACT_RELU6};
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 5, 5);
     float *x = nn_floats(len), *y = nn_floats(len), *y2 = nn_floats(len), *r = nn_floats(len);
@@ -573,34 +573,55 @@ static void activation_gradients(void **state)
     double *ry = malloc(sizeof(double) * len), *rdx = malloc(sizeof(double) * len);
     int fails = 0;
     char what[96];
-    for (int a = 0; a < 3; a++) {
+    for (int ai = 0; ai < 4; ai++) {
+        const enum ns_act a = acts[ai];
+        const char *name = ns_act_name(a);
         for (size_t i = 0; i < len; i++) {
             float u = ns_pcg32_float(&rng);
-            /* ReLU: keep |x| >= 0.05, away from the kink; others: a wide range */
-            x[i] = a == 0 ? (u < 0.5f ? -1 : 1) * (0.05f + ns_pcg32_float(&rng)) : 8 * u - 4;
+            if (a == NS_ACT_RELU) /* keep |x| >= 0.05, away from the kink */
+                x[i] = (u < 0.5f ? -1 : 1) * (0.05f + ns_pcg32_float(&rng));
+            else if (a == NS_ACT_RELU6) /* both kinks (0 and 6) crossed, never within 0.05 */
+            {
+                float v = -2 + 10 * u;
+                x[i] = fabsf(v) < 0.05f || fabsf(v - 6) < 0.05f ? v + 0.1f : v;
+            }
+            else
+                x[i] = 8 * u - 4;
         }
         nn_uniform(&rng, r, len, -1, 1);
         nn_uniform(&rng, pre, len, -1, 1);
         for (size_t i = 0; i < len; i++) {
-            double v = x[i], s = 1 / (1 + exp(-v));
-            ry[i] = a == 0 ? (v > 0 ? v : 0) : a == 1 ? v * s : s;
-            double d = a == 0 ? (v > 0) : a == 1 ? s * (1 + v * (1 - s)) : s * (1 - s);
+            double v = x[i], s = 1 / (1 + exp(-v)), yv, d;
+            switch (a) {
+            case NS_ACT_RELU:
+                yv = v > 0 ? v : 0, d = v > 0;
+                break;
+            case NS_ACT_SILU:
+                yv = v * s, d = s * (1 + v * (1 - s));
+                break;
+            case NS_ACT_RELU6:
+                yv = v < 0 ? 0 : v > 6 ? 6 : v, d = v > 0 && v < 6;
+                break;
+            default:
+                yv = s, d = s * (1 - s);
+            }
+            ry[i] = yv;
             rdx[i] = d * r[i];
         }
-        ns_act_forward(pool2, (enum ns_act)a, len, x, y);
-        snprintf(what, sizeof what, "%s: y", names[a]);
+        ns_act_forward(pool2, a, len, x, y);
+        snprintf(what, sizeof what, "%s: y", name);
         fails += !nn_close_d(what, y, ry, len, 1e-6, 1e-5);
         nn_fill(dx, len, SENTINEL);
-        ns_act_backward(pool2, (enum ns_act)a, len, x, y, r, dx, 0);
-        snprintf(what, sizeof what, "%s acc=0: dx", names[a]);
+        ns_act_backward(pool2, a, len, x, y, r, dx, 0);
+        snprintf(what, sizeof what, "%s acc=0: dx", name);
         fails += !nn_close_d(what, dx, rdx, len, 1e-6, 1e-5);
-        struct act_ctx t = {(enum ns_act)a, len, x, y2, r};
-        snprintf(what, sizeof what, "%s: fd dx", names[a]);
+        struct act_ctx t = {a, len, x, y2, r};
+        snprintf(what, sizeof what, "%s: fd dx", name);
         fails += fd_check(what, act_loss, &t, x, len, dx, 1e-2, len, FD_ATOL, FD_RTOL, 0);
         memcpy(dx, pre, sizeof(float) * len);
-        ns_act_backward(pool2, (enum ns_act)a, len, x, y, r, dx, 1);
+        ns_act_backward(pool2, a, len, x, y, r, dx, 1);
         float *g = diff(dx, pre, len);
-        snprintf(what, sizeof what, "%s acc=1: dx", names[a]);
+        snprintf(what, sizeof what, "%s acc=1: dx", name);
         fails += !nn_close_d(what, g, rdx, len, 1e-6, 1e-5);
         free(g);
     }
@@ -1470,27 +1491,27 @@ static void whole_net_gradients_per_block_type(void **state)
     cases[0] = (struct net_case){"vanilla (dropout 0.3)",
                                  tiny(NS_BLOCK_VANILLA, NS_STEM_CIFAR, 8, 0), 0.3f};
     cases[0].cfg.n_stages = 2;
-    cases[0].cfg.stages[0] = (struct ns_stage){1, 8, 2, 0, 1.0};
-    cases[0].cfg.stages[1] = (struct ns_stage){1, 12, 1, 0, 1.0};
+    cases[0].cfg.stages[0] = (struct ns_stage){1, 8, 2, 0, 1.0, 0};
+    cases[0].cfg.stages[1] = (struct ns_stage){1, 12, 1, 0, 1.0, 0};
     cases[1] = (struct net_case){"res_basic", tiny(NS_BLOCK_RES_BASIC, NS_STEM_SIMPLE, 8, 0), 0};
     cases[1].cfg.n_stages = 1;
-    cases[1].cfg.stages[0] = (struct ns_stage){2, 12, 2, 0, 1.0};
+    cases[1].cfg.stages[0] = (struct ns_stage){2, 12, 2, 0, 1.0, 0};
     cases[2] = (struct net_case){"x", tiny(NS_BLOCK_X, NS_STEM_CIFAR, 8, 0), 0};
     cases[2].cfg.n_stages = 2;
-    cases[2].cfg.stages[0] = (struct ns_stage){1, 16, 2, 8, 1.0};
-    cases[2].cfg.stages[1] = (struct ns_stage){2, 16, 1, 4, 0.5};
+    cases[2].cfg.stages[0] = (struct ns_stage){1, 16, 2, 8, 1.0, 0};
+    cases[2].cfg.stages[1] = (struct ns_stage){2, 16, 1, 4, 0.5, 0};
     cases[3] = (struct net_case){"y (se_r 0.25)", tiny(NS_BLOCK_Y, NS_STEM_CIFAR, 8, 0.25), 0};
     cases[3].cfg.n_stages = 1;
-    cases[3].cfg.stages[0] = (struct ns_stage){2, 16, 2, 8, 1.0};
+    cases[3].cfg.stages[0] = (struct ns_stage){2, 16, 2, 8, 1.0, 0};
     cases[4] = (struct net_case){"sep", tiny(NS_BLOCK_SEP, NS_STEM_CIFAR, 8, 0), 0};
     cases[4].cfg.n_stages = 2;
-    cases[4].cfg.stages[0] = (struct ns_stage){1, 16, 2, 1, 1.0};
-    cases[4].cfg.stages[1] = (struct ns_stage){1, 16, 1, 1, 1.0};
+    cases[4].cfg.stages[0] = (struct ns_stage){1, 16, 2, 1, 1.0, 0};
+    cases[4].cfg.stages[1] = (struct ns_stage){1, 16, 1, 1, 1.0, 0};
     cases[5] = (struct net_case){"mbconv b=2 se (res stem)",
                                  tiny(NS_BLOCK_MBCONV, NS_STEM_RES, 16, 0.25), 0};
     cases[5].cfg.n_stages = 2;
-    cases[5].cfg.stages[0] = (struct ns_stage){1, 8, 1, 1, 2.0};
-    cases[5].cfg.stages[1] = (struct ns_stage){1, 16, 2, 1, 2.0};
+    cases[5].cfg.stages[0] = (struct ns_stage){1, 8, 1, 1, 2.0, 0};
+    cases[5].cfg.stages[1] = (struct ns_stage){1, 16, 2, 1, 2.0, 0};
     int fails = 0;
     for (int i = 0; i < 6; i++) {
         if (ns_config_check(&cases[i].cfg) != 0) {

@@ -38,8 +38,8 @@ static struct ns_config small_config(enum ns_block block, double se_r)
                           .n_stages = 2};
     int g = block == NS_BLOCK_X || block == NS_BLOCK_Y ? 8 : block >= NS_BLOCK_SEP ? 1 : 0;
     double b = block == NS_BLOCK_MBCONV ? 2.0 : 1.0;
-    c.stages[0] = (struct ns_stage){1, 8, 1, g, b};
-    c.stages[1] = (struct ns_stage){2, 16, 2, g, b};
+    c.stages[0] = (struct ns_stage){1, 8, 1, g, b, 0};
+    c.stages[1] = (struct ns_stage){2, 16, 2, g, b, 0};
     return c;
 }
 
@@ -75,7 +75,7 @@ static void check_fusion(const char *name, const struct ns_config *cfg, int want
     double stat_dev = 0; /* how far the running statistics are from their initial 0/1 */
     for (int i = 0; i < net->n_nodes; i++)
         if (net->nodes[i].kind == NS_N_BN) {
-            const float *st = net->bn_state + net->nodes[i].stat;
+            const float *st = net->bn_state + net->nodes[i].bn_off;
             int C = net->nodes[i].u.bn.c;
             for (int c = 0; c < C; c++)
                 stat_dev = fmax(stat_dev, fmax(fabs(st[c]), fabs(st[C + c] - 1)));
@@ -144,8 +144,8 @@ static void fusion_keeps_eval_logits_every_block(void **state)
     c = small_config(NS_BLOCK_SEP, 0);
     check_fusion("sep", &c, 0);
     c = small_config(NS_BLOCK_X, 0);
-    c.stages[0] = (struct ns_stage){1, 12, 1, 4, 1.0}; /* 3 groups of 4: the generic kernel */
-    c.stages[1] = (struct ns_stage){1, 16, 2, 4, 1.0}; /* block-diagonal grouped kernel */
+    c.stages[0] = (struct ns_stage){1, 12, 1, 4, 1.0, 0}; /* 3 groups of 4: the generic kernel */
+    c.stages[1] = (struct ns_stage){1, 16, 2, 4, 1.0, 0}; /* block-diagonal grouped kernel */
     check_fusion("x g=4", &c, 1);
     c = small_config(NS_BLOCK_X, 0);
     c.stem = NS_STEM_RES;
@@ -217,7 +217,7 @@ static void init_follows_pycls(void **state)
     }
     for (int i = 0; i < net->n_nodes; i++)
         if (net->nodes[i].kind == NS_N_BN) {
-            const float *st = net->bn_state + net->nodes[i].stat;
+            const float *st = net->bn_state + net->nodes[i].bn_off;
             for (int ch = 0; ch < net->nodes[i].u.bn.c; ch++) {
                 assert_true(st[ch] == 0.0f);
                 assert_true(st[net->nodes[i].u.bn.c + ch] == 1.0f);
@@ -293,8 +293,8 @@ static struct ns_config tiny_x(int classes)
                           .stem_w = 8,
                           .block = NS_BLOCK_X,
                           .n_stages = 2};
-    c.stages[0] = (struct ns_stage){1, 16, 2, 8, 1.0};
-    c.stages[1] = (struct ns_stage){1, 32, 2, 8, 1.0};
+    c.stages[0] = (struct ns_stage){1, 16, 2, 8, 1.0, 0};
+    c.stages[1] = (struct ns_stage){1, 32, 2, 8, 1.0, 0};
     return c;
 }
 

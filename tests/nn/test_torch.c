@@ -268,7 +268,7 @@ static void sgd_step_matches_torch(void **state)
                             .stem_w = 8,
                             .block = NS_BLOCK_VANILLA,
                             .n_stages = 1};
-    cfg.stages[0] = (struct ns_stage){1, 8, 1, 0, 1.0};
+    cfg.stages[0] = (struct ns_stage){1, 8, 1, 0, 1.0, 0};
     struct ns_net *net = ns_net_build(&cfg, 1, 0, 0, NULL);
     assert_non_null(net);
     assert_true(net->n_weights >= 64);
@@ -318,7 +318,7 @@ static struct ns_config config_of(const float *m, size_t len)
     for (int s = 0; s < c.n_stages; s++) {
         const float *st = m + 8 + 5 * s;
         c.stages[s] =
-            (struct ns_stage){(int)st[0], (int)st[1], (int)st[2], (int)st[3], st[4] / 1000.0};
+            (struct ns_stage){(int)st[0], (int)st[1], (int)st[2], (int)st[3], st[4] / 1000.0, 0};
     }
     c.bn_order = (enum ns_bn_order)(int)m[8 + 5 * c.n_stages];
     return c;
@@ -373,9 +373,9 @@ static int check_net(const char *block, struct ns_pool *pool, int max_batch)
             continue;
         int C = nd->u.bn.c;
         snprintf(nm, sizeof nm, "rm0_%d", j);
-        memcpy(net->bn_state + nd->stat, fx_get(p, nm, C), sizeof(float) * C);
+        memcpy(net->bn_state + nd->bn_off, fx_get(p, nm, C), sizeof(float) * C);
         snprintf(nm, sizeof nm, "rv0_%d", j);
-        memcpy(net->bn_state + nd->stat + C, fx_get(p, nm, C), sizeof(float) * C);
+        memcpy(net->bn_state + nd->bn_off + C, fx_get(p, nm, C), sizeof(float) * C);
         j++;
     }
     snprintf(nm, sizeof nm, "rm0_%d", j);
@@ -417,9 +417,9 @@ static int check_net(const char *block, struct ns_pool *pool, int max_batch)
             continue;
         int C = nd->u.bn.c;
         snprintf(nm, sizeof nm, "rm%d", j);
-        fails += !cmp(p, nm, net->bn_state + nd->stat, fx_get(p, nm, C), C, 1e-6, 1e-5);
+        fails += !cmp(p, nm, net->bn_state + nd->bn_off, fx_get(p, nm, C), C, 1e-6, 1e-5);
         snprintf(nm, sizeof nm, "rv%d", j);
-        fails += !cmp(p, nm, net->bn_state + nd->stat + C, fx_get(p, nm, C), C, 1e-6, 1e-5);
+        fails += !cmp(p, nm, net->bn_state + nd->bn_off + C, fx_get(p, nm, C), C, 1e-6, 1e-5);
         j++;
     }
     logits = ns_net_forward(net, n, x, 0, NULL);

@@ -103,7 +103,7 @@ static int fx_sample(struct ns_pcg32 *g, const struct fx_study *s, struct ns_con
         int w = 16;
         for (int k = 0; k < 3; k++) {
             w += 8 * (int)ns_pcg32_bounded(g, 6);
-            c->stages[k] = (struct ns_stage){1 + (int)ns_pcg32_bounded(g, 4), w, 2, 0, 1.0};
+            c->stages[k] = (struct ns_stage){1 + (int)ns_pcg32_bounded(g, 4), w, 2, 0, 1.0, 0};
             p[k] = (struct ns_db_param){(const char *[]){"d1", "d2", "d3"}[k], c->stages[k].d};
             p[3 + k] = (struct ns_db_param){(const char *[]){"w1", "w2", "w3"}[k], w};
         }

@@ -1,5 +1,5 @@
-/* JSON reading helpers for config and space files: every error names where it happened. */
-#include "space/space_internal.h"
+/* JSON reading helpers (util/json.h). */
+#include "util/json.h"
 
 #include "util/err.h"
 
@@ -35,7 +35,7 @@ static int absent(const char *key, const char *where, int required)
     return 1;
 }
 
-int ns_sp_get_num(const json_t *obj, const char *key, const char *where, int required, double *out)
+int ns_json_get_num(const json_t *obj, const char *key, const char *where, int required, double *out)
 {
     const json_t *v = json_object_get(obj, key);
     if (!v)
@@ -49,11 +49,11 @@ int ns_sp_get_num(const json_t *obj, const char *key, const char *where, int req
     return 0;
 }
 
-int ns_sp_get_int(const json_t *obj, const char *key, const char *where, int required, long lo,
+int ns_json_get_int(const json_t *obj, const char *key, const char *where, int required, long lo,
                   long hi, int *out)
 {
     double x = 0;
-    int rc = ns_sp_get_num(obj, key, where, required, &x);
+    int rc = ns_json_get_num(obj, key, where, required, &x);
     if (rc)
         return rc;
     if (x != floor(x))
@@ -64,7 +64,7 @@ int ns_sp_get_int(const json_t *obj, const char *key, const char *where, int req
     return 0;
 }
 
-int ns_sp_get_str(const json_t *obj, const char *key, const char *where, int required,
+int ns_json_get_str(const json_t *obj, const char *key, const char *where, int required,
                   const char **out)
 {
     const json_t *v = json_object_get(obj, key);
@@ -76,7 +76,7 @@ int ns_sp_get_str(const json_t *obj, const char *key, const char *where, int req
     return 0;
 }
 
-int ns_sp_check_keys(const json_t *obj, const char *where, const char *const *allowed)
+int ns_json_check_keys(const json_t *obj, const char *where, const char *const *allowed)
 {
     if (!json_is_object(obj))
         return ns_err("%s: expected an object, got %s", where, ns_json_type_name(obj));
@@ -93,7 +93,7 @@ int ns_sp_check_keys(const json_t *obj, const char *where, const char *const *al
     return 0;
 }
 
-void ns_sp_fmt_real(double v, char buf[32])
+void ns_json_fmt_real(double v, char buf[32])
 {
     if (v == 0)
         v = 0; /* -0.0 writes as 0.0 */
@@ -102,14 +102,14 @@ void ns_sp_fmt_real(double v, char buf[32])
         strcat(buf, ".0");
 }
 
-double ns_sp_canon_real(double v)
+double ns_json_canon_real(double v)
 {
     char buf[32];
-    ns_sp_fmt_real(v, buf);
+    ns_json_fmt_real(v, buf);
     return strtod(buf, NULL);
 }
 
-json_t *ns_sp_load_file(const char *path)
+json_t *ns_json_load_file(const char *path)
 {
     json_error_t e;
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);

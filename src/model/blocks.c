@@ -1,0 +1,159 @@
+/* Every block type, written once: an emit function that appends the block's layers to the
+ * graph (and checks the width rules that make it buildable), and a row of the table that
+ * names it and says which config fields it takes. Adding a family is one function and one
+ * row here, plus its space file.
+ *
+ * In each block, w_in is the block's input width, w the stage's width, s the block's stride;
+ * "conv-BN-act" is ns_e_conv_bn_act (the config's BN order and activation). A projection
+ * shortcut (1x1 s conv + BN) replaces the identity where the shape changes. */
+#include "model/emit.h"
+
+#include "util/err.h"
+
+/* The sum of a residual block, then the block's activation (ReLU fused into the add). */
+static int add_act(struct ns_emit *e, int y, int sc)
+{
+    if (e->cfg->act == NS_ACT_RELU)
+        return ns_e_add(e, y, sc, 1);
+    return ns_e_act(e, ns_e_add(e, y, sc, 0), e->cfg->act);
+}
+
+/* SE of width round(se_r * w_in) on x; -1 when that rounds to 0. */
+static int se(struct ns_emit *e, int x, int w_in, int i)
+{
+    int w_se = ns_round_even(e->cfg->se_r * w_in);
+    if (w_se < 1)
+        return ns_err("stages[%d]: SE width round(%g * %d) is 0", i, e->cfg->se_r, w_in);
+    return ns_e_se(e, x, w_se);
+}
+
+static int need_projection(const struct ns_emit *e, int x, const struct ns_stage *st, int s)
+{
+    return s != 1 || ns_e_c(e, x) != st->w;
+}
+
+/* vanilla: conv 3x3 s-BN-act, conv 3x3-BN-act; no shortcut (VGG-like). */
+static int emit_vanilla(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    int y = ns_e_conv_bn_act(e, x, st->w, 3, s, 1);
+    return ns_e_conv_bn_act(e, y, st->w, 3, 1, 1);
+}
+
+/* res_basic: conv 3x3 s-BN-act, conv 3x3-BN, + shortcut, act (ResNet's basic block). */
+static int emit_res_basic(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    int sc = need_projection(e, x, st, s) ? ns_e_projection(e, x, st->w, s) : x;
+    int y = ns_e_conv_bn_act(e, x, st->w, 3, s, 1);
+    y = ns_e_bn(e, ns_e_conv(e, y, st->w, 3, 1, 1, 0), 0, 1);
+    return add_act(e, y, sc);
+}
+
+/* x (ResNeXt bottleneck): wb = round(w*b), groups = wb/g: conv 1x1 w_in->wb-BN-act, conv
+ * 3x3 s grouped-BN-act, [y: SE of width round(se_r*w_in)], conv 1x1 wb->w-BN, + shortcut,
+ * act. y is x with SE (RegNetY). */
+static int emit_x(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), wb = ns_round_even(st->w * st->b);
+    if (wb < 1)
+        return ns_err("stages[%d].b: bottleneck width round(%d*%g) is 0", i, st->w, st->b);
+    if (st->g < 1 || wb % st->g != 0)
+        return ns_err("stages[%d].g: group width %d does not divide the bottleneck width %d", i,
+                      st->g, wb);
+    int sc = need_projection(e, x, st, s) ? ns_e_projection(e, x, st->w, s) : x;
+    int y = ns_e_conv_bn_act(e, x, wb, 1, 1, 1);
+    y = ns_e_conv_bn_act(e, y, wb, 3, s, wb / st->g);
+    if (e->cfg->se_r > 0 && (y = se(e, y, w_in, i)) < 0)
+        return -1;
+    y = ns_e_bn(e, ns_e_conv(e, y, st->w, 1, 1, 1, 0), 0, 1);
+    return add_act(e, y, sc);
+}
+
+/* sep (Xception-style, pre-activation): BN-ReLU, separable conv (3x3 depthwise on w_in,
+ * 1x1 to w, no BN between), BN-ReLU, separable conv w->w, [3x3 s2 max pool if s == 2], +
+ * shortcut (1x1 s conv without BN where the shape changes); no activation after the add. */
+static int emit_sep(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    int w_in = ns_e_c(e, x), w = st->w;
+    int sc = need_projection(e, x, st, s) ? ns_e_conv(e, x, w, 1, s, 1, 0) : x;
+    int y = ns_e_bn(e, x, 1, 0);
+    y = ns_e_conv(e, y, w_in, 3, 1, w_in, 0);
+    y = ns_e_conv(e, y, w, 1, 1, 1, 0);
+    y = ns_e_bn(e, y, 1, 0);
+    y = ns_e_conv(e, y, w, 3, 1, w, 0);
+    y = ns_e_conv(e, y, w, 1, 1, 1, 0);
+    if (s == 2)
+        y = ns_e_maxpool(e, y, 3, 2, 1);
+    return ns_e_add(e, y, sc, 0);
+}
+
+/* mbconv (MobileNetV2 inverted bottleneck; EfficientNet's with SE, SiLU and k = 5):
+ * we = round(w_in*b): conv 1x1 w_in->we-BN-act (skipped when b == 1), depthwise conv k x k
+ * s-BN-act, [SE of width round(se_r*w_in)], conv 1x1 we->w-BN (linear), + identity when
+ * s == 1 and w_in == w, else no shortcut. */
+static int emit_mbconv(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), we = ns_round_even(w_in * st->b);
+    if (we < 1)
+        return ns_err("stages[%d].b: expanded width round(%d*%g) is 0", i, w_in, st->b);
+    int proj = need_projection(e, x, st, s);
+    int y = x;
+    if (st->b != 1.0)
+        y = ns_e_conv_bn_act(e, y, we, 1, 1, 1);
+    y = ns_e_conv_bn_act(e, y, we, ns_stage_k(st), s, we);
+    if (e->cfg->se_r > 0 && (y = se(e, y, w_in, i)) < 0)
+        return -1;
+    y = ns_e_bn(e, ns_e_conv(e, y, st->w, 1, 1, 1, 0), 0, !proj);
+    return proj ? y : ns_e_add(e, y, x, 0);
+}
+
+/* mbv1 (MobileNet v1's depthwise separable conv): depthwise conv k x k s-BN-act, pointwise
+ * conv 1x1 w_in->w-BN-act; no shortcut. */
+static int emit_mbv1(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    int w_in = ns_e_c(e, x);
+    int y = ns_e_conv_bn_act(e, x, w_in, ns_stage_k(st), s, w_in);
+    return ns_e_conv_bn_act(e, y, st->w, 1, 1, 1);
+}
+
+/* shuffle_v2 (ShuffleNet v2 unit), bf = w/2. Where s == 1 and w_in == w: split the input in
+ * halves; the second goes through conv 1x1-BN-act, depthwise 3x3-BN, conv 1x1-BN-act; concat
+ * with the first half. Else (downsampling) two branches on the whole input: depthwise 3x3
+ * s-BN, conv 1x1 w_in->bf-BN-act; and conv 1x1 w_in->bf-BN-act, depthwise 3x3 s-BN, conv
+ * 1x1-BN-act; concat. Then a channel shuffle with 2 groups. */
+static int emit_shuffle_v2(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), w = st->w, bf = w / 2;
+    if (w % 2)
+        return ns_err("stages[%d].w: %d is odd; a ShuffleNet v2 unit splits its width in halves",
+                      i, w);
+    int a, b;
+    if (!need_projection(e, x, st, s)) {
+        a = ns_e_slice(e, x, 0, bf);
+        b = ns_e_slice(e, x, bf, bf);
+    } else {
+        a = ns_e_bn(e, ns_e_conv(e, x, w_in, 3, s, w_in, 0), 0, 0);
+        a = ns_e_conv_bn_act(e, a, bf, 1, 1, 1);
+        b = x;
+    }
+    b = ns_e_conv_bn_act(e, b, bf, 1, 1, 1);
+    b = ns_e_bn(e, ns_e_conv(e, b, bf, 3, s, bf, 0), 0, 0);
+    b = ns_e_conv_bn_act(e, b, bf, 1, 1, 1);
+    return ns_e_shuffle(e, ns_e_concat(e, a, b), 2);
+}
+
+const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
+    [NS_BLOCK_VANILLA] = {"vanilla", NS_TAKES_ACT, emit_vanilla},
+    [NS_BLOCK_RES_BASIC] = {"res_basic", NS_TAKES_ACT, emit_res_basic},
+    [NS_BLOCK_X] = {"x", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_x},
+    [NS_BLOCK_Y] = {"y", NS_TAKES_G | NS_TAKES_B | NS_TAKES_SE | NS_NEEDS_SE | NS_TAKES_ACT, emit_x},
+    [NS_BLOCK_SEP] = {"sep", NS_DEPTHWISE_G1, emit_sep},
+    [NS_BLOCK_MBCONV] = {"mbconv",
+                         NS_TAKES_B | NS_TAKES_K | NS_TAKES_SE | NS_TAKES_ACT | NS_DEPTHWISE_G1,
+                         emit_mbconv},
+    [NS_BLOCK_MBV1] = {"mbv1", NS_TAKES_K | NS_TAKES_ACT, emit_mbv1},
+    [NS_BLOCK_SHUFFLE_V2] = {"shuffle_v2", NS_TAKES_ACT, emit_shuffle_v2},
+};

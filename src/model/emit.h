@@ -1,0 +1,63 @@
+/* The primitives that block emit functions build a graph with (graph.c), and the table of
+ * block types (blocks.c). Internal to src/model.
+ *
+ * Every primitive takes the id of its input layer(s), appends one layer and returns its id.
+ * When the graph cannot grow (out of memory) they set g->failed and return 0 (the input),
+ * so an emit function needs no error checks of its own; ns_graph_build reports it. */
+#ifndef NS_EMIT_H
+#define NS_EMIT_H
+
+#include "model/graph.h"
+
+/* The build state: the graph plus where layers are being emitted. */
+struct ns_emit {
+    struct ns_graph *g;
+    const struct ns_config *cfg;
+    int stage, block; /* stamped on every layer emitted */
+    int failed;       /* out of memory */
+};
+
+/* One block of a stage: x is the block's input (its width is w_in), st the stage, s the
+ * block's stride (the stage's on its first block, else 1), i the stage index (for error
+ * messages). Returns the block's output layer, or -1 after ns_err naming the field that
+ * makes the block impossible (emit functions check their own width rules). */
+typedef int (*ns_emit_block_fn)(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i);
+
+struct ns_block_def {
+    const char *name;
+    unsigned takes; /* NS_TAKES_* of model.h */
+    ns_emit_block_fn emit;
+};
+extern const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT];
+
+/* ns_config_check without the blocks' width rules (which need the graph). */
+int ns_config_check_fields(const struct ns_config *c);
+
+/* Layer shape shorthands. */
+int ns_e_h(const struct ns_emit *e, int x);
+int ns_e_c(const struct ns_emit *e, int x);
+
+int ns_e_conv(struct ns_emit *e, int x, int cout, int k, int stride, int groups, int bias);
+/* BN (relu: a ReLU fused after it; res_last: the last BN of a residual branch). */
+int ns_e_bn(struct ns_emit *e, int x, int relu, int res_last);
+int ns_e_act(struct ns_emit *e, int x, enum ns_act a);
+/* The "BN, act" after a conv, in the config's BN order and activation: BN with the ReLU
+ * fused into it, or BN then act, or act then BN (bn_order after_act). */
+int ns_e_bn_act(struct ns_emit *e, int x);
+/* conv then ns_e_bn_act. */
+int ns_e_conv_bn_act(struct ns_emit *e, int x, int cout, int k, int stride, int groups);
+int ns_e_add(struct ns_emit *e, int x, int y, int relu);
+int ns_e_maxpool(struct ns_emit *e, int x, int k, int stride, int pad);
+int ns_e_avgpool(struct ns_emit *e, int x, int k, int stride, int pad);
+int ns_e_gap(struct ns_emit *e, int x);
+int ns_e_linear(struct ns_emit *e, int x, int cout, int classifier);
+/* Squeeze-and-excitation on x with w_se hidden units: GAP, linear, the config's act,
+ * linear, sigmoid, scale. */
+int ns_e_se(struct ns_emit *e, int x, int w_se);
+int ns_e_shuffle(struct ns_emit *e, int x, int groups);
+int ns_e_slice(struct ns_emit *e, int x, int lo, int c);
+int ns_e_concat(struct ns_emit *e, int x, int y);
+/* Projection shortcut: 1x1 strided conv + BN. */
+int ns_e_projection(struct ns_emit *e, int x, int w, int stride);
+
+#endif

@@ -1,0 +1,305 @@
+/* Building the layer graph (the primitives, the stem, the stages, the head) and reading it
+ * (complexity). What each block type is lives in blocks.c. */
+#include "model/emit.h"
+
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[NS_L_KIND_COUNT] = {
+    "input", "conv", "bn", "act", "add", "maxpool", "avgpool", "gap", "linear", "scale",
+    "dropout", "shuffle", "slice", "concat"};
+
+const char *ns_layer_kind_name(enum ns_layer_kind k)
+{
+    return (unsigned)k < NS_L_KIND_COUNT ? kind_names[k] : "?";
+}
+
+/* ---- primitives ------------------------------------------------------------------------ */
+
+/* Append a layer of kind reading x (and y) with output shape (h, w, c); returns its id, or
+ * x when the array cannot grow (e->failed is set). */
+static int append(struct ns_emit *e, enum ns_layer_kind kind, int x, int y, int h, int w, int c)
+{
+    struct ns_graph *g = e->g;
+    if (e->failed)
+        return x;
+    if (g->n == g->cap) {
+        int nc = g->cap ? 2 * g->cap : 64;
+        struct ns_layer *p = realloc(g->layer, (size_t)nc * sizeof *p);
+        if (!p) {
+            e->failed = 1;
+            return x;
+        }
+        g->layer = p;
+        g->cap = nc;
+    }
+    struct ns_layer *l = &g->layer[g->n];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->in[0] = x;
+    l->in[1] = y;
+    l->h = h;
+    l->w = w;
+    l->c = c;
+    l->stage = e->stage;
+    l->block = e->block;
+    return g->n++;
+}
+
+/* The layer just appended (a scratch layer once the build has failed). */
+static struct ns_layer *last(struct ns_emit *e)
+{
+    static _Thread_local struct ns_layer scratch;
+    return e->failed ? &scratch : &e->g->layer[e->g->n - 1];
+}
+
+int ns_e_h(const struct ns_emit *e, int x) { return e->g->layer[x].h; }
+int ns_e_c(const struct ns_emit *e, int x) { return e->g->layer[x].c; }
+
+int ns_e_conv(struct ns_emit *e, int x, int cout, int k, int stride, int groups, int bias)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int pad = k / 2;
+    int ho = (in->h + 2 * pad - k) / stride + 1, wo = (in->w + 2 * pad - k) / stride + 1;
+    int id = append(e, NS_L_CONV, x, -1, ho, wo, cout);
+    struct ns_layer *l = last(e);
+    l->k = k;
+    l->stride = stride;
+    l->pad = pad;
+    l->groups = groups;
+    l->bias = bias;
+    return id;
+}
+
+int ns_e_bn(struct ns_emit *e, int x, int relu, int res_last)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_BN, x, -1, in->h, in->w, in->c);
+    last(e)->relu = relu;
+    last(e)->res_last = res_last;
+    return id;
+}
+
+int ns_e_act(struct ns_emit *e, int x, enum ns_act a)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_ACT, x, -1, in->h, in->w, in->c);
+    last(e)->act = a;
+    return id;
+}
+
+int ns_e_bn_act(struct ns_emit *e, int x)
+{
+    enum ns_act a = e->cfg->act;
+    if (e->cfg->bn_order == NS_BN_AFTER_ACT)
+        return ns_e_bn(e, ns_e_act(e, x, a), 0, 0);
+    if (a == NS_ACT_RELU)
+        return ns_e_bn(e, x, 1, 0);
+    return ns_e_act(e, ns_e_bn(e, x, 0, 0), a);
+}
+
+int ns_e_conv_bn_act(struct ns_emit *e, int x, int cout, int k, int stride, int groups)
+{
+    return ns_e_bn_act(e, ns_e_conv(e, x, cout, k, stride, groups, 0));
+}
+
+int ns_e_add(struct ns_emit *e, int x, int y, int relu)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_ADD, x, y, in->h, in->w, in->c);
+    last(e)->relu = relu;
+    return id;
+}
+
+static int pool(struct ns_emit *e, enum ns_layer_kind kind, int x, int k, int stride, int pad)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int ho = (in->h + 2 * pad - k) / stride + 1, wo = (in->w + 2 * pad - k) / stride + 1;
+    int id = append(e, kind, x, -1, ho, wo, in->c);
+    struct ns_layer *l = last(e);
+    l->k = k;
+    l->stride = stride;
+    l->pad = pad;
+    return id;
+}
+
+int ns_e_maxpool(struct ns_emit *e, int x, int k, int stride, int pad)
+{
+    return pool(e, NS_L_MAXPOOL, x, k, stride, pad);
+}
+
+int ns_e_avgpool(struct ns_emit *e, int x, int k, int stride, int pad)
+{
+    return pool(e, NS_L_AVGPOOL, x, k, stride, pad);
+}
+
+int ns_e_gap(struct ns_emit *e, int x)
+{
+    return append(e, NS_L_GAP, x, -1, 1, 1, ns_e_c(e, x));
+}
+
+int ns_e_linear(struct ns_emit *e, int x, int cout, int classifier)
+{
+    int id = append(e, NS_L_LINEAR, x, -1, 1, 1, cout);
+    last(e)->bias = 1;
+    last(e)->classifier = classifier;
+    return id;
+}
+
+int ns_e_se(struct ns_emit *e, int x, int w_se)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int h = in->h, w = in->w, c = in->c;
+    int s = ns_e_gap(e, x);
+    s = ns_e_linear(e, s, w_se, 0);
+    s = ns_e_act(e, s, e->cfg->act);
+    s = ns_e_linear(e, s, c, 0);
+    s = ns_e_act(e, s, NS_ACT_SIGMOID);
+    return append(e, NS_L_SCALE, x, s, h, w, c);
+}
+
+int ns_e_shuffle(struct ns_emit *e, int x, int groups)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_SHUFFLE, x, -1, in->h, in->w, in->c);
+    last(e)->groups = groups;
+    return id;
+}
+
+int ns_e_slice(struct ns_emit *e, int x, int lo, int c)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_SLICE, x, -1, in->h, in->w, c);
+    last(e)->lo = lo;
+    return id;
+}
+
+int ns_e_concat(struct ns_emit *e, int x, int y)
+{
+    const struct ns_layer *a = &e->g->layer[x];
+    return append(e, NS_L_CONCAT, x, y, a->h, a->w, a->c + ns_e_c(e, y));
+}
+
+int ns_e_projection(struct ns_emit *e, int x, int w, int stride)
+{
+    return ns_e_bn(e, ns_e_conv(e, x, w, 1, stride, 1, 0), 0, 0);
+}
+
+/* ---- the whole network ----------------------------------------------------------------- */
+
+static int stem(struct ns_emit *e, int x)
+{
+    const struct ns_config *c = e->cfg;
+    switch (c->stem) {
+    case NS_STEM_CIFAR:
+        return ns_e_conv_bn_act(e, x, c->stem_w, 3, 1, 1);
+    case NS_STEM_SIMPLE:
+        return ns_e_conv_bn_act(e, x, c->stem_w, 3, 2, 1);
+    case NS_STEM_RES:
+        return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 7, 2, 1), 3, 2, 1);
+    case NS_STEM_SIMPLE_POOL:
+        return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 3, 2, 1), 3, 2, 1);
+    default:
+        return x;
+    }
+}
+
+int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts,
+                   struct ns_graph *g)
+{
+    memset(g, 0, sizeof *g);
+    if (ns_config_check_fields(cfg))
+        return -1;
+    struct ns_emit e = {.g = g, .cfg = cfg};
+    g->cfg = cfg;
+    int x = append(&e, NS_L_INPUT, -1, -1, cfg->im_size, cfg->im_size, cfg->in_ch);
+    x = stem(&e, x);
+    const ns_emit_block_fn emit = ns_block_defs[cfg->block].emit;
+    for (int i = 0; i < cfg->n_stages && !e.failed; i++) {
+        const struct ns_stage *st = &cfg->stages[i];
+        e.stage = i + 1;
+        for (int d = 0; d < st->d && !e.failed; d++) {
+            e.block = d;
+            x = emit(&e, x, st, d == 0 ? st->s : 1, i);
+            if (x < 0) {
+                ns_graph_free(g);
+                return -1;
+            }
+        }
+    }
+    e.stage = cfg->n_stages + 1;
+    e.block = 0;
+    if (cfg->head_w > 0)
+        x = ns_e_conv_bn_act(&e, x, cfg->head_w, 1, 1, 1);
+    x = ns_e_gap(&e, x);
+    if (opts && opts->dropout > 0) {
+        x = append(&e, NS_L_DROPOUT, x, -1, 1, 1, ns_e_c(&e, x));
+        last(&e)->rate = opts->dropout;
+    }
+    ns_e_linear(&e, x, cfg->classes, 1);
+    if (e.failed) {
+        ns_graph_free(g);
+        return ns_err("out of memory building the layer graph");
+    }
+    g->cfg = NULL;
+    return 0;
+}
+
+void ns_graph_free(struct ns_graph *g)
+{
+    free(g->layer);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- reading it ------------------------------------------------------------------------ */
+
+void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity *out)
+{
+    const struct ns_layer *l = &g->layer[id];
+    memset(out, 0, sizeof *out);
+    if (l->kind == NS_L_CONV) {
+        int cin = g->layer[l->in[0]].c;
+        double w = (double)l->k * l->k * cin * l->c / l->groups;
+        out->flops = w * l->h * l->w + (l->bias ? l->c : 0);
+        out->params = w + (l->bias ? l->c : 0);
+        out->acts = (double)l->c * l->h * l->w;
+    } else if (l->kind == NS_L_LINEAR) {
+        double w = (double)g->layer[l->in[0]].c * l->c;
+        out->flops = w + l->c;
+        out->params = w + l->c;
+        out->acts = l->c;
+    } else if (l->kind == NS_L_BN) {
+        out->params = 2.0 * l->c;
+    }
+}
+
+double ns_layer_params(const struct ns_graph *g, int id)
+{
+    struct ns_complexity c;
+    ns_layer_complexity(g, id, &c);
+    return c.params;
+}
+
+void ns_graph_complexity(const struct ns_graph *g, struct ns_complexity *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < g->n; i++) {
+        struct ns_complexity c;
+        ns_layer_complexity(g, i, &c);
+        out->flops += c.flops;
+        out->params += c.params;
+        out->acts += c.acts;
+    }
+}
+
+int ns_complexity(const struct ns_config *c, struct ns_complexity *out)
+{
+    struct ns_graph g;
+    if (ns_graph_build(c, NULL, &g))
+        return -1;
+    ns_graph_complexity(&g, out);
+    ns_graph_free(&g);
+    return 0;
+}

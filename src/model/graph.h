@@ -1,0 +1,81 @@
+/* The layer graph of a model config: the one description of what a network is. A config
+ * becomes an ordered list of layers, each reading the outputs of earlier layers (by id) and
+ * producing one tensor of known shape. It is made by one emit function per block type
+ * (src/model/blocks.c); everything that needs to know what a block is reads the graph:
+ * complexity (ns_graph_complexity), the trainer's net builder (src/nn/net.c), inference
+ * fusions (conv+BN, by pattern on the graph's order) and `netspace model --layers`.
+ *
+ * Pure data: no tensors, no allocation beyond the layer array, so complexity and memory
+ * estimates come from it without building anything. Layer 0 is the input; layers are in
+ * forward order (every input id is smaller than the layer's own id); the last layer is the
+ * classifier. Shapes are per image, (h, w, c) channels last. */
+#ifndef NS_GRAPH_H
+#define NS_GRAPH_H
+
+#include "model/model.h"
+
+enum ns_layer_kind {
+    NS_L_INPUT,   /* the image */
+    NS_L_CONV,    /* k x k conv, stride, pad k/2, groups, optional bias */
+    NS_L_BN,      /* batch norm (optionally with a ReLU fused after it) */
+    NS_L_ACT,     /* elementwise activation */
+    NS_L_ADD,     /* in[0] + in[1] (optionally followed by ReLU) */
+    NS_L_MAXPOOL, /* k x k max pool, stride, pad */
+    NS_L_AVGPOOL, /* k x k average pool, stride, pad (padding not counted) */
+    NS_L_GAP,     /* global average pool to 1x1 */
+    NS_L_LINEAR,  /* fully connected on a 1x1 input, with bias */
+    NS_L_SCALE,   /* in[0] (h, w, c) times in[1] (1, 1, c): SE's channel gate */
+    NS_L_DROPOUT, /* inverted dropout (training only) */
+    NS_L_SHUFFLE, /* channel shuffle with `groups` groups (ShuffleNet) */
+    NS_L_SLICE,   /* channels [lo, lo + c) of in[0] */
+    NS_L_CONCAT,  /* channels of in[0] then in[1] */
+    NS_L_KIND_COUNT
+};
+
+struct ns_layer {
+    enum ns_layer_kind kind;
+    int in[2];           /* input layer ids (-1 when unused) */
+    int h, w, c;         /* output shape per image */
+    int stage, block;    /* where it sits: stage 0 = stem, 1..n = stages, n+1 = head;
+                          * block index within the stage */
+    int k, stride, pad;  /* conv, pools */
+    int groups;          /* conv: groups; shuffle: groups */
+    int bias;            /* conv: has a bias (linear layers always do) */
+    int relu;            /* BN: ReLU fused after; ADD: ReLU after the sum */
+    enum ns_act act;     /* ACT */
+    int res_last;        /* BN: last BN of a residual branch (zero-initialized if asked) */
+    int classifier;      /* LINEAR: the classifier (init N(0, 0.01)), else SE (conv init) */
+    int lo;              /* SLICE: first channel */
+    float rate;          /* DROPOUT */
+};
+
+struct ns_graph {
+    struct ns_layer *layer; /* layer[0] is the input */
+    int n, cap;
+    const struct ns_config *cfg; /* borrowed during the build only */
+};
+
+/* What a graph is built with besides the config (the recipe's parts that add layers). */
+struct ns_graph_opts {
+    float dropout; /* rate of a dropout layer before the classifier (0 = none) */
+};
+
+/* Build the graph of cfg into *g (zeroed on entry or freed before). opts may be NULL.
+ * Returns 0, or -1 with ns_err naming the field of the config that makes an impossible
+ * network ("stages[1].g: group width 8 does not divide the bottleneck width 12"); *g is
+ * then empty. Checks the config (ns_config_check's field checks) first. */
+int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts,
+                   struct ns_graph *g);
+void ns_graph_free(struct ns_graph *g);
+
+/* Sum of the layers' costs (model.h's conventions). */
+void ns_graph_complexity(const struct ns_graph *g, struct ns_complexity *out);
+/* One layer's share of it. */
+void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity *out);
+/* Parameter floats of one layer (weights, biases, BN's gamma and beta). */
+double ns_layer_params(const struct ns_graph *g, int id);
+
+/* "conv", "bn", "act", ... */
+const char *ns_layer_kind_name(enum ns_layer_kind k);
+
+#endif
