@@ -102,7 +102,7 @@ static int print_layers(const struct ns_config *c)
             snprintf(where, sizeof where, "s%d.b%d", l->stage, l->block + 1);
         switch (l->kind) {
         case NS_L_CONV:
-            snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, l->k, l->stride,
+            snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, ns_layer_kw(l), l->stride,
                      l->groups == l->c && l->groups > 1 ? " depthwise" : "");
             if (l->groups > 1 && l->groups != l->c)
                 snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " g%d",

@@ -6,7 +6,8 @@
  *
  * Fields (canonical JSON names in quotes):
  *   "in_ch", "im_size", "classes"  input channels, square input size, classes
- *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool) and width
+ *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool, repvgg) and
+ *                                   width
  *   "block"                         block type, the same for every stage (blocks.c)
  *   "stages": [{"d","w","s","g","b","k"}]
  *       d blocks of output width w; stride s on the first block; g the group *width* of the
@@ -33,8 +34,10 @@
 #define NS_MAX_STAGES 8
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
-                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_COUNT };
-enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_COUNT };
+                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_REPVGG,
+                NS_BLOCK_ACNET, NS_BLOCK_COUNT };
+enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_REPVGG,
+               NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */
 enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_COUNT };
@@ -84,6 +87,8 @@ enum {
     NS_NEEDS_SE = 16,      /* se_r must be > 0 (y) */
     NS_TAKES_ACT = 32,     /* act and bn_order after_act (not pre-activation sep) */
     NS_DEPTHWISE_G1 = 64,  /* canonical g is 1 (depthwise convs), not 0 */
+    NS_NO_BN_AFTER = 128,  /* act, but not bn_order after_act: the block sums BN'd branches
+                            * before its activation (repvgg, acnet) */
 };
 unsigned ns_block_takes(enum ns_block b);
 
