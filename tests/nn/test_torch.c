@@ -168,6 +168,38 @@ static void conv_matches_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* Rectangular kernels (ACNet's 1x3 and 3x1): im2col ungrouped, the generic loop depthwise. */
+static void rect_conv_matches_torch(void **state)
+{
+    (void)state;
+    static const char *cases[] = {"1x3_s1_bias", "3x1_s2", "1x3_dw_s2_bias"};
+    int fails = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        char p[64];
+        snprintf(p, sizeof p, "conv_rect/%s/", cases[ci]);
+        const float *m = fx_get(p, "meta", 10);
+        int n = (int)m[0], bias = (int)m[9];
+        struct ns_conv c;
+        ns_conv_setup_rect(&c, (int)m[1], (int)m[2], (int)m[3], (int)m[4], (int)m[5], (int)m[6],
+                           (int)m[7], (int)m[8], bias);
+        size_t nx = (size_t)n * c.h * c.w * c.cin, ny = (size_t)n * c.ho * c.wo * c.cout;
+        size_t nw = (size_t)c.kh * c.kw * c.cpg * c.cout;
+        const float *x = fx_get(p, "x", nx), *w = fx_get(p, "w", nw), *dy = fx_get(p, "dy", ny);
+        const float *b = bias ? fx_get(p, "b", c.cout) : NULL;
+        float *y = nn_floats(ny), *dx = nn_floats(nx), *dw = nn_floats(nw), *db = nn_floats(c.cout);
+        float *scratch = nn_floats(ns_conv_scratch(&c, n, ns_pool_size(pool2)));
+        ns_conv_forward(pool2, &c, n, x, w, b, y, scratch);
+        fails += !cmp(p, "y", y, fx_get(p, "y", ny), ny, 1e-6, 1e-5);
+        ns_conv_backward(pool2, &c, n, x, w, dy, dx, 0, dw, bias ? db : NULL, scratch);
+        fails += !cmp(p, "dx", dx, fx_get(p, "dx", nx), nx, 1e-6, 1e-5);
+        fails += !cmp(p, "dw", dw, fx_get(p, "dw", nw), nw, 1e-6, 1e-5);
+        if (bias)
+            fails += !cmp(p, "db", db, fx_get(p, "db", c.cout), c.cout, 1e-6, 1e-5);
+        free(y), free(dx), free(dw), free(db), free(scratch);
+    }
+    assert_int_equal(fails, 0);
+}
+
 static const char *bn_cases[] = {"plain", "relu", "wide_rows"};
 
 static void bn_training_matches_torch(void **state)
@@ -467,6 +499,16 @@ static void bn_after_act_nets_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* RepVGG (its stem, identity branches) and ACNet (1x3 and 3x1 branches), training form:
+ * forward, gradients, running statistics, evaluation. */
+static void reparam_block_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = check_net("repvgg", pool2, 4) + check_net("acnet", pool2, 4);
+    fails += check_net("acnet", NULL, 5);
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -499,6 +541,8 @@ int main(void)
         cmocka_unit_test(y_block_with_se_matches_torch),
         cmocka_unit_test(other_blocks_match_torch),
         cmocka_unit_test(bn_after_act_nets_match_torch),
+        cmocka_unit_test(rect_conv_matches_torch),
+        cmocka_unit_test(reparam_block_nets_match_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -65,7 +65,9 @@ static void every_shipped_space_samples_valid_configs(void **state)
                                   "studies/residual",
                                   "studies/residual_bn_after",
                                   "studies/separable",
-                                  "studies/shallow_wide"};
+                                  "studies/shallow_wide",
+                                  "repvgg",
+                                  "acnet"};
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[512];
         snprintf(path, sizeof path, SPACES "%s.json", files[f]);
