@@ -15,7 +15,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-static float *param(struct ns_net *net, int id) { return net->w + net->params[id].off; }
+static float *param(struct ns_net *net, int id)
+{
+    return net->w + net->params[id].off;
+}
 
 /* The graph net was built from (a dropout layer where the net has one). */
 static int graph_of(const struct ns_net *net, struct ns_graph *g)
@@ -34,7 +37,10 @@ static int graph_of(const struct ns_net *net, struct ns_graph *g)
 }
 
 /* Layer i's node (layer 0 is the input; node i-1 makes tensor i). */
-static struct ns_node *node(struct ns_net *net, int layer) { return &net->nodes[layer - 1]; }
+static struct ns_node *node(struct ns_net *net, int layer)
+{
+    return &net->nodes[layer - 1];
+}
 
 /* Fold one sum; 0 when its convs were not fused with their BNs (then nothing changes). */
 static int fold(struct ns_net *net, const struct ns_merge *m)

@@ -15,8 +15,8 @@
 #include "model/graph.h"
 #include "util/err.h"
 
-static struct ns_config base(enum ns_block block, enum ns_stem stem, int im, int in_ch,
-                             int classes, int stem_w)
+static struct ns_config base(enum ns_block block, enum ns_stem stem, int im, int in_ch, int classes,
+                             int stem_w)
 {
     struct ns_config c = {.in_ch = in_ch,
                           .im_size = im,
@@ -200,9 +200,10 @@ static void configs_read_write_and_check(void **state)
 {
     (void)state;
     struct ns_config c;
-    const char *rep = "{\"block\":\"repvgg\",\"classes\":10,\"im_size\":28,\"in_ch\":1,\"se_r\":0.0,"
-                      "\"stages\":[{\"b\":1.0,\"d\":2,\"g\":0,\"s\":1,\"w\":16}],"
-                      "\"stem\":{\"type\":\"repvgg\",\"w\":16}}";
+    const char *rep =
+        "{\"block\":\"repvgg\",\"classes\":10,\"im_size\":28,\"in_ch\":1,\"se_r\":0.0,"
+        "\"stages\":[{\"b\":1.0,\"d\":2,\"g\":0,\"s\":1,\"w\":16}],"
+        "\"stem\":{\"type\":\"repvgg\",\"w\":16}}";
     assert_int_equal(ns_config_from_json(rep, &c), 0);
     assert_int_equal(c.block, NS_BLOCK_REPVGG);
     assert_int_equal(c.stem, NS_STEM_REPVGG);

@@ -45,8 +45,7 @@ static void randomize(struct ns_net *net, struct ns_pcg32 *rng, float *x, size_t
 
 /* How many nodes of each kind still run, and how many layers of each kind the deployed
  * graph has (its relu act layers are fused into the net's convs, so acts are not compared). */
-static void count_kinds(const struct ns_net *net, const struct ns_graph *d, int *nodes,
-                        int *layers)
+static void count_kinds(const struct ns_net *net, const struct ns_graph *d, int *nodes, int *layers)
 {
     memset(nodes, 0, sizeof(int) * NS_L_KIND_COUNT);
     memset(layers, 0, sizeof(int) * NS_L_KIND_COUNT);
@@ -64,8 +63,7 @@ static void count_kinds(const struct ns_net *net, const struct ns_graph *d, int 
 }
 
 /* Build cfg, randomize it, fold it; the logits before and after, at batch n and n - 1. */
-static int check_fold(const char *name, const struct ns_config *cfg, float dropout,
-                      uint64_t seed)
+static int check_fold(const char *name, const struct ns_config *cfg, float dropout, uint64_t seed)
 {
     const int n = 5;
     if (ns_config_check(cfg))
@@ -96,8 +94,8 @@ static int check_fold(const char *name, const struct ns_config *cfg, float dropo
     snprintf(what, sizeof what, "%s: folded logits", name);
     ok &= nn_close(what, ns_net_forward(net, n, x, 0, NULL), before, nl, 0, 1e-5);
     snprintf(what, sizeof what, "%s: folded logits, batch %d", name, n - 1);
-    ok &= nn_close(what, ns_net_forward(net, n - 1, x, 0, NULL), before4, nl - cfg->classes, 0,
-                   1e-5);
+    ok &=
+        nn_close(what, ns_net_forward(net, n - 1, x, 0, NULL), before4, nl - cfg->classes, 0, 1e-5);
 
     /* what runs is the deployed graph: one 3x3 conv per block, no BN, no ADD */
     struct ns_graph g, d;
@@ -214,8 +212,8 @@ static void check_sees_a_wrong_fold(void **state)
         }
     }
     fprintf(stderr, "(a mismatch report is expected next)\n");
-    assert_false(nn_close("perturbed fold", ns_net_forward(net, n, x, 0, NULL), before, nl, 0,
-                          1e-5));
+    assert_false(
+        nn_close("perturbed fold", ns_net_forward(net, n, x, 0, NULL), before, nl, 0, 1e-5));
     free(x), free(before);
     ns_net_free(net);
 }
