@@ -21,9 +21,12 @@ enum space_kind { KIND_REGNET, KIND_ANYNET };
 enum { RG_DEPTH, RG_W0, RG_WA, RG_WM, RG_GROUP_W, RG_BOT_MUL, RG_SE_R, RG_COUNT };
 static const char *const regnet_names[RG_COUNT] = {"depth",   "w0",      "wa",  "wm",
                                                    "group_w", "bot_mul", "se_r"};
-/* AnyNet per-stage parameters, then the global se_r. */
-enum { AN_D, AN_W, AN_B, AN_G, AN_SE_R, AN_COUNT };
-static const char *const anynet_names[AN_COUNT] = {"d", "w", "b", "g", "se_r"};
+/* AnyNet parameters in draw order: the per-stage d, w, b, g, then the global se_r, then the
+ * later additions (k per stage, width_mult global), so that spaces without them draw
+ * exactly what they drew before these existed. */
+enum { AN_D, AN_W, AN_B, AN_G, AN_SE_R, AN_K, AN_WMULT, AN_COUNT };
+static const char *const anynet_names[AN_COUNT] = {"d", "w", "b", "g", "se_r", "k", "width_mult"};
+static const int per_stage[AN_COUNT] = {1, 1, 1, 1, 0, 1, 0};
 
 struct ns_space {
     char name[64];
@@ -34,6 +37,8 @@ struct ns_space {
     enum ns_stem stem;
     int stem_w;
     enum ns_bn_order bn_order;
+    enum ns_act act;
+    int head_w;
     int in_ch, im_size, classes;
     int max_tries;
     struct ns_constraints cons;
@@ -232,11 +237,11 @@ static int read_name_list(struct ns_space *sp, const json_t *j, const char *key,
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
         int k = -1;
-        for (int p = 0; s && p < AN_SE_R; p++)
-            if (!strcmp(s, anynet_names[p]))
+        for (int p = 0; s && p < AN_COUNT; p++)
+            if (per_stage[p] && !strcmp(s, anynet_names[p]))
                 k = p;
         if (k < 0)
-            return ns_err("%s: %s[%zu]: not one of d, w, b, g", sp->where, key, i);
+            return ns_err("%s: %s[%zu]: not one of d, w, b, g, k", sp->where, key, i);
         flags[k] = 1;
     }
     return 0;
@@ -244,37 +249,40 @@ static int read_name_list(struct ns_space *sp, const json_t *j, const char *key,
 
 static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t *params)
 {
-    static const char *const keys[] = {"d", "w", "b", "g", "se_r", NULL};
+    static const char *const keys[] = {"d", "w", "b", "g", "se_r", "k", "width_mult", NULL};
     char where[600];
     snprintf(where, sizeof where, "%s: params", sp->where);
     if (ns_json_check_keys(params, where, keys))
         return -1;
     const enum ns_block bl = sp->block;
-    const int grouped = bl == NS_BLOCK_X || bl == NS_BLOCK_Y;
+    /* which parameters a block has is the block's to say (ns_block_takes) */
+    const unsigned takes = ns_block_takes(bl);
+    const int grouped = (takes & NS_TAKES_G) != 0;
+    const unsigned allowed_bit[AN_COUNT] = {0, 0, NS_TAKES_B, NS_TAKES_G, NS_TAKES_SE, NS_TAKES_K, 0};
+    static const char *const what[AN_COUNT] = {"", "", "bottleneck or expansion", "group width",
+                                               "SE", "depthwise kernel size", ""};
     for (int i = 0; i < AN_COUNT; i++) {
         if (parse_dist(sp, params, anynet_names[i], &sp->an[i], &sp->has[i]))
             return -1;
         int needed = i <= AN_W || (i == AN_B && grouped) || (i == AN_G && grouped);
-        int allowed = needed || (i == AN_B && bl == NS_BLOCK_MBCONV) ||
-                      (i == AN_SE_R && (bl == NS_BLOCK_Y || bl == NS_BLOCK_MBCONV));
+        int allowed = needed || !allowed_bit[i] || (takes & allowed_bit[i]);
         if (needed && !sp->has[i])
             return ns_err("%s: params.%s: missing field", sp->where, anynet_names[i]);
         if (!allowed && sp->has[i])
             return ns_err("%s: params.%s: block %s has no %s", sp->where, anynet_names[i],
-                          ns_block_name(bl),
-                          i == AN_B   ? "bottleneck"
-                          : i == AN_G ? "group width"
-                                      : "SE");
+                          ns_block_name(bl), what[i]);
     }
-    if (bl == NS_BLOCK_Y && !sp->has[AN_SE_R]) {
+    if ((takes & NS_NEEDS_SE) && !sp->has[AN_SE_R]) {
         fixed(&sp->an[AN_SE_R], 0.25);
         sp->has[AN_SE_R] = 1;
     }
-    sp->shared[AN_SE_R] = 1;
+    sp->shared[AN_SE_R] = sp->shared[AN_WMULT] = 1;
     if (read_name_list(sp, j, "shared", sp->shared) ||
         read_name_list(sp, j, "non_decreasing", sp->nondec))
         return -1;
-    for (int i = 0; i < AN_SE_R; i++) {
+    for (int i = 0; i < AN_COUNT; i++) {
+        if (!per_stage[i])
+            continue;
         if ((sp->shared[i] || sp->nondec[i]) && !sp->has[i])
             return ns_err("%s: %s: the space has no parameter %s", sp->where,
                           sp->shared[i] ? "shared" : "non_decreasing", anynet_names[i]);
@@ -286,8 +294,19 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
         check_values(sp, "w", &sp->an[AN_W], 1, 0, 8192, 1) ||
         (sp->has[AN_B] && check_values(sp, "b", &sp->an[AN_B], 0, 1, 16, 0)) ||
         (sp->has[AN_G] && check_values(sp, "g", &sp->an[AN_G], 1, 0, 8192, 1)) ||
-        (sp->has[AN_SE_R] && check_values(sp, "se_r", &sp->an[AN_SE_R], 0, 0, 0.999999, 0)))
+        (sp->has[AN_SE_R] && check_values(sp, "se_r", &sp->an[AN_SE_R], 0, 0, 0.999999, 0)) ||
+        (sp->has[AN_K] && check_values(sp, "k", &sp->an[AN_K], 3, 0, 7, 1)) ||
+        (sp->has[AN_WMULT] && check_values(sp, "width_mult", &sp->an[AN_WMULT], 0, 1, 16, 0)))
         return -1;
+    if (sp->has[AN_K]) {
+        if (sp->an[AN_K].kind != NS_DIST_CHOICE)
+            return ns_err("%s: params.k: give the kernel sizes as a choice of 3, 5, 7", sp->where);
+        for (int v = 0; v < sp->an[AN_K].n_values; v++) {
+            double k = sp->an[AN_K].values[v];
+            if (k != 3 && k != 5 && k != 7)
+                return ns_err("%s: params.k: %g is not a kernel size (3, 5, 7)", sp->where, k);
+        }
+    }
     for (int i = 0; i < AN_COUNT; i++) {
         if (!sp->has[i])
             continue;
@@ -306,7 +325,8 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
 static const char *const space_keys[] = {"name",      "description",    "kind",   "block",
                                          "stem",      "input",          "params", "constraints",
                                          "max_tries", "first_stride",   "stages", "strides",
-                                         "shared",    "non_decreasing", "bn_order", NULL};
+                                         "shared",    "non_decreasing", "bn_order", "act",
+                                         "head_w",    NULL};
 
 static int load(struct ns_space *sp, const json_t *j)
 {
@@ -334,24 +354,36 @@ static int load(struct ns_space *sp, const json_t *j)
         return -1;
     int v = ns_block_from_name(s);
     if (v < 0)
-        return ns_err("%s.block: unknown block type '%s' (vanilla, res_basic, x, y, sep, "
-                      "mbconv)",
-                      sp->where, s);
+        return ns_err("%s.block: unknown block type '%s' (%s)", sp->where, s, ns_block_names());
     sp->block = (enum ns_block)v;
     if (sp->kind == KIND_REGNET && v != NS_BLOCK_X && v != NS_BLOCK_Y)
         return ns_err("%s.block: a regnet space has block x or y, not %s", sp->where, s);
+    const int takes_act = (ns_block_takes(sp->block) & NS_TAKES_ACT) != 0;
     s = NULL;
     if (ns_json_get_str(j, "bn_order", sp->where, 0, &s) < 0)
         return -1;
     if (s) {
         if ((v = ns_bn_order_from_name(s)) < 0)
             return ns_err("%s.bn_order: unknown order '%s' (before_act, after_act)", sp->where, s);
-        if (v == NS_BN_AFTER_ACT && sp->block == NS_BLOCK_SEP)
-            return ns_err("%s.bn_order: sep blocks are pre-activation; after_act is for the "
+        if (v == NS_BN_AFTER_ACT && !takes_act)
+            return ns_err("%s.bn_order: %s blocks are pre-activation; after_act is for the "
                           "other block types",
-                          sp->where);
+                          sp->where, ns_block_name(sp->block));
         sp->bn_order = (enum ns_bn_order)v;
     }
+    s = NULL;
+    if (ns_json_get_str(j, "act", sp->where, 0, &s) < 0)
+        return -1;
+    if (s) {
+        if ((v = ns_act_from_name(s)) < 0)
+            return ns_err("%s.act: unknown activation '%s' (relu, silu, relu6)", sp->where, s);
+        if (v != NS_ACT_RELU && !takes_act)
+            return ns_err("%s.act: %s blocks are pre-activation with ReLU", sp->where,
+                          ns_block_name(sp->block));
+        sp->act = (enum ns_act)v;
+    }
+    if (ns_json_get_int(j, "head_w", sp->where, 0, 0, 8192, &sp->head_w) < 0)
+        return -1;
 
     char where[600];
     const json_t *stem = json_object_get(j, "stem");
@@ -521,6 +553,8 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     c->stem_w = sp->stem_w;
     c->block = sp->block;
     c->bn_order = sp->bn_order;
+    c->act = sp->act;
+    c->head_w = sp->head_w;
     if (sp->kind == KIND_REGNET) {
         for (int i = 0; i < RG_COUNT; i++)
             vals[i] = ns_dist_draw(&sp->rg[i], rng);
@@ -546,14 +580,21 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     }
     c->n_stages = n;
     c->se_r = sp->has[AN_SE_R] ? per[AN_SE_R][0] : 0.0;
-    const int grouped = sp->block == NS_BLOCK_X || sp->block == NS_BLOCK_Y;
+    /* a width multiplier scales every width, the stem's too (MobileNet's alpha) */
+    const double wm = sp->has[AN_WMULT] ? per[AN_WMULT][0] : 1.0;
+    if (sp->has[AN_WMULT])
+        c->stem_w = ns_round_even(c->stem_w * wm) > 0 ? ns_round_even(c->stem_w * wm) : 1;
+    const int grouped = (ns_block_takes(sp->block) & NS_TAKES_G) != 0;
     for (int s = 0; s < n; s++) {
         struct ns_stage *st = &c->stages[s];
         st->d = (int)per[AN_D][s];
         st->w = (int)per[AN_W][s];
+        if (sp->has[AN_WMULT])
+            st->w = ns_round_even(st->w * wm) > 0 ? ns_round_even(st->w * wm) : 1;
         st->s = sp->strides[s];
         st->b = sp->has[AN_B] ? per[AN_B][s] : 1.0;
         st->g = sp->has[AN_G] ? (int)per[AN_G][s] : 1;
+        st->k = sp->has[AN_K] ? (int)per[AN_K][s] : 0;
         if (grouped)
             ns_sp_adjust_compat(st);
     }
