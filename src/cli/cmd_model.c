@@ -319,7 +319,7 @@ int ns_cmd_model(int argc, char **argv)
         return ns_cli_usage_error("model", "--layers and --json: give one");
     struct ns_complexity cx;
     size_t mem = 0;
-    if (ns_complexity(&c, &cx) || ns_net_memory(&c, (int)batch, 0, 1, &mem)) {
+    if (ns_complexity(&c, &cx) || ns_net_memory(&c, (int)batch, NULL, 1, &mem)) {
         ns_die_msg();
         return 1;
     }

@@ -53,6 +53,8 @@ static void help(void)
          "  --epochs N (10)  --batch N (128)  --lr F (0.1)  --momentum F (0.9)\n"
          "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
+         "  --drop-path F (0: stochastic depth; block j of J drops its residual branch\n"
+         "                with rate F*j/J)\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
@@ -65,7 +67,7 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
 };
 
 static const struct option opts[] = {
@@ -81,6 +83,7 @@ static const struct option opts[] = {
     {"wd", required_argument, 0, O_WD}, {"warmup", required_argument, 0, O_WARM},
     {"warmup-factor", required_argument, 0, O_WARMF}, {"crop-pad", required_argument, 0, O_CROP},
     {"flip", no_argument, 0, O_FLIP}, {"dropout", required_argument, 0, O_DROP},
+    {"drop-path", required_argument, 0, O_DPATH},
     {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
     {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
@@ -185,6 +188,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_CROP: if (ns_cli_int(C, "--crop-pad", optarg, 0, 16, &lv)) return 2; r.crop_pad = (int)lv; break;
         case O_FLIP: r.flip = 1; break;
         case O_DROP: if (ns_cli_double(C, "--dropout", optarg, &dv)) return 2; r.dropout = dv; break;
+        case O_DPATH: if (ns_cli_double(C, "--drop-path", optarg, &dv)) return 2; r.drop_path = dv; break;
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;

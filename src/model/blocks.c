@@ -10,9 +10,11 @@
 
 #include "util/err.h"
 
-/* The sum of a residual block, then the block's activation (ReLU fused into the add). */
+/* The sum of a residual block's branch y (after stochastic depth, if any) and its shortcut,
+ * then the block's activation (ReLU fused into the add). */
 static int add_act(struct ns_emit *e, int y, int sc)
 {
+    y = ns_e_drop_path(e, y);
     if (e->cfg->act == NS_ACT_RELU)
         return ns_e_add(e, y, sc, 1);
     return ns_e_act(e, ns_e_add(e, y, sc, 0), e->cfg->act);
@@ -106,7 +108,7 @@ static int emit_mbconv(struct ns_emit *e, int x, const struct ns_stage *st, int 
     if (e->cfg->se_r > 0 && (y = se(e, y, w_in, i)) < 0)
         return -1;
     y = ns_e_bn(e, ns_e_conv(e, y, st->w, 1, 1, 1, 0), 0, !proj);
-    return proj ? y : ns_e_add(e, y, x, 0);
+    return proj ? y : ns_e_add(e, ns_e_drop_path(e, y), x, 0);
 }
 
 /* mbv1 (MobileNet v1's depthwise separable conv): depthwise conv k x k s-BN-act, pointwise

@@ -14,6 +14,8 @@ struct ns_emit {
     struct ns_graph *g;
     const struct ns_config *cfg;
     int stage, block; /* stamped on every layer emitted */
+    int block_no, n_blocks; /* this block's index in the whole net, and how many there are */
+    float drop_path;        /* the graph's stochastic depth rate (0 = none) */
     int failed;       /* out of memory */
 };
 
@@ -57,6 +59,8 @@ int ns_e_se(struct ns_emit *e, int x, int w_se);
 int ns_e_shuffle(struct ns_emit *e, int x, int groups);
 int ns_e_slice(struct ns_emit *e, int x, int lo, int c);
 int ns_e_concat(struct ns_emit *e, int x, int y);
+/* Stochastic depth on a residual branch x, at this block's rate (nothing when 0). */
+int ns_e_drop_path(struct ns_emit *e, int x);
 /* Projection shortcut: 1x1 strided conv + BN. */
 int ns_e_projection(struct ns_emit *e, int x, int w, int stride);
 

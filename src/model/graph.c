@@ -9,7 +9,7 @@
 
 static const char *const kind_names[NS_L_KIND_COUNT] = {
     "input", "conv", "bn", "act", "add", "maxpool", "avgpool", "gap", "linear", "scale",
-    "dropout", "shuffle", "slice", "concat"};
+    "dropout", "shuffle", "slice", "concat", "droppath"};
 
 const char *ns_layer_kind_name(enum ns_layer_kind k)
 {
@@ -182,6 +182,19 @@ int ns_e_concat(struct ns_emit *e, int x, int y)
     return append(e, NS_L_CONCAT, x, y, a->h, a->w, a->c + ns_e_c(e, y));
 }
 
+int ns_e_drop_path(struct ns_emit *e, int x)
+{
+    if (!(e->drop_path > 0))
+        return x;
+    const struct ns_layer *in = &e->g->layer[x];
+    float rate = e->drop_path * (float)e->block_no / (float)e->n_blocks;
+    if (!(rate > 0))
+        return x;
+    int id = append(e, NS_L_DROPPATH, x, -1, in->h, in->w, in->c);
+    last(e)->rate = rate;
+    return id;
+}
+
 int ns_e_projection(struct ns_emit *e, int x, int w, int stride)
 {
     return ns_e_bn(e, ns_e_conv(e, x, w, 1, stride, 1, 0), 0, 0);
@@ -214,6 +227,11 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
         return -1;
     struct ns_emit e = {.g = g, .cfg = cfg};
     g->cfg = cfg;
+    if (opts && opts->drop_path > 0) {
+        e.drop_path = opts->drop_path;
+        for (int i = 0; i < cfg->n_stages; i++)
+            e.n_blocks += cfg->stages[i].d;
+    }
     int x = append(&e, NS_L_INPUT, -1, -1, cfg->im_size, cfg->im_size, cfg->in_ch);
     x = stem(&e, x);
     const ns_emit_block_fn emit = ns_block_defs[cfg->block].emit;
@@ -227,6 +245,7 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
                 ns_graph_free(g);
                 return -1;
             }
+            e.block_no++;
         }
     }
     e.stage = cfg->n_stages + 1;

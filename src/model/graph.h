@@ -29,6 +29,7 @@ enum ns_layer_kind {
     NS_L_SHUFFLE, /* channel shuffle with `groups` groups (ShuffleNet) */
     NS_L_SLICE,   /* channels [lo, lo + c) of in[0] */
     NS_L_CONCAT,  /* channels of in[0] then in[1] */
+    NS_L_DROPPATH, /* stochastic depth: a residual branch dropped per image (training only) */
     NS_L_KIND_COUNT
 };
 
@@ -46,7 +47,7 @@ struct ns_layer {
     int res_last;        /* BN: last BN of a residual branch (zero-initialized if asked) */
     int classifier;      /* LINEAR: the classifier (init N(0, 0.01)), else SE (conv init) */
     int lo;              /* SLICE: first channel */
-    float rate;          /* DROPOUT */
+    float rate;          /* DROPOUT, DROPPATH */
 };
 
 struct ns_graph {
@@ -57,7 +58,10 @@ struct ns_graph {
 
 /* What a graph is built with besides the config (the recipe's parts that add layers). */
 struct ns_graph_opts {
-    float dropout; /* rate of a dropout layer before the classifier (0 = none) */
+    float dropout;   /* rate of a dropout layer before the classifier (0 = none) */
+    float drop_path; /* stochastic depth: block j of J (0-based, over the whole net) drops
+                      * its residual branch with rate drop_path * j / J, as torchvision's
+                      * EfficientNet; 0 = none */
 };
 
 /* Build the graph of cfg into *g (zeroed on entry or freed before). opts may be NULL.

@@ -113,7 +113,14 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
         case NS_L_DROPOUT:
             nd->kind = NS_N_DROPOUT;
             nd->u.rate = l->rate;
-            net->drop_len = (size_t)net->max_batch * l->c;
+            nd->mask_off = net->drop_len;
+            net->drop_len += (size_t)net->max_batch * l->c;
+            break;
+        case NS_L_DROPPATH:
+            nd->kind = NS_N_DROPPATH;
+            nd->u.rate = l->rate;
+            nd->mask_off = net->drop_len;
+            net->drop_len += (size_t)net->max_batch;
             break;
         case NS_L_SHUFFLE:
             nd->kind = NS_N_SHUFFLE;
@@ -189,16 +196,15 @@ static int set_acc_flags(struct ns_net *net)
 }
 
 /* Everything but the big arrays: nodes, tensors, parameters, the plan. */
-static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch, float dropout,
-                               int zero_init_last_bn, int nth)
+static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
+                               const struct ns_graph_opts *opts, int zero_init_last_bn, int nth)
 {
     if (max_batch < 1) {
         ns_err("batch: %d is not >= 1", max_batch);
         return NULL;
     }
     struct ns_graph g;
-    struct ns_graph_opts opts = {.dropout = dropout};
-    if (ns_graph_build(cfg, &opts, &g))
+    if (ns_graph_build(cfg, opts, &g))
         return NULL;
     struct ns_net *net = calloc(1, sizeof *net);
     if (!net) {
@@ -221,10 +227,10 @@ static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch, float
     return net;
 }
 
-int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int nth,
-                  size_t *bytes)
+int ns_net_memory(const struct ns_config *cfg, int max_batch, const struct ns_graph_opts *opts,
+                  int nth, size_t *bytes)
 {
-    struct ns_net *net = skeleton(cfg, max_batch, dropout, 0, nth);
+    struct ns_net *net = skeleton(cfg, max_batch, opts, 0, nth);
     if (!net)
         return -1;
     *bytes = net->plan_bytes;
@@ -235,7 +241,15 @@ int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int
 struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
                             int zero_init_last_bn, struct ns_pool *pool)
 {
-    struct ns_net *net = skeleton(cfg, max_batch, dropout, zero_init_last_bn, ns_pool_size(pool));
+    struct ns_graph_opts opts = {.dropout = dropout};
+    return ns_net_build_opts(cfg, max_batch, &opts, zero_init_last_bn, pool);
+}
+
+struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
+                                 const struct ns_graph_opts *opts, int zero_init_last_bn,
+                                 struct ns_pool *pool)
+{
+    struct ns_net *net = skeleton(cfg, max_batch, opts, zero_init_last_bn, ns_pool_size(pool));
     if (!net)
         return NULL;
     net->pool = pool;
@@ -407,9 +421,17 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
         case NS_N_CONCAT:
             ns_concat_forward(pool, n * a->h * a->w, a->c, b2->c, a->data, b2->data, y->data);
             break;
+        case NS_N_DROPPATH:
+            if (train && rng)
+                ns_droppath_forward(pool, n, a->per_image, nd->u.rate, rng, a->data,
+                                    net->drop_mask + nd->mask_off, y->data);
+            else
+                memcpy(y->data, a->data, sizeof(float) * a->per_image * n);
+            break;
         case NS_N_DROPOUT:
             if (train && rng)
-                ns_dropout_forward(a->per_image * n, nd->u.rate, rng, a->data, net->drop_mask, y->data);
+                ns_dropout_forward(a->per_image * n, nd->u.rate, rng, a->data,
+                                   net->drop_mask + nd->mask_off, y->data);
             else
                 memcpy(y->data, a->data, sizeof(float) * a->per_image * n);
             break;
@@ -480,8 +502,12 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
             ns_concat_backward(pool, n * a->h * a->w, a->c, b2->c, y->grad, da, nd->acc[0],
                                nd->in[1] == net->input ? NULL : b2->grad, nd->acc[1]);
             break;
+        case NS_N_DROPPATH:
+            ns_droppath_backward(pool, n, a->per_image, nd->u.rate, net->drop_mask + nd->mask_off,
+                                 y->grad, da, nd->acc[0]);
+            break;
         case NS_N_DROPOUT:
-            ns_dropout_backward(a->per_image * n, nd->u.rate, net->drop_mask, y->grad, da,
+            ns_dropout_backward(a->per_image * n, nd->u.rate, net->drop_mask + nd->mask_off, y->grad, da,
                                 nd->acc[0]);
             break;
         }

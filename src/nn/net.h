@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "nn/ops.h"
-#include "model/model.h"
+#include "model/graph.h"
 
 enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA };
 
@@ -26,7 +26,7 @@ struct ns_param {
 
 enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
                     NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT, NS_N_SHUFFLE, NS_N_SLICE,
-                    NS_N_CONCAT };
+                    NS_N_CONCAT, NS_N_DROPPATH };
 
 struct ns_node {
     enum ns_node_kind kind;
@@ -37,6 +37,7 @@ struct ns_node {
     int skip;         /* fused away for inference: output aliases the input */
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
+    size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
     union {
         struct ns_conv conv;
         struct ns_bn bn;
@@ -73,7 +74,7 @@ struct ns_net {
     size_t fused_len;
     float *act_mem, *grad_mem, *scratch;
     size_t act_len, scratch_len;
-    uint8_t *drop_mask;
+    uint8_t *drop_mask;       /* dropout and drop path masks, max_batch-sized per node */
     size_t drop_len;
     int input, logits;        /* tensor ids */
     int fused;                /* ns_net_fuse_bn was called: inference only */
@@ -86,14 +87,18 @@ struct ns_net {
  * ns_err if the config is invalid or memory runs out. */
 struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
                             int zero_init_last_bn, struct ns_pool *pool);
+/* The same with every graph option (dropout, stochastic depth: model/graph.h). */
+struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
+                                 const struct ns_graph_opts *opts, int zero_init_last_bn,
+                                 struct ns_pool *pool);
 void ns_net_free(struct ns_net *net);
 
 /* The bytes ns_net_build would allocate for cfg at max_batch on nth threads (parameters,
  * their gradients and momentum, BN state, activations and their gradients, scratch, dropout
  * masks), computed from the layer graph without allocating any of it. 0, or -1 (ns_err)
  * for an invalid config. */
-int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int nth,
-                  size_t *bytes);
+int ns_net_memory(const struct ns_config *cfg, int max_batch, const struct ns_graph_opts *opts,
+                  int nth, size_t *bytes);
 
 /* Initialize parameters (pycls): conv N(0, sqrt(2/fan_out)), FC N(0, 0.01), biases 0, BN
  * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1. */

@@ -142,6 +142,14 @@ void ns_dropout_forward(size_t len, float rate, struct ns_pcg32 *rng, const floa
 void ns_dropout_backward(size_t len, float rate, const uint8_t *mask, const float *dy,
                          float *dx, int acc);
 
+/* ---- stochastic depth (drop path) -------------------------------------------------------
+ * x, y (n, per_image): each image's row is dropped (0) with probability rate, else scaled by
+ * 1/(1 - rate); mask (n bytes) drawn from rng, one draw per image. */
+void ns_droppath_forward(struct ns_pool *p, int n, size_t per_image, float rate,
+                         struct ns_pcg32 *rng, const float *x, uint8_t *mask, float *y);
+void ns_droppath_backward(struct ns_pool *p, int n, size_t per_image, float rate,
+                          const uint8_t *mask, const float *dy, float *dx, int acc);
+
 /* ---- loss ------------------------------------------------------------------------------
  * Mean softmax cross-entropy over n rows of `classes` logits. Writes dlogits
  * ((softmax - onehot)/n) when dlogits is not NULL; counts wrong argmax predictions into

@@ -48,6 +48,8 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("crop_pad: %d is not in 0..16", r->crop_pad);
     if (!(r->dropout >= 0 && r->dropout < 1))
         return ns_err("dropout: %g is not in [0, 1)", r->dropout);
+    if (!(r->drop_path >= 0 && r->drop_path < 1))
+        return ns_err("drop_path: %g is not in [0, 1)", r->drop_path);
     if (r->threads < 1 || r->threads > 256)
         return ns_err("threads: %d is not in 1..256", r->threads);
     if (r->eval_batch < 0 || r->eval_batch > 65536)
@@ -131,7 +133,9 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     int bmax = r->batch > eval_batch ? r->batch : eval_batch;
     size_t per_image = (size_t)cfg->in_ch * cfg->im_size * cfg->im_size;
     struct ns_pool *pool = ns_pool_create(r->threads);
-    struct ns_net *net = pool ? ns_net_build(cfg, bmax, (float)r->dropout, r->zero_init_last_bn, pool) : NULL;
+    struct ns_graph_opts gopts = {.dropout = (float)r->dropout, .drop_path = (float)r->drop_path};
+    struct ns_net *net =
+        pool ? ns_net_build_opts(cfg, bmax, &gopts, r->zero_init_last_bn, pool) : NULL;
     float *x = malloc(sizeof(float) * per_image * bmax);
     float *dlogits = malloc(sizeof(float) * (size_t)cfg->classes * bmax);
     int32_t *y = malloc(sizeof(int32_t) * bmax);

@@ -27,6 +27,7 @@ struct ns_recipe {
     int crop_pad;           /* augmentation: random crop with this zero padding, 0 = off */
     int flip;               /* augmentation: random horizontal flip */
     double dropout;         /* dropout rate before the classifier, 0 = off */
+    double drop_path;       /* stochastic depth rate of the last block (model/graph.h), 0 = off */
     int zero_init_last_bn;  /* zero gamma on each residual block's last BN */
     uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
     int threads;            /* compute threads, >= 1 */

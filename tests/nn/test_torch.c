@@ -314,13 +314,18 @@ static struct ns_config config_of(const float *m, size_t len)
     c.block = (enum ns_block)(int)m[5];
     c.se_r = m[6] / 1000.0;
     c.n_stages = (int)m[7];
-    assert_int_equal(len, 8 + 5 * (size_t)c.n_stages + 1);
+    assert_int_equal(len, 8 + 6 * (size_t)c.n_stages + 3);
     for (int s = 0; s < c.n_stages; s++) {
         const float *st = m + 8 + 5 * s;
         c.stages[s] =
             (struct ns_stage){(int)st[0], (int)st[1], (int)st[2], (int)st[3], st[4] / 1000.0, 0};
     }
-    c.bn_order = (enum ns_bn_order)(int)m[8 + 5 * c.n_stages];
+    const float *tail = m + 8 + 5 * c.n_stages;
+    c.bn_order = (enum ns_bn_order)(int)tail[0];
+    c.act = (enum ns_act)(int)tail[1];
+    c.head_w = (int)tail[2];
+    for (int s = 0; s < c.n_stages; s++)
+        c.stages[s].k = (int)tail[3 + s] == 3 ? 0 : (int)tail[3 + s];
     return c;
 }
 
@@ -467,6 +472,20 @@ static void bn_after_act_nets_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* The families of the layer graph: MobileNet v1 (ReLU and ReLU6, k = 5), ShuffleNet v2
+ * (split, concat, shuffle; both units; simple_pool stem; head conv), EfficientNet's MBConv
+ * (SiLU, SE with a SiLU hidden layer, k = 5, head conv). */
+static void new_family_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = 0;
+    static const char *nets[] = {"mbv1", "mbv1_relu6", "shuffle_v2", "mbconv_silu"};
+    for (int i = 0; i < 4; i++)
+        fails += check_net(nets[i], pool2, 4);
+    fails += check_net("shuffle_v2", NULL, 5);
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -499,6 +518,7 @@ int main(void)
         cmocka_unit_test(y_block_with_se_matches_torch),
         cmocka_unit_test(other_blocks_match_torch),
         cmocka_unit_test(bn_after_act_nets_match_torch),
+        cmocka_unit_test(new_family_nets_match_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
