@@ -25,6 +25,7 @@ static void on_signal(int sig)
 static void help(void)
 {
     puts("usage: netspace train (--bench-net | --regnet \"PARAMS\" | --config FILE |\n"
+         "                      --preset NAME |\n"
          "                      --db FILE [--study NAME] --trial N) [options]\n"
          "\n"
          "Train one model on a dataset and print its errors.\n"
@@ -35,6 +36,8 @@ static void help(void)
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
          "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --preset NAME           a published ImageNet model at the data's size and classes\n"
+         "                          (netspace model --preset list)\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
          "                          config as recorded, its study's dataset unless --data\n"
          "                          (--study NAME when the db has several studies)\n"
@@ -67,12 +70,12 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_DPATH, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET
 };
 
 static const struct option opts[] = {
     {"bench-net", no_argument, 0, O_BENCH}, {"regnet", required_argument, 0, O_REGNET},
-    {"config", required_argument, 0, O_CONFIG}, {"block", required_argument, 0, O_BLOCK},
+    {"config", required_argument, 0, O_CONFIG}, {"preset", required_argument, 0, O_PRESET}, {"block", required_argument, 0, O_BLOCK},
     {"stem", required_argument, 0, O_STEM}, {"stem-w", required_argument, 0, O_STEMW},
     {"data", required_argument, 0, O_DATA}, {"data-dir", required_argument, 0, O_DIR},
     {"val-split", required_argument, 0, O_VAL}, {"normalize", no_argument, 0, O_NORM},
@@ -147,7 +150,7 @@ int ns_cmd_train(int argc, char **argv)
     int bench = 0, json = 0, quiet = 0, normalize = 0, stem = NS_STEM_CIFAR, block = NS_BLOCK_X;
     long stem_w = 16, train_limit = 0, test_limit = 0, lv;
     double val = 0, dv;
-    const char *regnet = NULL, *config = NULL, *data = NULL, *dir = NULL;
+    const char *regnet = NULL, *config = NULL, *preset = NULL, *data = NULL, *dir = NULL;
     const char *db = NULL, *study = NULL;
     long trial = -1;
     int c;
@@ -157,6 +160,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_BENCH: bench = 1; break;
         case O_REGNET: regnet = optarg; break;
         case O_CONFIG: config = optarg; break;
+        case O_PRESET: preset = optarg; break;
         case O_BLOCK:
             block = ns_block_from_name(optarg);
             if (block != NS_BLOCK_X && block != NS_BLOCK_Y)
@@ -209,9 +213,9 @@ int ns_cmd_train(int argc, char **argv)
         return ns_cli_usage_error(C, "--db and --trial go together");
     if (study && !db)
         return ns_cli_usage_error(C, "--study needs --db and --trial");
-    if (bench + (regnet != NULL) + (config != NULL) + (db != NULL) != 1)
+    if (bench + (regnet != NULL) + (config != NULL) + (preset != NULL) + (db != NULL) != 1)
         return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config, "
-                                     "--db with --trial");
+                                     "--preset, --db with --trial");
     if (ns_recipe_check(&r) != 0)
         return ns_cli_usage_error(C, "%s", ns_errmsg());
     int kind = ns_data_kind_from_name(data ? data : "fashion-mnist");
@@ -271,6 +275,8 @@ int ns_cmd_train(int argc, char **argv)
             rc = ns_err_prefix("--regnet");
     } else if (config) {
         rc = ns_config_load(config, &cfg);
+    } else if (preset) {
+        rc = ns_model_preset(preset, tr.c, tr.h, tr.classes, &cfg);
     } /* else --db: from_db above filled cfg */
     if (rc != 0) {
         ns_die_msg();

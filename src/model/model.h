@@ -144,6 +144,18 @@ int ns_config_hash(const struct ns_config *c, char out[17]);
 /* Same, from an already canonical JSON string (from ns_config_to_json). */
 void ns_config_hash_json(const char *canonical_json, char out[17]);
 
+/* ---- presets --------------------------------------------------------------------------- */
+
+/* The published ImageNet models (resnet18, resnet50, resnext50_32x4d, wide_resnet50_2,
+ * mobilenet_v2, shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf) as configs with the
+ * given input shape; at 3x224x224 and 1000 classes their params and flops are torchvision's.
+ * Returns 0, or -1 with ns_err (an unknown name lists the presets; an input shape the
+ * network cannot take names it). */
+int ns_model_preset(const char *name, int in_ch, int im_size, int classes, struct ns_config *out);
+int ns_model_preset_count(void);
+/* The i-th preset's name (NULL past the end) and, when what is not NULL, a line about it. */
+const char *ns_model_preset_name(int i, const char **what);
+
 /* ---- complexity ------------------------------------------------------------------------ */
 
 /* Forward cost of one image, pycls conventions (DESIGN.md): flops = multiply-adds of convs and
