@@ -142,6 +142,19 @@ void ns_dropout_forward(size_t len, float rate, struct ns_pcg32 *rng, const floa
 void ns_dropout_backward(size_t len, float rate, const uint8_t *mask, const float *dy,
                          float *dx, int acc);
 
+/* ---- bilinear resize -----------------------------------------------------------------
+ * x (n, h, w, c) -> y (n, ho, wo, c), as torch's F.interpolate(mode="bilinear",
+ * align_corners=False) without antialiasing: output pixel o reads source coordinate
+ * max(0, (o + 0.5) * in/out - 0.5) between its two nearest pixels (the last one clamped).
+ * Backward spreads dy over the same four pixels with the same weights. */
+struct ns_resize {
+    int h, w, c, ho, wo;
+};
+void ns_resize_forward(struct ns_pool *p, const struct ns_resize *r, int n, const float *x,
+                       float *y);
+void ns_resize_backward(struct ns_pool *p, const struct ns_resize *r, int n, const float *dy,
+                        float *dx, int acc);
+
 /* ---- stochastic depth (drop path) -------------------------------------------------------
  * x, y (n, per_image): each image's row is dropped (0) with probability rate, else scaled by
  * 1/(1 - rate); mask (n bytes) drawn from rng, one draw per image. */

@@ -68,16 +68,41 @@ static double lr_at(const struct ns_recipe *r, long t, long total, long warm)
     return lr;
 }
 
+/* Input batches at the model's resolution: the dataset's images, resized (bilinear) when
+ * the model's resolution differs from theirs (compound scaling). */
+struct input {
+    struct ns_resize rs;
+    int resize;
+    float *stage; /* the batch at the data's size before resizing */
+};
+
+static void input_setup(struct input *in, const struct ns_dataset *d, const struct ns_config *c,
+                        float *stage)
+{
+    in->rs = (struct ns_resize){d->h, d->w, d->c, c->im_size, c->im_size};
+    in->resize = d->h != c->im_size || d->w != c->im_size;
+    in->stage = stage;
+}
+
+static void make_batch(struct ns_pool *pool, const struct input *in, const struct ns_dataset *d,
+                       const uint32_t *idx, int n, const struct ns_augment *aug,
+                       struct ns_pcg32 *rng, float *x, int32_t *y)
+{
+    ns_data_batch(d, idx, n, aug, rng, in->resize ? in->stage : x, y);
+    if (in->resize)
+        ns_resize_forward(pool, &in->rs, n, in->stage, x);
+}
+
 /* Percent of `ds` misclassified in evaluation mode. */
-static double evaluate(struct ns_net *net, const struct ns_dataset *ds, int batch, float *x,
-                       int32_t *y, uint32_t *idx)
+static double evaluate(struct ns_net *net, const struct ns_dataset *ds, const struct input *in,
+                       int batch, float *x, int32_t *y, uint32_t *idx)
 {
     long wrong = 0;
     for (int i0 = 0; i0 < ds->n; i0 += batch) {
         int n = ds->n - i0 < batch ? ds->n - i0 : batch;
         for (int i = 0; i < n; i++)
             idx[i] = (uint32_t)(i0 + i);
-        ns_data_batch(ds, idx, n, NULL, NULL, x, y);
+        make_batch(net->pool, in, ds, idx, n, NULL, NULL, x, y);
         const float *logits = ns_net_forward(net, n, x, 0, NULL);
         int bad = 0;
         ns_softmax_xent(n, net->cfg.classes, logits, y, NULL, &bad);
@@ -100,11 +125,13 @@ static enum ns_train_status fail(struct ns_train_result *res, enum ns_train_stat
     return st;
 }
 
+/* The data must have the model's channels and classes; a different image size is resized
+ * to the model's (bilinear). */
 static int check_data(const struct ns_config *cfg, const struct ns_dataset *d, const char *what)
 {
-    if (d->c != cfg->in_ch || d->h != cfg->im_size || d->w != cfg->im_size)
-        return ns_err("%s set is %dx%dx%d but the model expects %dx%dx%d", what, d->c, d->h, d->w,
-                      cfg->in_ch, cfg->im_size, cfg->im_size);
+    if (d->c != cfg->in_ch)
+        return ns_err("%s set has %d channels (%dx%dx%d) but the model expects %d", what, d->c,
+                      d->c, d->h, d->w, cfg->in_ch);
     if (d->classes > cfg->classes)
         return ns_err("%s set has %d classes but the model only %d", what, d->classes, cfg->classes);
     return 0;
@@ -137,11 +164,18 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     struct ns_net *net =
         pool ? ns_net_build_opts(cfg, bmax, &gopts, r->zero_init_last_bn, pool) : NULL;
     float *x = malloc(sizeof(float) * per_image * bmax);
+    size_t data_image = (size_t)train->c * (train->h * train->w > test->h * test->w
+                                                ? train->h * train->w
+                                                : test->h * test->w);
+    float *stage = malloc(sizeof(float) * data_image * bmax);
+    struct input in_train, in_test;
+    input_setup(&in_train, train, cfg, stage);
+    input_setup(&in_test, test, cfg, stage);
     float *dlogits = malloc(sizeof(float) * (size_t)cfg->classes * bmax);
     int32_t *y = malloc(sizeof(int32_t) * bmax);
     uint32_t *perm = malloc(sizeof(uint32_t) * (size_t)(train->n > bmax ? train->n : bmax));
     enum ns_train_status st = NS_TRAIN_OK;
-    if (!pool || !net || !x || !dlogits || !y || !perm) {
+    if (!pool || !net || !x || !stage || !dlogits || !y || !perm) {
         st = fail(res, NS_TRAIN_ERROR, "%s", pool && net ? "out of memory" : ns_errmsg());
         goto done;
     }
@@ -170,7 +204,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             long t = (e - 1) * steps + s;
-            ns_data_batch(train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
+            make_batch(pool, &in_train, train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
             ns_net_zero_grad(net);
             const float *logits = ns_net_forward(net, r->batch, x, 1, &rng_drop);
             int bad = 0;
@@ -201,7 +235,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         struct ns_epoch_metrics m = {.epoch = e};
         m.train_loss = loss_sum / steps;
         m.train_err = 100.0 * wrong / (steps * r->batch);
-        m.test_err = evaluate(net, test, eval_batch, x, y, perm);
+        m.test_err = evaluate(net, test, &in_test, eval_batch, x, y, perm);
         m.seconds = ns_now() - t_epoch;
         m.img_per_s = t_train > 0 ? steps * r->batch / t_train : 0;
         res->epochs_done = e;
@@ -226,6 +260,7 @@ done:
     ns_net_free(net);
     ns_pool_free(pool);
     free(x);
+    free(stage);
     free(dlogits);
     free(y);
     free(perm);

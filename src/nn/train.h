@@ -80,9 +80,10 @@ struct ns_train_opts {
     volatile sig_atomic_t *stop;   /* checked every step; non-zero = stop; may be NULL */
 };
 
-/* Train `cfg` on `train`, evaluating on `test`. The data's shape must match the config
- * (in_ch, im_size, classes); a mismatch is NS_TRAIN_ERROR. Always fills *res and returns
- * its status. */
+/* Train `cfg` on `train`, evaluating on `test`. The data's channels must be the config's
+ * and its classes no more than the config's (else NS_TRAIN_ERROR); images of another size
+ * than the config's im_size are resized to it (bilinear, after augmentation), as compound
+ * scaling needs. Always fills *res and returns its status. */
 enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_dataset *train,
                               const struct ns_dataset *test, const struct ns_recipe *r,
                               const struct ns_train_opts *opts, struct ns_train_result *res);

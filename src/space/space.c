@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum space_kind { KIND_REGNET, KIND_ANYNET };
+enum space_kind { KIND_REGNET, KIND_ANYNET, KIND_COMPOUND };
 
 /* RegNet parameters, in the order of the parameter list. */
 enum { RG_DEPTH, RG_W0, RG_WA, RG_WM, RG_GROUP_W, RG_BOT_MUL, RG_SE_R, RG_COUNT };
@@ -46,6 +46,10 @@ struct ns_space {
     /* regnet */
     int first_stride;
     struct ns_dist rg[RG_COUNT];
+
+    /* compound */
+    struct ns_config base;
+    struct ns_dist cp[4];
 
     /* anynet */
     int n_stages;
@@ -322,17 +326,103 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
     return 0;
 }
 
+/* What every kind of space has: the input shape (required unless the kind has a default),
+ * max_tries, constraints. */
+static int load_common(struct ns_space *sp, const json_t *j)
+{
+    char where[600];
+    const json_t *in = json_object_get(j, "input");
+    snprintf(where, sizeof where, "%s.input", sp->where);
+    static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
+    if (!in && sp->kind != KIND_COMPOUND)
+        return ns_err("%s: missing field", where);
+    if (in && (ns_json_check_keys(in, where, input_keys) ||
+               ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
+               ns_json_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
+               ns_json_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes)))
+        return -1;
+
+    sp->max_tries = 1000;
+    if (ns_json_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
+        return -1;
+
+    ns_constraints_none(&sp->cons);
+    const json_t *cons = json_object_get(j, "constraints");
+    snprintf(where, sizeof where, "%s: constraints", sp->where);
+    if (cons && ns_constraints_from_jansson(cons, where, &sp->cons))
+        return -1;
+
+    return 0;
+}
+
 static const char *const space_keys[] = {"name",      "description",    "kind",   "block",
                                          "stem",      "input",          "params", "constraints",
                                          "max_tries", "first_stride",   "stages", "strides",
                                          "shared",    "non_decreasing", "bn_order", "act",
                                          "head_w",    NULL};
 
+static const char *const compound_keys[] = {"name",   "description", "kind",      "base",
+                                            "input",  "params",      "constraints", "max_tries",
+                                            NULL};
+/* Compound-scaling parameters, in draw order, and their defaults (EfficientNet's). */
+enum { CP_PHI, CP_ALPHA, CP_BETA, CP_GAMMA, CP_COUNT };
+static const char *const compound_names[CP_COUNT] = {"phi", "alpha", "beta", "gamma"};
+
+/* kind "compound": a base config scaled by phi (ns_compound_scale). */
+static int load_compound(struct ns_space *sp, const json_t *j)
+{
+    sp->kind = KIND_COMPOUND;
+    if (ns_json_check_keys(j, sp->where, compound_keys))
+        return -1;
+    const json_t *base = json_object_get(j, "base");
+    if (!base)
+        return ns_err("%s.base: missing field (the config to scale)", sp->where);
+    if (ns_config_from_jansson(base, &sp->base))
+        return ns_err_prefix("%s.base", sp->where);
+    sp->block = sp->base.block;
+    sp->in_ch = sp->base.in_ch;
+    sp->im_size = sp->base.im_size;
+    sp->classes = sp->base.classes;
+    if (load_common(sp, j))
+        return -1;
+    const json_t *params = json_object_get(j, "params");
+    if (!params)
+        return ns_err("%s: params: missing field", sp->where);
+    static const char *const keys[] = {"phi", "alpha", "beta", "gamma", NULL};
+    char where[600];
+    snprintf(where, sizeof where, "%s: params", sp->where);
+    if (ns_json_check_keys(params, where, keys))
+        return -1;
+    static const double defaults[CP_COUNT] = {0, 1.2, 1.1, 1.15};
+    for (int i = 0; i < CP_COUNT; i++) {
+        int present;
+        if (parse_dist(sp, params, compound_names[i], &sp->cp[i], &present))
+            return -1;
+        if (!present && i == CP_PHI)
+            return ns_err("%s: params.phi: missing field", sp->where);
+        if (!present)
+            fixed(&sp->cp[i], defaults[i]);
+        if (add_name(sp, "%s", compound_names[i], 0))
+            return -1;
+    }
+    if (check_values(sp, "phi", &sp->cp[CP_PHI], -8, 0, 8, 0) ||
+        check_values(sp, "alpha", &sp->cp[CP_ALPHA], 1, 0, 4, 0) ||
+        check_values(sp, "beta", &sp->cp[CP_BETA], 1, 0, 4, 0) ||
+        check_values(sp, "gamma", &sp->cp[CP_GAMMA], 1, 0, 4, 0))
+        return -1;
+    return 0;
+}
+
 static int load(struct ns_space *sp, const json_t *j)
 {
-    if (ns_json_check_keys(j, sp->where, space_keys))
-        return -1;
     const char *s;
+    if (json_is_object(j) && json_is_string(json_object_get(j, "kind")) &&
+        !strcmp(json_string_value(json_object_get(j, "kind")), "compound")) {
+        if (ns_json_check_keys(j, sp->where, compound_keys))
+            return -1;
+    } else if (ns_json_check_keys(j, sp->where, space_keys)) {
+        return -1;
+    }
     if (ns_json_get_str(j, "name", sp->where, 1, &s))
         return -1;
     if (!*s || strlen(s) >= sizeof sp->name)
@@ -347,8 +437,10 @@ static int load(struct ns_space *sp, const json_t *j)
         sp->kind = KIND_REGNET;
     else if (!strcmp(s, "anynet"))
         sp->kind = KIND_ANYNET;
+    else if (!strcmp(s, "compound"))
+        return load_compound(sp, j);
     else
-        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet)", sp->where, s);
+        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet, compound)", sp->where, s);
 
     if (ns_json_get_str(j, "block", sp->where, 1, &s))
         return -1;
@@ -399,27 +491,8 @@ static int load(struct ns_space *sp, const json_t *j)
         return ns_err("%s.type: unknown stem '%s' (cifar, simple, res)", where, s);
     sp->stem = (enum ns_stem)v;
 
-    const json_t *in = json_object_get(j, "input");
-    snprintf(where, sizeof where, "%s.input", sp->where);
-    static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
-    if (!in)
-        return ns_err("%s: missing field", where);
-    if (ns_json_check_keys(in, where, input_keys) ||
-        ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
-        ns_json_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
-        ns_json_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes))
+    if (load_common(sp, j))
         return -1;
-
-    sp->max_tries = 1000;
-    if (ns_json_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
-        return -1;
-
-    ns_constraints_none(&sp->cons);
-    const json_t *cons = json_object_get(j, "constraints");
-    snprintf(where, sizeof where, "%s: constraints", sp->where);
-    if (cons && ns_constraints_from_jansson(cons, where, &sp->cons))
-        return -1;
-
     const json_t *params = json_object_get(j, "params");
     if (!params)
         return ns_err("%s: params: missing field", sp->where);
@@ -555,6 +628,16 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     c->bn_order = sp->bn_order;
     c->act = sp->act;
     c->head_w = sp->head_w;
+    if (sp->kind == KIND_COMPOUND) {
+        for (int i = 0; i < CP_COUNT; i++)
+            vals[i] = ns_dist_draw(&sp->cp[i], rng);
+        struct ns_config b = sp->base;
+        b.in_ch = sp->in_ch;
+        b.im_size = sp->im_size;
+        b.classes = sp->classes;
+        struct ns_compound k = {vals[CP_PHI], vals[CP_ALPHA], vals[CP_BETA], vals[CP_GAMMA]};
+        return ns_compound_scale(&b, &k, c);
+    }
     if (sp->kind == KIND_REGNET) {
         for (int i = 0; i < RG_COUNT; i++)
             vals[i] = ns_dist_draw(&sp->rg[i], rng);
