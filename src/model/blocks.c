@@ -147,6 +147,37 @@ static int emit_shuffle_v2(struct ns_emit *e, int x, const struct ns_stage *st, 
     return ns_e_shuffle(e, ns_e_concat(e, a, b), 2);
 }
 
+/* shuffle_v1 (ShuffleNet v1 unit): bottleneck bw = round(w*b) (the paper's b = 1/4), G =
+ * bw/g groups (g: the group width on the bottleneck side). Grouped conv 1x1 w_in->bw-BN-act
+ * (ungrouped in the net's first block, whose input is the stem's few channels, as in the
+ * paper), channel shuffle (G groups), depthwise 3x3 s-BN, grouped conv 1x1-BN to w (s == 1:
+ * added to the input) or to w - w_in (s == 2: concatenated after a 3x3 s2 average pool of
+ * the input), then act. */
+static int emit_shuffle_v1(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), w = st->w, bw = ns_round_even(w * st->b);
+    if (bw < 1 || st->g < 1 || bw % st->g != 0)
+        return ns_err("stages[%d].g: group width %d does not divide the bottleneck width %d", i,
+                      st->g, bw);
+    int groups = bw / st->g, first = i == 0 && e->block == 0 ? 1 : groups;
+    int out = s == 2 ? w - w_in : w;
+    if (s == 1 && w_in != w)
+        return ns_err("stages[%d].s: a ShuffleNet v1 unit changes the width (%d to %d) only "
+                      "with stride 2",
+                      i, w_in, w);
+    if (out < 1 || w_in % first != 0 || out % groups != 0)
+        return ns_err("stages[%d].w: %d groups do not divide the unit's widths (input %d, "
+                      "branch output %d)",
+                      i, groups, w_in, out);
+    int y = ns_e_conv_bn_act(e, x, bw, 1, 1, first);
+    y = ns_e_shuffle(e, y, groups);
+    y = ns_e_bn(e, ns_e_conv(e, y, bw, 3, s, bw, 0), 0, 0);
+    y = ns_e_bn(e, ns_e_conv(e, y, out, 1, 1, groups, 0), 0, s == 1);
+    if (s == 1)
+        return add_act(e, y, x);
+    return ns_e_act(e, ns_e_concat(e, ns_e_avgpool(e, x, 3, 2, 1), y), e->cfg->act);
+}
+
 const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_VANILLA] = {"vanilla", NS_TAKES_ACT, emit_vanilla},
     [NS_BLOCK_RES_BASIC] = {"res_basic", NS_TAKES_ACT, emit_res_basic},
@@ -158,4 +189,5 @@ const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
                          emit_mbconv},
     [NS_BLOCK_MBV1] = {"mbv1", NS_TAKES_K | NS_TAKES_ACT, emit_mbv1},
     [NS_BLOCK_SHUFFLE_V2] = {"shuffle_v2", NS_TAKES_ACT, emit_shuffle_v2},
+    [NS_BLOCK_SHUFFLE_V1] = {"shuffle_v1", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_shuffle_v1},
 };

@@ -33,7 +33,8 @@
 #define NS_MAX_STAGES 8
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
-                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_COUNT };
+                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_SHUFFLE_V1,
+                NS_BLOCK_COUNT };
 enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */

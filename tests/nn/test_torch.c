@@ -474,13 +474,14 @@ static void bn_after_act_nets_match_torch(void **state)
 
 /* The families of the layer graph: MobileNet v1 (ReLU and ReLU6, k = 5), ShuffleNet v2
  * (split, concat, shuffle; both units; simple_pool stem; head conv), EfficientNet's MBConv
- * (SiLU, SE with a SiLU hidden layer, k = 5, head conv). */
+ * (SiLU, SE with a SiLU hidden layer, k = 5, head conv), ShuffleNet v1 (grouped 1x1 convs,
+ * shuffle with 4 and 2 groups, average-pool shortcut and concat, identity unit). */
 static void new_family_nets_match_torch(void **state)
 {
     (void)state;
     int fails = 0;
-    static const char *nets[] = {"mbv1", "mbv1_relu6", "shuffle_v2", "mbconv_silu"};
-    for (int i = 0; i < 4; i++)
+    static const char *nets[] = {"mbv1", "mbv1_relu6", "shuffle_v2", "mbconv_silu", "shuffle_v1"};
+    for (int i = 0; i < 5; i++)
         fails += check_net(nets[i], pool2, 4);
     fails += check_net("shuffle_v2", NULL, 5);
     assert_int_equal(fails, 0);
