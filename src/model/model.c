@@ -1,6 +1,7 @@
 /* The model config: names, checks, canonical values, the canonical JSON and its hash. The JSON
  * is written by hand rather than with jansson's dumper so that the number format is ours and
  * fixed: the hash must not change with a library version. */
+#include "model/config_json.h"
 #include "model/emit.h"
 
 #include "util/err.h"

@@ -27,7 +27,7 @@
 #ifndef NS_MODEL_H
 #define NS_MODEL_H
 
-#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NS_MAX_STAGES 8
@@ -122,10 +122,8 @@ void ns_config_bench_net(struct ns_config *c);
 char *ns_config_to_json(const struct ns_config *c);
 /* The same into buf (NUL-terminated); 0, or -1 (ns_err) when invalid or longer than cap. */
 int ns_config_json_into(const struct ns_config *c, char *buf, size_t cap);
-/* The same as a new jansson object (caller json_decref's), or NULL. */
-json_t *ns_config_to_jansson(const struct ns_config *c);
 
-/* Parse a config from JSON text / a jansson object / a file. Every key of the canonical form
+/* Parse a config from JSON text / a file (a jansson object: model/config_json.h). Every key of the canonical form
  * is required except those with defaults (se_r, bn_order, act, head_w, k); unknown keys are
  * errors (they are typos); integer fields accept integral reals (2.0); a field the block
  * does not take is an error naming it unless it holds its canonical value. The result
@@ -133,7 +131,6 @@ json_t *ns_config_to_jansson(const struct ns_config *c);
  * the file first for ns_config_load, with line and column for malformed JSON). *out is
  * unspecified on error. */
 int ns_config_from_json(const char *text, struct ns_config *out);
-int ns_config_from_jansson(const json_t *j, struct ns_config *out);
 int ns_config_load(const char *path, struct ns_config *out);
 
 /* FNV-1a 64-bit of n bytes. */

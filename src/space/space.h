@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "model/config_json.h"
 #include "model/model.h"
 #include "util/json.h"
 #include "util/pcg32.h"
