@@ -178,6 +178,42 @@ static int emit_shuffle_v1(struct ns_emit *e, int x, const struct ns_stage *st, 
     return ns_e_act(e, ns_e_concat(e, ns_e_avgpool(e, x, 3, 2, 1), y), e->cfg->act);
 }
 
+/* vit (a pre-LN transformer encoder block, ViT's), on tokens of width D = w with heads of
+ * width g (heads = w/g) and an MLP of width round(w*b): x + attn(LN(x)), then
+ * x + MLP(LN(x)) with MLP = linear, GELU, linear. attn: a linear to q|k|v (3w), multi-head
+ * self-attention, a linear back to w. The net's first block first makes the tokens: the
+ * stem's output map flattened, a class token in front, a learned position embedding added.
+ * Inits as pycls's ViT: q|k|v and MLP xavier-uniform, the output projection torch's
+ * default, MLP biases N(0, 1e-6), the patch embedding truncated-normal sqrt(1/fan_in). */
+static int emit_vit(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w = st->w, m = ns_round_even(w * st->b);
+    if (s != 1)
+        return ns_err("stages[%d].s: a transformer stage has stride 1", i);
+    if (ns_e_c(e, x) != w)
+        return ns_err("stages[%d].w: %d is not the stem's (token) width %d", i, w, ns_e_c(e, x));
+    if (st->g < 1 || w % st->g)
+        return ns_err("stages[%d].g: head width %d does not divide the width %d", i, st->g, w);
+    if (m < 1)
+        return ns_err("stages[%d].b: MLP width round(%d*%g) is 0", i, w, st->b);
+    if (e->block_no == 0)
+        x = ns_e_tokens(e, x);
+    int y = ns_e_linear_init(e, ns_e_ln(e, x), 3 * w, NS_INIT_XAVIER, 0);
+    y = ns_e_linear_init(e, ns_e_attn(e, y, w / st->g), w, NS_INIT_TORCH, 0);
+    x = ns_e_add(e, ns_e_drop_path(e, y), x, 0);
+    y = ns_e_linear_init(e, ns_e_ln(e, x), m, NS_INIT_XAVIER, 1);
+    y = ns_e_linear_init(e, ns_e_act(e, y, NS_ACT_GELU), w, NS_INIT_XAVIER, 1);
+    return ns_e_add(e, ns_e_drop_path(e, y), x, 0);
+}
+
+/* The encoder's final layer norm, then the class token's features; the classifier starts
+ * at zero. */
+static int head_vit(struct ns_emit *e, int x)
+{
+    e->zero_classifier = 1;
+    return ns_e_token0(e, ns_e_ln(e, x));
+}
+
 const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_VANILLA] = {"vanilla", NS_TAKES_ACT, emit_vanilla},
     [NS_BLOCK_RES_BASIC] = {"res_basic", NS_TAKES_ACT, emit_res_basic},
@@ -190,4 +226,5 @@ const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_MBV1] = {"mbv1", NS_TAKES_K | NS_TAKES_ACT, emit_mbv1},
     [NS_BLOCK_SHUFFLE_V2] = {"shuffle_v2", NS_TAKES_ACT, emit_shuffle_v2},
     [NS_BLOCK_SHUFFLE_V1] = {"shuffle_v1", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_shuffle_v1},
+    [NS_BLOCK_VIT] = {"vit", NS_TAKES_G | NS_TAKES_B | NS_TOKENS, emit_vit, head_vit},
 };

@@ -6,7 +6,10 @@
  *
  * Fields (canonical JSON names in quotes):
  *   "in_ch", "im_size", "classes"  input channels, square input size, classes
- *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool) and width
+ *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool, patchify,
+ *                                   conv_patch) and width
+ *   "patch"                         the patch size of a patchify or conv_patch stem (written
+ *                                   when not 0)
  *   "block"                         block type, the same for every stage (blocks.c)
  *   "stages": [{"d","w","s","g","b","k"}]
  *       d blocks of output width w; stride s on the first block; g the group *width* of the
@@ -34,11 +37,13 @@
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
                 NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_SHUFFLE_V1,
-                NS_BLOCK_COUNT };
-enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_COUNT };
+                NS_BLOCK_VIT, NS_BLOCK_COUNT };
+enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL,
+               NS_STEM_PATCHIFY, NS_STEM_CONV_PATCH, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */
-enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_COUNT };
+enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_GELU,
+              NS_ACT_COUNT };
 #define NS_CONFIG_ACTS 3
 
 struct ns_stage {
@@ -59,6 +64,7 @@ struct ns_config {
     enum ns_bn_order bn_order; /* 0 (before_act) in a zeroed config */
     enum ns_act act;           /* 0 (relu) in a zeroed config */
     int head_w;                /* 0 = no head conv */
+    int patch;                 /* patch size of a patchify or conv_patch stem, else 0 */
     int n_stages;
     struct ns_stage stages[NS_MAX_STAGES];
 };
@@ -85,6 +91,8 @@ enum {
     NS_NEEDS_SE = 16,      /* se_r must be > 0 (y) */
     NS_TAKES_ACT = 32,     /* act and bn_order after_act (not pre-activation sep) */
     NS_DEPTHWISE_G1 = 64,  /* canonical g is 1 (depthwise convs), not 0 */
+    NS_TOKENS = 128,       /* a transformer: one stage of stride 1 on a patch stem; g is the
+                            * head width, b the MLP ratio */
 };
 unsigned ns_block_takes(enum ns_block b);
 

@@ -48,6 +48,10 @@ static void act_fwd_task(void *vp, int ith, int nth)
         for (size_t i = lo; i < hi; i++)
             y[i] = x[i] > 0 ? (x[i] < 6.0f ? x[i] : 6.0f) : 0.0f;
         break;
+    case NS_ACT_GELU:
+        for (size_t i = lo; i < hi; i++)
+            y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+        break;
     default:
         for (size_t i = lo; i < hi; i++)
             y[i] = sigmoidf(x[i]);
@@ -74,6 +78,12 @@ static void act_bwd_task(void *vp, int ith, int nth)
         case NS_ACT_RELU:
             g = y[i] > 0 ? dy[i] : 0.0f;
             break;
+        case NS_ACT_GELU: { /* Phi(x) + x phi(x) */
+            float cdf = 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+            float pdf = expf(-0.5f * x[i] * x[i]) * 0.3989422804014327f;
+            g = dy[i] * (cdf + x[i] * pdf);
+            break;
+        }
         case NS_ACT_RELU6: /* torch's hardtanh: the gradient flows strictly inside (0, 6) */
             g = x[i] > 0 && x[i] < 6.0f ? dy[i] : 0.0f;
             break;

@@ -15,18 +15,25 @@
 #include "nn/ops.h"
 #include "model/graph.h"
 
-enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA };
+/* What a parameter tensor is. Norm parameters, biases and embeddings (BN_*, LN_*, BIAS,
+ * CLS, POS) take no weight decay under AdamW. */
+enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA,
+                     NS_P_LN_GAMMA, NS_P_LN_BETA, NS_P_CLS, NS_P_POS };
 
 struct ns_param {
     size_t off, len;
     enum ns_param_kind kind;
+    enum ns_init init; /* CONV_W, FC_W: the rule (model/graph.h); BIAS: DEFAULT (0) or
+                        * NS_INIT_LECUN standing for N(0, 1e-6) (ViT's MLP biases) */
+    int fan_in;
     int fan_out;    /* conv: k*k*cout (pycls init) */
     int zero_init;  /* BN gamma that starts at 0 (last BN of a residual block, if asked) */
 };
 
 enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
                     NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT, NS_N_SHUFFLE, NS_N_SLICE,
-                    NS_N_CONCAT, NS_N_DROPPATH };
+                    NS_N_CONCAT, NS_N_DROPPATH, NS_N_PATCHIFY, NS_N_TOKENS, NS_N_LN,
+                    NS_N_ATTN, NS_N_TOKEN0 };
 
 struct ns_node {
     enum ns_node_kind kind;
@@ -38,6 +45,7 @@ struct ns_node {
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
     size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
+    size_t cache_off; /* LN: mean and rstd per row, ATTN: attention maps, in cache */
     union {
         struct ns_conv conv;
         struct ns_bn bn;
@@ -47,6 +55,8 @@ struct ns_node {
         enum ns_act act;
         float rate;
         struct { int groups, lo; } ch; /* SHUFFLE: groups; SLICE: first channel */
+        struct ns_patchify patch;
+        struct ns_attention attn;
     } u;
 };
 
@@ -74,6 +84,8 @@ struct ns_net {
     size_t fused_len;
     float *act_mem, *grad_mem, *scratch;
     size_t act_len, scratch_len;
+    float *cache;             /* what LN and attention keep for backward */
+    size_t cache_len;
     uint8_t *drop_mask;       /* dropout and drop path masks, max_batch-sized per node */
     size_t drop_len;
     int input, logits;        /* tensor ids */

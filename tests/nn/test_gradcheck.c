@@ -485,7 +485,8 @@ static void activation_gradients(void **state)
 {
     (void)state;
     const size_t len = 301; /* not a multiple of the 16-float thread split */
-    static const enum ns_act acts[4] = {NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID, NS_ACT_RELU6};
+    static const enum ns_act acts[5] = {NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID, NS_ACT_RELU6,
+                                        NS_ACT_GELU};
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 5, 5);
     float *x = nn_floats(len), *y = nn_floats(len), *y2 = nn_floats(len), *r = nn_floats(len);
@@ -493,7 +494,7 @@ static void activation_gradients(void **state)
     double *ry = malloc(sizeof(double) * len), *rdx = malloc(sizeof(double) * len);
     int fails = 0;
     char what[96];
-    for (int ai = 0; ai < 4; ai++) {
+    for (int ai = 0; ai < 5; ai++) {
         const enum ns_act a = acts[ai];
         const char *name = ns_act_name(a);
         for (size_t i = 0; i < len; i++) {
@@ -522,6 +523,11 @@ static void activation_gradients(void **state)
             case NS_ACT_RELU6:
                 yv = v < 0 ? 0 : v > 6 ? 6 : v, d = v > 0 && v < 6;
                 break;
+            case NS_ACT_GELU: {
+                double cdf = 0.5 * (1 + erf(v / sqrt(2.0)));
+                yv = v * cdf, d = cdf + v * exp(-0.5 * v * v) / sqrt(2 * M_PI);
+                break;
+            }
             default:
                 yv = s, d = s * (1 - s);
             }

@@ -314,7 +314,7 @@ static struct ns_config config_of(const float *m, size_t len)
     c.block = (enum ns_block)(int)m[5];
     c.se_r = m[6] / 1000.0;
     c.n_stages = (int)m[7];
-    assert_int_equal(len, 8 + 6 * (size_t)c.n_stages + 3);
+    assert_int_equal(len, 8 + 6 * (size_t)c.n_stages + 4);
     for (int s = 0; s < c.n_stages; s++) {
         const float *st = m + 8 + 5 * s;
         c.stages[s] =
@@ -326,6 +326,7 @@ static struct ns_config config_of(const float *m, size_t len)
     c.head_w = (int)tail[2];
     for (int s = 0; s < c.n_stages; s++)
         c.stages[s].k = (int)tail[3 + s] == 3 ? 0 : (int)tail[3 + s];
+    c.patch = (int)tail[3 + c.n_stages];
     return c;
 }
 
@@ -401,6 +402,11 @@ static int check_net(const char *block, struct ns_pool *pool, int max_batch)
     for (int i = 0; i < net->n_nodes; i++)
         if (net->nodes[i].kind == NS_N_GAP)
             head = i;
+    /* a transformer: the final LN, whose output the class token is taken from (node i
+     * makes tensor i + 1) */
+    for (int i = 0; head < 0 && i < net->n_nodes; i++)
+        if (net->nodes[i].kind == NS_N_TOKEN0)
+            head = net->nodes[i].in[0] - 1;
     assert_true(head >= 0);
     const struct ns_tensor *ft = &net->tensors[net->nodes[head].in[0]];
     fails += !cmp(p, "feat", ft->data, fx_get(p, "feat", ft->per_image * n), ft->per_image * n,
@@ -487,6 +493,15 @@ static void new_family_nets_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* A vision transformer: patchify stem, class token and position embedding, pre-LN encoder
+ * blocks (multi-head attention, GELU MLP), final LN and the class token's classifier. */
+static void vit_net_matches_torch(void **state)
+{
+    (void)state;
+    assert_int_equal(check_net("vit", pool2, 4), 0);
+    assert_int_equal(check_net("vit", NULL, 6), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -520,6 +535,7 @@ int main(void)
         cmocka_unit_test(other_blocks_match_torch),
         cmocka_unit_test(bn_after_act_nets_match_torch),
         cmocka_unit_test(new_family_nets_match_torch),
+        cmocka_unit_test(vit_net_matches_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
