@@ -24,7 +24,7 @@ static const char *help =
     "  --config FILE        a canonical config JSON file instead\n"
     "  --preset NAME        a published ImageNet model (--preset list: the names): resnet18,\n"
     "                       resnet50, resnext50_32x4d, wide_resnet50_2, mobilenet_v2,\n"
-    "                       shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf\n"
+    "                       shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16\n"
     "  --im-size N          input size (default 224, or the config's)\n"
     "  --in-ch N            input channels (default 3, or the config's)\n"
     "  --classes N          classes (default 1000, or the config's)\n"

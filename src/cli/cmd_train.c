@@ -58,6 +58,8 @@ static void help(void)
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
          "  --drop-path F (0: stochastic depth; block j of J drops its residual branch\n"
          "                with rate F*j/J)\n"
+         "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
+         "                decoupled weight decay (--wd), none on biases, norms, embeddings\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
@@ -70,7 +72,7 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_DPATH, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET
 };
 
 static const struct option opts[] = {
@@ -87,6 +89,8 @@ static const struct option opts[] = {
     {"warmup-factor", required_argument, 0, O_WARMF}, {"crop-pad", required_argument, 0, O_CROP},
     {"flip", no_argument, 0, O_FLIP}, {"dropout", required_argument, 0, O_DROP},
     {"drop-path", required_argument, 0, O_DPATH},
+    {"optimizer", required_argument, 0, O_OPT}, {"beta1", required_argument, 0, O_BETA1},
+    {"beta2", required_argument, 0, O_BETA2},
     {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
     {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
@@ -193,6 +197,13 @@ int ns_cmd_train(int argc, char **argv)
         case O_FLIP: r.flip = 1; break;
         case O_DROP: if (ns_cli_double(C, "--dropout", optarg, &dv)) return 2; r.dropout = dv; break;
         case O_DPATH: if (ns_cli_double(C, "--drop-path", optarg, &dv)) return 2; r.drop_path = dv; break;
+        case O_OPT:
+            if (strcmp(optarg, "sgd") && strcmp(optarg, "adamw"))
+                return ns_cli_usage_error(C, "--optimizer: unknown optimizer '%s' (sgd, adamw)", optarg);
+            r.optimizer = strcmp(optarg, "adamw") ? NS_OPT_SGD : NS_OPT_ADAMW;
+            break;
+        case O_BETA1: if (ns_cli_double(C, "--beta1", optarg, &dv)) return 2; r.beta1 = dv; break;
+        case O_BETA2: if (ns_cli_double(C, "--beta2", optarg, &dv)) return 2; r.beta2 = dv; break;
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
@@ -296,11 +307,15 @@ int ns_cmd_train(int argc, char **argv)
     struct ns_train_opts to = {.progress = &prog, .stop = &stop_flag};
     if (!quiet) {
         char *js = ns_config_to_json(&cfg);
+        char opt[64];
+        if (r.optimizer == NS_OPT_ADAMW)
+            snprintf(opt, sizeof opt, "AdamW betas %g %g", r.beta1, r.beta2);
+        else
+            snprintf(opt, sizeof opt, "momentum %g%s", r.momentum, r.nesterov ? " (Nesterov)" : "");
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
-               "momentum %g%s, wd %g, %d thread%s\n",
+               "%s, wd %g, %d thread%s\n",
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
-               r.batch, r.lr, r.momentum, r.nesterov ? " (Nesterov)" : "", r.wd, r.threads,
-               r.threads == 1 ? "" : "s");
+               r.batch, r.lr, opt, r.wd, r.threads, r.threads == 1 ? "" : "s");
         free(js);
         fflush(stdout);
     }

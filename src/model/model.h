@@ -153,8 +153,8 @@ void ns_config_hash_json(const char *canonical_json, char out[17]);
 /* ---- presets --------------------------------------------------------------------------- */
 
 /* The published ImageNet models (resnet18, resnet50, resnext50_32x4d, wide_resnet50_2,
- * mobilenet_v2, shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf) as configs with the
- * given input shape; at 3x224x224 and 1000 classes their params and flops are torchvision's.
+ * mobilenet_v2, shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16) as configs
+ * with the given input shape (a ViT's patch must divide it); at 3x224x224 and 1000 classes their params and flops are torchvision's.
  * Returns 0, or -1 with ns_err (an unknown name lists the presets; an input shape the
  * network cannot take names it). */
 int ns_model_preset(const char *name, int in_ch, int im_size, int classes, struct ns_config *out);

@@ -65,6 +65,9 @@ static const struct preset presets[] = {
      "{\"b\":1,\"d\":1,\"g\":8,\"s\":2,\"w\":48},{\"b\":1,\"d\":3,\"g\":8,\"s\":2,\"w\":104},"
      "{\"b\":1,\"d\":6,\"g\":8,\"s\":2,\"w\":208},{\"b\":1,\"d\":6,\"g\":8,\"s\":2,\"w\":440}],"
      "\"stem\":{\"type\":\"simple\",\"w\":32}}"},
+    {"vit_b_16", "ViT-B/16: patch 16, width 768, 12 encoder blocks of 12 heads, MLP 3072",
+     "{\"block\":\"vit\"," INPUT "\"patch\":16,\"stages\":["
+     "{\"b\":4,\"d\":12,\"g\":64,\"s\":1,\"w\":768}],\"stem\":{\"type\":\"patchify\",\"w\":768}}"},
 };
 #define N_PRESETS (int)(sizeof presets / sizeof presets[0])
 

@@ -329,6 +329,7 @@ void ns_net_free(struct ns_net *net)
     free(net->w);
     free(net->dw);
     free(net->mom);
+    free(net->var);
     free(net->bn_state);
     free(net->fused_bias);
     free(net->act_mem);
@@ -422,6 +423,42 @@ void ns_net_sgd_step(struct ns_net *net, double lr, double momentum, double wd, 
             buf[i] = m * buf[i] + d;
             w[i] -= eta * buf[i];
         }
+}
+
+int ns_net_use_adamw(struct ns_net *net)
+{
+    if (!net->var && !(net->var = alloc_floats(net, net->n_weights)))
+        return ns_err("out of memory for AdamW's second moments (%zu floats)", net->n_weights);
+    memset(net->var, 0, sizeof(float) * net->n_weights);
+    memset(net->mom, 0, sizeof(float) * net->n_weights);
+    net->adam_steps = 0;
+    return 0;
+}
+
+static int decays(enum ns_param_kind k)
+{
+    return k == NS_P_CONV_W || k == NS_P_FC_W;
+}
+
+void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
+                       double wd)
+{
+    long t = ++net->adam_steps;
+    double c1 = 1 - pow(beta1, (double)t), c2 = 1 - pow(beta2, (double)t);
+    float b1 = (float)beta1, b2 = (float)beta2, step = (float)(lr / c1);
+    float rc2 = (float)(1 / sqrt(c2)), e = (float)eps;
+    for (int i = 0; i < net->n_params; i++) {
+        const struct ns_param *p = &net->params[i];
+        float *restrict w = net->w + p->off, *restrict g = net->dw + p->off;
+        float *restrict m = net->mom + p->off, *restrict v = net->var + p->off;
+        float keep = decays(p->kind) ? (float)(1 - lr * wd) : 1.0f;
+        for (size_t j = 0; j < p->len; j++) {
+            w[j] *= keep;
+            m[j] = b1 * m[j] + (1 - b1) * g[j];
+            v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
+            w[j] -= step * m[j] / (sqrtf(v[j]) * rc2 + e);
+        }
+    }
 }
 
 void ns_net_zero_grad(struct ns_net *net) { memset(net->dw, 0, sizeof(float) * net->n_weights); }

@@ -77,7 +77,9 @@ struct ns_net {
     struct ns_param *params;
     int n_params;
     size_t n_weights;         /* total parameter floats */
-    float *w, *dw, *mom;      /* parameters, gradients, momentum buffers */
+    float *w, *dw, *mom;      /* parameters, gradients, momentum (AdamW: first moment) */
+    float *var;               /* AdamW's second moment (ns_net_use_adamw), else NULL */
+    long adam_steps;
     float *bn_state;          /* per BN: running mean, running var, mean, rstd (4*c) */
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
@@ -129,6 +131,16 @@ void ns_net_zero_grad(struct ns_net *net);
  * w -= lr * (nesterov ? g + momentum*buf : buf). The buffers start at zero (torch's
  * first-step buf = g, with dampening 0). */
 void ns_net_sgd_step(struct ns_net *net, double lr, double momentum, double wd, int nesterov);
+
+/* Allocate AdamW's second-moment buffer (once; it is zeroed with the first moments). 0, or
+ * -1 with ns_err when out of memory. */
+int ns_net_use_adamw(struct ns_net *net);
+/* One AdamW step with torch.optim.AdamW semantics: w *= 1 - lr*wd (decoupled decay, not on
+ * biases, BN and LN parameters, class token and position embedding); m = b1 m + (1-b1) g;
+ * v = b2 v + (1-b2) g^2; w -= lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps), t the step count
+ * since ns_net_use_adamw. */
+void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
+                       double wd);
 
 /* Fold every BN that follows a conv into the conv's weights and a bias, for inference:
  * evaluation outputs are unchanged (to rounding) and the BN costs nothing. The net can no

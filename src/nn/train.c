@@ -26,6 +26,9 @@ void ns_recipe_default(struct ns_recipe *r)
     r->seed = 1;
     r->threads = 1;
     r->eval_batch = 0;
+    r->optimizer = NS_OPT_SGD;
+    r->beta1 = 0.9;
+    r->beta2 = 0.999;
 }
 
 int ns_recipe_check(const struct ns_recipe *r)
@@ -48,6 +51,10 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("crop_pad: %d is not in 0..16", r->crop_pad);
     if (!(r->dropout >= 0 && r->dropout < 1))
         return ns_err("dropout: %g is not in [0, 1)", r->dropout);
+    if (r->optimizer != NS_OPT_SGD && r->optimizer != NS_OPT_ADAMW)
+        return ns_err("optimizer: unknown optimizer");
+    if (!(r->beta1 >= 0 && r->beta1 < 1) || !(r->beta2 >= 0 && r->beta2 < 1))
+        return ns_err("beta1, beta2: %g and %g must be in [0, 1)", r->beta1, r->beta2);
     if (!(r->drop_path >= 0 && r->drop_path < 1))
         return ns_err("drop_path: %g is not in [0, 1)", r->drop_path);
     if (r->threads < 1 || r->threads > 256)
@@ -179,6 +186,10 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         st = fail(res, NS_TRAIN_ERROR, "%s", pool && net ? "out of memory" : ns_errmsg());
         goto done;
     }
+    if (r->optimizer == NS_OPT_ADAMW && ns_net_use_adamw(net)) {
+        st = fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
+        goto done;
+    }
     res->params = ns_net_param_count(net);
     ns_net_init(net, r->seed);
     ns_flush_denormals();
@@ -215,7 +226,10 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             ns_net_backward(net, r->batch, dlogits);
-            ns_net_sgd_step(net, lr_at(r, t, total, warm), r->momentum, r->wd, r->nesterov);
+            if (r->optimizer == NS_OPT_ADAMW)
+                ns_net_adamw_step(net, lr_at(r, t, total, warm), r->beta1, r->beta2, 1e-8, r->wd);
+            else
+                ns_net_sgd_step(net, lr_at(r, t, total, warm), r->momentum, r->wd, r->nesterov);
             loss_sum += loss;
             wrong += bad;
             if (opts->progress) {

@@ -15,7 +15,11 @@
 #include "model/model.h"
 #include "util/progress.h"
 
+enum ns_optimizer { NS_OPT_SGD, NS_OPT_ADAMW };
+
 struct ns_recipe {
+    enum ns_optimizer optimizer; /* SGD (momentum, nesterov) or AdamW (beta1, beta2) */
+    double beta1, beta2;         /* AdamW's moment decays (0.9, 0.999); eps is 1e-8 */
     int epochs;             /* >= 1 */
     int batch;              /* images per SGD step (the last partial batch is dropped) */
     double lr;              /* peak learning rate */
@@ -34,8 +38,9 @@ struct ns_recipe {
     int eval_batch;         /* batch for evaluation (0 = the training batch) */
 };
 
-/* Defaults: 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
- * no augmentation, seed 1, 1 thread. The learning rate follows a cosine from lr to 0 over
+/* Defaults: SGD, 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
+ * no augmentation, seed 1, 1 thread; AdamW's betas 0.9 and 0.999. With AdamW the weight
+ * decay is decoupled and spares biases, norms and embeddings (ns_net_adamw_step). The learning rate follows a cosine from lr to 0 over
  * all steps (per step), after the warmup. */
 void ns_recipe_default(struct ns_recipe *r);
 /* 0, or -1 with ns_err naming the field ("batch: 0 is not >= 1"). */

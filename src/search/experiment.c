@@ -40,6 +40,9 @@ static const char *const recipe_keys[] = {"epochs",
                                           "flip",
                                           "dropout",
                                           "drop_path",
+                                          "optimizer",
+                                          "beta1",
+                                          "beta2",
                                           "zero_init_last_bn",
                                           "eval_batch",
                                           NULL};
@@ -257,8 +260,26 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
         get_num(&c, j, "dropout", 0, 0, 0.99, &r->dropout) < 0 ||
         get_num(&c, j, "drop_path", 0, 0, 0.99, &r->drop_path) < 0 ||
         get_bool(&c, j, "zero_init_last_bn", &r->zero_init_last_bn) < 0 ||
-        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0)
+        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0 ||
+        get_num(&c, j, "beta1", 0, 0, 0.999999, &r->beta1) < 0 ||
+        get_num(&c, j, "beta2", 0, 0, 0.999999, &r->beta2) < 0)
         return -1;
+    char *opt = NULL;
+    if (get_str(&c, j, "optimizer", 0, &opt) < 0)
+        return -1;
+    if (opt) {
+        int known = !strcmp(opt, "sgd") || !strcmp(opt, "adamw");
+        r->optimizer = strcmp(opt, "adamw") ? NS_OPT_SGD : NS_OPT_ADAMW;
+        if (!known) {
+            fail(&c, "optimizer", "unknown optimizer '%s' (sgd, adamw)", opt);
+            free(opt);
+            return -1;
+        }
+        free(opt);
+        /* SGD's Nesterov default means nothing to AdamW */
+        if (r->optimizer == NS_OPT_ADAMW && !json_object_get(j, "nesterov"))
+            r->nesterov = 0;
+    }
     if (r->nesterov && r->momentum == 0)
         return fail(&c, "nesterov", "needs momentum > 0");
     if (r->warmup_epochs > r->epochs)
@@ -293,6 +314,11 @@ static char *canonical(const struct ns_experiment *ex)
     /* options added later only when set, so that earlier studies keep their canonical form */
     if (recipe && r->drop_path > 0)
         json_object_set_new(recipe, "drop_path", json_real(r->drop_path));
+    if (recipe && r->optimizer == NS_OPT_ADAMW) {
+        json_object_set_new(recipe, "optimizer", json_string("adamw"));
+        json_object_set_new(recipe, "beta1", json_real(r->beta1));
+        json_object_set_new(recipe, "beta2", json_real(r->beta2));
+    }
     json_t *space = ex->space_inline ? json_incref(ex->space_inline) : json_string(ex->space_file);
     json_t *top = json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:i}", "name", ex->name, "space", space,
                             "samples", ex->samples, "seed", (json_int_t)ex->seed, "data", data,

@@ -502,6 +502,43 @@ static void vit_net_matches_torch(void **state)
     assert_int_equal(check_net("vit", NULL, 6), 0);
 }
 
+/* AdamW on the vit net's parameters: decoupled decay on the weights only, bias-corrected
+ * moments, the learning rate changed every step. */
+static void adamw_step_matches_torch(void **state)
+{
+    (void)state;
+    const struct fx_tensor *mt = fx_find("net_vit/", "meta");
+    assert_non_null(mt);
+    struct ns_config cfg = config_of(mt->data, mt->len);
+    struct ns_net *net = ns_net_build(&cfg, 1, 0, 0, NULL);
+    assert_non_null(net);
+    assert_int_equal(ns_net_use_adamw(net), 0);
+    const float *m = fx_get("adamw/", "meta", 4), *lr = fx_get("adamw/", "lr", 3);
+    char nm[32];
+    for (int i = 0; i < net->n_params; i++) {
+        snprintf(nm, sizeof nm, "p%d", i);
+        memcpy(net->w + net->params[i].off, fx_get("net_vit/", nm, net->params[i].len),
+               sizeof(float) * net->params[i].len);
+    }
+    int fails = 0;
+    for (int k = 1; k <= 3; k++) {
+        for (int i = 0; i < net->n_params; i++) {
+            snprintf(nm, sizeof nm, "g%d_%d", k, i);
+            memcpy(net->dw + net->params[i].off, fx_get("adamw/", nm, net->params[i].len),
+                   sizeof(float) * net->params[i].len);
+        }
+        ns_net_adamw_step(net, lr[k - 1], m[0], m[1], m[2], m[3]);
+        for (int i = 0; i < net->n_params; i++) {
+            snprintf(nm, sizeof nm, "w%d_%d", k, i);
+            fails += !cmp("adamw/", nm, net->w + net->params[i].off,
+                          fx_get("adamw/", nm, net->params[i].len), net->params[i].len, 1e-6,
+                          1e-5);
+        }
+    }
+    ns_net_free(net);
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -536,6 +573,7 @@ int main(void)
         cmocka_unit_test(bn_after_act_nets_match_torch),
         cmocka_unit_test(new_family_nets_match_torch),
         cmocka_unit_test(vit_net_matches_torch),
+        cmocka_unit_test(adamw_step_matches_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
