@@ -38,7 +38,7 @@ struct ns_space {
     int stem_w;
     enum ns_bn_order bn_order;
     enum ns_act act;
-    int head_w;
+    int head_w, patch;
     int in_ch, im_size, classes;
     int max_tries;
     struct ns_constraints cons;
@@ -359,7 +359,7 @@ static const char *const space_keys[] = {"name",      "description",    "kind", 
                                          "stem",      "input",          "params", "constraints",
                                          "max_tries", "first_stride",   "stages", "strides",
                                          "shared",    "non_decreasing", "bn_order", "act",
-                                         "head_w",    NULL};
+                                         "head_w",    "patch",          NULL};
 
 static const char *const compound_keys[] = {"name",   "description", "kind",      "base",
                                             "input",  "params",      "constraints", "max_tries",
@@ -474,7 +474,8 @@ static int load(struct ns_space *sp, const json_t *j)
                           ns_block_name(sp->block));
         sp->act = (enum ns_act)v;
     }
-    if (ns_json_get_int(j, "head_w", sp->where, 0, 0, 8192, &sp->head_w) < 0)
+    if (ns_json_get_int(j, "head_w", sp->where, 0, 0, 8192, &sp->head_w) < 0 ||
+        ns_json_get_int(j, "patch", sp->where, 0, 1, 1024, &sp->patch) < 0)
         return -1;
 
     char where[600];
@@ -667,7 +668,10 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     const double wm = sp->has[AN_WMULT] ? per[AN_WMULT][0] : 1.0;
     if (sp->has[AN_WMULT])
         c->stem_w = ns_round_even(c->stem_w * wm) > 0 ? ns_round_even(c->stem_w * wm) : 1;
-    const int grouped = (ns_block_takes(sp->block) & NS_TAKES_G) != 0;
+    /* pycls's group/bottleneck adjustment where g divides a bottleneck (not a transformer's
+     * head width, which must divide w: a draw where it does not is rejected) */
+    const unsigned takes = ns_block_takes(sp->block);
+    const int grouped = (takes & NS_TAKES_G) && !(takes & NS_TOKENS);
     for (int s = 0; s < n; s++) {
         struct ns_stage *st = &c->stages[s];
         st->d = (int)per[AN_D][s];
@@ -681,6 +685,9 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
         if (grouped)
             ns_sp_adjust_compat(st);
     }
+    if (takes & NS_TOKENS) /* the patch embedding makes tokens of the encoder's width */
+        c->stem_w = c->stages[0].w;
+    c->patch = sp->patch;
     ns_config_normalize(c);
     return ns_config_check(c);
 }
