@@ -19,6 +19,20 @@ static void source(int o, int n_in, int n_out, int *i0, int *i1, float *lambda)
     *lambda = src - (float)*i0;
 }
 
+/* The four source pixels of output pixel (oy, ox), as offsets of their channel vectors in
+ * an image, and their weights. */
+static void taps(const struct ns_resize *r, int oy, int ox, size_t off[4], float wt[4])
+{
+    int y0, y1, x0, x1;
+    float ly, lx;
+    source(oy, r->h, r->ho, &y0, &y1, &ly);
+    source(ox, r->w, r->wo, &x0, &x1, &lx);
+    off[0] = ((size_t)y0 * r->w + x0) * r->c, wt[0] = (1 - ly) * (1 - lx);
+    off[1] = ((size_t)y0 * r->w + x1) * r->c, wt[1] = (1 - ly) * lx;
+    off[2] = ((size_t)y1 * r->w + x0) * r->c, wt[2] = ly * (1 - lx);
+    off[3] = ((size_t)y1 * r->w + x1) * r->c, wt[3] = ly * lx;
+}
+
 struct rs_ctx {
     const struct ns_resize *r;
     int n;
@@ -36,24 +50,16 @@ static void resize_fwd_task(void *vp, int ith, int nth)
     for (int b = lo; b < hi; b++) {
         const float *x = t->x + (size_t)b * r->h * r->w * C;
         float *y = t->y + (size_t)b * r->ho * r->wo * C;
-        for (int oy = 0; oy < r->ho; oy++) {
-            int y0, y1;
-            float ly;
-            source(oy, r->h, r->ho, &y0, &y1, &ly);
+        for (int oy = 0; oy < r->ho; oy++)
             for (int ox = 0; ox < r->wo; ox++) {
-                int x0, x1;
-                float lx;
-                source(ox, r->w, r->wo, &x0, &x1, &lx);
-                const float *p00 = x + ((size_t)y0 * r->w + x0) * C;
-                const float *p01 = x + ((size_t)y0 * r->w + x1) * C;
-                const float *p10 = x + ((size_t)y1 * r->w + x0) * C;
-                const float *p11 = x + ((size_t)y1 * r->w + x1) * C;
+                size_t off[4];
+                float wt[4];
+                taps(r, oy, ox, off, wt);
                 float *q = y + ((size_t)oy * r->wo + ox) * C;
                 for (int c = 0; c < C; c++)
-                    q[c] = (1 - ly) * ((1 - lx) * p00[c] + lx * p01[c]) +
-                           ly * ((1 - lx) * p10[c] + lx * p11[c]);
+                    q[c] = wt[0] * x[off[0] + c] + wt[1] * x[off[1] + c] + wt[2] * x[off[2] + c] +
+                           wt[3] * x[off[3] + c];
             }
-        }
     }
 }
 
@@ -69,27 +75,16 @@ static void resize_bwd_task(void *vp, int ith, int nth)
         float *dx = t->y + (size_t)b * r->h * r->w * C;
         if (!t->acc)
             memset(dx, 0, sizeof(float) * (size_t)r->h * r->w * C);
-        for (int oy = 0; oy < r->ho; oy++) {
-            int y0, y1;
-            float ly;
-            source(oy, r->h, r->ho, &y0, &y1, &ly);
+        for (int oy = 0; oy < r->ho; oy++)
             for (int ox = 0; ox < r->wo; ox++) {
-                int x0, x1;
-                float lx;
-                source(ox, r->w, r->wo, &x0, &x1, &lx);
+                size_t off[4];
+                float wt[4];
+                taps(r, oy, ox, off, wt);
                 const float *g = dy + ((size_t)oy * r->wo + ox) * C;
-                float *p00 = dx + ((size_t)y0 * r->w + x0) * C;
-                float *p01 = dx + ((size_t)y0 * r->w + x1) * C;
-                float *p10 = dx + ((size_t)y1 * r->w + x0) * C;
-                float *p11 = dx + ((size_t)y1 * r->w + x1) * C;
-                for (int c = 0; c < C; c++) {
-                    p00[c] += (1 - ly) * (1 - lx) * g[c];
-                    p01[c] += (1 - ly) * lx * g[c];
-                    p10[c] += ly * (1 - lx) * g[c];
-                    p11[c] += ly * lx * g[c];
-                }
+                for (int k = 0; k < 4; k++)
+                    for (int c = 0; c < C; c++)
+                        dx[off[k] + c] += wt[k] * g[c];
             }
-        }
     }
 }
 

@@ -22,10 +22,11 @@ struct pt_ctx {
 };
 
 /* Token (i, j) of an image is its p x p patch at (i*p, j*p), channels ordered (py, px, c):
- * the layout of a k = p conv's weights, so a 1x1 conv on the tokens is the patch conv. */
-static void patchify_task(void *vp, int ith, int nth)
+ * the layout of a k = p conv's weights, so a 1x1 conv on the tokens is the patch conv.
+ * t->x is the image side, t->y the token side; `back` moves tokens to the image (adding
+ * with acc), else the image to tokens. Patches do not overlap: each element moves once. */
+static void patch_move(const struct pt_ctx *t, int ith, int nth, int back)
 {
-    const struct pt_ctx *t = vp;
     const struct ns_patchify *q = t->q;
     int lo, hi, p = q->p, C = q->c, ho = q->h / p, wo = q->w / p;
     size_t row = (size_t)p * C;
@@ -35,35 +36,21 @@ static void patchify_task(void *vp, int ith, int nth)
         for (int j = 0; j < wo; j++) {
             float *tok = t->y + (((size_t)b * ho + i) * wo + j) * p * row;
             for (int py = 0; py < p; py++) {
-                const float *src = t->x + (((size_t)b * q->h + i * p + py) * q->w + j * p) * C;
-                memcpy(tok + py * row, src, sizeof(float) * row);
+                float *img = (float *)t->x + (((size_t)b * q->h + i * p + py) * q->w + j * p) * C;
+                if (!back)
+                    memcpy(tok + py * row, img, sizeof(float) * row);
+                else if (t->acc)
+                    for (size_t k = 0; k < row; k++)
+                        img[k] += tok[py * row + k];
+                else
+                    memcpy(img, tok + py * row, sizeof(float) * row);
             }
         }
     }
 }
 
-static void unpatchify_task(void *vp, int ith, int nth)
-{
-    const struct pt_ctx *t = vp;
-    const struct ns_patchify *q = t->q;
-    int lo, hi, p = q->p, C = q->c, ho = q->h / p, wo = q->w / p;
-    size_t row = (size_t)p * C;
-    ns_split(t->n * ho, ith, nth, &lo, &hi);
-    for (int r = lo; r < hi; r++) {
-        int b = r / ho, i = r % ho;
-        for (int j = 0; j < wo; j++) {
-            const float *tok = t->x + (((size_t)b * ho + i) * wo + j) * p * row;
-            for (int py = 0; py < p; py++) {
-                float *dst = t->y + (((size_t)b * q->h + i * p + py) * q->w + j * p) * C;
-                if (t->acc)
-                    for (size_t k = 0; k < row; k++)
-                        dst[k] += tok[py * row + k];
-                else
-                    memcpy(dst, tok + py * row, sizeof(float) * row);
-            }
-        }
-    }
-}
+static void patchify_task(void *vp, int ith, int nth) { patch_move(vp, ith, nth, 0); }
+static void unpatchify_task(void *vp, int ith, int nth) { patch_move(vp, ith, nth, 1); }
 
 void ns_patchify_forward(struct ns_pool *p, const struct ns_patchify *q, int n, const float *x,
                          float *y)
@@ -77,7 +64,7 @@ void ns_patchify_backward(struct ns_pool *p, const struct ns_patchify *q, int n,
 {
     if (!dx)
         return;
-    struct pt_ctx t = {q, n, dy, dx, acc};
+    struct pt_ctx t = {q, n, dx, (float *)dy, acc};
     ns_pool_run(p, unpatchify_task, &t);
 }
 
