@@ -145,20 +145,37 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
 
 /* ------------------------------------------------------------------ from a db ----------- */
 
-/* The analysis kinds of ns_plot_make (plot.h) read these from struct ns_plot_req: rs (studies,
- * normalize/bins/range as edf, resamples, seed, and ns_plot_analysis_opts.kmax), fidelity
- * (studies), trend (studies, param = the complexity, bins, logx), effects (studies; out is a
- * stem: OUT-PARAM.png for each sampled parameter). They live in analysis.c. */
+/* The analysis plots of `netspace plot`. They take their common settings from struct
+ * ns_plot_req (plot.h: db, out, title, studies, error_best, failed_chance, resamples, seed,
+ * logx) and:
+ *   rs        normalize, bins, have_range/lo/hi, linear_bins as edf; kmax below
+ *   fidelity  nothing more (per-epoch test errors against the final test error)
+ *   trend     param: the complexity (flops, params or acts; NULL: flops), bins
+ *   effects   out is a stem: one image OUT-PARAM.EXT per sampled parameter of the studies
+ *             (studies with fewer than 4 models with the parameter are left out of its
+ *             figure, and a parameter no study has 4 of is skipped, both noted in *log)
+ * A study that cannot take part (no complete trials; for fidelity, no per-epoch rows) is
+ * left out with a note in *log when others remain, else the error says why.
+ * *written (may be NULL) receives the images written, one a line (malloc'd). */
+enum ns_plot_analysis_kind { NS_PLOT_RS, NS_PLOT_FIDELITY, NS_PLOT_TREND, NS_PLOT_EFFECTS };
 struct ns_plot_analysis_opts {
-    int kmax; /* rs: largest k (0: the smallest study's n, at most 1000) */
+    enum ns_plot_analysis_kind kind;
+    int kmax; /* rs: largest k (0: the largest study's n, at most 1000) */
 };
 int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
-                          char **log);
+                          char **log, char **written);
+
+/* The error a failed trial counts at under --failed chance: 100*(1 - 1/classes), classes from
+ * its config (10 when unreadable). In make.c, beside the plots that use it too. */
+struct ns_db_trial;
+double ns_plot_chance_error(const struct ns_db_trial *t);
 
 /* The parameters a study sampled: the typed columns (ns_db_param_names) any of its finished
- * trials has, then other_params keys, into *names (malloc'd array of malloc'd strings). */
+ * trials has, then other_params keys, into *names (malloc'd array of malloc'd strings), with
+ * *counts (malloc'd) the models having each and an error (as error_best, failed_chance). */
 struct ns_db;
-int ns_plot_sampled_params(struct ns_db *db, int64_t study, char ***names, int *n);
+int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int failed_chance,
+                           char ***names, int **counts, int *n);
 void ns_plot_names_free(char **names, int n);
 
 /* netspace compare: two studies' error distributions. */
