@@ -27,6 +27,7 @@ static const struct {
     {"plot", ns_cmd_plot,
      "plot results with gnuplot: edf, param, curves, models, rs, fidelity, trend, effects"},
     {"compare", ns_cmd_compare, "compare two studies: KS statistic, medians, paired twins"},
+    {"report", ns_cmd_report, "one static HTML page of a results db, readable offline"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -588,15 +588,21 @@ int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int 
     return rc;
 }
 
-/* OUT-PARAM.EXT for the stem OUT.EXT. */
+/* OUT-PARAM.EXT for the stem OUT.EXT; characters of PARAM other than letters, digits, '_'
+ * and '-' become '_' (an other_params key may hold anything). */
 static char *effects_path(const char *out, const char *param)
 {
     const char *dot = strrchr(out, '.');
     size_t stem = dot ? (size_t)(dot - out) : strlen(out);
     size_t len = stem + 1 + strlen(param) + strlen(dot ? dot : "") + 1;
     char *p = malloc(len);
-    if (p)
-        snprintf(p, len, "%.*s-%s%s", (int)stem, out, param, dot ? dot : "");
+    if (!p)
+        return NULL;
+    snprintf(p, len, "%.*s-%s%s", (int)stem, out, param, dot ? dot : "");
+    for (char *c = p + stem + 1; *c && c < p + stem + 1 + strlen(param); c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+            *c != '_' && *c != '-')
+            *c = '_';
     return p;
 }
 

@@ -267,18 +267,25 @@ int ns_stat_rs_curve(const struct ns_edf *e, int kmax, double *out)
 {
     if (kmax < 1 || e->n == 0 || !(e->y[e->n - 1] > 0))
         return ns_err("random-search efficiency: %s", kmax < 1 ? "k must be >= 1" : "empty EDF");
-    double total = e->y[e->n - 1];
-    for (int k = 1; k <= kmax; k++) {
-        /* S_i = (1 - F_i)^k, the chance that all k draws exceed x_i; it falls from 1 to 0. */
-        double prev = 1.0, sum = 0;
-        for (size_t i = 0; i < e->n; i++) {
-            double f = i + 1 == e->n ? 1.0 : fmin(e->y[i] / total, 1.0);
-            double s = pow(1.0 - f, k);
-            sum += e->x[i] * (prev - s);
-            prev = s;
-        }
-        out[k - 1] = sum;
+    /* surv[k-1] = (1 - F_{i-1})^k, the chance that all k draws exceed x_{i-1}; it falls to 0
+     * at the last error. Powers by repeated products: one multiply per (error, k). */
+    double *surv = malloc((size_t)kmax * sizeof *surv);
+    if (!surv)
+        return ns_err("random-search efficiency: out of memory");
+    for (int k = 0; k < kmax; k++) {
+        surv[k] = 1.0;
+        out[k] = 0;
     }
+    double total = e->y[e->n - 1];
+    for (size_t i = 0; i < e->n; i++) {
+        double q = i + 1 == e->n ? 0.0 : fmax(1.0 - e->y[i] / total, 0.0), s = 1.0;
+        for (int k = 0; k < kmax; k++) {
+            s *= q;
+            out[k] += e->x[i] * (surv[k] - s);
+            surv[k] = s;
+        }
+    }
+    free(surv);
     return 0;
 }
 
