@@ -114,29 +114,34 @@ int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fid
             max_ep > 1 ? max_ep : 2);
     if (max_ep <= 20)
         fputs("set xtics 1\nset mxtics 1\n", gp);
+    /* One index block per defined series; gnuplot does not count a block without data
+     * rows, so an undefined one is only a comment. */
     int first = 1, block = 0;
     for (int i = 0; i < n_series; i++) {
         const double *v[3] = {s[i].spearman, s[i].kendall, s[i].top10};
         for (int m = 0; m < 3; m++) {
             int rows = 0;
+            for (int e = 0; e < s[i].epochs; e++)
+                rows += isfinite(v[m][e]) != 0;
             char name[320];
             snprintf(name, sizeof name, "%s: %s", s[i].name, metric[m]);
+            if (rows == 0) {
+                fputs(block ? "\n# " : "# ", dat);
+                fprintf(dat, "%s: undefined at every epoch (all errors tied): left out\n",
+                        name);
+                continue;
+            }
             ns_fig_block(g, block, name, "epoch value");
             for (int e = 0; e < s[i].epochs; e++)
                 if (isfinite(v[m][e])) {
                     fprintf(dat, "%d ", e + 1);
                     ns_fig_num(dat, v[m][e]);
                     fputc('\n', dat);
-                    rows++;
                 }
-            if (rows == 0) {
-                fputs("# (undefined at every epoch: left out)\n", dat);
-            } else {
-                char label[512], style[64];
-                snprintf(label, sizeof label, "%s  (n=%zu): %s", s[i].name, s[i].n, metric[m]);
-                snprintf(style, sizeof style, "linespoints dt %s ps 0.5", dash[m]);
-                plot_clause(gp, &first, block, "1:2", style, lt_of(i), label);
-            }
+            char label[512], style[64];
+            snprintf(label, sizeof label, "%s  (n=%zu): %s", s[i].name, s[i].n, metric[m]);
+            snprintf(style, sizeof style, "linespoints dt %s ps 0.5", dash[m]);
+            plot_clause(gp, &first, block, "1:2", style, lt_of(i), label);
             block++;
         }
     }
@@ -186,9 +191,21 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
     fputs("set key outside below center vertical samplen 2 font ',10'\n"
           "set xlabel offset 0,0.5\n",
           gp);
-    int first = 1;
+    /* Blocks only for series with rows (gnuplot does not count empty blocks). */
+    int first = 1, block = 0;
     for (int i = 0; i < n_series; i++) {
-        ns_fig_block(g, 2 * i, s[i].name, "x error(%)");
+        size_t pts = 0;
+        int filled = 0;
+        for (size_t j = 0; j < s[i].n; j++)
+            pts += isfinite(s[i].x[j]) && isfinite(s[i].err[j]);
+        for (int b = 0; b < s[i].n_bins; b++)
+            filled += s[i].bins[b].n > 0 && isfinite(s[i].bins[b].mean);
+        if (pts == 0) {
+            fprintf(dat, "%s# %s: no models with a %s: left out\n", block ? "\n" : "", s[i].name,
+                    xname);
+            continue;
+        }
+        ns_fig_block(g, block, s[i].name, "x error(%)");
         for (size_t j = 0; j < s[i].n; j++)
             if (isfinite(s[i].x[j]) && isfinite(s[i].err[j])) {
                 ns_fig_num(dat, s[i].x[j]);
@@ -196,10 +213,14 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
                 ns_fig_num(dat, s[i].err[j]);
                 fputc('\n', dat);
             }
+        char label[512];
+        snprintf(label, sizeof label, "%s  (n=%zu)", s[i].name, pts);
+        plot_clause(gp, &first, block++, "1:2", "points ps 0.4", lt_of(i), label);
+        if (!filled)
+            continue;
         char name[320];
         snprintf(name, sizeof name, "%s: bins", s[i].name);
-        ns_fig_block(g, 2 * i + 1, name, "bin_center mean(%) mean-2sd mean+2sd n bin_lo bin_hi");
-        int filled = 0;
+        ns_fig_block(g, block, name, "bin_center mean(%) mean-2sd mean+2sd n bin_lo bin_hi");
         for (int b = 0; b < s[i].n_bins; b++) {
             const struct ns_trend_bin *t = &s[i].bins[b];
             if (t->n == 0 || !isfinite(t->mean))
@@ -211,16 +232,9 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
                 ns_fig_num(dat, v[c]);
                 fputc(c < 6 ? ' ' : '\n', dat);
             }
-            filled++;
         }
-        char label[512];
-        snprintf(label, sizeof label, "%s  (n=%zu)", s[i].name, s[i].n);
-        plot_clause(gp, &first, 2 * i, "1:2", "points ps 0.4", lt_of(i), label);
-        if (filled) {
-            snprintf(label, sizeof label, "%s: mean +- 2 sd in %d bins", s[i].name, filled);
-            plot_clause(gp, &first, 2 * i + 1, "1:2:3:4", "yerrorlines lw 2 ps 0.8", lt_of(i),
-                        label);
-        }
+        snprintf(label, sizeof label, "%s: mean +- 2 sd in %d bins", s[i].name, filled);
+        plot_clause(gp, &first, block++, "1:2:3:4", "yerrorlines lw 2 ps 0.8", lt_of(i), label);
     }
     fputs("\n", gp);
     return ns_fig_close(g, 0);

@@ -75,11 +75,14 @@ static const char *in_dir(const struct page *p, const char *name, char *buf, siz
     return buf;
 }
 
-/* After a figure call: on success an <img>, else the reason in the page and the warnings.
- * A missing gnuplot fails the whole report. */
+/* After a figure call: on success (rc 0) an <img>, else the reason in the page and the
+ * warnings (rc -2: no figure was attempted, only its notes). Takes log: its lines become
+ * notes under the figure. A missing gnuplot fails the whole report. */
 static void figure_result(struct page *p, int rc, const char *file, const char *alt, char *log)
 {
-    if (rc == 0) {
+    if (rc == -2) {
+        /* no figure: only its notes */
+    } else if (rc == 0) {
         fputs("<figure><img src=\"", p->f);
         esc(p->f, file);
         fputs("\" alt=\"", p->f);
@@ -94,8 +97,16 @@ static void figure_result(struct page *p, int rc, const char *file, const char *
         fputs("</p>\n", p->f);
         ns_sbuf_printf(&p->warn, "%s: %s\n", alt, msg);
     }
-    if (log && rc == 0)
-        ns_sbuf_printf(&p->warn, "%s: gnuplot said: %s\n", alt, log);
+    /* Notes (a study left out, gnuplot's warnings) under the figure, and in the warnings. */
+    for (char *line = log, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        fputs("<p class=\"note\">", p->f);
+        esc(p->f, line);
+        fputs("</p>\n", p->f);
+        ns_sbuf_printf(&p->warn, "%s: %s\n", alt, line);
+    }
     free(log);
 }
 
@@ -346,16 +357,9 @@ static void effects(struct page *p)
         base = base ? base + 1 : line;
         figure_result(p, 0, base, base, NULL);
     }
-    for (char *line = l, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        fputs("<p class=\"note\">", f);
-        esc(f, line);
-        fputs("</p>\n", f);
-    }
-    free(l);
     free(w);
+    if (l) /* notes only (takes l) */
+        figure_result(p, -2, NULL, "parameter effects", l);
 }
 
 static int cmp_err_idx(const void *pa, const void *pb)
