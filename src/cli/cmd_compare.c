@@ -85,33 +85,35 @@ static json_t *ci_json(const struct ns_ci *c)
     return json_pack("{s:f, s:f, s:f}", "estimate", c->est, "lo", c->lo, "hi", c->hi);
 }
 
-static json_t *num_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 static void print_json(const struct ns_compare_req *r, const struct ns_compare_result *c)
 {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "db", r->db, "a", r->a, "b",
-                          r->b, "error", r->error_best ? "best" : "final", "n_a", (int)c->na,
-                          "n_b", (int)c->nb, "failed_a", (int)c->na_failed, "failed_b",
-                          (int)c->nb_failed);
-    json_object_set_new(j, "ks", json_pack("{s:f, s:f, s:f}", "d", c->ks.d, "p", c->ks.p, "n_eff",
-                                           c->ks.m));
+                          r->b, "error", r->error_best ? "best" : "final", "n_a", (int)c->na, "n_b",
+                          (int)c->nb, "failed_a", (int)c->na_failed, "failed_b", (int)c->nb_failed);
+    json_object_set_new(j, "ks",
+                        json_pack("{s:f, s:f, s:f}", "d", c->ks.d, "p", c->ks.p, "n_eff", c->ks.m));
     if (r->normalize)
         json_object_set_new(j, "ks_normalized",
                             json_pack("{s:s, s:o, s:o, s:i, s:f, s:f, s:f}", "by", r->normalize,
                                       "lo", num_or_null(c->w_lo), "hi", num_or_null(c->w_hi),
-                                      "bins", r->bins, "d", c->ks_weighted.d, "p",
-                                      c->ks_weighted.p, "n_eff", c->ks_weighted.m));
+                                      "bins", r->bins, "d", c->ks_weighted.d, "p", c->ks_weighted.p,
+                                      "n_eff", c->ks_weighted.m));
     json_object_set_new(j, "median_a", ci_json(&c->med_a));
     json_object_set_new(j, "median_b", ci_json(&c->med_b));
     json_object_set_new(j, "median_diff", ci_json(&c->med_diff));
     if (r->paired)
-        json_object_set_new(
-            j, "paired",
-            json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:o}", "pairs", (int)c->pairs,
-                      "unmatched", (int)c->unmatched, "b_better", (int)c->p.b_better, "a_better",
-                      (int)c->p.a_better, "ties", (int)c->p.ties, "median_a", c->med_pa,
-                      "median_b", c->med_pb, "mean_diff", ci_json(&c->p.mean), "median_diff",
-                      ci_json(&c->p.median)));
+        json_object_set_new(j, "paired",
+                            json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:o}", "pairs",
+                                      (int)c->pairs, "unmatched", (int)c->unmatched, "b_better",
+                                      (int)c->p.b_better, "a_better", (int)c->p.a_better, "ties",
+                                      (int)c->p.ties, "median_a", c->med_pa, "median_b", c->med_pb,
+                                      "mean_diff", ci_json(&c->p.mean), "median_diff",
+                                      ci_json(&c->p.median)));
     json_object_set_new(j, "resamples", json_integer(r->resamples));
     char *s = json_dumps(j, JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
     if (s)

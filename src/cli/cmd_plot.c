@@ -190,8 +190,8 @@ int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi)
     char *first = strndup(arg, (size_t)(comma - arg));
     if (!first)
         return -1;
-    int rc = ns_cli_double(cmd, "--range", first, lo) ||
-             ns_cli_double(cmd, "--range", comma + 1, hi);
+    int rc =
+        ns_cli_double(cmd, "--range", first, lo) || ns_cli_double(cmd, "--range", comma + 1, hi);
     free(first);
     if (rc == 0 && !(*lo < *hi)) {
         fprintf(stderr, "netspace %s: --range: '%s': LO must be below HI\n", cmd, arg);
@@ -218,8 +218,7 @@ static int plot_analysis(struct ns_plot_req *r, const struct ns_plot_analysis_op
                                   o->kind == NS_PLOT_EFFECTS ? " (it draws every parameter)" : "");
     if (trend && r->param && strcmp(r->param, "flops") && strcmp(r->param, "params") &&
         strcmp(r->param, "acts"))
-        return ns_cli_usage_error("plot", "trend: --param %s: use flops, params or acts",
-                                  r->param);
+        return ns_cli_usage_error("plot", "trend: --param %s: use flops, params or acts", r->param);
     char *log = NULL, *written = NULL;
     if (ns_plot_make_analysis(r, o, &log, &written)) {
         if (log)

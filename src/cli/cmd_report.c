@@ -126,8 +126,8 @@ int ns_cmd_report(int argc, char **argv)
             r.seed = (uint64_t)v;
             break;
         default:
-            status = ns_cli_usage_error("report", "unknown or incomplete option '%s'",
-                                        argv[optind - 1]);
+            status =
+                ns_cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);
             goto done;
         }
     }

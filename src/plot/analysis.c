@@ -178,9 +178,9 @@ int ns_studies_select(struct ns_db *db, const char *const *names, int n_names,
 
 /* Complexity-normalized weights for the studies s[0..n): over the range given or the
  * intersection of theirs; w[i] (malloc'd, s[i].n each) is 0 outside it. */
-int ns_study_data_norm(struct ns_db *db, struct ns_study_data *s, int n, const char *cx,
-                       int bins, int linear_bins, int have_range, double lo, double hi,
-                       double **w, double *lo_out, double *hi_out)
+int ns_study_data_norm(struct ns_db *db, struct ns_study_data *s, int n, const char *cx, int bins,
+                       int linear_bins, int have_range, double lo, double hi, double **w,
+                       double *lo_out, double *hi_out)
 {
     if (!have_range) {
         lo = -INFINITY;
@@ -266,8 +266,9 @@ static int keep_nonempty(struct ns_db *db, const struct ns_plot_req *r, struct n
         }
         if (!first[0])
             snprintf(first, sizeof first, "%s", s[i].name);
-        ns_sbuf_printf(log, "study '%s' left out: no complete trials with a %s (%zu trials, %zu "
-                            "failed)\n",
+        ns_sbuf_printf(log,
+                       "study '%s' left out: no complete trials with a %s (%zu trials, %zu "
+                       "failed)\n",
                        s[i].name, error_label(r), s[i].n_trials, s[i].n_failed);
         ns_study_data_free(&s[i]);
     }
@@ -328,7 +329,10 @@ static int make_rs(struct ns_db *db, const struct ns_plot_req *r, const struct n
                  r->normalize, ns_fig_fmt_num(a, sizeof a, lo), ns_fig_fmt_num(b, sizeof b, hi),
                  r->bins);
     if (rc == 0)
-        rc = ns_plot_fig_rs(f, series, n, r->title ? r->title : r->normalize ? title : NULL,
+        rc = ns_plot_fig_rs(f, series, n,
+                            r->title       ? r->title
+                            : r->normalize ? title
+                                           : NULL,
                             error_label(r), r->resamples);
     for (int i = 0; w && i < n; i++)
         free(w[i]);
@@ -485,8 +489,8 @@ static int make_trend(struct ns_db *db, const struct ns_plot_req *r, const struc
             rc = ns_err_prefix("%s: study '%s'", ns_db_path(db), s[i].name);
             break;
         }
-        series[i] = (struct ns_plot_trend_series){s[i].name, s[i].n, x, s[i].err,
-                                                  bins + i * r->bins, nb};
+        series[i] =
+            (struct ns_plot_trend_series){s[i].name, s[i].n, x, s[i].err, bins + i * r->bins, nb};
     }
     if (rc == 0)
         rc = ns_plot_fig_trend(f, series, n, r->title, cx, error_label(r), r->logx);

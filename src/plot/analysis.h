@@ -119,8 +119,8 @@ int ns_plot_fig_rs(const struct ns_plot_files *f, const struct ns_plot_rs_series
 
 struct ns_plot_fidelity_series {
     const char *name;
-    size_t n;                                  /* models with every epoch */
-    int epochs;                                /* points: epoch 1..epochs */
+    size_t n;                                 /* models with every epoch */
+    int epochs;                               /* points: epoch 1..epochs */
     const double *spearman, *kendall, *top10; /* per epoch; NAN points are left out */
 };
 
@@ -193,8 +193,8 @@ struct ns_compare_req {
 
 struct ns_compare_result {
     size_t na, nb, na_failed, nb_failed;
-    struct ns_ks ks, ks_weighted; /* ks_weighted.d NAN without normalize */
-    double w_lo, w_hi;            /* the normalization range used */
+    struct ns_ks ks, ks_weighted;        /* ks_weighted.d NAN without normalize */
+    double w_lo, w_hi;                   /* the normalization range used */
     struct ns_ci med_a, med_b, med_diff; /* diff: b - a */
     /* paired */
     size_t pairs, unmatched; /* unmatched: same index, different architecture (left out) */

@@ -42,9 +42,9 @@ int ns_studies_select(struct ns_db *db, const char *const *names, int n_names,
 
 /* Complexity-normalized weights of s[0..n) over (lo, hi) (have_range) or the intersection of
  * their ranges; w[i] malloc'd (s[i].n each; the caller frees even on error). */
-int ns_study_data_norm(struct ns_db *db, struct ns_study_data *s, int n, const char *cx,
-                       int bins, int linear_bins, int have_range, double lo, double hi,
-                       double **w, double *lo_out, double *hi_out);
+int ns_study_data_norm(struct ns_db *db, struct ns_study_data *s, int n, const char *cx, int bins,
+                       int linear_bins, int have_range, double lo, double hi, double **w,
+                       double *lo_out, double *hi_out);
 
 /* Fidelity of one study (its complete trials' per-epoch test errors against their final
  * error). out->spearman is malloc'd (kendall and top10 point into it): free(spearman). An

@@ -11,7 +11,7 @@
  * config hash is not compared, since a field such as bn_order changes it without changing
  * the architecture's draw). */
 static void pair_up(const struct ns_study_data *a, const struct ns_study_data *b, double *pa,
-                   double *pb, size_t *n, size_t *unmatched)
+                    double *pb, size_t *n, size_t *unmatched)
 {
     *n = *unmatched = 0;
     size_t j = 0;
@@ -94,7 +94,8 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
                                     &out->med_diff);
     if (rc == 0 && r->paired) {
         size_t cap = s[0].n < s[1].n ? s[0].n : s[1].n;
-        double *pa = malloc((cap ? cap : 1) * sizeof *pa), *pb = malloc((cap ? cap : 1) * sizeof *pb);
+        double *pa = malloc((cap ? cap : 1) * sizeof *pa),
+               *pb = malloc((cap ? cap : 1) * sizeof *pb);
         if (!pa || !pb)
             rc = ns_err("out of memory");
         if (rc == 0)

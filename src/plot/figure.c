@@ -469,8 +469,14 @@ struct ns_fig *ns_fig_open(const struct ns_plot_files *f)
     return g;
 }
 
-FILE *ns_fig_script(struct ns_fig *g) { return g->g.gp; }
-FILE *ns_fig_data(struct ns_fig *g) { return g->g.dat; }
+FILE *ns_fig_script(struct ns_fig *g)
+{
+    return g->g.gp;
+}
+FILE *ns_fig_data(struct ns_fig *g)
+{
+    return g->g.dat;
+}
 
 void ns_fig_prelude(struct ns_fig *g, const char *title, const char *xlabel, const char *ylabel)
 {
@@ -482,12 +488,24 @@ void ns_fig_block(struct ns_fig *g, int i, const char *name, const char *columns
     dat_block(&g->g, i, name, columns);
 }
 
-void ns_fig_str(FILE *f, const char *s) { put_str(f, s); }
-void ns_fig_num(FILE *f, double v) { put_num(f, v); }
+void ns_fig_str(FILE *f, const char *s)
+{
+    put_str(f, s);
+}
+void ns_fig_num(FILE *f, double v)
+{
+    put_num(f, v);
+}
 
-const char *ns_fig_fmt_num(char *buf, size_t n, double v) { return fmt_num(buf, n, v); }
+const char *ns_fig_fmt_num(char *buf, size_t n, double v)
+{
+    return fmt_num(buf, n, v);
+}
 
-int ns_fig_palette_size(void) { return N_PALETTE; }
+int ns_fig_palette_size(void)
+{
+    return N_PALETTE;
+}
 
 int ns_fig_close(struct ns_fig *g, int rc)
 {

@@ -11,7 +11,10 @@
 #include "plot/fig_internal.h"
 #include "util/err.h"
 
-static int lt_of(int i) { return i % ns_fig_palette_size() + 1; }
+static int lt_of(int i)
+{
+    return i % ns_fig_palette_size() + 1;
+}
 
 /* "    datafile index I using U with STYLE lt L title 'T'" and the separator. */
 static void plot_clause(FILE *gp, int *first, int index, const char *using, const char *style,
@@ -52,8 +55,9 @@ int ns_plot_fig_rs(const struct ns_plot_files *f, const struct ns_plot_rs_series
     int kmax = 1;
     for (int i = 0; i < n_series; i++)
         kmax = s[i].kmax > kmax ? s[i].kmax : kmax;
-    fprintf(gp, "set logscale x 2\nset xrange [1:%d]\nset key top right opaque box "
-                "lc rgb '#c0c0c0' samplen 2 font ',10'\n",
+    fprintf(gp,
+            "set logscale x 2\nset xrange [1:%d]\nset key top right opaque box "
+            "lc rgb '#c0c0c0' samplen 2 font ',10'\n",
             kmax > 1 ? kmax : 2);
     fprintf(gp, "set key title 'bands: 95%% of %d bootstrap resamples of the EDF' font ',10'\n",
             resamples);
@@ -109,8 +113,9 @@ int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fid
     int max_ep = 1;
     for (int i = 0; i < n_series; i++)
         max_ep = s[i].epochs > max_ep ? s[i].epochs : max_ep;
-    fprintf(gp, "set yrange [-1:1.05]\nset xrange [1:%d]\nset key outside below center vertical "
-                "samplen 3 font ',10'\nset xlabel offset 0,0.5\n",
+    fprintf(gp,
+            "set yrange [-1:1.05]\nset xrange [1:%d]\nset key outside below center vertical "
+            "samplen 3 font ',10'\nset xlabel offset 0,0.5\n",
             max_ep > 1 ? max_ep : 2);
     if (max_ep <= 20)
         fputs("set xtics 1\nset mxtics 1\n", gp);
@@ -127,8 +132,7 @@ int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fid
             snprintf(name, sizeof name, "%s: %s", s[i].name, metric[m]);
             if (rows == 0) {
                 fputs(block ? "\n# " : "# ", dat);
-                fprintf(dat, "%s: undefined at every epoch (all errors tied): left out\n",
-                        name);
+                fprintf(dat, "%s: undefined at every epoch (all errors tied): left out\n", name);
                 continue;
             }
             ns_fig_block(g, block, name, "epoch value");
@@ -226,8 +230,8 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
             if (t->n == 0 || !isfinite(t->mean))
                 continue;
             double sd = isfinite(t->sd) ? t->sd : 0;
-            double v[7] = {t->center, t->mean, t->mean - 2 * sd, t->mean + 2 * sd,
-                           (double)t->n, t->lo, t->hi};
+            double v[7] = {t->center, t->mean, t->mean - 2 * sd, t->mean + 2 * sd, (double)t->n,
+                           t->lo,     t->hi};
             for (int c = 0; c < 7; c++) {
                 ns_fig_num(dat, v[c]);
                 fputc(c < 6 ? ' ' : '\n', dat);

@@ -605,4 +605,7 @@ int ns_plot_make(const struct ns_plot_req *r, char **log)
 }
 
 /* For the analyses (analysis.h): the error a failed trial counts at under --failed chance. */
-double ns_plot_chance_error(const struct ns_db_trial *t) { return chance_error(t); }
+double ns_plot_chance_error(const struct ns_db_trial *t)
+{
+    return chance_error(t);
+}

@@ -29,8 +29,8 @@ struct page {
     const char **nonempty;   /* names of the studies with models */
     int n_nonempty;
     struct ns_sbuf warn;
-    char fatal[512]; /* a figure failed for a reason that fails the report (gnuplot missing) */
-    const char *norm_cx;   /* the normalization that worked, or NULL */
+    char fatal[512];     /* a figure failed for a reason that fails the report (gnuplot missing) */
+    const char *norm_cx; /* the normalization that worked, or NULL */
     int norm_bins;
 };
 
@@ -218,8 +218,9 @@ static void studies_table(struct page *p)
         if (p->s[i].n == 0) {
             fputs("<p class=\"missing\">Study ", f);
             esc(f, p->s[i].name);
-            fprintf(f, " has no complete trials with an error yet (%zu trials, %zu failed): it "
-                       "is left out of the figures.</p>\n",
+            fprintf(f,
+                    " has no complete trials with an error yet (%zu trials, %zu failed): it "
+                    "is left out of the figures.</p>\n",
                     p->s[i].n_trials, p->s[i].n_failed);
         }
 }
@@ -236,8 +237,8 @@ static void normalized_edf(struct page *p)
         char path[4096], *log = NULL;
         q.out = in_dir(p, "nedf.svg", path, sizeof path);
         int rc = ns_plot_make(&q, &log);
-        int retry = rc && strstr(ns_errmsg(), "has no models") &&
-                    t + 1 < sizeof tries / sizeof tries[0];
+        int retry =
+            rc && strstr(ns_errmsg(), "has no models") && t + 1 < sizeof tries / sizeof tries[0];
         if (retry) {
             free(log);
             continue;
@@ -262,8 +263,9 @@ static void ks_table(struct page *p)
         return;
     }
     if (n > KS_MAX_STUDIES) {
-        fprintf(f, "<p class=\"note\">%d studies: the pairwise KS table is left out (use "
-                   "<code>netspace compare</code>).</p>\n",
+        fprintf(f,
+                "<p class=\"note\">%d studies: the pairwise KS table is left out (use "
+                "<code>netspace compare</code>).</p>\n",
                 n);
         return;
     }
@@ -283,13 +285,14 @@ static void ks_table(struct page *p)
     int weighted = 0;
     if (p->norm_cx) {
         struct ns_db *db = ns_db_open(p->r->db, NS_DB_RO);
-        weighted = db && ns_study_data_norm(db, s, n, p->norm_cx, p->norm_bins, 0, 0, 0, 0, w,
-                                            &lo, &hi) == 0;
+        weighted = db && ns_study_data_norm(db, s, n, p->norm_cx, p->norm_bins, 0, 0, 0, 0, w, &lo,
+                                            &hi) == 0;
         ns_db_close(db);
     }
-    fprintf(f, "<p>Two-sample Kolmogorov&ndash;Smirnov statistic D = sup |F<sub>A</sub> &minus; "
-               "F<sub>B</sub>| and its asymptotic p-value%s.</p>\n<table>\n<tr><th class=\"l\">A"
-               "</th><th class=\"l\">B</th><th>D</th><th>p</th>%s</tr>\n",
+    fprintf(f,
+            "<p>Two-sample Kolmogorov&ndash;Smirnov statistic D = sup |F<sub>A</sub> &minus; "
+            "F<sub>B</sub>| and its asymptotic p-value%s.</p>\n<table>\n<tr><th class=\"l\">A"
+            "</th><th class=\"l\">B</th><th>D</th><th>p</th>%s</tr>\n",
             weighted ? "; the last two columns on the flops-normalized EDFs of the figure, whose "
                        "p-value uses the weights' effective sample size"
                      : "",
@@ -298,8 +301,8 @@ static void ks_table(struct page *p)
         for (int b = a + 1; b < n; b++) {
             struct ns_ks ks, kw;
             int ok = ns_stat_ks(s[a].err, NULL, s[a].n, s[b].err, NULL, s[b].n, &ks) == 0;
-            int okw = weighted &&
-                      ns_stat_ks(s[a].err, w[a], s[a].n, s[b].err, w[b], s[b].n, &kw) == 0;
+            int okw =
+                weighted && ns_stat_ks(s[a].err, w[a], s[a].n, s[b].err, w[b], s[b].n, &kw) == 0;
             fputs("<tr><td class=\"l\">", f);
             esc(f, s[a].name);
             fputs("</td><td class=\"l\">", f);
@@ -427,9 +430,10 @@ static void study_section(struct page *p, int i, struct ns_db *db)
     if (top == 0) {
         fputs("<p class=\"missing\">No complete trials yet.</p>\n", f);
     } else {
-        fprintf(f, "<p>The %d best of %d complete trials:</p>\n<table>\n<tr><th>trial</th>"
-                   "<th>error</th><th>best error</th><th>flops</th><th>params</th><th>acts</th>"
-                   "<th>wall s</th><th class=\"l\">sampled parameters and config</th></tr>\n",
+        fprintf(f,
+                "<p>The %d best of %d complete trials:</p>\n<table>\n<tr><th>trial</th>"
+                "<th>error</th><th>best error</th><th>flops</th><th>params</th><th>acts</th>"
+                "<th>wall s</th><th class=\"l\">sampled parameters and config</th></tr>\n",
                 top, nc);
         char a[32], b[32], c[32];
         for (int k = 0; k < top; k++) {
@@ -464,8 +468,9 @@ static void study_section(struct page *p, int i, struct ns_db *db)
     for (int k = 0; k < nt; k++)
         nf += t[k].state == NS_DB_FAILED;
     if (nf) {
-        fprintf(f, "<p>%d failed trial%s:</p>\n<table>\n<tr><th>trial</th><th class=\"l\">"
-                   "reason</th></tr>\n",
+        fprintf(f,
+                "<p>%d failed trial%s:</p>\n<table>\n<tr><th>trial</th><th class=\"l\">"
+                "reason</th></tr>\n",
                 nf, nf == 1 ? "" : "s");
         int shown = 0;
         for (int k = 0; k < nt && shown < FAILURES_SHOWN; k++)
@@ -477,8 +482,9 @@ static void study_section(struct page *p, int i, struct ns_db *db)
             }
         fputs("</table>\n", f);
         if (nf > shown)
-            fprintf(f, "<p class=\"note\">and %d more (netspace query trials --state failed)."
-                       "</p>\n",
+            fprintf(f,
+                    "<p class=\"note\">and %d more (netspace query trials --state failed)."
+                    "</p>\n",
                     nf - shown);
     }
     ns_db_trials_free(t, nt);

@@ -54,8 +54,8 @@ static int64_t add_study(struct ns_db *db, const char *name, uint64_t seed)
 
 /* Trial i with the given complexity; state complete (err finite, with `epochs` epoch rows
  * whose test errors come from ep[] or equal err) or failed (err NAN). */
-static int add_trial(struct ns_db *db, int64_t sid, int i, double flops, double params,
-                     double err, int epochs, const double *ep, int with_params)
+static int add_trial(struct ns_db *db, int64_t sid, int i, double flops, double params, double err,
+                     int epochs, const double *ep, int with_params)
 {
     char hash[32];
     snprintf(hash, sizeof hash, "h%.0f", flops);
@@ -188,8 +188,7 @@ static void assert_no_nan(const char *text, const char *what)
             for (size_t i = 0; i + 3 <= len; i++)
                 if ((strncasecmp(line + i, "nan", 3) == 0 &&
                      (i == 0 || !((line[i - 1] | 32) >= 'a' && (line[i - 1] | 32) <= 'z')) &&
-                     (i + 3 == len ||
-                      !((line[i + 3] | 32) >= 'a' && (line[i + 3] | 32) <= 'z'))) ||
+                     (i + 3 == len || !((line[i + 3] | 32) >= 'a' && (line[i + 3] | 32) <= 'z'))) ||
                     strncasecmp(line + i, "inf", 3) == 0)
                     fail_msg("%s: a NaN or inf in '%.*s'", what, (int)len, line);
         line = end ? end + 1 : NULL;
@@ -227,8 +226,8 @@ static struct ns_plot_req req(const char *out, const char *const *studies, int n
 static void compare_twins_by_hand(void **state)
 {
     (void)state;
-    struct ns_compare_req r = {.db = dbpath, .a = "twin_a", .b = "twin_b", .resamples = 500,
-                               .paired = 1};
+    struct ns_compare_req r = {
+        .db = dbpath, .a = "twin_a", .b = "twin_b", .resamples = 500, .paired = 1};
     struct ns_compare_result c;
     assert_int_equal(ns_compare(&r, &c), 0);
     /* The EDFs take turns: at 10, 18, 35, 55 and 75 one leads by 1/8; elsewhere they meet. */
@@ -323,9 +322,8 @@ static void rs_flat_for_one_model_and_ties(void **state)
         want2 += 10 * i * (pow(1 - (i - 1) / 8.0, 2) - pow(1 - i / 8.0, 2));
     const char *p = strstr(dat, "# k expected_min(%) lo(%) hi(%)\n");
     assert_non_null(p);
-    assert_int_equal(sscanf(p, "# k expected_min(%%) lo(%%) hi(%%)\n1 %lf %*f %*f\n2 %lf", &k1,
-                            &k2),
-                     2);
+    assert_int_equal(
+        sscanf(p, "# k expected_min(%%) lo(%%) hi(%%)\n1 %lf %*f %*f\n2 %lf", &k1, &k2), 2);
     NEAR(k1, 45, 1e-9);
     NEAR(k2, want2, 1e-9);
     free(dat);
@@ -347,7 +345,8 @@ static void fidelity_by_hand_and_without_epochs(void **state)
     char *dat = slurp(out_path("fid.dat"));
     /* Epoch 1 reverses the final ranking: rho = tau = -1, no shared best; epochs 2, 3 keep
      * it: 1. */
-    assert_non_null(strstr(dat, "# index 0: twin_a: Spearman rho\n# epoch value\n1 -1\n2 1\n3 1\n"));
+    assert_non_null(
+        strstr(dat, "# index 0: twin_a: Spearman rho\n# epoch value\n1 -1\n2 1\n3 1\n"));
     assert_non_null(strstr(dat, "# index 1: twin_a: Kendall tau\n# epoch value\n1 -1\n2 1\n3 1\n"));
     assert_non_null(strstr(dat, "twin_a: top-10% overlap\n# epoch value\n1 0\n2 1\n3 1\n"));
     /* ties: every correlation undefined, so no block (its overlap, 1, is defined and is
@@ -418,8 +417,8 @@ static void trend_and_effects_degenerate(void **state)
 static void report_covers_every_case(void **state)
 {
     (void)state;
-    struct ns_report_req r = {.db = dbpath, .out_dir = out_path("report"), .top = 3,
-                              .resamples = 100};
+    struct ns_report_req r = {
+        .db = dbpath, .out_dir = out_path("report"), .top = 3, .resamples = 100};
     char *warn = NULL;
     int rc = ns_report(&r, &warn);
     if (rc && strstr(ns_errmsg(), "gnuplot not found")) {

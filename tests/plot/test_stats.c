@@ -318,8 +318,8 @@ static void trend_bins_mean_and_sd(void **state)
     NEAR(bins[1].mean, 40, 1e-12);
     NEAR(bins[1].sd, sqrt(200), 1e-12);
     NEAR(bins[0].center, 1.75, 1e-12);
-    /* Log bins over 1..100: [1, 10) holds 1, [10, 100] holds 20 and 100 (the maximum in the last bin); one model has
-     * sd 0; centres geometric. */
+    /* Log bins over 1..100: [1, 10) holds 1, [10, 100] holds 20 and 100 (the maximum in the last
+     * bin); one model has sd 0; centres geometric. */
     const double lx[3] = {1, 20, 100}, le[3] = {5, 6, 8};
     assert_int_equal(ns_stat_trend(lx, le, 3, 2, 1, bins), 2);
     assert_true(bins[0].n == 1 && bins[0].sd == 0 && bins[0].mean == 5);
