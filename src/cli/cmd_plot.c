@@ -65,7 +65,7 @@ static const char help[] =
     "                       > 0 and span > 1 decade\n"
     "rs:\n"
     "  --normalize, --bins, --range, --linear-bins   as edf (the normalized EDF)\n"
-    "  --k K                largest k (default: the largest study's n, at most 1000)\n"
+    "  --k K                largest k (default: the largest study's n, at most 100)\n"
     "  --seed S, --resamples N   the band's bootstrap (default 2500 resamples)\n"
     "trend:\n"
     "  --param flops|params|acts, --bins K (default 10), --linear-bins, --logx\n"

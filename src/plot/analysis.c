@@ -302,7 +302,7 @@ static int make_rs(struct ns_db *db, const struct ns_plot_req *r, const struct n
         size_t most = 1;
         for (int i = 0; i < n; i++)
             most = s[i].n > most ? s[i].n : most;
-        kmax = most > 1000 ? 1000 : (int)most;
+        kmax = most > 100 ? 100 : (int)most;
     }
     if (rc == 0 && !(buf = malloc(3 * (size_t)kmax * (size_t)n * sizeof *buf)))
         rc = ns_err("out of memory");

@@ -82,7 +82,7 @@ int ns_stat_rs_band(const double *err, const double *w, size_t n, int kmax, int 
 
 /* Rank correlations of n pairs: Spearman's rho (Pearson correlation of the ranks, ties at
  * their average rank) and Kendall's tau-b (concordant minus discordant pairs over
- * sqrt((n0 - n1)(n0 - n2)), n1, n2 the pairs tied in a, in b; O(n^2)). NAN when undefined:
+ * sqrt((n0 - n1)(n0 - n2)), n1, n2 the pairs tied in a, in b; O(n log n)). NAN when undefined:
  * n < 2 or every value of a (or of b) tied. */
 double ns_stat_spearman(const double *a, const double *b, size_t n);
 double ns_stat_kendall(const double *a, const double *b, size_t n);
@@ -160,7 +160,7 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
 enum ns_plot_analysis_kind { NS_PLOT_RS, NS_PLOT_FIDELITY, NS_PLOT_TREND, NS_PLOT_EFFECTS };
 struct ns_plot_analysis_opts {
     enum ns_plot_analysis_kind kind;
-    int kmax; /* rs: largest k (0: the largest study's n, at most 1000) */
+    int kmax; /* rs: largest k (0: the largest study's n, at most 100) */
 };
 int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
                           char **log, char **written);

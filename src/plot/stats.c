@@ -138,13 +138,31 @@ static void ci_from(double *r, size_t n, struct ns_ci *ci)
     ci->hi = ns_plot_percentile(r, n, 97.5);
 }
 
-/* The median of n values drawn with replacement from x; tmp holds n doubles. */
-static double resampled_median(struct ns_pcg32 *g, const double *x, size_t n, double *tmp)
+/* One bootstrap resample of sorted[0..n) (ascending): n draws with replacement, kept as a
+ * count per position (cnt holds n), so that its median and mean need no sort: O(n). Returns
+ * the median (ns_plot_percentile's convention); *mean (may be NULL) receives the mean. */
+static double resample_sorted(struct ns_pcg32 *g, const double *sorted, size_t n, uint32_t *cnt,
+                              double *mean)
 {
+    memset(cnt, 0, n * sizeof *cnt);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = x[ns_pcg32_bounded(g, (uint32_t)n)];
-    qsort(tmp, n, sizeof *tmp, cmp_double);
-    return ns_plot_percentile(tmp, n, 50);
+        cnt[ns_pcg32_bounded(g, (uint32_t)n)]++;
+    /* Ranks lo and lo + 1 of the resample, h = (n-1)/2 = lo + frac. */
+    size_t lo = (n - 1) / 2, seen = 0;
+    double frac = (n - 1) % 2 ? 0.5 : 0.0, v_lo = NAN, v_hi = NAN, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!cnt[i])
+            continue;
+        sum += cnt[i] * sorted[i];
+        if (isnan(v_lo) && seen + cnt[i] > lo)
+            v_lo = sorted[i];
+        if (isnan(v_hi) && seen + cnt[i] > lo + 1)
+            v_hi = sorted[i];
+        seen += cnt[i];
+    }
+    if (mean)
+        *mean = sum / (double)n;
+    return frac > 0 && !isnan(v_hi) ? v_lo + frac * (v_hi - v_lo) : v_lo;
 }
 
 static int check_sample(const double *x, size_t n, const char *what)
@@ -159,25 +177,39 @@ static int check_sample(const double *x, size_t n, const char *what)
     return 0;
 }
 
+/* A sorted copy of x[0..n). */
+static double *sorted_copy(const double *x, size_t n)
+{
+    double *s = malloc((n ? n : 1) * sizeof *s);
+    if (s) {
+        memcpy(s, x, n * sizeof *s);
+        qsort(s, n, sizeof *s, cmp_double);
+    }
+    return s;
+}
+
 int ns_stat_median_ci(const double *x, size_t n, int resamples, uint64_t seed, struct ns_ci *out)
 {
     *out = (struct ns_ci){NAN, NAN, NAN};
     if (check_sample(x, n, "median") || resamples < 1)
         return resamples < 1 ? ns_err("median: resamples must be >= 1") : -1;
-    double *tmp = malloc(n * sizeof *tmp), *r = malloc((size_t)resamples * sizeof *r);
-    if (!tmp || !r) {
-        free(tmp);
+    double *sx = sorted_copy(x, n), *r = malloc((size_t)resamples * sizeof *r);
+    uint32_t *cnt = malloc(n * sizeof *cnt);
+    if (!sx || !r || !cnt) {
+        free(sx);
         free(r);
+        free(cnt);
         return ns_err("median: out of memory");
     }
     struct ns_pcg32 g;
     ns_pcg32_seed(&g, seed, NS_STAT_STREAM);
     for (int k = 0; k < resamples; k++)
-        r[k] = resampled_median(&g, x, n, tmp);
-    out->est = ns_stat_median(x, n);
+        r[k] = resample_sorted(&g, sx, n, cnt, NULL);
+    out->est = ns_plot_percentile(sx, n, 50);
     ci_from(r, (size_t)resamples, out);
-    free(tmp);
+    free(sx);
     free(r);
+    free(cnt);
     return 0;
 }
 
@@ -190,24 +222,25 @@ int ns_stat_median_diff_ci(const double *a, size_t na, const double *b, size_t n
         return -1;
     if (resamples < 1)
         return ns_err("median difference: resamples must be >= 1");
-    double *tmp = malloc((na > nb ? na : nb) * sizeof *tmp);
+    double *sa = sorted_copy(a, na), *sb = sorted_copy(b, nb);
     double *r = malloc((size_t)resamples * sizeof *r);
-    if (!tmp || !r) {
-        free(tmp);
-        free(r);
-        return ns_err("median difference: out of memory");
-    }
+    uint32_t *cnt = malloc((na > nb ? na : nb) * sizeof *cnt);
+    int rc = sa && sb && r && cnt ? 0 : ns_err("median difference: out of memory");
     struct ns_pcg32 g;
     ns_pcg32_seed(&g, seed, NS_STAT_STREAM);
-    for (int k = 0; k < resamples; k++) {
-        double ma = resampled_median(&g, a, na, tmp);
-        r[k] = resampled_median(&g, b, nb, tmp) - ma;
+    for (int k = 0; k < resamples && rc == 0; k++) {
+        double ma = resample_sorted(&g, sa, na, cnt, NULL);
+        r[k] = resample_sorted(&g, sb, nb, cnt, NULL) - ma;
     }
-    out->est = ns_stat_median(b, nb) - ns_stat_median(a, na);
-    ci_from(r, (size_t)resamples, out);
-    free(tmp);
+    if (rc == 0) {
+        out->est = ns_plot_percentile(sb, nb, 50) - ns_plot_percentile(sa, na, 50);
+        ci_from(r, (size_t)resamples, out);
+    }
+    free(sa);
+    free(sb);
     free(r);
-    return 0;
+    free(cnt);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ paired -------------- */
@@ -221,10 +254,11 @@ int ns_stat_paired(const double *a, const double *b, size_t n, int resamples, ui
         return ns_err("paired: no pairs");
     if (n > UINT32_MAX || resamples < 1)
         return ns_err("paired: %s", resamples < 1 ? "resamples must be >= 1" : "too many pairs");
-    double *d = malloc(n * sizeof *d), *tmp = malloc(n * sizeof *tmp);
+    double *d = malloc(n * sizeof *d);
+    uint32_t *cnt = malloc(n * sizeof *cnt);
     double *rmean = malloc((size_t)resamples * sizeof *rmean);
     double *rmed = malloc((size_t)resamples * sizeof *rmed);
-    int rc = d && tmp && rmean && rmed ? 0 : ns_err("paired: out of memory");
+    int rc = d && cnt && rmean && rmed ? 0 : ns_err("paired: out of memory");
     double sum = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!isfinite(a[i]) || !isfinite(b[i])) {
@@ -238,24 +272,20 @@ int ns_stat_paired(const double *a, const double *b, size_t n, int resamples, ui
         out->ties += d[i] == 0;
     }
     if (rc == 0) {
+        /* Resampling pairs is resampling their differences. */
+        qsort(d, n, sizeof *d, cmp_double);
         out->n = n;
         struct ns_pcg32 g;
         ns_pcg32_seed(&g, seed, NS_STAT_STREAM);
-        for (int k = 0; k < resamples; k++) {
-            double s = 0;
-            for (size_t i = 0; i < n; i++)
-                s += tmp[i] = d[ns_pcg32_bounded(&g, (uint32_t)n)];
-            rmean[k] = s / (double)n;
-            qsort(tmp, n, sizeof *tmp, cmp_double);
-            rmed[k] = ns_plot_percentile(tmp, n, 50);
-        }
+        for (int k = 0; k < resamples; k++)
+            rmed[k] = resample_sorted(&g, d, n, cnt, &rmean[k]);
         out->mean.est = sum / (double)n;
-        out->median.est = ns_stat_median(d, n);
+        out->median.est = ns_plot_percentile(d, n, 50);
         ci_from(rmean, (size_t)resamples, &out->mean);
         ci_from(rmed, (size_t)resamples, &out->median);
     }
     free(d);
-    free(tmp);
+    free(cnt);
     free(rmean);
     free(rmed);
     return rc;
@@ -263,28 +293,41 @@ int ns_stat_paired(const double *a, const double *b, size_t n, int resamples, ui
 
 /* ------------------------------------------------------------------ random search ------- */
 
-int ns_stat_rs_curve(const struct ns_edf *e, int kmax, double *out)
+/* E[min of k] for k = 1..kmax into out, from m distinct errors x (ascending) with cumulative
+ * weights cum (cum[m-1] = total); surv holds kmax doubles of scratch.
+ * surv[k-1] = (1 - F_{i-1})^k, the chance that all k draws exceed x_{i-1}; it falls to 0 at
+ * the last error. Powers by repeated products: one multiply per (error, k). */
+static void rs_steps(const double *x, const double *cum, size_t m, int kmax, double *out,
+                     double *surv)
 {
-    if (kmax < 1 || e->n == 0 || !(e->y[e->n - 1] > 0))
-        return ns_err("random-search efficiency: %s", kmax < 1 ? "k must be >= 1" : "empty EDF");
-    /* surv[k-1] = (1 - F_{i-1})^k, the chance that all k draws exceed x_{i-1}; it falls to 0
-     * at the last error. Powers by repeated products: one multiply per (error, k). */
-    double *surv = malloc((size_t)kmax * sizeof *surv);
-    if (!surv)
-        return ns_err("random-search efficiency: out of memory");
     for (int k = 0; k < kmax; k++) {
         surv[k] = 1.0;
         out[k] = 0;
     }
-    double total = e->y[e->n - 1];
-    for (size_t i = 0; i < e->n; i++) {
-        double q = i + 1 == e->n ? 0.0 : fmax(1.0 - e->y[i] / total, 0.0), s = 1.0;
+    double total = cum[m - 1];
+    for (size_t i = 0; i < m; i++) {
+        if (i > 0 && i + 1 < m && cum[i] == cum[i - 1])
+            continue; /* no weight here (a resample missed it): nothing changes */
+        double q = i + 1 == m ? 0.0 : fmax(1.0 - cum[i] / total, 0.0), s = 1.0;
         for (int k = 0; k < kmax; k++) {
+            /* surv falls with k: past 1e-17 what is left to add is below rounding. */
+            if (surv[k] < 1e-17 && i + 1 < m)
+                break;
             s *= q;
-            out[k] += e->x[i] * (surv[k] - s);
+            out[k] += x[i] * (surv[k] - s);
             surv[k] = s;
         }
     }
+}
+
+int ns_stat_rs_curve(const struct ns_edf *e, int kmax, double *out)
+{
+    if (kmax < 1 || e->n == 0 || !(e->y[e->n - 1] > 0))
+        return ns_err("random-search efficiency: %s", kmax < 1 ? "k must be >= 1" : "empty EDF");
+    double *surv = malloc((size_t)kmax * sizeof *surv);
+    if (!surv)
+        return ns_err("random-search efficiency: out of memory");
+    rs_steps(e->x, e->y, e->n, kmax, out, surv);
     free(surv);
     return 0;
 }
@@ -310,31 +353,49 @@ int ns_stat_rs_band(const double *err, const double *w, size_t n, int kmax, int 
         return -1;
     if (kmax < 1 || resamples < 1)
         return ns_err("random-search efficiency: k and resamples must be >= 1");
-    double *cum = malloc(n * sizeof *cum), *draw = malloc(n * sizeof *draw);
+    /* The models in error order with their weights; xs: the distinct errors, step[j]: the
+     * distinct error of sorted model j. A resample is then a count per distinct error, with
+     * no sort (O(n) to draw, O(m * kmax) for its curve). */
+    struct wv *s = malloc(n * sizeof *s);
+    double *cum = malloc(n * sizeof *cum), *xs = malloc(n * sizeof *xs);
+    double *cnt = malloc(n * sizeof *cnt), *surv = malloc((size_t)kmax * sizeof *surv);
+    size_t *step = malloc(n * sizeof *step);
     double *curves = malloc((size_t)resamples * (size_t)kmax * sizeof *curves);
     double *col = malloc((size_t)resamples * sizeof *col);
-    int rc = cum && draw && curves && col ? 0 : ns_err("random-search efficiency: out of memory");
-    double total = 0;
+    int rc = s && cum && xs && cnt && surv && step && curves && col
+                 ? 0
+                 : ns_err("random-search efficiency: out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         double wi = w ? w[i] : 1.0;
         if (!isfinite(wi) || wi < 0)
             rc = ns_err("random-search efficiency: model %zu: weight %g", i, wi);
-        cum[i] = total += wi;
+        else
+            s[i] = (struct wv){err[i], wi};
     }
-    if (rc == 0 && !(total > 0))
-        rc = ns_err("random-search efficiency: all weights are zero");
+    double total = 0;
+    size_t m = 0;
+    if (rc == 0) {
+        qsort(s, n, sizeof *s, cmp_wv);
+        for (size_t i = 0; i < n; i++) {
+            cum[i] = total += s[i].w;
+            if (i == 0 || s[i].v != s[i - 1].v)
+                xs[m++] = s[i].v;
+            step[i] = m - 1;
+        }
+        if (!(total > 0))
+            rc = ns_err("random-search efficiency: all weights are zero");
+    }
     struct ns_pcg32 g;
     ns_pcg32_seed(&g, seed, NS_STAT_STREAM);
     for (int r = 0; r < resamples && rc == 0; r++) {
+        for (size_t j = 0; j < m; j++)
+            cnt[j] = 0;
         for (size_t i = 0; i < n; i++)
-            draw[i] = err[draw_weighted(cum, n, ns_pcg32_double(&g) * total)];
-        struct ns_edf e;
-        if (ns_plot_edf(draw, NULL, n, &e)) {
-            rc = -1;
-            break;
-        }
-        rc = ns_stat_rs_curve(&e, kmax, curves + (size_t)r * (size_t)kmax);
-        ns_edf_free(&e);
+            cnt[step[w ? draw_weighted(cum, n, ns_pcg32_double(&g) * total)
+                       : ns_pcg32_bounded(&g, (uint32_t)n)]] += 1;
+        for (size_t j = 1; j < m; j++)
+            cnt[j] += cnt[j - 1];
+        rs_steps(xs, cnt, m, kmax, curves + (size_t)r * (size_t)kmax, surv);
     }
     for (int k = 0; k < kmax && rc == 0; k++) {
         for (int r = 0; r < resamples; r++)
@@ -344,8 +405,12 @@ int ns_stat_rs_band(const double *err, const double *w, size_t n, int kmax, int 
         lo[k] = ci.lo;
         hi[k] = ci.hi;
     }
+    free(s);
     free(cum);
-    free(draw);
+    free(xs);
+    free(cnt);
+    free(surv);
+    free(step);
     free(curves);
     free(col);
     return rc;
@@ -425,28 +490,82 @@ double ns_stat_spearman(const double *a, const double *b, size_t n)
     return rho;
 }
 
+/* Pairs (a, b) ordered by a, then b. */
+struct ab {
+    double a, b;
+};
+
+static int cmp_ab(const void *pa, const void *pb)
+{
+    const struct ab *x = pa, *y = pb;
+    int c = cmp_double(&x->a, &y->a);
+    return c ? c : cmp_double(&x->b, &y->b);
+}
+
+/* Sort v[0..n) by b (stable; tmp holds n) and return the number of inversions: pairs that
+ * the sort swaps, i.e. i < j with v[i].b > v[j].b. Equal b are not inversions. */
+static double merge_count(struct ab *v, struct ab *tmp, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t h = n / 2;
+    double inv = merge_count(v, tmp, h) + merge_count(v + h, tmp, n - h);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n) {
+        if (v[i].b <= v[j].b) {
+            tmp[k++] = v[i++];
+        } else {
+            inv += (double)(h - i); /* v[j] jumps ahead of everything left of h */
+            tmp[k++] = v[j++];
+        }
+    }
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof *v);
+    return inv;
+}
+
+/* sum over runs of equal keys of t(t-1)/2, for v sorted so that equal keys are adjacent;
+ * by = 0: key a, 1: key b, 2: key (a, b). */
+static double tied_pairs(const struct ab *v, size_t n, int by)
+{
+    double ties = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && (by == 1 || v[j].a == v[i].a) && (by == 0 || v[j].b == v[i].b))
+            j++;
+        ties += (double)(j - i) * (double)(j - i - 1) / 2;
+        i = j;
+    }
+    return ties;
+}
+
 double ns_stat_kendall(const double *a, const double *b, size_t n)
 {
     if (n < 2)
         return NAN;
-    double conc = 0, disc = 0, ties_a = 0, ties_b = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            double da = a[i] - a[j], db = b[i] - b[j];
-            if (da == 0)
-                ties_a++;
-            if (db == 0)
-                ties_b++;
-            if (da == 0 || db == 0)
-                continue;
-            if ((da > 0) == (db > 0))
-                conc++;
-            else
-                disc++;
-        }
-    double n0 = (double)n * (double)(n - 1) / 2;
-    double den = sqrt((n0 - ties_a) * (n0 - ties_b));
-    return den > 0 ? (conc - disc) / den : NAN;
+    /* Knight's O(n log n) algorithm: sort by (a, b); the pairs tied in a (n1) and in both
+     * (n3) are runs; a merge sort by b then counts the discordant pairs as its swaps; the
+     * pairs tied in b (n2) are runs of the result. */
+    struct ab *v = malloc(n * sizeof *v), *tmp = malloc(n * sizeof *tmp);
+    double tau = NAN;
+    if (v && tmp) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = (struct ab){a[i], b[i]};
+        qsort(v, n, sizeof *v, cmp_ab);
+        double n1 = tied_pairs(v, n, 0), n3 = tied_pairs(v, n, 2);
+        double disc = merge_count(v, tmp, n);
+        double n2 = tied_pairs(v, n, 1);
+        double n0 = (double)n * (double)(n - 1) / 2;
+        double den = sqrt((n0 - n1) * (n0 - n2));
+        if (den > 0)
+            tau = (n0 - n1 - n2 + n3 - 2 * disc) / den;
+    }
+    free(v);
+    free(tmp);
+    return tau;
 }
 
 double ns_stat_top_overlap(const double *a, const double *b, size_t n, double frac)

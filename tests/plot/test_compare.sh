@@ -91,6 +91,16 @@ has "wrote $TMP/out/eff-lr.png" stdout
 has "depth: study 'one' left out: 1 models with it" stderr
 run 1 plot effects --db "$DB" --study ties --out "$TMP/out/x.png"
 has "no sampled parameters" stderr
+# The older plots on the degenerate studies: clear messages, no NaN.
+run 0 plot edf --db "$DB" --study twin_a,ties,one --out "$TMP/out/edf.png"
+run 1 plot edf --db "$DB" --study twin_a,empty --out "$TMP/out/x.png"
+has "study 'empty': no complete trials" stderr
+run 0 plot edf --db "$DB" --study allfailed --failed chance --out "$TMP/out/edf_failed.png"
+run 1 plot param --db "$DB" --study one --param depth --out "$TMP/out/x.png"
+has "the best-model range needs at least 4" stderr
+run 1 plot curves --db "$DB" --study noepochs --out "$TMP/out/x.png"
+has "has no per-epoch metrics" stderr
+run 0 plot curves --db "$DB" --study ties --out "$TMP/out/curves_ties.png"
 if grep -il '\bnan\b\|\binf\b' "$TMP"/out/*.dat | grep -q .; then
     fail "a NaN or inf in $(grep -il '\bnan\b\|\binf\b' "$TMP"/out/*.dat)"
 fi

@@ -281,6 +281,45 @@ static void rank_correlations_by_hand(void **state)
     assert_true(isnan(ns_stat_kendall(tb, same, 3)));
 }
 
+/* Kendall's tau-b by its definition, pair by pair: the oracle for the O(n log n) version. */
+static double kendall_pairs(const double *a, const double *b, size_t n)
+{
+    double c = 0, d = 0, ta = 0, tb = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double da = a[i] - a[j], db = b[i] - b[j];
+            ta += da == 0;
+            tb += db == 0;
+            if (da * db > 0)
+                c++;
+            else if (da * db < 0)
+                d++;
+        }
+    double n0 = n * (n - 1) / 2.0;
+    return (c - d) / sqrt((n0 - ta) * (n0 - tb));
+}
+
+static void kendall_matches_the_pairwise_definition(void **state)
+{
+    (void)state;
+    /* Random data with many ties in a, in b and in both. */
+    uint64_t x = 12345;
+    for (int trial = 0; trial < 20; trial++) {
+        double a[300], b[300];
+        size_t n = 2 + (size_t)trial * 15;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            a[i] = (double)((x >> 33) % 7);
+            b[i] = (double)((x >> 45) % 5) + (trial % 2 ? 0.5 * a[i] : 0);
+        }
+        double want = kendall_pairs(a, b, n), got = ns_stat_kendall(a, b, n);
+        if (isnan(want))
+            assert_true(isnan(got));
+        else
+            NEAR(got, want, 1e-12);
+    }
+}
+
 static void top_overlap_counts_shared_best_models(void **state)
 {
     (void)state;
@@ -353,6 +392,7 @@ int main(void)
         cmocka_unit_test(rs_curve_is_the_exact_expected_minimum),
         cmocka_unit_test(rs_band_resamples_the_weighted_edf),
         cmocka_unit_test(rank_correlations_by_hand),
+        cmocka_unit_test(kendall_matches_the_pairwise_definition),
         cmocka_unit_test(top_overlap_counts_shared_best_models),
         cmocka_unit_test(trend_bins_mean_and_sd),
     };
