@@ -524,28 +524,34 @@ static int names_add(char ***names, int *n, const char *s)
     return 0;
 }
 
-/* Note parameter `name`, adding `inc` to its count (a trial without an error still names
- * it, with inc 0). */
-static int count_param(char ***names, int **counts, int *n, const char *name, int inc)
+/* Note parameter `name` with value v, counting the model when inc (a trial without an
+ * error still names it, with inc 0). */
+static int count_param(char ***names, struct ns_param_count **counts, int *n, const char *name,
+                       double v, int inc)
 {
     int k = 0;
     while (k < *n && strcmp((*names)[k], name))
         k++;
     if (k == *n) {
-        int *nc = realloc(*counts, (size_t)(*n + 1) * sizeof *nc);
+        struct ns_param_count *nc = realloc(*counts, (size_t)(*n + 1) * sizeof *nc);
         if (!nc)
             return ns_err("out of memory");
         *counts = nc;
-        nc[*n] = 0;
+        nc[*n] = (struct ns_param_count){0, INFINITY, -INFINITY};
         if (names_add(names, n, name))
             return -1;
     }
-    (*counts)[k] += inc;
+    if (inc) {
+        struct ns_param_count *c = &(*counts)[k];
+        c->n++;
+        c->lo = fmin(c->lo, v);
+        c->hi = fmax(c->hi, v);
+    }
     return 0;
 }
 
 int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int failed_chance,
-                           char ***names, int **counts, int *n)
+                           char ***names, struct ns_param_count **counts, int *n)
 {
     *names = NULL;
     *counts = NULL;
@@ -566,7 +572,7 @@ int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int 
             if (pass == 0) {
                 for (int p = 0; p < NS_DB_N_PARAMS && rc == 0; p++)
                     if (isfinite(t[i].p[p]))
-                        rc = count_param(names, counts, n, ns_db_param_names[p], inc);
+                        rc = count_param(names, counts, n, ns_db_param_names[p], t[i].p[p], inc);
                 continue;
             }
             if (!t[i].other_params)
@@ -576,7 +582,8 @@ int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int 
             const char *key;
             json_object_foreach(j, key, v)
             {
-                if (json_is_number(v) && (rc = count_param(names, counts, n, key, inc)))
+                if (json_is_number(v) &&
+                    (rc = count_param(names, counts, n, key, json_number_value(v), inc)))
                     break;
             }
             json_decref(j);
@@ -619,7 +626,7 @@ int ns_plot_effects(struct ns_db *db, const struct ns_plot_req *r, struct ns_sbu
         return -1;
     /* Each study's parameters with their model counts, and their union in first-seen order. */
     char ***own = calloc((size_t)ns, sizeof *own), **all = NULL;
-    int **cnt = calloc((size_t)ns, sizeof *cnt);
+    struct ns_param_count **cnt = calloc((size_t)ns, sizeof *cnt);
     int *n_own = calloc((size_t)ns, sizeof *n_own), n_all = 0;
     const char **names = calloc((size_t)ns, sizeof *names);
     int rc = own && cnt && n_own && names ? 0 : ns_err("out of memory");
@@ -635,17 +642,25 @@ int ns_plot_effects(struct ns_db *db, const struct ns_plot_req *r, struct ns_sbu
     int drawn = 0;
     for (int p = 0; p < n_all && rc == 0; p++) {
         int k = 0;
+        double lo = INFINITY, hi = -INFINITY;
         for (int i = 0; i < ns; i++)
             for (int q = 0; q < n_own[i]; q++)
                 if (!strcmp(own[i][q], all[p])) {
-                    if (cnt[i][q] >= 4)
+                    if (cnt[i][q].n >= 4) {
                         names[k++] = info[sel[i]].name;
-                    else
+                        lo = fmin(lo, cnt[i][q].lo);
+                        hi = fmax(hi, cnt[i][q].hi);
+                    } else {
                         ns_sbuf_printf(log,
                                        "%s: study '%s' left out: %d models with it (the "
                                        "best-model range needs 4)\n",
-                                       all[p], info[sel[i]].name, cnt[i][q]);
+                                       all[p], info[sel[i]].name, cnt[i][q].n);
+                    }
                 }
+        if (k > 0 && lo == hi) {
+            ns_sbuf_printf(log, "%s: skipped: %.6g in every model (nothing varies)\n", all[p], lo);
+            continue;
+        }
         if (k == 0)
             continue;
         char *out = effects_path(r->out, all[p]);

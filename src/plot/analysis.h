@@ -153,7 +153,8 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
  *   trend     param: the complexity (flops, params or acts; NULL: flops), bins
  *   effects   out is a stem: one image OUT-PARAM.EXT per sampled parameter of the studies
  *             (studies with fewer than 4 models with the parameter are left out of its
- *             figure, and a parameter no study has 4 of is skipped, both noted in *log)
+ *             figure; a parameter no study has 4 of, or with one value in every model, is
+ *             skipped; each noted in *log)
  * A study that cannot take part (no complete trials; for fidelity, no per-epoch rows) is
  * left out with a note in *log when others remain, else the error says why.
  * *written (may be NULL) receives the images written, one a line (malloc'd). */
@@ -172,10 +173,15 @@ double ns_plot_chance_error(const struct ns_db_trial *t);
 
 /* The parameters a study sampled: the typed columns (ns_db_param_names) any of its finished
  * trials has, then other_params keys, into *names (malloc'd array of malloc'd strings), with
- * *counts (malloc'd) the models having each and an error (as error_best, failed_chance). */
+ * *counts (malloc'd) the models having each and an error (as error_best, failed_chance) and
+ * the range of its values over them. */
 struct ns_db;
+struct ns_param_count {
+    int n;
+    double lo, hi;
+};
 int ns_plot_sampled_params(struct ns_db *db, int64_t study, int error_best, int failed_chance,
-                           char ***names, int **counts, int *n);
+                           char ***names, struct ns_param_count **counts, int *n);
 void ns_plot_names_free(char **names, int n);
 
 /* netspace compare: two studies' error distributions. */

@@ -50,6 +50,7 @@ for f in edf nedf rs fidelity trend curves-1 effect-wa; do
 done
 grep -q 'diverged: loss nan at epoch 2' "$TMP/plot_report/index.html" || fail "plot report: failure reasons missing"
 grep -q '&quot;fixture&quot;' "$TMP/plot_report/index.html" || fail "plot report: experiment missing"
+grep -q 'bot_mul: skipped: 1 in every model' "$TMP/plot_report/index.html" || fail "plot report: the constant bot_mul is not explained"
 report "$TMP/analysis.db" "$TMP/analysis_report" --top 3 --failed chance
 grep -q "no per-epoch metrics" "$TMP/analysis_report/index.html" || fail "analysis report: the study without epochs is not explained"
 grep -q "Study empty has no complete trials" "$TMP/analysis_report/index.html" || fail "analysis report: the empty study is not explained"
