@@ -24,7 +24,10 @@ static const struct {
     {"bench", ns_cmd_bench, "training and inference throughput of the standard benchmark net"},
     {"search", ns_cmd_search, "run a study: sample, train, record (alone or under mpirun)"},
     {"query", ns_cmd_query, "read a results database: studies, trials, best, export, sql"},
-    {"plot", ns_cmd_plot, "plot results with gnuplot: edf, param, curves, models"},
+    {"plot", ns_cmd_plot,
+     "plot results with gnuplot: edf, param, curves, models, rs, fidelity, trend, effects"},
+    {"compare", ns_cmd_compare, "compare two studies: KS statistic, medians, paired twins"},
+    {"report", ns_cmd_report, "one static HTML page of a results db, readable offline"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
