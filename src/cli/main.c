@@ -98,6 +98,14 @@ static void pick_blas_kernels(char **argv)
         return;
     setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     setenv("NS_BLAS_REEXEC", "1", 1); /* never loop */
+    /* by its real path, so that the process keeps its name (ps, top, pgrep -x netspace);
+     * exec of /proc/self/exe would rename it "exe" */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the kernels we have */
 }
