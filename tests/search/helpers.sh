@@ -78,7 +78,8 @@ study_memory() {
     pid=$!
     for _ in $(seq 3000); do
         kill -0 $pid 2>/dev/null || break
-        running=$(sqlite3 -readonly "$db" "select count(*) from trials where state = 'running'" 2>/dev/null)
+        running=$(sqlite3 -readonly "$db" "select count(*) from trials where state = 'running'" 2>/dev/null) ||
+            running=0
         if [ "${running:-0}" -ge $want ]; then
             t1=$EPOCHREALTIME
             break
@@ -96,7 +97,7 @@ study_memory() {
         done
     fi
     kill -TERM $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    wait $pid 2>/dev/null || true
     [ -n "$t1" ] || { cat "$db.out" >&2; return 1; }
     awk "BEGIN {printf \"%.2f\", $t1 - $t0}"
     echo " $peak_pss $peak_rss"
