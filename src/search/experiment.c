@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/paths.h"
 
 #define MAX_SAMPLES 100000
 #define MAX_THREADS 256
@@ -106,7 +107,8 @@ static int get_int(const struct ctx *c, const json_t *obj, const char *key, long
                fabs(json_real_value(v)) < 9.2e18) {
         x = (long long)json_real_value(v);
     } else {
-        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi, ns_json_type_name(v));
+        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi,
+                    ns_json_type_name(v));
     }
     if (x < lo || x > hi)
         return fail(c, key, "%lld is not in %lld..%lld", x, lo, hi);
@@ -335,7 +337,8 @@ static char *canonical(const struct ns_experiment *ex)
 static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experiment *ex)
 {
     if (!json_is_object(root))
-        return ns_err("%s: expected a JSON object at the top, got %s", c->where, ns_json_type_name(root));
+        return ns_err("%s: expected a JSON object at the top, got %s", c->where,
+                      ns_json_type_name(root));
     if (check_keys(c, root, top_keys) < 0 || get_str(c, root, "name", 1, &ex->name) < 0)
         return -1;
     if (!valid_name(ex->name))
@@ -348,7 +351,8 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         if (get_str(c, root, "space", 1, &ex->space_file) < 0)
             return -1;
     } else {
-        return fail(c, "space", "expected a file name or a space object, got %s", ns_json_type_name(space));
+        return fail(c, "space", "expected a file name or a space object, got %s",
+                    ns_json_type_name(space));
     }
     long long seed = 1, samples = 0;
     if (!json_object_get(root, "samples"))
@@ -457,7 +461,9 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
     if (rc < 0 || ex->space_inline)
         return rc;
     /* A relative space path is looked up beside the experiment file first, so an
-     * experiment folder can be moved with its spaces; then from the current folder. */
+     * experiment folder can be moved with its spaces; then from the current folder; then
+     * in the installed share folder, as written (spaces/x.json) or as the shipped
+     * experiments write it (../spaces/x.json, from share/netspace/experiments). */
     char cand[PATH_MAX];
     const char *sp = ex->space_file;
     if (sp[0] != '/') {
@@ -469,11 +475,18 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
             snprintf(cand, sizeof cand, "%s", sp);
         if (access(cand, R_OK) == 0)
             sp = cand;
+        else if (access(sp, R_OK) != 0) {
+            snprintf(cand, sizeof cand, "%s/%s", ns_share_dir(), sp);
+            if (access(cand, R_OK) != 0)
+                snprintf(cand, sizeof cand, "%s/experiments/%s", ns_share_dir(), sp);
+            if (access(cand, R_OK) == 0)
+                sp = cand;
+        }
     }
     if (access(sp, R_OK) != 0) {
-        ns_err("%s: space: cannot read '%s' (looked beside the experiment file and in the "
-               "current folder)",
-               path, ex->space_file);
+        ns_err("%s: space: cannot read '%s' (looked beside the experiment file, in the "
+               "current folder and in %s)",
+               path, ex->space_file, ns_share_dir());
         ns_experiment_free(ex);
         return -1;
     }

@@ -43,7 +43,8 @@
 /* Experiment files (experiments/NAME.json; see experiments/README.md):
  *   {"name": "quickstart",              required; letters, digits, '_', '-', '.'
  *    "space": "../spaces/x.json",       required; a path (relative: to the experiment
- *                                       file's folder first, then to the current folder)
+ *                                       file's folder first, then to the current folder,
+                                       then in the installed share/netspace)
  *                                       or an inline space object
  *    "samples": 8,                      required; trials in the study, 1..100000 (may be
  *                                       raised later: the study grows, see search.c)
