@@ -155,30 +155,35 @@ static int decode_png(const uint8_t *buf, size_t len, int want_c, struct ns_imag
         png_image_free(&pi);
         return ns_err("PNG of %ux%u pixels is too large", pi.width, pi.height);
     }
-    /* Read with alpha (if any) and drop it, rather than letting libpng composite. */
+    /* Read in the file's own colour model (gray or RGB, with alpha if any) and convert
+     * here: libpng's own RGB-to-gray works in linear light, not as documented in image.h;
+     * alpha is dropped rather than composited. */
     int alpha = (pi.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-    int gray = want_c == 1;
-    pi.format = gray ? (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY)
-                     : (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB);
-    int sc = (gray ? 1 : 3) + alpha;
+    int color = (pi.format & PNG_FORMAT_FLAG_COLOR) != 0;
+    pi.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB)
+                      : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
+    int c = color ? 3 : 1, sc = c + alpha;
     size_t n = (size_t)pi.width * pi.height;
-    uint8_t *raw = malloc(n * sc);
-    if (!raw) {
+    uint8_t *raw = malloc(n * sc), *px = malloc(n * want_c);
+    if (!raw || !px) {
         png_image_free(&pi);
+        free(raw);
+        free(px);
         return ns_err("out of memory");
     }
     if (!png_image_finish_read(&pi, NULL, raw, 0, NULL) || PNG_IMAGE_FAILED(pi)) {
         ns_err("corrupt PNG: %s", pi.message);
         png_image_free(&pi);
         free(raw);
+        free(px);
         return -1;
     }
-    if (alpha) { /* squeeze out the alpha bytes in place */
-        int c = sc - 1;
+    if (alpha) /* squeeze out the alpha bytes in place */
         for (size_t i = 0; i < n; i++)
             memmove(raw + i * c, raw + i * sc, (size_t)c);
-    }
-    im->px = raw;
+    convert_channels(raw, c, px, want_c, n);
+    free(raw);
+    im->px = px;
     im->w = (int)pi.width;
     im->h = (int)pi.height;
     im->c = want_c;
