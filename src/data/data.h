@@ -172,6 +172,11 @@ struct ns_folder_info {
 int ns_data_load_folder(const struct ns_folder_opts *o, struct ns_dataset *train,
                         struct ns_dataset *eval, struct ns_folder_info *info);
 
+/* The fingerprint a load of (dir, size, channels) would give (ns_folder_info), from a scan
+ * of names, sizes and mtimes only: for a resume to check that its data did not change.
+ * 0 or -1 with ns_err as above. */
+int ns_data_folder_fingerprint(const char *dir, int size, int channels, uint64_t *fp);
+
 /* The number of classes of DIR/train (the sorted sub-folders), without decoding anything:
  * what a model needs before the data loads. 0 or -1 with ns_err as above. */
 int ns_data_folder_classes(const char *dir, int *classes);

@@ -726,3 +726,13 @@ int ns_data_load_folder(const struct ns_folder_opts *o, struct ns_dataset *train
     scan_free(&s);
     return 0;
 }
+
+int ns_data_folder_fingerprint(const char *dir, int size, int channels, uint64_t *fp)
+{
+    struct scan s;
+    if (scan_folder(dir, &s) < 0)
+        return -1;
+    *fp = fingerprint(&s, size, channels ? channels : 3);
+    scan_free(&s);
+    return 0;
+}

@@ -117,6 +117,11 @@ static void labels_pixels_and_order(void **state)
     }
     assert_int_equal(te.y[0], 0);
     assert_int_equal(te.x[5], 60);
+    uint64_t fp = 0;
+    assert_int_equal(ns_data_folder_fingerprint(root, 8, 1, &fp), 0);
+    assert_true(fp == fi.fingerprint);
+    assert_int_equal(ns_data_folder_fingerprint(root, 9, 1, &fp), 0);
+    assert_true(fp != fi.fingerprint);
     ns_data_free(&tr);
     ns_data_free(&te);
     /* again: the cache is mapped, not rebuilt */
