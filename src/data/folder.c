@@ -37,7 +37,9 @@
 #define CACHE_VERSION 1u
 #define HEADER_BYTES 4096
 #define ALIGN 64
-#define CHUNK 256 /* images decoded in parallel before they are written */
+/* Images decoded in parallel before they are written: up to 256, in at most 64 MiB. */
+#define CHUNK 256
+#define CHUNK_BYTES (64u << 20)
 #define MAX_THREADS 16
 #define MAX_CLASSES 256
 
@@ -434,8 +436,9 @@ static int cache_build(const struct ns_folder_opts *o, const struct scan *s, int
         return ns_err("%s: cannot create the cache: %s", tmp, strerror(errno));
     struct job j = {.dir = o->dir, .s = s, .size = o->size, .c = c};
     pthread_mutex_init(&j.mu, NULL);
-    j.out = malloc(CHUNK * img);
-    j.why = malloc(CHUNK * sizeof *j.why);
+    const int chunk = img * CHUNK <= CHUNK_BYTES ? CHUNK : (int)(CHUNK_BYTES / img) + 1;
+    j.out = malloc((size_t)chunk * img);
+    j.why = malloc((size_t)chunk * sizeof *j.why);
     uint8_t *decoded = calloc((size_t)s->n + 1, 1); /* 1: written to the cache */
     /* skipped names: grown as files fail */
     char *names = NULL;
@@ -464,9 +467,9 @@ static int cache_build(const struct ns_folder_opts *o, const struct scan *s, int
     int n_split[2] = {0, 0}, skipped = 0;
     int per_class[2][MAX_CLASSES] = {{0}};
     uint64_t off[2] = {HEADER_BYTES, 0};
-    for (int first = 0; first < s->n && !rc; first += CHUNK) {
+    for (int first = 0; first < s->n && !rc; first += chunk) {
         j.first = first;
-        j.count = s->n - first < CHUNK ? s->n - first : CHUNK;
+        j.count = s->n - first < chunk ? s->n - first : chunk;
         decode_chunk(&j, threads);
         for (int k = 0; k < j.count && !rc; k++) {
             const struct entry *e = &s->e[first + k];

@@ -49,7 +49,7 @@
  *                                       raised later: the study grows, see search.c)
  *    "seed": 1,                         study seed, 0..2^53 (default 1)
  *    "constraints": {"flops": [lo, hi], ...},   optional; narrows the space's (space.h)
- *    "data": {"name": "fashion-mnist",  required: fashion-mnist, cifar10, synthetic
+ *    "data": {"name": "fashion-mnist",  required: fashion-mnist, cifar10, synthetic, folder
  *             "dir": null,              folder of the files (default: data.h's)
  *             "val_split": 0,           [0, 0.9]: evaluate on this fraction of the training
  *                                       set instead of the test set
