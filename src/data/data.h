@@ -155,9 +155,9 @@ struct ns_folder_opts {
 
 struct ns_folder_info {
     int classes;
-    int skipped;      /* files that could not be decoded (train and test together) */
-    int built;        /* 1 if this call decoded the folder, 0 if it mapped a valid cache */
-    int has_eval;     /* 1 if a test/, val/ or validation/ folder exists */
+    int skipped;       /* files that could not be decoded (train and test together) */
+    int built;         /* 1 if this call decoded the folder, 0 if it mapped a valid cache */
+    int has_eval;      /* 1 if a test/, val/ or validation/ folder exists */
     char eval_dir[16]; /* its name ("test", ...), "" if none */
     uint64_t fingerprint;
     char cache[4096]; /* the cache file used */

@@ -46,9 +46,9 @@
 static const char *const eval_dirs[] = {"test", "val", "validation"};
 
 struct entry {
-    char *rel;   /* path relative to DIR: "train/cat/1.jpg"; owned */
+    char *rel; /* path relative to DIR: "train/cat/1.jpg"; owned */
     int label;
-    int eval;    /* 0 train, 1 eval */
+    int eval; /* 0 train, 1 eval */
     off_t size;
     struct timespec mtime;
     int regular; /* 0: a folder or device in a class folder (skipped) */
@@ -133,6 +133,14 @@ static void free_list(char **v, int n)
     free(v);
 }
 
+/* Say what an image folder looks like after a message about its missing train/. */
+static int layout_hint(void)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ns_errmsg());
+    return ns_err("%s (an image folder has DIR/train/<class>/* and DIR/test/<class>/*)", msg);
+}
+
 int ns_data_folder_classes(const char *dir, int *classes)
 {
     char p[PATH_MAX];
@@ -144,10 +152,12 @@ int ns_data_folder_classes(const char *dir, int *classes)
     char **v;
     int n;
     if (list_dir(p, 1, &v, &n) < 0)
-        return ns_err_prefix("image folder (wants DIR/train/<class>/ and DIR/test/<class>/)");
+        return layout_hint();
     free_list(v, n);
-    if (n == 0)
-        return ns_err("%s: no class folders (an image folder has train/<class>/*)", p);
+    if (n == 0) {
+        ns_err("%s: no class folders", p);
+        return layout_hint();
+    }
     if (n > MAX_CLASSES)
         return ns_err("%s: %d class folders, at most %d", p, n, MAX_CLASSES);
     *classes = n;
@@ -188,7 +198,7 @@ static int scan_split(struct scan *s, const char *dir, const char *split, int ev
         return -1;
     int rc = 0;
     if (n_cls == 0)
-        rc = ns_err("%s: no class folders (an image folder has %s/<class>/*)", path, split);
+        rc = ns_err("%s: no class folders", path);
     if (!eval && n_cls > MAX_CLASSES)
         rc = ns_err("%s: %d class folders, at most %d", path, n_cls, MAX_CLASSES);
     if (!eval && !rc) {
@@ -198,8 +208,8 @@ static int scan_split(struct scan *s, const char *dir, const char *split, int ev
     for (int i = 0; i < n_cls && !rc; i++) {
         int label = i;
         if (eval) {
-            char **hit = bsearch(&cls[i], s->classes, (size_t)s->n_classes, sizeof *s->classes,
-                                 cmp_str);
+            char **hit =
+                bsearch(&cls[i], s->classes, (size_t)s->n_classes, sizeof *s->classes, cmp_str);
             if (!hit) {
                 rc = ns_err("%s/%s: class folder not in %s/train", path, cls[i], dir);
                 break;
@@ -250,7 +260,7 @@ static int scan_folder(const char *dir, struct scan *s)
     if (!S_ISDIR(st.st_mode))
         return ns_err("%s: not a folder", dir);
     if (scan_split(s, dir, "train", 0) < 0) {
-        ns_err_prefix("image folder (wants DIR/train/<class>/ and DIR/test/<class>/)");
+        layout_hint();
         scan_free(s);
         return -1;
     }
@@ -317,10 +327,9 @@ static int cache_open(const char *path, uint64_t fp, int size, int c, void **map
     struct stat st;
     struct header h;
     int ok = fstat(fd, &st) == 0 && st.st_size >= HEADER_BYTES &&
-             pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-             !memcmp(h.magic, CACHE_MAGIC, 8) && h.version == CACHE_VERSION &&
-             h.fingerprint == fp && h.size == (uint32_t)size && h.channels == (uint32_t)c &&
-             h.file_len == (uint64_t)st.st_size;
+             pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && !memcmp(h.magic, CACHE_MAGIC, 8) &&
+             h.version == CACHE_VERSION && h.fingerprint == fp && h.size == (uint32_t)size &&
+             h.channels == (uint32_t)c && h.file_len == (uint64_t)st.st_size;
     const uint64_t img = (uint64_t)size * size * c;
     ok = ok && h.classes >= 1 && h.classes <= MAX_CLASSES && h.n_train >= 1 &&
          h.train_x >= HEADER_BYTES && h.train_x + img * h.n_train <= h.file_len &&
@@ -343,9 +352,9 @@ struct job {
     const char *dir;
     const struct scan *s;
     int size, c, first, count;
-    uint8_t *out;       /* count images */
-    char (*why)[160];   /* "" = decoded; else the reason it was skipped */
-    int next;           /* the work counter */
+    uint8_t *out;     /* count images */
+    char (*why)[160]; /* "" = decoded; else the reason it was skipped */
+    int next;         /* the work counter */
     pthread_mutex_t mu;
 };
 
@@ -495,7 +504,8 @@ static int cache_build(const struct ns_folder_opts *o, const struct scan *s, int
             int sp = e->eval;
             if (sp && !off[1])
                 off[1] = align_up(off[0] + (uint64_t)n_split[0] * img);
-            if (write_all(fd, j.out + (size_t)k * img, img, off[sp] + (uint64_t)n_split[sp] * img) < 0)
+            if (write_all(fd, j.out + (size_t)k * img, img, off[sp] + (uint64_t)n_split[sp] * img) <
+                0)
                 rc = ns_err("%s: cannot write the cache: %s", tmp, strerror(errno));
             decoded[first + k] = 1;
             per_class[sp][e->label]++;
@@ -607,8 +617,7 @@ static int default_cache(const struct ns_folder_opts *o, int c, char *out, size_
         mkdir(parent, 0755);
     }
     if (mkdir(base, 0755) < 0 && errno != EEXIST)
-        return ns_err("%s: not writable, and %s cannot be made: %s", o->dir, base,
-                      strerror(errno));
+        return ns_err("%s: not writable, and %s cannot be made: %s", o->dir, base, strerror(errno));
     if (snprintf(out, n, "%s/folder-%016llx-%dpx-%dch.nsc", base, (unsigned long long)h, o->size,
                  c) >= (int)n)
         return ns_err("%s: path too long", base);
@@ -711,8 +720,8 @@ int ns_data_load_folder(const struct ns_folder_opts *o, struct ns_dataset *train
     }
     for (uint32_t i = 0; i < h->skipped && names < end && o->log; i++) {
         char msg[PATH_MAX + 256];
-        snprintf(msg, sizeof msg, "%s/%.*s (skipped)", o->dir, (int)strnlen(names, (size_t)(end - names)),
-                 names);
+        snprintf(msg, sizeof msg, "%s/%.*s (skipped)", o->dir,
+                 (int)strnlen(names, (size_t)(end - names)), names);
         o->log(o->log_ctx, msg);
         names += strnlen(names, (size_t)(end - names)) + 1;
     }

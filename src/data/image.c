@@ -56,7 +56,8 @@ static void gray_from_rgb(const uint8_t *rgb, uint8_t *g, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         g[i] = (uint8_t)((19595u * rgb[3 * i] + 38470u * rgb[3 * i + 1] + 7471u * rgb[3 * i + 2] +
-                          32768u) >> 16);
+                          32768u) >>
+                         16);
 }
 
 /* src has sc channels (1, 3, or 4 = CMYK as stored, Adobe-inverted), dst gets dc (1 or 3). */

@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 struct ns_image {
-    int w, h, c;  /* c is 1 (gray) or 3 (RGB) */
-    uint8_t *px;  /* h*w*c bytes, row-major, interleaved; owned (free) */
+    int w, h, c; /* c is 1 (gray) or 3 (RGB) */
+    uint8_t *px; /* h*w*c bytes, row-major, interleaved; owned (free) */
 };
 
 /* Decode a JPEG or PNG held in memory (the format is told by its magic bytes, never by a

@@ -23,9 +23,9 @@
 
 static const char *const top_keys[] = {"name", "space",  "samples", "seed", "constraints",
                                        "data", "recipe", "threads", NULL};
-static const char *const data_keys[] = {
-    "name", "dir",     "val_split", "train_limit", "test_limit", "n",     "n_test",
-    "size", "channels", "classes",  "seed",        "strict",     "cache", NULL};
+static const char *const data_keys[] = {"name", "dir",    "val_split", "train_limit", "test_limit",
+                                        "n",    "n_test", "size",      "channels",    "classes",
+                                        "seed", "strict", "cache",     NULL};
 static const char *const synth_only_keys[] = {"n", "n_test", "classes", "seed", NULL};
 static const char *const folder_only_keys[] = {"strict", "cache", NULL};
 static const char *const recipe_keys[] = {"epochs",

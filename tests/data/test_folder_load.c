@@ -90,8 +90,8 @@ static int teardown(void **state)
 
 static int load(struct ns_dataset *tr, struct ns_dataset *te, struct ns_folder_info *fi, int strict)
 {
-    struct ns_folder_opts o = {.dir = root, .size = 8, .channels = 1, .strict = strict,
-                               .threads = 2, .log = count_log};
+    struct ns_folder_opts o = {
+        .dir = root, .size = 8, .channels = 1, .strict = strict, .threads = 2, .log = count_log};
     n_logged = 0;
     return ns_data_load_folder(&o, tr, te, fi);
 }

@@ -296,7 +296,7 @@ static void rotation_keeps_a_disc_and_moves_a_bar(void **state)
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
             double r = hypot(x - 16, y - 16);
-            d.x[y * S + x] = r < 10 ? 255 : 0;                /* a disc */
+            d.x[y * S + x] = r < 10 ? 255 : 0;                   /* a disc */
             d.x[S * S + y * S + x] = abs(y - 16) <= 1 ? 255 : 0; /* a horizontal bar */
         }
     uint32_t idx[2] = {0, 1};
@@ -330,7 +330,8 @@ static void geometric_augmentation_is_deterministic(void **state)
     uint32_t idx[N] = {1, 0};
     float a[N * IMG], b[N * IMG], plain[N * IMG];
     int32_t y[N];
-    struct ns_augment aug = {.crop_pad = 2, .flip = 1, .rotate = 20, .zoom = 0.2f, .rrc_scale = 0.3f};
+    struct ns_augment aug = {
+        .crop_pad = 2, .flip = 1, .rotate = 20, .zoom = 0.2f, .rrc_scale = 0.3f};
     struct ns_pcg32 r1, r2;
     ns_pcg32_seed(&r1, 5, 6);
     ns_pcg32_seed(&r2, 5, 6);
