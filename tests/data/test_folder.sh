@@ -167,6 +167,11 @@ EOF
 [ "$(sqlite3 -readonly "$TMP/x.db" "select count(*) from trials where state='complete'")" = 2 ] ||
     fail "search on a folder: trials not complete"
 [ -s "$TMP/png/.netspace-cache/16px-1ch.nsc" ] || fail "the search did not make its cache"
+# retraining a trial of the study loads the study's folder at the study's size
+"$NETSPACE" train --db "$TMP/x.db" --trial 0 --epochs 1 --batch 32 --json --quiet >"$TMP/o" 2>&1 ||
+    fail "train --db on a folder study: $(cat "$TMP/o")"
+grep -q '"data":"folder","classes":10,"train":299,"eval":100,"skipped":0,"cache_built":false' "$TMP/o" ||
+    fail "train --db on a folder study: $(cat "$TMP/o")"
 sed 's/"size": 16/"size": 16, "strikt": true/' "$TMP/x.json" >"$TMP/y.json"
 "$NETSPACE" search --experiment "$TMP/y.json" --db "$TMP/y.db" --quiet >"$TMP/o" 2>&1 &&
     fail "an unknown data key was accepted"
