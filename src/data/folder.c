@@ -42,6 +42,7 @@
 #define CHUNK_BYTES (64u << 20)
 #define MAX_THREADS 16
 #define MAX_CLASSES 256
+#define MAX_FILE_BYTES (256LL << 20) /* larger files are skipped unread */
 
 static const char *const eval_dirs[] = {"test", "val", "validation"};
 
@@ -372,6 +373,12 @@ static void decode_one(struct job *j, int k)
     uint8_t *buf = NULL;
     if (!f) {
         snprintf(j->why[k], sizeof j->why[k], "%s", strerror(errno));
+        return;
+    }
+    if (e->size > MAX_FILE_BYTES) {
+        snprintf(j->why[k], sizeof j->why[k], "%lld bytes: too large for an image",
+                 (long long)e->size);
+        fclose(f);
         return;
     }
     size_t len = (size_t)e->size;

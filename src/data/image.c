@@ -103,6 +103,11 @@ static int decode_jpeg(const uint8_t *buf, size_t len, int want_c, struct ns_ima
     jpeg_create_decompress(&j->cinfo);
     jpeg_mem_src(&j->cinfo, buf, (unsigned long)len);
     jpeg_read_header(&j->cinfo, TRUE);
+    if ((long)j->cinfo.image_width * j->cinfo.image_height > MAX_PIXELS) {
+        snprintf(j->err.msg, sizeof j->err.msg, "%ux%u pixels is too large", j->cinfo.image_width,
+                 j->cinfo.image_height);
+        longjmp(j->err.jump, 1);
+    }
     int sc;
     J_COLOR_SPACE cs = j->cinfo.jpeg_color_space;
     if (cs == JCS_CMYK || cs == JCS_YCCK) {

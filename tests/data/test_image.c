@@ -200,6 +200,18 @@ static void broken_files_are_errors(void **state)
     buf[40] ^= 0xff; /* a flipped byte in the image data: CRC error */
     assert_int_equal(ns_image_decode(buf, n, 3, &im), -1);
     free(buf);
+    /* a header that claims 65000 x 65000 pixels is refused before any allocation */
+    buf = jpeg_encode(px, W, H, 3, JCS_RGB, &n);
+    size_t sof = 0;
+    for (size_t i = 0; i + 9 < n && !sof; i++)
+        if (buf[i] == 0xff && buf[i + 1] == 0xc0)
+            sof = i;
+    assert_true(sof > 0);
+    buf[sof + 5] = buf[sof + 7] = 0xfd;
+    buf[sof + 6] = buf[sof + 8] = 0xe8;
+    assert_int_equal(ns_image_decode(buf, n, 3, &im), -1);
+    assert_non_null(strstr(ns_errmsg(), "too large"));
+    free(buf);
     const uint8_t text[] = "hello, not an image";
     assert_int_equal(ns_image_decode(text, sizeof text, 3, &im), -1);
     assert_non_null(strstr(ns_errmsg(), "not a JPEG or PNG"));
