@@ -1,6 +1,8 @@
-/* Datasets for training: Fashion-MNIST (IDX gzip), CIFAR-10 (binary batches), and a
- * synthetic set for fast tests; validation split, per-channel normalization, batching with
- * augmentation (random crop with padding, horizontal flip). Shuffling is the caller's, with
+/* Datasets for training: Fashion-MNIST (IDX gzip), CIFAR-10 (binary batches), image
+ * folders of JPEG and PNG files (decoded once into a mapped cache), and a synthetic set for
+ * fast tests; validation split, per-channel normalization, batching with
+ * augmentation (random crop with padding, horizontal flip, rotation, zoom, random-resized
+ * crop). Shuffling is the caller's, with
  * ns_pcg32_shuffle.
  *
  * Images are kept as bytes, NHWC (n, h, w, c), and turned into normalized floats one batch
@@ -19,7 +21,7 @@
 #define NS_DATA_MAX_CH 4
 
 struct ns_dataset {
-    char name[32];  /* "fashion-mnist", "cifar10", "synthetic" */
+    char name[32];  /* "fashion-mnist", "cifar10", "synthetic", "folder" */
     int n, h, w, c; /* images, height, width, channels */
     int classes;
     uint8_t *x;                 /* n*h*w*c bytes, NHWC; owned */
@@ -208,7 +210,13 @@ struct ns_augment {
  * (oy + dy, (flip ? w-1-ox : ox) + dx), i.e. crop of the padded image, then mirror. Source
  * pixels outside the image are padding, which is 0.0f in the output: zero *after*
  * normalization, the value a pixel at the channel mean would get, so padding carries no
- * signal whatever the statistics. Same rng state and inputs give the same batch.
+ * signal whatever the statistics. With rotate, zoom or rrc_scale set, image i then draws
+ * (ns_pcg32_float each) the rrc box's area, log-aspect, x and y (if rrc_scale > 0), the
+ * angle (if rotate > 0) and the zoom factor (if zoom > 0), and output pixel centre (u, v)
+ * (relative to the image centre) reads the source bilinearly at
+ * box_centre + (dx, dy) + diag(z bw/w, z bh/h) R(angle) (flip ? -u : u, v): flip, zoom,
+ * rotate, into the box, shifted by the crop offset; neighbours outside the image are
+ * padding (0.0f) as above. Same rng state and inputs give the same batch.
  * Allocates nothing. Thread-safe for distinct outputs and rngs. */
 void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
                    const struct ns_augment *aug, struct ns_pcg32 *rng, float *x, int32_t *y);

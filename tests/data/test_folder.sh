@@ -96,6 +96,14 @@ rm "$TMP/png/train/c3/$f"
 run --data folder --data-dir "$TMP/png" --im-size 28 --channels 1 >"$TMP/o" 2>&1 || fail "removed run"
 grep -q '"train":299,.*"cache_built":true' "$TMP/o" || fail "a removed file: $(grep data "$TMP/o")"
 ls "$TMP/png/.netspace-cache/" | grep -q tmp && fail "a temp file was left beside the cache"
+# two loads at once decode once: the second waits on the lock and maps the first's cache
+for i in 1 2; do
+    run --data folder --data-dir "$TMP/jpg" --im-size 24 --channels 1 --train-limit 64 \
+        --test-limit 16 --epochs 1 >"$TMP/par$i" 2>&1 &
+done
+wait
+[ "$(cat "$TMP/par1" "$TMP/par2" | grep -c '"cache_built":true')" = 1 ] ||
+    fail "two concurrent loads: $(cat "$TMP/par1" "$TMP/par2")"
 # another size is another cache; an explicit cache path is used
 run --data folder --data-dir "$TMP/png" --im-size 16 --data-cache "$TMP/c16.nsc" --test-limit 10 \
     >"$TMP/o" 2>&1 || fail "--im-size 16 --data-cache: $(cat "$TMP/o")"
