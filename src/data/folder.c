@@ -34,7 +34,7 @@
 #include "util/err.h"
 
 #define CACHE_MAGIC "NSIMGC1\n"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 1u /* bump when the format, the decoding or the filter changes */
 #define HEADER_BYTES 4096
 #define ALIGN 64
 /* Images decoded in parallel before they are written: up to 256, in at most 64 MiB. */
