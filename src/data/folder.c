@@ -391,7 +391,7 @@ static void decode_one(struct job *j, int k)
     }
     fclose(f);
     struct ns_image im;
-    if (ns_image_decode(buf, len, j->c, &im) < 0) {
+    if (ns_image_decode_min(buf, len, j->c, j->size, &im) < 0) {
         snprintf(j->why[k], sizeof j->why[k], "%s", ns_errmsg());
     } else {
         ns_image_center_square(&im, j->size, j->out + (size_t)k * j->size * j->size * j->c);

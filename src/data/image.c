@@ -84,7 +84,8 @@ static void convert_channels(const uint8_t *src, int sc, uint8_t *dst, int dc, s
     }
 }
 
-static int decode_jpeg(const uint8_t *buf, size_t len, int want_c, struct ns_image *im)
+static int decode_jpeg(const uint8_t *buf, size_t len, int want_c, int min_side,
+                       struct ns_image *im)
 {
     struct jpeg_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -108,6 +109,17 @@ static int decode_jpeg(const uint8_t *buf, size_t len, int want_c, struct ns_ima
                  j->cinfo.image_height);
         longjmp(j->err.jump, 1);
     }
+    /* Decode at 1/8, 1/4 or 1/2 in the DCT domain when the shorter side stays >= min_side:
+     * libjpeg's scaled IDCT is a proper low-pass, and with the resize after it
+     * it halves the time per photo. */
+    unsigned shorter =
+        j->cinfo.image_width < j->cinfo.image_height ? j->cinfo.image_width : j->cinfo.image_height;
+    for (unsigned d = 8; min_side > 0 && d >= 2; d /= 2)
+        if (shorter / d >= (unsigned)min_side) {
+            j->cinfo.scale_num = 1;
+            j->cinfo.scale_denom = d;
+            break;
+        }
     int sc;
     J_COLOR_SPACE cs = j->cinfo.jpeg_color_space;
     if (cs == JCS_CMYK || cs == JCS_YCCK) {
@@ -199,12 +211,18 @@ static int decode_png(const uint8_t *buf, size_t len, int want_c, struct ns_imag
 
 int ns_image_decode(const uint8_t *buf, size_t len, int want_c, struct ns_image *im)
 {
+    return ns_image_decode_min(buf, len, want_c, 0, im);
+}
+
+int ns_image_decode_min(const uint8_t *buf, size_t len, int want_c, int min_side,
+                        struct ns_image *im)
+{
     memset(im, 0, sizeof *im);
     if (want_c != 1 && want_c != 3)
         return ns_err("%d channels asked (1 or 3)", want_c);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
-        return decode_jpeg(buf, len, want_c, im);
+        return decode_jpeg(buf, len, want_c, min_side, im);
     if (len >= 8 && !memcmp(buf, png_magic, 8))
         return decode_png(buf, len, want_c, im);
     return ns_err("not a JPEG or PNG file");

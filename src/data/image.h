@@ -30,6 +30,13 @@ struct ns_image {
  * ns_err ("not a JPEG or PNG file", "corrupt JPEG: ...") and *im zeroed. */
 int ns_image_decode(const uint8_t *buf, size_t len, int want_c, struct ns_image *im);
 
+/* The same, but a JPEG may come out smaller, decoded at 1/2, 1/4 or 1/8 scale in the DCT
+ * domain (libjpeg's scaled IDCT), as long as its shorter side stays >= min_side: what a
+ * loader that resizes to min_side needs, several times faster on photos. PNG is always
+ * full size. min_side 0 = ns_image_decode. */
+int ns_image_decode_min(const uint8_t *buf, size_t len, int want_c, int min_side,
+                        struct ns_image *im);
+
 void ns_image_free(struct ns_image *im);
 
 /* Resample the square source box [x0, x0+side) x [y0, y0+side) of `im` (fractional

@@ -181,6 +181,37 @@ static void jpeg_gray_rgb_and_cmyk_decode(void **state)
     free(buf);
 }
 
+/* A 64 x 48 JPEG asked for at least 20 px comes out at 1/2 (32 x 24), close to a full
+ * decode resized; at least 30 px needs the full size. */
+static void jpeg_scaled_decode_keeps_the_shorter_side(void **state)
+{
+    (void)state;
+    enum { W = 64, H = 48 };
+    uint8_t px[W * H * 3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int k = 0; k < 3; k++)
+                px[(y * W + x) * 3 + k] = (uint8_t)(128 + 100 * sin(x * 0.2 + k) * cos(y * 0.15));
+    size_t n;
+    uint8_t *buf = jpeg_encode(px, W, H, 3, JCS_RGB, &n);
+    struct ns_image full, half;
+    assert_int_equal(ns_image_decode_min(buf, n, 3, 20, &half), 0);
+    assert_int_equal(half.w, 32);
+    assert_int_equal(half.h, 24);
+    assert_int_equal(ns_image_decode_min(buf, n, 3, 30, &full), 0);
+    assert_int_equal(full.w, 64);
+    uint8_t a[20 * 20 * 3], b[20 * 20 * 3];
+    ns_image_center_square(&full, 20, a);
+    ns_image_center_square(&half, 20, b);
+    double mad = 0;
+    for (size_t i = 0; i < sizeof a; i++)
+        mad += abs(a[i] - b[i]);
+    assert_true(mad / sizeof a < 3.0);
+    ns_image_free(&full);
+    ns_image_free(&half);
+    free(buf);
+}
+
 static void broken_files_are_errors(void **state)
 {
     (void)state;
@@ -364,6 +395,7 @@ int main(void)
         cmocka_unit_test(png_gray_and_rgb_are_exact),
         cmocka_unit_test(png_alpha_is_dropped_and_palette_expanded),
         cmocka_unit_test(jpeg_gray_rgb_and_cmyk_decode),
+        cmocka_unit_test(jpeg_scaled_decode_keeps_the_shorter_side),
         cmocka_unit_test(broken_files_are_errors),
         cmocka_unit_test(resize_identity_constant_and_antialias),
         cmocka_unit_test(tiny_zoom_is_the_identity_and_flip_agrees),
