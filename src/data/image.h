@@ -32,7 +32,7 @@ int ns_image_decode(const uint8_t *buf, size_t len, int want_c, struct ns_image 
 
 /* The same, but a JPEG may come out smaller, decoded at 1/2, 1/4 or 1/8 scale in the DCT
  * domain (libjpeg's scaled IDCT), as long as its shorter side stays >= min_side: what a
- * loader that resizes to min_side needs, several times faster on photos. PNG is always
+ * loader that resizes to min_side needs, about twice as fast on photos. PNG is always
  * full size. min_side 0 = ns_image_decode. */
 int ns_image_decode_min(const uint8_t *buf, size_t len, int want_c, int min_side,
                         struct ns_image *im);
