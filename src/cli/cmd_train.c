@@ -45,8 +45,16 @@ static void help(void)
          "  --stem cifar|simple|res stem of a --regnet model (default cifar)\n"
          "  --stem-w N              stem width of a --regnet model (default 16)\n"
          "data:\n"
-         "  --data NAME             fashion-mnist (default), cifar10 or synthetic\n"
-         "  --data-dir DIR          where the files are (default: the Debian package's folder)\n"
+         "  --data NAME             fashion-mnist (default), cifar10, synthetic or folder\n"
+         "  --data-dir DIR          where the files are (default: the Debian package's folder);\n"
+         "                          for folder: DIR/train/<class>/* and DIR/test/<class>/*\n"
+         "                          (or val/, validation/; with none, give --val-split),\n"
+         "                          JPEG or PNG, decoded once into a cache (README)\n"
+         "  --im-size S             folder: resize to S x S (shorter side, centre crop)\n"
+         "  --channels 1|3          folder: gray or RGB (default 3)\n"
+         "  --strict                folder: a file that does not decode is an error (default:\n"
+         "                          skipped, named on stderr and counted)\n"
+         "  --data-cache FILE       folder: the cache file (default DIR/.netspace-cache/...)\n"
          "  --val-split F           hold out this fraction of the training set and report\n"
          "                          errors on it instead of the test set (default 0)\n"
          "  --normalize             per-channel mean/std normalization (default: inputs in [0,1])\n"
@@ -56,6 +64,8 @@ static void help(void)
          "  --epochs N (10)  --batch N (128)  --lr F (0.1)  --momentum F (0.9)\n"
          "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
+         "  --rotate DEG (0: random rotation in [-DEG, DEG])  --zoom F (0: random scale in\n"
+         "  [1-F, 1+F])  --rrc F (0: random-resized crop of area fraction in [F, 1])\n"
          "  --drop-path F (0: stochastic depth; block j of J drops its residual branch\n"
          "                with rate F*j/J)\n"
          "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
@@ -72,7 +82,8 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
+    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC
 };
 
 static const struct option opts[] = {
@@ -96,6 +107,10 @@ static const struct option opts[] = {
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {"db", required_argument, 0, O_DB},
     {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
+    {"im-size", required_argument, 0, O_IMSIZE}, {"channels", required_argument, 0, O_CHANNELS},
+    {"strict", no_argument, 0, O_STRICT}, {"data-cache", required_argument, 0, O_CACHE},
+    {"rotate", required_argument, 0, O_ROTATE}, {"zoom", required_argument, 0, O_ZOOM},
+    {"rrc", required_argument, 0, O_RRC},
     {0, 0, 0, 0}};
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
@@ -124,7 +139,8 @@ static int from_db(const char *path, const char *study, int idx, struct ns_confi
         if (rc == 0) {
             *data = ex.data;
             data->dir = ex.data.dir ? strdup(ex.data.dir) : NULL;
-            if (ex.data.dir && !data->dir)
+            data->folder_cache = ex.data.folder_cache ? strdup(ex.data.folder_cache) : NULL;
+            if ((ex.data.dir && !data->dir) || (ex.data.folder_cache && !data->folder_cache))
                 rc = ns_err("out of memory");
             ns_experiment_free(&ex);
         }
@@ -136,10 +152,40 @@ static int from_db(const char *path, const char *study, int idx, struct ns_confi
     return rc;
 }
 
-/* The dataset of a study (from_db), as the study loaded it before its limits. */
-static int load_study_data(const struct ns_exp_data *d, const char *dir, struct ns_dataset *tr,
-                           struct ns_dataset *te)
+static void log_stderr(void *ctx, const char *msg)
 {
+    (void)ctx;
+    fprintf(stderr, "netspace: %s\n", msg);
+}
+
+/* An image folder, with the skipped files named on stderr; -1 when it has no eval folder
+ * and no split is asked. */
+static int load_folder(struct ns_folder_opts *fo, double val, struct ns_dataset *tr,
+                       struct ns_dataset *te, struct ns_folder_info *fi)
+{
+    fo->log = log_stderr;
+    if (ns_data_load_folder(fo, tr, te, fi) < 0)
+        return -1;
+    if (!fi->has_eval && !(val > 0)) {
+        ns_data_free(tr);
+        ns_data_free(te);
+        return ns_err("%s: no test/ (or val/, validation/) folder: give --val-split", fo->dir);
+    }
+    return 0;
+}
+
+/* The dataset of a study (from_db), as the study loaded it before its limits. */
+static int load_study_data(const struct ns_exp_data *d, const char *dir, double val,
+                           struct ns_dataset *tr, struct ns_dataset *te, struct ns_folder_info *fi)
+{
+    if (d->kind == NS_DATA_FOLDER) {
+        struct ns_folder_opts fo = {.dir = dir ? dir : d->dir,
+                                    .size = d->folder_size,
+                                    .channels = d->folder_channels,
+                                    .strict = d->folder_strict,
+                                    .cache = d->folder_cache};
+        return load_folder(&fo, val, tr, te, fi);
+    }
     if (d->kind == NS_DATA_SYNTHETIC)
         return ns_data_synthetic_pair(tr, te, d->synth_n, d->synth_n_test, d->synth_channels,
                                       d->synth_size, d->synth_classes, d->synth_seed);
@@ -157,6 +203,8 @@ int ns_cmd_train(int argc, char **argv)
     const char *regnet = NULL, *config = NULL, *preset = NULL, *data = NULL, *dir = NULL;
     const char *db = NULL, *study = NULL;
     long trial = -1;
+    struct ns_folder_opts fo = {0};
+    struct ns_folder_info fi = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -211,6 +259,17 @@ int ns_cmd_train(int argc, char **argv)
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
         case O_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;
+        case O_IMSIZE: if (ns_cli_int(C, "--im-size", optarg, 8, 1024, &lv)) return 2; fo.size = (int)lv; break;
+        case O_CHANNELS:
+            if (ns_cli_int(C, "--channels", optarg, 1, 3, &lv) || lv == 2)
+                return ns_cli_usage_error(C, "--channels: 1 (gray) or 3 (RGB)");
+            fo.channels = (int)lv;
+            break;
+        case O_STRICT: fo.strict = 1; break;
+        case O_CACHE: fo.cache = optarg; break;
+        case O_ROTATE: if (ns_cli_double(C, "--rotate", optarg, &r.rotate)) return 2; break;
+        case O_ZOOM: if (ns_cli_double(C, "--zoom", optarg, &r.zoom)) return 2; break;
+        case O_RRC: if (ns_cli_double(C, "--rrc", optarg, &r.rrc_scale)) return 2; break;
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case 'h':
@@ -232,6 +291,12 @@ int ns_cmd_train(int argc, char **argv)
     int kind = ns_data_kind_from_name(data ? data : "fashion-mnist");
     if (kind < 0)
         return ns_cli_usage_error(C, "--data: %s", ns_errmsg());
+    if (kind == NS_DATA_FOLDER && (!dir || !fo.size))
+        return ns_cli_usage_error(C, "--data folder needs --data-dir DIR and --im-size S");
+    if (kind != NS_DATA_FOLDER && (fo.size || fo.channels || fo.strict || fo.cache))
+        return ns_cli_usage_error(C, "--im-size, --channels, --strict and --data-cache are "
+                                     "for --data folder");
+    fo.dir = dir;
 
     /* a db's trial first: a wrong --trial is reported before the data loads */
     struct ns_config cfg;
@@ -239,13 +304,16 @@ int ns_cmd_train(int argc, char **argv)
     if (db && from_db(db, study, (int)trial, &cfg, &sd) != 0) {
         ns_die_msg();
         free(sd.dir);
+        free(sd.folder_cache);
         return 1;
     }
     struct ns_dataset tr, te, va;
     memset(&va, 0, sizeof va);
-    int lrc = db && !data ? load_study_data(&sd, dir, &tr, &te)
-                          : ns_data_load((enum ns_data_kind)kind, dir, &tr, &te);
+    int lrc = db && !data           ? load_study_data(&sd, dir, val, &tr, &te, &fi)
+              : kind == NS_DATA_FOLDER ? load_folder(&fo, val, &tr, &te, &fi)
+                                       : ns_data_load((enum ns_data_kind)kind, dir, &tr, &te);
     free(sd.dir);
+    free(sd.folder_cache);
     if (lrc != 0) {
         ns_die_msg();
         return 1;
@@ -317,6 +385,10 @@ int ns_cmd_train(int argc, char **argv)
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
                r.batch, r.lr, opt, r.wd, r.threads, r.threads == 1 ? "" : "s");
         free(js);
+        if (tr.map)
+            printf("image folder: %d classes, %d file%s skipped, cache %s (%s)\n", fi.classes,
+                   fi.skipped, fi.skipped == 1 ? "" : "s", fi.cache,
+                   fi.built ? "built now" : "reused");
         fflush(stdout);
     }
     struct ns_train_result res;
@@ -338,6 +410,10 @@ int ns_cmd_train(int argc, char **argv)
                names[st], res.epochs_done, res.train_loss, res.train_err, res.test_err,
                res.best_test_err, res.seconds, res.img_per_s, res.params, cx.flops, r.threads,
                (unsigned long long)r.seed);
+    if (json && fi.cache[0]) /* an image folder: what the loader did, on a line of its own */
+        printf("{\"data\":\"folder\",\"classes\":%d,\"train\":%d,\"eval\":%d,"
+               "\"skipped\":%d,\"cache_built\":%s}\n",
+               fi.classes, tr.n, eval->n, fi.skipped, fi.built ? "true" : "false");
     ns_data_free(&tr);
     ns_data_free(&te);
     ns_data_free(&va);

@@ -49,6 +49,12 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("warmup_factor: %g is not in [0, 1]", r->warmup_factor);
     if (r->crop_pad < 0 || r->crop_pad > 16)
         return ns_err("crop_pad: %d is not in 0..16", r->crop_pad);
+    if (!(r->rotate >= 0 && r->rotate <= 180))
+        return ns_err("rotate: %g is not in [0, 180] degrees", r->rotate);
+    if (!(r->zoom >= 0 && r->zoom <= 0.9))
+        return ns_err("zoom: %g is not in [0, 0.9]", r->zoom);
+    if (!(r->rrc_scale >= 0 && r->rrc_scale <= 1))
+        return ns_err("rrc_scale: %g is not in [0, 1]", r->rrc_scale);
     if (!(r->dropout >= 0 && r->dropout < 1))
         return ns_err("dropout: %g is not in [0, 1)", r->dropout);
     if (r->optimizer != NS_OPT_SGD && r->optimizer != NS_OPT_ADAMW)
@@ -198,7 +204,11 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     ns_pcg32_seed(&rng_shuffle, r->seed, 0x5u);
     ns_pcg32_seed(&rng_aug, r->seed, 0xa0u);
     ns_pcg32_seed(&rng_drop, r->seed, 0xd0u);
-    struct ns_augment aug = {.crop_pad = r->crop_pad, .flip = r->flip};
+    struct ns_augment aug = {.crop_pad = r->crop_pad,
+                             .flip = r->flip,
+                             .rotate = (float)r->rotate,
+                             .zoom = (float)r->zoom,
+                             .rrc_scale = (float)r->rrc_scale};
     long total = steps * r->epochs;
     long warm = (long)(r->warmup_epochs * steps);
 

@@ -30,6 +30,10 @@ struct ns_recipe {
     double warmup_factor;   /* warmup starts at lr * warmup_factor */
     int crop_pad;           /* augmentation: random crop with this zero padding, 0 = off */
     int flip;               /* augmentation: random horizontal flip */
+    double rotate;          /* augmentation: random rotation up to this many degrees, 0 = off */
+    double zoom;            /* augmentation: random zoom by up to this fraction, 0 = off */
+    double rrc_scale;       /* augmentation: random-resized crop of area fraction in
+                               [rrc_scale, 1], 0 = off (data.h struct ns_augment) */
     double dropout;         /* dropout rate before the classifier, 0 = off */
     double drop_path;       /* stochastic depth rate of the last block (model/graph.h), 0 = off */
     int zero_init_last_bn;  /* zero gamma on each residual block's last BN */

@@ -79,7 +79,7 @@ static MPI_Comm node_workers(void)
     return node;
 }
 
-int ns_shared_data_load(const struct ns_exp_data *d, struct ns_shared_data *sh,
+int ns_shared_data_load(struct ns_exp_data *d, struct ns_shared_data *sh,
                         struct ns_dataset *train, struct ns_dataset *eval)
 {
     memset(sh, 0, sizeof *sh);

@@ -37,7 +37,7 @@ struct ns_shared_data {
  * nothing is left allocated, but the call still took part in the collectives, so the
  * caller may report the error and wait for STOP as usual and must still call
  * ns_shared_data_free. */
-int ns_shared_data_load(const struct ns_exp_data *d, struct ns_shared_data *sh,
+int ns_shared_data_load(struct ns_exp_data *d, struct ns_shared_data *sh,
                         struct ns_dataset *train, struct ns_dataset *eval);
 
 /* Release the datasets and the window (collective over the node's workers when a window
