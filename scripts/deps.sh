@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs="build-essential cmake pkg-config libsqlite3-dev sqlite3 libopenmpi-dev openmpi-bin
 gnuplot-nox libopenblas-dev libjansson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist
-procps time"
+procps time chromium python3 iproute2 strace libjpeg62-turbo-dev libpng-dev python3-pil"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

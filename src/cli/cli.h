@@ -11,11 +11,25 @@ int ns_cmd_bench(int argc, char **argv);
 int ns_cmd_search(int argc, char **argv);
 int ns_cmd_query(int argc, char **argv);
 int ns_cmd_plot(int argc, char **argv);
+int ns_cmd_compare(int argc, char **argv);
+int ns_cmd_report(int argc, char **argv);
 
 /* Print "netspace CMD: bad usage: MSG; see 'netspace CMD --help'" and return 2. */
 int ns_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a whole string as an int/double; 0 ok, -1 with a message naming `opt`. */
 int ns_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out);
+
+
+/* Grow-only list of strings split on commas (--study values; cmd_plot.c). 0, or -1 when out
+ * of memory. */
+struct ns_cli_names {
+    char **v;
+    int n;
+};
+int ns_cli_names_add(struct ns_cli_names *l, const char *arg);
+void ns_cli_names_free(struct ns_cli_names *l);
+/* "LO,HI" with LO < HI (--range); 0, or -1 after printing what is wrong. */
+int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi);
 
 #endif

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *help =
-    "usage: netspace model (--regnet \"PARAMS\" | --config FILE) [options]\n"
+    "usage: netspace model (--regnet \"PARAMS\" | --config FILE | --preset NAME) [options]\n"
     "\n"
     "Generate a model config from RegNet parameters, or read a canonical config, and print\n"
     "its stages and complexity (flops = multiply-adds per image, params, acts).\n"
@@ -22,6 +22,10 @@ static const char *help =
     "                       RegNet parameters (bot_mul defaults to 1; se_r, used by\n"
     "                       --block y, to 0.25)\n"
     "  --config FILE        a canonical config JSON file instead\n"
+    "  --preset NAME        a published ImageNet model (--preset list: the names): resnet18,\n"
+    "                       resnet50, resnext50_32x4d, wide_resnet50_2, mobilenet_v2,\n"
+    "                       shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16,\n"
+    "                       repvgg_a0\n"
     "  --im-size N          input size (default 224, or the config's)\n"
     "  --in-ch N            input channels (default 3, or the config's)\n"
     "  --classes N          classes (default 1000, or the config's)\n"
@@ -194,6 +198,7 @@ int ns_cmd_model(int argc, char **argv)
 {
     static const struct option opts[] = {{"regnet", required_argument, 0, 'r'},
                                          {"config", required_argument, 0, 'c'},
+                                         {"preset", required_argument, 0, 'p'},
                                          {"im-size", required_argument, 0, 'i'},
                                          {"in-ch", required_argument, 0, 'n'},
                                          {"classes", required_argument, 0, 'k'},
@@ -208,7 +213,7 @@ int ns_cmd_model(int argc, char **argv)
                                          {"batch", required_argument, 0, 'B'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *regnet = NULL, *config = NULL;
+    const char *regnet = NULL, *config = NULL, *preset = NULL;
     long im_size = -1, in_ch = -1, classes = -1, stem_w = -1, first_stride = -1;
     int stem = -1, block = -1, json = 0, layers = 0, deploy = 0;
     long batch = 128;
@@ -223,6 +228,9 @@ int ns_cmd_model(int argc, char **argv)
             break;
         case 'c':
             config = optarg;
+            break;
+        case 'p':
+            preset = optarg;
             break;
         case 'i':
             if (ns_cli_int("model", "--im-size", optarg, 4, 1024, &im_size))
@@ -286,14 +294,28 @@ int ns_cmd_model(int argc, char **argv)
     }
     if (optind < argc)
         return ns_cli_usage_error("model", "unexpected argument '%s'", argv[optind]);
-    if (!regnet == !config)
-        return ns_cli_usage_error("model", "give exactly one of --regnet and --config");
-    if (config && (stem >= 0 || stem_w >= 0 || block >= 0 || bot_mul > 0 || first_stride > 0))
+    if (preset && strcmp(preset, "list") == 0) {
+        for (int i = 0; i < ns_model_preset_count(); i++) {
+            const char *what;
+            const char *name = ns_model_preset_name(i, &what);
+            printf("%-20s %s\n", name, what);
+        }
+        return 0;
+    }
+    if ((regnet != NULL) + (config != NULL) + (preset != NULL) != 1)
+        return ns_cli_usage_error("model", "give exactly one of --regnet, --config, --preset");
+    if ((config || preset) && (stem >= 0 || stem_w >= 0 || block >= 0 || bot_mul > 0 || first_stride > 0))
         return ns_cli_usage_error("model", "--stem, --stem-w, --block, --bot-mul and "
-                                           "--first-stride go with --regnet, not --config");
+                                           "--first-stride go with --regnet only");
 
     struct ns_config c;
-    if (config) {
+    if (preset) {
+        if (ns_model_preset(preset, in_ch > 0 ? (int)in_ch : 3, im_size > 0 ? (int)im_size : 224,
+                            classes > 0 ? (int)classes : 1000, &c)) {
+            ns_die_msg();
+            return 1;
+        }
+    } else if (config) {
         if (ns_config_load(config, &c)) {
             ns_die_msg();
             return 1;

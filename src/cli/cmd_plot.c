@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plot/analysis.h"
 #include "plot/plot.h"
 #include "util/err.h"
 
@@ -26,6 +27,15 @@ static const char help[] =
     "  curves   per-epoch train (dashed) and test (solid) error of chosen trials\n"
     "  models   per-block widths of chosen RegNet trials against block index, with the\n"
     "           linear widths u_j = w0 + wa*j\n"
+    "  rs       random-search efficiency (NDS Fig. 6): the expected minimum error of k models\n"
+    "           drawn from each study's (normalized) EDF against k, exactly:\n"
+    "           P(min <= e) = 1 - (1 - F(e))^k; band: 95 % of bootstrap resamples of the EDF\n"
+    "  fidelity Spearman's rho, Kendall's tau and the top-10 % overlap between the test error\n"
+    "           after epoch k and the final test error, per k (needs per-epoch rows)\n"
+    "  trend    error against a complexity (--param flops|params|acts, default flops) with\n"
+    "           the mean +- 2 sd of each of --bins bins (log-spaced unless --linear-bins)\n"
+    "  effects  'param' for every sampled parameter of the studies at once: OUT-PARAM.EXT\n"
+    "           for each (studies with fewer than 4 models with it are left out, noted)\n"
     "\n"
     "options:\n"
     "  --db FILE            results database (required)\n"
@@ -51,7 +61,14 @@ static const char help[] =
     "                       or another of the space) or a numeric trial column (wall_s, ...)\n"
     "  --seed S             bootstrap seed (default 0; same seed, same band)\n"
     "  --resamples N        bootstrap resamples (default 2500)\n"
-    "  --logx auto|on|off   log x axis; auto: when all values are > 0 and span > 1 decade\n"
+    "  --logx auto|on|off   log x axis (param, trend, effects); auto: when all values are\n"
+    "                       > 0 and span > 1 decade\n"
+    "rs:\n"
+    "  --normalize, --bins, --range, --linear-bins   as edf (the normalized EDF)\n"
+    "  --k K                largest k (default: the largest study's n, at most 100)\n"
+    "  --seed S, --resamples N   the band's bootstrap (default 2500 resamples)\n"
+    "trend:\n"
+    "  --param flops|params|acts, --bins K (default 10), --linear-bins, --logx\n"
     "curves, models:\n"
     "  --trials I,J,...     trial indices to plot\n"
     "  --top K              the K complete trials with the lowest error (default 5 for\n"
@@ -61,7 +78,9 @@ static const char help[] =
     "  netspace plot edf --db results/a.db --out plots/edf.png\n"
     "  netspace plot edf --db results/a.db --normalize flops --bins 8 --out plots/nedf.svg\n"
     "  netspace plot param --db results/a.db --param wa --out plots/wa.png\n"
-    "  netspace plot curves --db results/a.db --study regnet --top 4 --out plots/curves.png\n";
+    "  netspace plot curves --db results/a.db --study regnet --top 4 --out plots/curves.png\n"
+    "  netspace plot rs --db results/a.db --normalize flops --out plots/rs.svg\n"
+    "  netspace plot effects --db results/a.db --study regnet --out plots/regnet.png\n";
 
 enum {
     OPT_DB = 256,
@@ -80,6 +99,7 @@ enum {
     OPT_LOGX,
     OPT_TRIALS,
     OPT_TOP,
+    OPT_K,
     OPT_HELP
 };
 
@@ -100,17 +120,12 @@ static const struct option options[] = {
     {"logx", required_argument, NULL, OPT_LOGX},
     {"trials", required_argument, NULL, OPT_TRIALS},
     {"top", required_argument, NULL, OPT_TOP},
+    {"k", required_argument, NULL, OPT_K},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-/* Grow-only list of strings split on commas (the --study values). */
-struct names {
-    char **v;
-    int n;
-};
-
-static int names_add(struct names *l, const char *arg)
+int ns_cli_names_add(struct ns_cli_names *l, const char *arg)
 {
     char *copy = strdup(arg), *save = NULL;
     if (!copy)
@@ -130,7 +145,7 @@ static int names_add(struct names *l, const char *arg)
     return 0;
 }
 
-static void names_free(struct names *l)
+void ns_cli_names_free(struct ns_cli_names *l)
 {
     for (int i = 0; i < l->n; i++)
         free(l->v[i]);
@@ -165,34 +180,79 @@ static int parse_trials(const char *arg, int **out, int *n)
     return rc;
 }
 
-static int parse_range(const char *arg, double *lo, double *hi)
+int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi)
 {
     const char *comma = strchr(arg, ',');
     if (!comma || strchr(comma + 1, ',')) {
-        fprintf(stderr, "netspace plot: --range: '%s' is not LO,HI\n", arg);
+        fprintf(stderr, "netspace %s: --range: '%s' is not LO,HI\n", cmd, arg);
         return -1;
     }
     char *first = strndup(arg, (size_t)(comma - arg));
     if (!first)
         return -1;
-    int rc = ns_cli_double("plot", "--range", first, lo) ||
-             ns_cli_double("plot", "--range", comma + 1, hi);
+    int rc =
+        ns_cli_double(cmd, "--range", first, lo) || ns_cli_double(cmd, "--range", comma + 1, hi);
     free(first);
     if (rc == 0 && !(*lo < *hi)) {
-        fprintf(stderr, "netspace plot: --range: '%s': LO must be below HI\n", arg);
+        fprintf(stderr, "netspace %s: --range: '%s': LO must be below HI\n", cmd, arg);
         return -1;
     }
     return rc ? -1 : 0;
+}
+
+/* The analysis kinds (rs, fidelity, trend, effects): their option checks, then the plot. */
+static int plot_analysis(struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
+                         const char *kind, int n_trials)
+{
+    int rs = o->kind == NS_PLOT_RS, trend = o->kind == NS_PLOT_TREND;
+    if (n_trials || r->top > 0)
+        return ns_cli_usage_error("plot", "--trials and --top are for curves and models");
+    if (!rs && (r->normalize || r->have_range))
+        return ns_cli_usage_error("plot", "--normalize and --range are for edf and rs");
+    if (!rs && !trend && r->linear_bins)
+        return ns_cli_usage_error("plot", "--linear-bins is for edf, rs and trend");
+    if (!rs && o->kmax)
+        return ns_cli_usage_error("plot", "--k is for rs");
+    if (r->param && !trend)
+        return ns_cli_usage_error("plot", "%s takes no --param%s", kind,
+                                  o->kind == NS_PLOT_EFFECTS ? " (it draws every parameter)" : "");
+    if (trend && r->param && strcmp(r->param, "flops") && strcmp(r->param, "params") &&
+        strcmp(r->param, "acts"))
+        return ns_cli_usage_error("plot", "trend: --param %s: use flops, params or acts", r->param);
+    char *log = NULL, *written = NULL;
+    if (ns_plot_make_analysis(r, o, &log, &written)) {
+        if (log)
+            fprintf(stderr, "netspace plot: %s\n", log);
+        free(log);
+        ns_die_msg();
+        return 1;
+    }
+    if (log)
+        fprintf(stderr, "netspace plot: %s\n", log);
+    for (char *line = written, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        struct ns_plot_files f;
+        if (ns_plot_files_init(&f, line) == 0)
+            printf("wrote %s (script %s, data %s)\n", f.img, f.gp, f.dat);
+        ns_plot_files_free(&f);
+    }
+    free(log);
+    free(written);
+    return 0;
 }
 
 int ns_cmd_plot(int argc, char **argv)
 {
     struct ns_plot_req r = {
         .bins = 10, .resamples = NS_PLOT_BOOTSTRAP_RESAMPLES, .logx = -1, .top = -1};
-    struct names studies = {NULL, 0};
+    struct ns_cli_names studies = {NULL, 0};
     int *trials = NULL, n_trials = 0, status = 2, c;
     long v;
     const char *kind = NULL;
+    struct ns_plot_analysis_opts ao = {NS_PLOT_RS, 0};
+    int analysis = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -209,7 +269,7 @@ int ns_cmd_plot(int argc, char **argv)
             r.out = optarg;
             break;
         case OPT_STUDY:
-            if (names_add(&studies, optarg)) {
+            if (ns_cli_names_add(&studies, optarg)) {
                 fprintf(stderr, "netspace plot: out of memory\n");
                 status = 1;
                 goto done;
@@ -249,7 +309,7 @@ int ns_cmd_plot(int argc, char **argv)
             r.linear_bins = 1;
             break;
         case OPT_RANGE:
-            if (parse_range(optarg, &r.lo, &r.hi))
+            if (ns_cli_range("plot", optarg, &r.lo, &r.hi))
                 goto done;
             r.have_range = 1;
             break;
@@ -287,6 +347,11 @@ int ns_cmd_plot(int argc, char **argv)
                 goto done;
             r.top = (int)v;
             break;
+        case OPT_K:
+            if (ns_cli_int("plot", "--k", optarg, 1, 100000, &v))
+                goto done;
+            ao.kmax = (int)v;
+            break;
         default:
             status =
                 ns_cli_usage_error("plot", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -294,7 +359,8 @@ int ns_cmd_plot(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        status = ns_cli_usage_error("plot", "which plot? (edf, param, curves or models)");
+        status = ns_cli_usage_error(
+            "plot", "which plot? (edf, param, curves, models, rs, fidelity, trend or effects)");
         goto done;
     }
     kind = argv[optind];
@@ -310,13 +376,33 @@ int ns_cmd_plot(int argc, char **argv)
         r.kind = NS_PLOT_CURVES;
     else if (!strcmp(kind, "models"))
         r.kind = NS_PLOT_MODELS;
-    else {
-        status =
-            ns_cli_usage_error("plot", "unknown plot '%s' (edf, param, curves or models)", kind);
+    else if (!strcmp(kind, "rs") || !strcmp(kind, "fidelity") || !strcmp(kind, "trend") ||
+             !strcmp(kind, "effects")) {
+        analysis = 1;
+        ao.kind = !strcmp(kind, "rs")         ? NS_PLOT_RS
+                  : !strcmp(kind, "fidelity") ? NS_PLOT_FIDELITY
+                  : !strcmp(kind, "trend")    ? NS_PLOT_TREND
+                                              : NS_PLOT_EFFECTS;
+        r.kind = NS_PLOT_EDF; /* not read by the analysis plots */
+    } else {
+        status = ns_cli_usage_error("plot",
+                                    "unknown plot '%s' (edf, param, curves, models, rs, fidelity, "
+                                    "trend or effects)",
+                                    kind);
         goto done;
     }
     if (!r.db || !r.out) {
         status = ns_cli_usage_error("plot", "%s is required", r.db ? "--out" : "--db");
+        goto done;
+    }
+    if (analysis) {
+        r.studies = (const char *const *)studies.v;
+        r.n_studies = studies.n;
+        status = plot_analysis(&r, &ao, kind, n_trials);
+        goto done;
+    }
+    if (ao.kmax) {
+        status = ns_cli_usage_error("plot", "--k is for rs");
         goto done;
     }
     if (r.kind == NS_PLOT_PARAM && !r.param) {
@@ -357,7 +443,7 @@ int ns_cmd_plot(int argc, char **argv)
     ns_plot_files_free(&f);
     status = 0;
 done:
-    names_free(&studies);
+    ns_cli_names_free(&studies);
     free(trials);
     return status;
 }

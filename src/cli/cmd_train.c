@@ -25,6 +25,7 @@ static void on_signal(int sig)
 static void help(void)
 {
     puts("usage: netspace train (--bench-net | --regnet \"PARAMS\" | --config FILE |\n"
+         "                      --preset NAME |\n"
          "                      --db FILE [--study NAME] --trial N) [options]\n"
          "\n"
          "Train one model on a dataset and print its errors.\n"
@@ -35,6 +36,8 @@ static void help(void)
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
          "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --preset NAME           a published ImageNet model at the data's size and classes\n"
+         "                          (netspace model --preset list)\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
          "                          config as recorded, its study's dataset unless --data\n"
          "                          (--study NAME when the db has several studies)\n"
@@ -42,8 +45,16 @@ static void help(void)
          "  --stem cifar|simple|res stem of a --regnet model (default cifar)\n"
          "  --stem-w N              stem width of a --regnet model (default 16)\n"
          "data:\n"
-         "  --data NAME             fashion-mnist (default), cifar10 or synthetic\n"
-         "  --data-dir DIR          where the files are (default: the Debian package's folder)\n"
+         "  --data NAME             fashion-mnist (default), cifar10, synthetic or folder\n"
+         "  --data-dir DIR          where the files are (default: the Debian package's folder);\n"
+         "                          for folder: DIR/train/<class>/* and DIR/test/<class>/*\n"
+         "                          (or val/, validation/; with none, give --val-split),\n"
+         "                          JPEG or PNG, decoded once into a cache (README)\n"
+         "  --im-size S             folder: resize to S x S (shorter side, centre crop)\n"
+         "  --channels 1|3          folder: gray or RGB (default 3)\n"
+         "  --strict                folder: a file that does not decode is an error (default:\n"
+         "                          skipped, named on stderr and counted)\n"
+         "  --data-cache FILE       folder: the cache file (default DIR/.netspace-cache/...)\n"
          "  --val-split F           hold out this fraction of the training set and report\n"
          "                          errors on it instead of the test set (default 0)\n"
          "  --normalize             per-channel mean/std normalization (default: inputs in [0,1])\n"
@@ -53,6 +64,12 @@ static void help(void)
          "  --epochs N (10)  --batch N (128)  --lr F (0.1)  --momentum F (0.9)\n"
          "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
+         "  --rotate DEG (0: random rotation in [-DEG, DEG])  --zoom F (0: random scale in\n"
+         "  [1-F, 1+F])  --rrc F (0: random-resized crop of area fraction in [F, 1])\n"
+         "  --drop-path F (0: stochastic depth; block j of J drops its residual branch\n"
+         "                with rate F*j/J)\n"
+         "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
+         "                decoupled weight decay (--wd), none on biases, norms, embeddings\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
@@ -65,12 +82,13 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
+    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC
 };
 
 static const struct option opts[] = {
     {"bench-net", no_argument, 0, O_BENCH}, {"regnet", required_argument, 0, O_REGNET},
-    {"config", required_argument, 0, O_CONFIG}, {"block", required_argument, 0, O_BLOCK},
+    {"config", required_argument, 0, O_CONFIG}, {"preset", required_argument, 0, O_PRESET}, {"block", required_argument, 0, O_BLOCK},
     {"stem", required_argument, 0, O_STEM}, {"stem-w", required_argument, 0, O_STEMW},
     {"data", required_argument, 0, O_DATA}, {"data-dir", required_argument, 0, O_DIR},
     {"val-split", required_argument, 0, O_VAL}, {"normalize", no_argument, 0, O_NORM},
@@ -81,11 +99,18 @@ static const struct option opts[] = {
     {"wd", required_argument, 0, O_WD}, {"warmup", required_argument, 0, O_WARM},
     {"warmup-factor", required_argument, 0, O_WARMF}, {"crop-pad", required_argument, 0, O_CROP},
     {"flip", no_argument, 0, O_FLIP}, {"dropout", required_argument, 0, O_DROP},
+    {"drop-path", required_argument, 0, O_DPATH},
+    {"optimizer", required_argument, 0, O_OPT}, {"beta1", required_argument, 0, O_BETA1},
+    {"beta2", required_argument, 0, O_BETA2},
     {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
     {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {"db", required_argument, 0, O_DB},
     {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
+    {"im-size", required_argument, 0, O_IMSIZE}, {"channels", required_argument, 0, O_CHANNELS},
+    {"strict", no_argument, 0, O_STRICT}, {"data-cache", required_argument, 0, O_CACHE},
+    {"rotate", required_argument, 0, O_ROTATE}, {"zoom", required_argument, 0, O_ZOOM},
+    {"rrc", required_argument, 0, O_RRC},
     {0, 0, 0, 0}};
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
@@ -114,7 +139,8 @@ static int from_db(const char *path, const char *study, int idx, struct ns_confi
         if (rc == 0) {
             *data = ex.data;
             data->dir = ex.data.dir ? strdup(ex.data.dir) : NULL;
-            if (ex.data.dir && !data->dir)
+            data->folder_cache = ex.data.folder_cache ? strdup(ex.data.folder_cache) : NULL;
+            if ((ex.data.dir && !data->dir) || (ex.data.folder_cache && !data->folder_cache))
                 rc = ns_err("out of memory");
             ns_experiment_free(&ex);
         }
@@ -126,10 +152,40 @@ static int from_db(const char *path, const char *study, int idx, struct ns_confi
     return rc;
 }
 
-/* The dataset of a study (from_db), as the study loaded it before its limits. */
-static int load_study_data(const struct ns_exp_data *d, const char *dir, struct ns_dataset *tr,
-                           struct ns_dataset *te)
+static void log_stderr(void *ctx, const char *msg)
 {
+    (void)ctx;
+    fprintf(stderr, "netspace: %s\n", msg);
+}
+
+/* An image folder, with the skipped files named on stderr; -1 when it has no eval folder
+ * and no split is asked. */
+static int load_folder(struct ns_folder_opts *fo, double val, struct ns_dataset *tr,
+                       struct ns_dataset *te, struct ns_folder_info *fi)
+{
+    fo->log = log_stderr;
+    if (ns_data_load_folder(fo, tr, te, fi) < 0)
+        return -1;
+    if (!fi->has_eval && !(val > 0)) {
+        ns_data_free(tr);
+        ns_data_free(te);
+        return ns_err("%s: no test/ (or val/, validation/) folder: give --val-split", fo->dir);
+    }
+    return 0;
+}
+
+/* The dataset of a study (from_db), as the study loaded it before its limits. */
+static int load_study_data(const struct ns_exp_data *d, const char *dir, double val,
+                           struct ns_dataset *tr, struct ns_dataset *te, struct ns_folder_info *fi)
+{
+    if (d->kind == NS_DATA_FOLDER) {
+        struct ns_folder_opts fo = {.dir = dir ? dir : d->dir,
+                                    .size = d->folder_size,
+                                    .channels = d->folder_channels,
+                                    .strict = d->folder_strict,
+                                    .cache = d->folder_cache};
+        return load_folder(&fo, val, tr, te, fi);
+    }
     if (d->kind == NS_DATA_SYNTHETIC)
         return ns_data_synthetic_pair(tr, te, d->synth_n, d->synth_n_test, d->synth_channels,
                                       d->synth_size, d->synth_classes, d->synth_seed);
@@ -144,9 +200,11 @@ int ns_cmd_train(int argc, char **argv)
     int bench = 0, json = 0, quiet = 0, normalize = 0, stem = NS_STEM_CIFAR, block = NS_BLOCK_X;
     long stem_w = 16, train_limit = 0, test_limit = 0, lv;
     double val = 0, dv;
-    const char *regnet = NULL, *config = NULL, *data = NULL, *dir = NULL;
+    const char *regnet = NULL, *config = NULL, *preset = NULL, *data = NULL, *dir = NULL;
     const char *db = NULL, *study = NULL;
     long trial = -1;
+    struct ns_folder_opts fo = {0};
+    struct ns_folder_info fi = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -154,6 +212,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_BENCH: bench = 1; break;
         case O_REGNET: regnet = optarg; break;
         case O_CONFIG: config = optarg; break;
+        case O_PRESET: preset = optarg; break;
         case O_BLOCK:
             block = ns_block_from_name(optarg);
             if (block != NS_BLOCK_X && block != NS_BLOCK_Y)
@@ -185,6 +244,14 @@ int ns_cmd_train(int argc, char **argv)
         case O_CROP: if (ns_cli_int(C, "--crop-pad", optarg, 0, 16, &lv)) return 2; r.crop_pad = (int)lv; break;
         case O_FLIP: r.flip = 1; break;
         case O_DROP: if (ns_cli_double(C, "--dropout", optarg, &dv)) return 2; r.dropout = dv; break;
+        case O_DPATH: if (ns_cli_double(C, "--drop-path", optarg, &dv)) return 2; r.drop_path = dv; break;
+        case O_OPT:
+            if (strcmp(optarg, "sgd") && strcmp(optarg, "adamw"))
+                return ns_cli_usage_error(C, "--optimizer: unknown optimizer '%s' (sgd, adamw)", optarg);
+            r.optimizer = strcmp(optarg, "adamw") ? NS_OPT_SGD : NS_OPT_ADAMW;
+            break;
+        case O_BETA1: if (ns_cli_double(C, "--beta1", optarg, &dv)) return 2; r.beta1 = dv; break;
+        case O_BETA2: if (ns_cli_double(C, "--beta2", optarg, &dv)) return 2; r.beta2 = dv; break;
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
@@ -192,6 +259,17 @@ int ns_cmd_train(int argc, char **argv)
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
         case O_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;
+        case O_IMSIZE: if (ns_cli_int(C, "--im-size", optarg, 8, 1024, &lv)) return 2; fo.size = (int)lv; break;
+        case O_CHANNELS:
+            if (ns_cli_int(C, "--channels", optarg, 1, 3, &lv) || lv == 2)
+                return ns_cli_usage_error(C, "--channels: 1 (gray) or 3 (RGB)");
+            fo.channels = (int)lv;
+            break;
+        case O_STRICT: fo.strict = 1; break;
+        case O_CACHE: fo.cache = optarg; break;
+        case O_ROTATE: if (ns_cli_double(C, "--rotate", optarg, &r.rotate)) return 2; break;
+        case O_ZOOM: if (ns_cli_double(C, "--zoom", optarg, &r.zoom)) return 2; break;
+        case O_RRC: if (ns_cli_double(C, "--rrc", optarg, &r.rrc_scale)) return 2; break;
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case 'h':
@@ -205,14 +283,20 @@ int ns_cmd_train(int argc, char **argv)
         return ns_cli_usage_error(C, "--db and --trial go together");
     if (study && !db)
         return ns_cli_usage_error(C, "--study needs --db and --trial");
-    if (bench + (regnet != NULL) + (config != NULL) + (db != NULL) != 1)
+    if (bench + (regnet != NULL) + (config != NULL) + (preset != NULL) + (db != NULL) != 1)
         return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config, "
-                                     "--db with --trial");
+                                     "--preset, --db with --trial");
     if (ns_recipe_check(&r) != 0)
         return ns_cli_usage_error(C, "%s", ns_errmsg());
     int kind = ns_data_kind_from_name(data ? data : "fashion-mnist");
     if (kind < 0)
         return ns_cli_usage_error(C, "--data: %s", ns_errmsg());
+    if (kind == NS_DATA_FOLDER && (!dir || !fo.size))
+        return ns_cli_usage_error(C, "--data folder needs --data-dir DIR and --im-size S");
+    if (kind != NS_DATA_FOLDER && (fo.size || fo.channels || fo.strict || fo.cache))
+        return ns_cli_usage_error(C, "--im-size, --channels, --strict and --data-cache are "
+                                     "for --data folder");
+    fo.dir = dir;
 
     /* a db's trial first: a wrong --trial is reported before the data loads */
     struct ns_config cfg;
@@ -220,13 +304,16 @@ int ns_cmd_train(int argc, char **argv)
     if (db && from_db(db, study, (int)trial, &cfg, &sd) != 0) {
         ns_die_msg();
         free(sd.dir);
+        free(sd.folder_cache);
         return 1;
     }
     struct ns_dataset tr, te, va;
     memset(&va, 0, sizeof va);
-    int lrc = db && !data ? load_study_data(&sd, dir, &tr, &te)
-                          : ns_data_load((enum ns_data_kind)kind, dir, &tr, &te);
+    int lrc = db && !data           ? load_study_data(&sd, dir, val, &tr, &te, &fi)
+              : kind == NS_DATA_FOLDER ? load_folder(&fo, val, &tr, &te, &fi)
+                                       : ns_data_load((enum ns_data_kind)kind, dir, &tr, &te);
     free(sd.dir);
+    free(sd.folder_cache);
     if (lrc != 0) {
         ns_die_msg();
         return 1;
@@ -267,6 +354,8 @@ int ns_cmd_train(int argc, char **argv)
             rc = ns_err_prefix("--regnet");
     } else if (config) {
         rc = ns_config_load(config, &cfg);
+    } else if (preset) {
+        rc = ns_model_preset(preset, tr.c, tr.h, tr.classes, &cfg);
     } /* else --db: from_db above filled cfg */
     if (rc != 0) {
         ns_die_msg();
@@ -286,12 +375,20 @@ int ns_cmd_train(int argc, char **argv)
     struct ns_train_opts to = {.progress = &prog, .stop = &stop_flag};
     if (!quiet) {
         char *js = ns_config_to_json(&cfg);
+        char opt[64];
+        if (r.optimizer == NS_OPT_ADAMW)
+            snprintf(opt, sizeof opt, "AdamW betas %g %g", r.beta1, r.beta2);
+        else
+            snprintf(opt, sizeof opt, "momentum %g%s", r.momentum, r.nesterov ? " (Nesterov)" : "");
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
-               "momentum %g%s, wd %g, %d thread%s\n",
+               "%s, wd %g, %d thread%s\n",
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
-               r.batch, r.lr, r.momentum, r.nesterov ? " (Nesterov)" : "", r.wd, r.threads,
-               r.threads == 1 ? "" : "s");
+               r.batch, r.lr, opt, r.wd, r.threads, r.threads == 1 ? "" : "s");
         free(js);
+        if (tr.map)
+            printf("image folder: %d classes, %d file%s skipped, cache %s (%s)\n", fi.classes,
+                   fi.skipped, fi.skipped == 1 ? "" : "s", fi.cache,
+                   fi.built ? "built now" : "reused");
         fflush(stdout);
     }
     struct ns_train_result res;
@@ -313,6 +410,10 @@ int ns_cmd_train(int argc, char **argv)
                names[st], res.epochs_done, res.train_loss, res.train_err, res.test_err,
                res.best_test_err, res.seconds, res.img_per_s, res.params, cx.flops, r.threads,
                (unsigned long long)r.seed);
+    if (json && fi.cache[0]) /* an image folder: what the loader did, on a line of its own */
+        printf("{\"data\":\"folder\",\"classes\":%d,\"train\":%d,\"eval\":%d,"
+               "\"skipped\":%d,\"cache_built\":%s}\n",
+               fi.classes, tr.n, eval->n, fi.skipped, fi.built ? "true" : "false");
     ns_data_free(&tr);
     ns_data_free(&te);
     ns_data_free(&va);

@@ -5,13 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <errno.h>
 #include <cblas.h>
 #include <unistd.h>
 
-#ifndef NS_VERSION
-#define NS_VERSION "0.1.0"
-#endif
+#include "ns_build.h"  /* NS_VERSION, NS_BUILD: written when CMake configures */
+#include "ns_commit.h" /* NS_GIT_COMMIT: written at every build (cmake/version.cmake) */
+#include "util/paths.h"
 
 static const struct {
     const char *name;
@@ -24,13 +25,17 @@ static const struct {
     {"bench", ns_cmd_bench, "training and inference throughput of the standard benchmark net"},
     {"search", ns_cmd_search, "run a study: sample, train, record (alone or under mpirun)"},
     {"query", ns_cmd_query, "read a results database: studies, trials, best, export, sql"},
-    {"plot", ns_cmd_plot, "plot results with gnuplot: edf, param, curves, models"},
+    {"plot", ns_cmd_plot,
+     "plot results with gnuplot: edf, param, curves, models, rs, fidelity, trend, effects"},
+    {"compare", ns_cmd_compare, "compare two studies: KS statistic, medians, paired twins"},
+    {"report", ns_cmd_report, "one static HTML page of a results db, readable offline"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: netspace COMMAND [OPTIONS]   (netspace COMMAND --help for each)\n\n"
+    fprintf(f, "usage: netspace COMMAND [OPTIONS]   (netspace COMMAND --help for each)\n"
+               "       netspace --version           version, commit, CPU paths compiled in\n\n"
                "Design-space search for convolutional networks.\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
@@ -53,7 +58,8 @@ int ns_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "netspace %s: %s: '%s' is not an integer in %ld..%ld\n", cmd, opt, s, lo, hi);
+        fprintf(stderr, "netspace %s: %s: '%s' is not an integer in %ld..%ld\n", cmd, opt, s, lo,
+                hi);
         return -1;
     }
     *out = v;
@@ -74,8 +80,8 @@ int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out)
 }
 
 /* Debian's OpenBLAS 0.3.21 does not know recent AVX-512 processors (AMD Zen 4/5, new Xeons)
- * and falls back to its Haswell (AVX2) kernels, about 60% of the speed of its SkylakeX
- * kernels on the same machine. The core type is read once when the library loads, so when
+ * and falls back to older kernels (Haswell's AVX2: about 60% of the speed of its SkylakeX
+ * kernels on the same machine). The core type is read once when the library loads, so when
  * the CPU has the AVX-512 subsets those kernels use, set it and start again. Setting
  * OPENBLAS_CORETYPE yourself (any value) turns this off. */
 static void pick_blas_kernels(char **argv)
@@ -86,14 +92,67 @@ static void pick_blas_kernels(char **argv)
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")))
         return;
+    /* Any core without AVX-512 kernels is a fallback: Haswell or Zen on AMD Zen 4/5, and
+     * on an Intel CPU it does not know (Emerald Rapids, family 6 model 207) even Prescott,
+     * its SSE3 kernels. */
     const char *core = openblas_get_corename();
-    if (!core || (strcmp(core, "Haswell") && strcmp(core, "Zen") && strcmp(core, "haswell") &&
-                  strcmp(core, "zen")))
+    if (!core || !strcasecmp(core, "SkylakeX") || !strcasecmp(core, "Cooperlake") ||
+        !strcasecmp(core, "SapphireRapids"))
         return;
     setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     setenv("NS_BLAS_REEXEC", "1", 1); /* never loop */
+    /* by its real path, so that the process keeps its name (ps, top, pgrep -x netspace);
+     * exec of /proc/self/exe would rename it "exe" */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with the kernels we have */
+}
+
+/* The instruction sets the compiler was allowed to use for this binary (its -march), which
+ * every kernel was compiled for; and what the running CPU and OpenBLAS make of it. */
+static void print_version(void)
+{
+    printf("netspace %s (commit %s)\n", NS_VERSION, NS_GIT_COMMIT);
+    printf("built with %s\n", NS_BUILD);
+    printf("CPU paths compiled in: x86-64");
+#ifdef __AVX512F__
+    printf(" AVX-512 (F");
+#ifdef __AVX512BW__
+    printf(" BW");
+#endif
+#ifdef __AVX512DQ__
+    printf(" DQ");
+#endif
+#ifdef __AVX512VL__
+    printf(" VL");
+#endif
+    printf(")");
+#endif
+#ifdef __AVX2__
+    printf(" AVX2");
+#endif
+#ifdef __FMA__
+    printf(" FMA");
+#endif
+    printf("; data batches: %s\n",
+#if defined(__AVX2__) && defined(__FMA__)
+           "AVX2+FMA"
+#else
+           "plain C"
+#endif
+    );
+    __builtin_cpu_init();
+    printf("this CPU: AVX-512 %s, AVX2 %s, FMA %s; BLAS: %s (kernels: %s)\n",
+           __builtin_cpu_supports("avx512f") ? "yes" : "no",
+           __builtin_cpu_supports("avx2") ? "yes" : "no",
+           __builtin_cpu_supports("fma") ? "yes" : "no", openblas_get_config(),
+           openblas_get_corename());
+    printf("shipped spaces and experiments: %s\n", ns_share_dir());
 }
 
 int main(int argc, char **argv)
@@ -107,8 +166,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("netspace %s\n", NS_VERSION);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        print_version();
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -108,6 +108,71 @@ static void valid_range(int n, int off, int mirrored, int *lo, int *hi)
     }
 }
 
+/* One value of a source pixel with its 4 bilinear neighbours; outside the image a
+ * neighbour is padding, 0 after normalization (as in the crop path). */
+static void sample_bilinear(const uint8_t *src, int h, int w, int c, const struct norm *nm,
+                            float sx, float sy, float *out)
+{
+    float fx0 = floorf(sx), fy0 = floorf(sy);
+    int x0 = (int)fx0, y0 = (int)fy0;
+    float ax = sx - fx0, ay = sy - fy0;
+    float wt[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
+    int px[4] = {x0, x0 + 1, x0, x0 + 1}, py[4] = {y0, y0, y0 + 1, y0 + 1};
+    for (int k = 0; k < c; k++)
+        out[k] = 0.0f;
+    for (int t = 0; t < 4; t++) {
+        if (px[t] < 0 || px[t] >= w || py[t] < 0 || py[t] >= h || wt[t] == 0.0f)
+            continue;
+        const uint8_t *p = src + ((size_t)py[t] * w + px[t]) * c;
+        for (int k = 0; k < c; k++)
+            out[k] += wt[t] * fmaf((float)p[k], nm->scale[k], nm->bias[k]);
+    }
+}
+
+/* The geometric path: output pixel centre (u, v), relative to the image centre, reads the
+ * source at A (u, v) + t, bilinearly. */
+static void warp_image(const uint8_t *src, float *out, int h, int w, int c, const struct norm *nm,
+                       const float a[4], float tx, float ty)
+{
+    for (int oy = 0; oy < h; oy++) {
+        float v = (float)oy + 0.5f - 0.5f * (float)h;
+        for (int ox = 0; ox < w; ox++) {
+            float u = (float)ox + 0.5f - 0.5f * (float)w;
+            float sx = a[0] * u + a[1] * v + tx - 0.5f, sy = a[2] * u + a[3] * v + ty - 0.5f;
+            sample_bilinear(src, h, w, c, nm, sx, sy, out + ((size_t)oy * w + ox) * c);
+        }
+    }
+}
+
+/* Draw the geometric parameters of one image (after dy, dx, flip) and warp it. Draw order:
+ * for rrc, area then log-aspect then box x then box y; then the angle; then the zoom; each
+ * one ns_pcg32_float. */
+static void augment_geometric(const uint8_t *src, float *out, int h, int w, int c,
+                              const struct norm *nm, const struct ns_augment *aug,
+                              struct ns_pcg32 *rng, int dy, int dx, int fl)
+{
+    double bw = w, bh = h, bcx = 0.5 * w, bcy = 0.5 * h;
+    if (aug->rrc_scale > 0) {
+        double lo = aug->rrc_scale < 1 ? aug->rrc_scale : 1;
+        double area = lo + (1 - lo) * ns_pcg32_float(rng);
+        double lr = log(3.0 / 4.0) + (log(4.0 / 3.0) - log(3.0 / 4.0)) * ns_pcg32_float(rng);
+        double r = exp(lr);
+        bw = fmin(w, w * sqrt(area * r));
+        bh = fmin(h, h * sqrt(area / r));
+        bcx = 0.5 * bw + (w - bw) * ns_pcg32_float(rng);
+        bcy = 0.5 * bh + (h - bh) * ns_pcg32_float(rng);
+    }
+    double th = 0, z = 1;
+    if (aug->rotate > 0)
+        th = (2.0 * ns_pcg32_float(rng) - 1.0) * aug->rotate * (M_PI / 180.0);
+    if (aug->zoom > 0)
+        z = 1.0 + (2.0 * ns_pcg32_float(rng) - 1.0) * aug->zoom;
+    /* u -> flip -> zoom -> rotate -> into the box -> shift by the crop offset */
+    double f = fl ? -1.0 : 1.0, sx = z * bw / w, sy = z * bh / h, co = cos(th), si = sin(th);
+    float a[4] = {(float)(sx * co * f), (float)(-sx * si), (float)(sy * si * f), (float)(sy * co)};
+    warp_image(src, out, h, w, c, nm, a, (float)(bcx + dx), (float)(bcy + dy));
+}
+
 void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
                    const struct ns_augment *aug, struct ns_pcg32 *rng, float *x, int32_t *y)
 {
@@ -125,6 +190,7 @@ void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
     int pad = aug && aug->crop_pad > 0 ? aug->crop_pad : 0;
     pad = pad > MAX_PAD ? MAX_PAD : pad;
     const int flip = aug && aug->flip;
+    const int geometric = aug && (aug->rotate > 0 || aug->zoom > 0 || aug->rrc_scale > 0);
     const size_t row = (size_t)w * c, img = (size_t)h * row;
     for (int i = 0; i < n; i++) {
         const uint8_t *src = d->x + (size_t)idx[i] * img;
@@ -145,6 +211,10 @@ void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
         }
         if (flip)
             fl = (int)(ns_pcg32_next(rng) >> 31);
+        if (geometric) {
+            augment_geometric(src, out, h, w, c, &nm, aug, rng, dy, dx, fl);
+            continue;
+        }
         if (!dy && !dx && !fl) {
             convert_span(src, out, img, &nm);
             continue;

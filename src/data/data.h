@@ -1,6 +1,8 @@
-/* Datasets for training: Fashion-MNIST (IDX gzip), CIFAR-10 (binary batches), and a
- * synthetic set for fast tests; validation split, per-channel normalization, batching with
- * augmentation (random crop with padding, horizontal flip). Shuffling is the caller's, with
+/* Datasets for training: Fashion-MNIST (IDX gzip), CIFAR-10 (binary batches), image
+ * folders of JPEG and PNG files (decoded once into a mapped cache), and a synthetic set for
+ * fast tests; validation split, per-channel normalization, batching with
+ * augmentation (random crop with padding, horizontal flip, rotation, zoom, random-resized
+ * crop). Shuffling is the caller's, with
  * ns_pcg32_shuffle.
  *
  * Images are kept as bytes, NHWC (n, h, w, c), and turned into normalized floats one batch
@@ -11,6 +13,7 @@
 #ifndef NS_DATA_H
 #define NS_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/pcg32.h"
@@ -18,20 +21,25 @@
 #define NS_DATA_MAX_CH 4
 
 struct ns_dataset {
-    char name[32];  /* "fashion-mnist", "cifar10", "synthetic" */
+    char name[32];  /* "fashion-mnist", "cifar10", "synthetic", "folder" */
     int n, h, w, c; /* images, height, width, channels */
     int classes;
     uint8_t *x;                 /* n*h*w*c bytes, NHWC; owned */
     uint8_t *y;                 /* n labels in [0, classes); owned */
     float mean[NS_DATA_MAX_CH]; /* per-channel normalization applied to v/255: (v/255-mean)/std */
     float std[NS_DATA_MAX_CH];  /* defaults mean 0, std 1: inputs scaled to [0, 1] */
+    void *map;                  /* non-NULL: x and y point into this read-only mapping of
+                                   map_len bytes (an image-folder cache), unmapped by
+                                   ns_data_free instead of freed */
+    size_t map_len;
 };
 
 /* Which data to load. dir NULL means the default place: /usr/share/datasets/fashion-mnist
  * for Fashion-MNIST (Debian's dataset-fashion-mnist), ./data/cifar-10-batches-bin for
  * CIFAR-10. */
-enum ns_data_kind { NS_DATA_FASHION_MNIST, NS_DATA_CIFAR10, NS_DATA_SYNTHETIC };
-/* "fashion-mnist", "cifar10", "synthetic" -> kind; -1 (with ns_err) if unknown. */
+enum ns_data_kind { NS_DATA_FASHION_MNIST, NS_DATA_CIFAR10, NS_DATA_SYNTHETIC, NS_DATA_FOLDER };
+/* "fashion-mnist", "cifar10", "synthetic", "folder" -> kind; -1 (with ns_err) if unknown.
+ * A folder needs an image size, so ns_data_load() refuses it: use ns_data_load_folder(). */
 int ns_data_kind_from_name(const char *name);
 
 /* Load the train and test sets. Fashion-MNIST reads train-images-idx3-ubyte.gz,
@@ -116,9 +124,77 @@ int ns_data_alloc(struct ns_dataset *d, const char *name, int n, int h, int w, i
 void ns_data_adopt(struct ns_dataset *d, const char *name, int n, int h, int w, int c, int classes,
                    uint8_t *x, uint8_t *y);
 
+/* ---------------------------------------------------------------- image folders ------ */
+
+/* An image folder: DIR/train/<class>/<image> and, for evaluation, DIR/test/<class>/<image>
+ * (or DIR/val/, or DIR/validation/: the first of the three that exists; with none the
+ * eval set is empty and the caller splits train). Classes are the sub-folder names of
+ * train/, sorted bytewise (strcmp), label = rank; test/ may lack a class but not add one.
+ * Hidden entries (".name") are ignored; every other file must be a JPEG or PNG (told by
+ * its bytes, not its name).
+ *
+ * Images are decoded (image.h), converted to `channels` and resized to size x size (the
+ * shorter side scaled to `size` with an antialiased triangle filter, the centre square
+ * kept), all once, into a cache file that later loads map read-only (shared by every
+ * process of the machine through the page cache). The cache is rebuilt when the folder's
+ * fingerprint (every file's path, size and mtime) or the size or channels change, under an
+ * flock so that concurrent workers decode once, and written to a temp file then renamed,
+ * so a reader never sees half a cache. Format (little-endian), see folder.c. */
+struct ns_folder_opts {
+    const char *dir;
+    int size;          /* output side in pixels, 8..1024 */
+    int channels;      /* 1 (gray) or 3 (RGB); 0 means 3 */
+    int strict;        /* a file that cannot be decoded is an error, not skipped */
+    const char *cache; /* cache file; NULL = DIR/.netspace-cache/SIZEpx-Cch.nsc, or, when
+                          DIR is not writable, $XDG_CACHE_HOME (else ~/.cache)
+                          /netspace/folder-HASH-SIZEpx-Cch.nsc */
+    int threads;       /* decoding threads; 0 = the online CPUs, at most 16 */
+    /* Called once per skipped file, at each load, with "DIR/train/cat/x.jpg: corrupt JPEG:
+     * ..." (library code prints nothing itself); NULL = silent. */
+    void (*log)(void *ctx, const char *msg);
+    void *log_ctx;
+};
+
+struct ns_folder_info {
+    int classes;
+    int skipped;       /* files that could not be decoded (train and test together) */
+    int built;         /* 1 if this call decoded the folder, 0 if it mapped a valid cache */
+    int has_eval;      /* 1 if a test/, val/ or validation/ folder exists */
+    char eval_dir[16]; /* its name ("test", ...), "" if none */
+    uint64_t fingerprint;
+    char cache[4096]; /* the cache file used */
+};
+
+/* Load an image folder (above) as train and eval sets of size x size x channels bytes,
+ * mapped from the cache (ds->map set). info may be NULL. Returns 0, or -1 with ns_err
+ * naming the path: a missing or unreadable folder, no class folders, an empty class folder
+ * (or one where no image decodes), a test class unknown to train, more than 256 classes,
+ * a bad file under `strict`, a cache that cannot be written. On error both sets are
+ * zeroed. */
+int ns_data_load_folder(const struct ns_folder_opts *o, struct ns_dataset *train,
+                        struct ns_dataset *eval, struct ns_folder_info *info);
+
+/* The fingerprint a load of (dir, size, channels) would give (ns_folder_info), from a scan
+ * of names, sizes and mtimes only: for a resume to check that its data did not change.
+ * 0 or -1 with ns_err as above. */
+int ns_data_folder_fingerprint(const char *dir, int size, int channels, uint64_t *fp);
+
+/* The number of classes of DIR/train (the sorted sub-folders), without decoding anything:
+ * what a model needs before the data loads. 0 or -1 with ns_err as above. */
+int ns_data_folder_classes(const char *dir, int *classes);
+
+/* ---------------------------------------------------------------- batches ------------ */
+
 struct ns_augment {
     int crop_pad; /* random crop after zero padding by this many pixels (0 = off) */
     int flip;     /* random horizontal flip with probability 1/2 */
+    /* Geometric augmentation of the chapter (Keras' RandomRotation, RandomZoom) and
+     * Inception's random-resized crop; each 0 = off. Applied after crop_pad/flip draws. */
+    float rotate;    /* rotation by a uniform angle in [-rotate, rotate] degrees */
+    float zoom;      /* scale by a uniform factor in [1-zoom, 1+zoom] (>1 zooms out) */
+    float rrc_scale; /* random-resized crop: a box of uniform area fraction in
+                        [rrc_scale, 1] and log-uniform aspect in [3/4, 4/3] of the image,
+                        stretched to the full image */
 };
 
 /* Fill one batch: x is n*h*w*c floats NHWC (normalized), y is n labels. idx are image
@@ -134,7 +210,13 @@ struct ns_augment {
  * (oy + dy, (flip ? w-1-ox : ox) + dx), i.e. crop of the padded image, then mirror. Source
  * pixels outside the image are padding, which is 0.0f in the output: zero *after*
  * normalization, the value a pixel at the channel mean would get, so padding carries no
- * signal whatever the statistics. Same rng state and inputs give the same batch.
+ * signal whatever the statistics. With rotate, zoom or rrc_scale set, image i then draws
+ * (ns_pcg32_float each) the rrc box's area, log-aspect, x and y (if rrc_scale > 0), the
+ * angle (if rotate > 0) and the zoom factor (if zoom > 0), and output pixel centre (u, v)
+ * (relative to the image centre) reads the source bilinearly at
+ * box_centre + (dx, dy) + diag(z bw/w, z bh/h) R(angle) (flip ? -u : u, v): flip, zoom,
+ * rotate, into the box, shifted by the crop offset; neighbours outside the image are
+ * padding (0.0f) as above. Same rng state and inputs give the same batch.
  * Allocates nothing. Thread-safe for distinct outputs and rngs. */
 void ns_data_batch(const struct ns_dataset *d, const uint32_t *idx, int n,
                    const struct ns_augment *aug, struct ns_pcg32 *rng, float *x, int32_t *y);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/err.h"
 
@@ -53,8 +54,12 @@ void ns_data_free(struct ns_dataset *d)
 {
     if (!d)
         return;
-    free(d->x);
-    free(d->y);
+    if (d->map) {
+        munmap(d->map, d->map_len);
+    } else {
+        free(d->x);
+        free(d->y);
+    }
     memset(d, 0, sizeof *d);
     for (int k = 0; k < NS_DATA_MAX_CH; k++)
         d->std[k] = 1.0f;
@@ -64,6 +69,28 @@ void ns_data_truncate(struct ns_dataset *d, int n)
 {
     if (n >= 0 && n < d->n)
         d->n = n;
+}
+
+/* A mapped (read-only) set becomes a private copy, so it can be compacted in place. */
+static int unshare(struct ns_dataset *d)
+{
+    if (!d->map)
+        return 0;
+    const size_t img = (size_t)d->h * d->w * d->c;
+    uint8_t *x = malloc((size_t)d->n * img + 1), *y = malloc((size_t)d->n + 1);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return ns_err("%s: out of memory for the split", d->name);
+    }
+    memcpy(x, d->x, (size_t)d->n * img);
+    memcpy(y, d->y, (size_t)d->n);
+    munmap(d->map, d->map_len);
+    d->map = NULL;
+    d->map_len = 0;
+    d->x = x;
+    d->y = y;
+    return 0;
 }
 
 int ns_data_split(struct ns_dataset *train, struct ns_dataset *val, double frac, uint64_t seed)
@@ -76,6 +103,8 @@ int ns_data_split(struct ns_dataset *train, struct ns_dataset *val, double frac,
     if (n_val < 1 || n_val >= n)
         return ns_err("%s: a validation fraction %g of %d images leaves an empty set", train->name,
                       frac, n);
+    if (unshare(train) < 0)
+        return -1;
     uint32_t *perm = malloc((size_t)n * sizeof *perm);
     if (!perm)
         return ns_err("%s: out of memory for the split", train->name);

@@ -33,14 +33,14 @@ static const char *const cifar_hint =
     "https://www.cs.toronto.edu/~kriz/cifar.html), unpack it into ./data, "
     "or point --data-dir at the folder with data_batch_1.bin ... test_batch.bin";
 
-static const char *const kind_names[] = {"fashion-mnist", "cifar10", "synthetic"};
+static const char *const kind_names[] = {"fashion-mnist", "cifar10", "synthetic", "folder"};
 
 int ns_data_kind_from_name(const char *name)
 {
     for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
         if (name && strcmp(name, kind_names[k]) == 0)
             return k;
-    return ns_err("unknown dataset '%s' (want fashion-mnist, cifar10 or synthetic)",
+    return ns_err("unknown dataset '%s' (want fashion-mnist, cifar10, synthetic or folder)",
                   name ? name : "(null)");
 }
 
@@ -399,6 +399,8 @@ int ns_data_load(enum ns_data_kind kind, const char *dir, struct ns_dataset *tra
         return ns_data_synthetic_pair(train, test, NS_DATA_SYNTH_TRAIN, NS_DATA_SYNTH_TEST, 1,
                                       NS_DATA_SYNTH_SIZE, NS_DATA_SYNTH_CLASSES,
                                       NS_DATA_SYNTH_SEED);
+    case NS_DATA_FOLDER:
+        return ns_err("folder: an image folder needs an image size (ns_data_load_folder)");
     }
     return ns_err("unknown dataset kind %d", (int)kind);
 }

@@ -10,12 +10,18 @@
 
 #include "util/err.h"
 
-/* The sum of a residual block, then the block's activation (ReLU fused into the add). */
-static int add_act(struct ns_emit *e, int y, int sc)
+/* y + sc, then the block's activation (ReLU fused into the add); add_act: y is a residual
+ * block's branch, after stochastic depth (if any). */
+static int sum2_act(struct ns_emit *e, int y, int sc)
 {
     if (e->cfg->act == NS_ACT_RELU)
         return ns_e_add(e, y, sc, 1);
     return ns_e_act(e, ns_e_add(e, y, sc, 0), e->cfg->act);
+}
+
+static int add_act(struct ns_emit *e, int y, int sc)
+{
+    return sum2_act(e, ns_e_drop_path(e, y), sc);
 }
 
 /* SE of width round(se_r * w_in) on x; -1 when that rounds to 0. */
@@ -106,7 +112,7 @@ static int emit_mbconv(struct ns_emit *e, int x, const struct ns_stage *st, int 
     if (e->cfg->se_r > 0 && (y = se(e, y, w_in, i)) < 0)
         return -1;
     y = ns_e_bn(e, ns_e_conv(e, y, st->w, 1, 1, 1, 0), 0, !proj);
-    return proj ? y : ns_e_add(e, y, x, 0);
+    return proj ? y : ns_e_add(e, ns_e_drop_path(e, y), x, 0);
 }
 
 /* mbv1 (MobileNet v1's depthwise separable conv): depthwise conv k x k s-BN-act, pointwise
@@ -145,13 +151,14 @@ static int emit_shuffle_v2(struct ns_emit *e, int x, const struct ns_stage *st, 
     return ns_e_shuffle(e, ns_e_concat(e, a, b), 2);
 }
 
-/* The sum of n >= 2 parallel branch outputs, then the block's activation. */
+/* The sum of n >= 2 parallel branch outputs, then the block's activation. No stochastic
+ * depth: the branches are not a residual (and a dropped sum could not be folded). */
 static int sum_act(struct ns_emit *e, const int *y, int n)
 {
     int sum = y[0];
     for (int i = 1; i + 1 < n; i++)
         sum = ns_e_add(e, sum, y[i], 0);
-    return add_act(e, sum, y[n - 1]);
+    return sum2_act(e, sum, y[n - 1]);
 }
 
 /* A conv-BN branch of a structurally re-parameterizable block (no activation of its own). */
@@ -191,6 +198,73 @@ static int emit_acnet(struct ns_emit *e, int x, const struct ns_stage *st, int s
     return sum_act(e, y, 3);
 }
 
+/* shuffle_v1 (ShuffleNet v1 unit): bottleneck bw = round(w*b) (the paper's b = 1/4), G =
+ * bw/g groups (g: the group width on the bottleneck side). Grouped conv 1x1 w_in->bw-BN-act
+ * (ungrouped in the net's first block, whose input is the stem's few channels, as in the
+ * paper), channel shuffle (G groups), depthwise 3x3 s-BN, grouped conv 1x1-BN to w (s == 1:
+ * added to the input) or to w - w_in (s == 2: concatenated after a 3x3 s2 average pool of
+ * the input), then act. */
+static int emit_shuffle_v1(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), w = st->w, bw = ns_round_even(w * st->b);
+    if (bw < 1 || st->g < 1 || bw % st->g != 0)
+        return ns_err("stages[%d].g: group width %d does not divide the bottleneck width %d", i,
+                      st->g, bw);
+    int groups = bw / st->g, first = i == 0 && e->block == 0 ? 1 : groups;
+    int out = s == 2 ? w - w_in : w;
+    if (s == 1 && w_in != w)
+        return ns_err("stages[%d].s: a ShuffleNet v1 unit changes the width (%d to %d) only "
+                      "with stride 2",
+                      i, w_in, w);
+    if (out < 1 || w_in % first != 0 || out % groups != 0)
+        return ns_err("stages[%d].w: %d groups do not divide the unit's widths (input %d, "
+                      "branch output %d)",
+                      i, groups, w_in, out);
+    int y = ns_e_conv_bn_act(e, x, bw, 1, 1, first);
+    y = ns_e_shuffle(e, y, groups);
+    y = ns_e_bn(e, ns_e_conv(e, y, bw, 3, s, bw, 0), 0, 0);
+    y = ns_e_bn(e, ns_e_conv(e, y, out, 1, 1, groups, 0), 0, s == 1);
+    if (s == 1)
+        return add_act(e, y, x);
+    return ns_e_act(e, ns_e_concat(e, ns_e_avgpool(e, x, 3, 2, 1), y), e->cfg->act);
+}
+
+/* vit (a pre-LN transformer encoder block, ViT's), on tokens of width D = w with heads of
+ * width g (heads = w/g) and an MLP of width round(w*b): x + attn(LN(x)), then
+ * x + MLP(LN(x)) with MLP = linear, GELU, linear. attn: a linear to q|k|v (3w), multi-head
+ * self-attention, a linear back to w. The net's first block first makes the tokens: the
+ * stem's output map flattened, a class token in front, a learned position embedding added.
+ * Inits as pycls's ViT: q|k|v and MLP xavier-uniform, the output projection torch's
+ * default, MLP biases N(0, 1e-6), the patch embedding truncated-normal sqrt(1/fan_in). */
+static int emit_vit(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w = st->w, m = ns_round_even(w * st->b);
+    if (s != 1)
+        return ns_err("stages[%d].s: a transformer stage has stride 1", i);
+    if (ns_e_c(e, x) != w)
+        return ns_err("stages[%d].w: %d is not the stem's (token) width %d", i, w, ns_e_c(e, x));
+    if (st->g < 1 || w % st->g)
+        return ns_err("stages[%d].g: head width %d does not divide the width %d", i, st->g, w);
+    if (m < 1)
+        return ns_err("stages[%d].b: MLP width round(%d*%g) is 0", i, w, st->b);
+    if (e->block_no == 0)
+        x = ns_e_tokens(e, x);
+    int y = ns_e_linear_init(e, ns_e_ln(e, x), 3 * w, NS_INIT_XAVIER, 0);
+    y = ns_e_linear_init(e, ns_e_attn(e, y, w / st->g), w, NS_INIT_TORCH, 0);
+    x = ns_e_add(e, ns_e_drop_path(e, y), x, 0);
+    y = ns_e_linear_init(e, ns_e_ln(e, x), m, NS_INIT_XAVIER, 1);
+    y = ns_e_linear_init(e, ns_e_act(e, y, NS_ACT_GELU), w, NS_INIT_XAVIER, 1);
+    return ns_e_add(e, ns_e_drop_path(e, y), x, 0);
+}
+
+/* The encoder's final layer norm, then the class token's features; the classifier starts
+ * at zero. */
+static int head_vit(struct ns_emit *e, int x)
+{
+    e->zero_classifier = 1;
+    return ns_e_token0(e, ns_e_ln(e, x));
+}
+
 const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_VANILLA] = {"vanilla", NS_TAKES_ACT, emit_vanilla},
     [NS_BLOCK_RES_BASIC] = {"res_basic", NS_TAKES_ACT, emit_res_basic},
@@ -202,6 +276,8 @@ const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
                          emit_mbconv},
     [NS_BLOCK_MBV1] = {"mbv1", NS_TAKES_K | NS_TAKES_ACT, emit_mbv1},
     [NS_BLOCK_SHUFFLE_V2] = {"shuffle_v2", NS_TAKES_ACT, emit_shuffle_v2},
+    [NS_BLOCK_SHUFFLE_V1] = {"shuffle_v1", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_shuffle_v1},
+    [NS_BLOCK_VIT] = {"vit", NS_TAKES_G | NS_TAKES_B | NS_TOKENS, emit_vit, head_vit},
     [NS_BLOCK_REPVGG] = {"repvgg", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_repvgg},
     [NS_BLOCK_ACNET] = {"acnet", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_acnet},
 };

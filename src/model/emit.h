@@ -14,6 +14,9 @@ struct ns_emit {
     struct ns_graph *g;
     const struct ns_config *cfg;
     int stage, block; /* stamped on every layer emitted */
+    int block_no, n_blocks; /* this block's index in the whole net, and how many there are */
+    float drop_path;        /* the graph's stochastic depth rate (0 = none) */
+    int zero_classifier;    /* the head asks for a classifier initialized to zeros */
     int failed;       /* out of memory */
 };
 
@@ -23,10 +26,15 @@ struct ns_emit {
  * makes the block impossible (emit functions check their own width rules). */
 typedef int (*ns_emit_block_fn)(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i);
 
+/* A family's own head in place of the default (head conv if any, global average pool):
+ * from the last block's output to the classifier's input. */
+typedef int (*ns_emit_head_fn)(struct ns_emit *e, int x);
+
 struct ns_block_def {
     const char *name;
     unsigned takes; /* NS_TAKES_* of model.h */
     ns_emit_block_fn emit;
+    ns_emit_head_fn head; /* NULL: the default head */
 };
 extern const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT];
 
@@ -60,6 +68,16 @@ int ns_e_se(struct ns_emit *e, int x, int w_se);
 int ns_e_shuffle(struct ns_emit *e, int x, int groups);
 int ns_e_slice(struct ns_emit *e, int x, int lo, int c);
 int ns_e_concat(struct ns_emit *e, int x, int y);
+/* Stochastic depth on a residual branch x, at this block's rate (nothing when 0). */
+int ns_e_drop_path(struct ns_emit *e, int x);
+/* Transformer pieces (graph.h's layer kinds). ns_e_linear_init: a linear layer on every
+ * position (a 1x1 conv with bias) with an init rule. */
+int ns_e_patchify(struct ns_emit *e, int x, int p);
+int ns_e_tokens(struct ns_emit *e, int x);
+int ns_e_ln(struct ns_emit *e, int x);
+int ns_e_attn(struct ns_emit *e, int qkv, int heads);
+int ns_e_token0(struct ns_emit *e, int x);
+int ns_e_linear_init(struct ns_emit *e, int x, int cout, enum ns_init init, int small_bias);
 /* A copy of layer l (its shape and settings, stamped with e's stage and block) reading
  * x and y instead of l's inputs. */
 int ns_e_copy(struct ns_emit *e, const struct ns_layer *l, int x, int y);

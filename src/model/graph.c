@@ -9,7 +9,8 @@
 
 static const char *const kind_names[NS_L_KIND_COUNT] = {
     "input", "conv", "bn", "act", "add", "maxpool", "avgpool", "gap", "linear", "scale",
-    "dropout", "shuffle", "slice", "concat"};
+    "dropout", "shuffle", "slice", "concat", "droppath", "patchify", "tokens", "ln", "attn",
+    "token0"};
 
 const char *ns_layer_kind_name(enum ns_layer_kind k)
 {
@@ -202,6 +203,60 @@ int ns_e_copy(struct ns_emit *e, const struct ns_layer *l, int x, int y)
     return id;
 }
 
+int ns_e_drop_path(struct ns_emit *e, int x)
+{
+    if (!(e->drop_path > 0))
+        return x;
+    const struct ns_layer *in = &e->g->layer[x];
+    float rate = e->drop_path * (float)e->block_no / (float)e->n_blocks;
+    if (!(rate > 0))
+        return x;
+    int id = append(e, NS_L_DROPPATH, x, -1, in->h, in->w, in->c);
+    last(e)->rate = rate;
+    return id;
+}
+
+int ns_e_patchify(struct ns_emit *e, int x, int p)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_PATCHIFY, x, -1, in->h / p, in->w / p, p * p * in->c);
+    last(e)->k = p;
+    return id;
+}
+
+int ns_e_tokens(struct ns_emit *e, int x)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    return append(e, NS_L_TOKENS, x, -1, in->h * in->w + 1, 1, in->c);
+}
+
+int ns_e_ln(struct ns_emit *e, int x)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    return append(e, NS_L_LN, x, -1, in->h, in->w, in->c);
+}
+
+int ns_e_attn(struct ns_emit *e, int qkv, int heads)
+{
+    const struct ns_layer *in = &e->g->layer[qkv];
+    int id = append(e, NS_L_ATTN, qkv, -1, in->h, in->w, in->c / 3);
+    last(e)->groups = heads;
+    return id;
+}
+
+int ns_e_token0(struct ns_emit *e, int x)
+{
+    return append(e, NS_L_TOKEN0, x, -1, 1, 1, ns_e_c(e, x));
+}
+
+int ns_e_linear_init(struct ns_emit *e, int x, int cout, enum ns_init init, int small_bias)
+{
+    int id = ns_e_conv(e, x, cout, 1, 1, 1, 1);
+    last(e)->init = init;
+    last(e)->small_bias = small_bias;
+    return id;
+}
+
 int ns_e_projection(struct ns_emit *e, int x, int w, int stride)
 {
     return ns_e_bn(e, ns_e_conv(e, x, w, 1, stride, 1, 0), 0, 0);
@@ -221,6 +276,12 @@ static int stem(struct ns_emit *e, int x)
         return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 7, 2, 1), 3, 2, 1);
     case NS_STEM_SIMPLE_POOL:
         return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 3, 2, 1), 3, 2, 1);
+    case NS_STEM_PATCHIFY: /* the k = p, stride p conv with bias, as patches and a 1x1 */
+        return ns_e_linear_init(e, ns_e_patchify(e, x, c->patch), c->stem_w, NS_INIT_LECUN, 0);
+    case NS_STEM_CONV_PATCH: /* "early convolutions help transformers see better" */
+        for (int p = c->patch; p > 1; p /= 2)
+            x = ns_e_bn(e, ns_e_conv(e, x, c->stem_w, 3, 2, 1, 0), 1, 0);
+        return ns_e_conv(e, x, c->stem_w, 1, 1, 1, 1);
     case NS_STEM_REPVGG:
         return ns_e_repvgg_unit(e, x, c->stem_w, 2);
     default:
@@ -236,6 +297,11 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
         return -1;
     struct ns_emit e = {.g = g, .cfg = cfg};
     g->cfg = cfg;
+    if (opts && opts->drop_path > 0) {
+        e.drop_path = opts->drop_path;
+        for (int i = 0; i < cfg->n_stages; i++)
+            e.n_blocks += cfg->stages[i].d;
+    }
     int x = append(&e, NS_L_INPUT, -1, -1, cfg->im_size, cfg->im_size, cfg->in_ch);
     x = stem(&e, x);
     const ns_emit_block_fn emit = ns_block_defs[cfg->block].emit;
@@ -249,18 +315,24 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
                 ns_graph_free(g);
                 return -1;
             }
+            e.block_no++;
         }
     }
     e.stage = cfg->n_stages + 1;
     e.block = 0;
-    if (cfg->head_w > 0)
-        x = ns_e_conv_bn_act(&e, x, cfg->head_w, 1, 1, 1);
-    x = ns_e_gap(&e, x);
+    if (ns_block_defs[cfg->block].head) {
+        x = ns_block_defs[cfg->block].head(&e, x);
+    } else {
+        if (cfg->head_w > 0)
+            x = ns_e_conv_bn_act(&e, x, cfg->head_w, 1, 1, 1);
+        x = ns_e_gap(&e, x);
+    }
     if (opts && opts->dropout > 0) {
         x = append(&e, NS_L_DROPOUT, x, -1, 1, 1, ns_e_c(&e, x));
         last(&e)->rate = opts->dropout;
     }
     ns_e_linear(&e, x, cfg->classes, 1);
+    last(&e)->init = e.zero_classifier ? NS_INIT_ZERO : NS_INIT_DEFAULT;
     if (e.failed) {
         ns_graph_free(g);
         return ns_err("out of memory building the layer graph");
@@ -284,7 +356,8 @@ void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity 
     if (l->kind == NS_L_CONV) {
         int cin = g->layer[l->in[0]].c;
         double w = (double)l->k * ns_layer_kw(l) * cin * l->c / l->groups;
-        out->flops = w * l->h * l->w + (l->bias ? l->c : 0);
+        /* a bias costs one add per output element */
+        out->flops = w * l->h * l->w + (l->bias ? (double)l->c * l->h * l->w : 0);
         out->params = w + (l->bias ? l->c : 0);
         out->acts = (double)l->c * l->h * l->w;
     } else if (l->kind == NS_L_LINEAR) {
@@ -292,8 +365,15 @@ void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity 
         out->flops = w + l->c;
         out->params = w + l->c;
         out->acts = l->c;
-    } else if (l->kind == NS_L_BN) {
+    } else if (l->kind == NS_L_BN || l->kind == NS_L_LN) {
         out->params = 2.0 * l->c;
+    } else if (l->kind == NS_L_TOKENS) {
+        out->params = (double)l->c * (l->h + 1); /* class token, position embedding */
+    } else if (l->kind == NS_L_ATTN) {
+        /* pycls: the two batched matmuls, q k^T and P v, and the attention map */
+        double T = l->h * l->w, heads = l->groups, dh = l->c / l->groups;
+        out->flops = 2 * heads * T * T * dh;
+        out->acts = heads * T * T + heads * T * dh;
     }
 }
 

@@ -30,7 +30,25 @@ enum ns_layer_kind {
     NS_L_SHUFFLE, /* channel shuffle with `groups` groups (ShuffleNet) */
     NS_L_SLICE,   /* channels [lo, lo + c) of in[0] */
     NS_L_CONCAT,  /* channels of in[0] then in[1] */
+    NS_L_DROPPATH, /* stochastic depth: a residual branch dropped per image (training only) */
+    NS_L_PATCHIFY, /* p x p patches (p = k) to channels: (h/p, w/p, p*p*c) */
+    NS_L_TOKENS,   /* (h, w, C) -> tokens (h*w + 1, 1, C): a class token first, plus a
+                    * learned position embedding */
+    NS_L_LN,       /* layer norm over channels */
+    NS_L_ATTN,     /* multi-head self-attention on (T, 1, 3C) q|k|v rows -> (T, 1, C);
+                    * groups = heads */
+    NS_L_TOKEN0,   /* the class token's row: (T, 1, C) -> (1, 1, C) */
     NS_L_KIND_COUNT
+};
+
+/* How a layer's weights are initialized (the trainer's job; the graph says which rule a
+ * family's recipe uses). */
+enum ns_init {
+    NS_INIT_DEFAULT, /* conv N(0, sqrt(2/fan_out)) (pycls), classifier N(0, 0.01) */
+    NS_INIT_XAVIER,  /* uniform +-sqrt(6/(fan_in + fan_out)) */
+    NS_INIT_LECUN,   /* truncated normal (2 sd), sd sqrt(1/fan_in) */
+    NS_INIT_TORCH,   /* uniform +-1/sqrt(fan_in) (torch's Linear default) */
+    NS_INIT_ZERO,    /* zeros (ViT's classifier) */
 };
 
 struct ns_layer {
@@ -47,7 +65,9 @@ struct ns_layer {
     int res_last;        /* BN: last BN of a residual branch (zero-initialized if asked) */
     int classifier;      /* LINEAR: the classifier (init N(0, 0.01)), else SE (conv init) */
     int lo;              /* SLICE: first channel */
-    float rate;          /* DROPOUT */
+    float rate;          /* DROPOUT, DROPPATH */
+    enum ns_init init;   /* CONV, LINEAR: how the weights start */
+    int small_bias;      /* CONV, LINEAR: bias N(0, 1e-6) instead of 0 (ViT's MLP) */
     int kw;              /* conv: kernel width when not square (ACNet's 1x3 and 3x1; k is the
                           * height), 0 for a square k x k kernel */
 };
@@ -63,7 +83,10 @@ struct ns_graph {
 
 /* What a graph is built with besides the config (the recipe's parts that add layers). */
 struct ns_graph_opts {
-    float dropout; /* rate of a dropout layer before the classifier (0 = none) */
+    float dropout;   /* rate of a dropout layer before the classifier (0 = none) */
+    float drop_path; /* stochastic depth: block j of J (0-based, over the whole net) drops
+                      * its residual branch with rate drop_path * j / J, as torchvision's
+                      * EfficientNet; 0 = none */
 };
 
 /* Build the graph of cfg into *g (zeroed on entry or freed before). opts may be NULL.

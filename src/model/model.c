@@ -1,6 +1,7 @@
 /* The model config: names, checks, canonical values, the canonical JSON and its hash. The JSON
  * is written by hand rather than with jansson's dumper so that the number format is ours and
  * fixed: the hash must not change with a library version. */
+#include "model/config_json.h"
 #include "model/emit.h"
 
 #include "util/err.h"
@@ -13,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const stem_names[NS_STEM_COUNT] = {"cifar", "simple", "res", "simple_pool",
-                                                      "repvgg"};
+static const char *const stem_names[NS_STEM_COUNT] = {
+    "cifar", "simple", "res", "simple_pool", "patchify", "conv_patch", "repvgg"};
 static const char *const bn_order_names[NS_BN_ORDER_COUNT] = {"before_act", "after_act"};
-static const char *const act_names[NS_ACT_COUNT] = {"relu", "silu", "relu6", "sigmoid"};
+static const char *const act_names[NS_ACT_COUNT] = {"relu", "silu", "relu6", "sigmoid", "gelu"};
 
 static int find(const char *const *names, int n, const char *name)
 {
@@ -115,6 +116,23 @@ static int check_fields(const struct ns_config *c)
                       bname);
     if (c->head_w < 0 || c->head_w > 8192)
         return ns_err("head_w: %d is not in 0..8192", c->head_w);
+    const int patch_stem = c->stem == NS_STEM_PATCHIFY || c->stem == NS_STEM_CONV_PATCH;
+    if (!patch_stem && c->patch != 0)
+        return ns_err("patch: only a patchify or conv_patch stem has a patch size");
+    if (patch_stem && (c->patch < 1 || c->patch > c->im_size || c->im_size % c->patch != 0))
+        return ns_err("patch: %d does not divide the input size %d", c->patch, c->im_size);
+    if (c->stem == NS_STEM_CONV_PATCH && (c->patch < 2 || (c->patch & (c->patch - 1))))
+        return ns_err("patch: %d, a conv_patch stem needs a power of two >= 2 (one stride-2 "
+                      "conv per factor 2)",
+                      c->patch);
+    if ((takes & NS_TOKENS) && !patch_stem)
+        return ns_err("stem.type: block %s needs a patchify or conv_patch stem", bname);
+    if ((takes & NS_TOKENS) && c->n_stages != 1)
+        return ns_err("stages: block %s has one stage (its depth is the number of encoder "
+                      "blocks), not %d",
+                      bname, c->n_stages);
+    if ((takes & NS_TOKENS) && c->head_w)
+        return ns_err("head_w: block %s has no head conv", bname);
     if (c->n_stages < 1 || c->n_stages > NS_MAX_STAGES)
         return ns_err("stages: %d stages, need 1..%d", c->n_stages, NS_MAX_STAGES);
     if (!(c->se_r >= 0 && c->se_r < 1))
@@ -239,8 +257,11 @@ int ns_config_json_into(const struct ns_config *in, char *buf, size_t cap)
         rc = put(&b, "\"head_w\":%d,", c.head_w);
     ns_json_fmt_real(c.se_r, r);
     if (!rc)
-        rc = put(&b, "\"im_size\":%d,\"in_ch\":%d,\"se_r\":%s,\"stages\":[", c.im_size, c.in_ch,
-                 r);
+        rc = put(&b, "\"im_size\":%d,\"in_ch\":%d,", c.im_size, c.in_ch);
+    if (!rc && c.patch)
+        rc = put(&b, "\"patch\":%d,", c.patch);
+    if (!rc)
+        rc = put(&b, "\"se_r\":%s,\"stages\":[", r);
     for (int i = 0; i < c.n_stages && !rc; i++) {
         const struct ns_stage *s = &c.stages[i];
         ns_json_fmt_real(s->b, r);
@@ -307,9 +328,9 @@ int ns_config_hash(const struct ns_config *c, char out[17])
 
 /* ---- reading it ------------------------------------------------------------------------ */
 
-static const char *const top_keys[] = {"act",   "block",  "bn_order", "classes", "head_w",
-                                       "im_size", "in_ch", "se_r",    "stages",  "stem",
-                                       NULL};
+static const char *const top_keys[] = {"act",   "block", "bn_order", "classes", "head_w",
+                                       "im_size", "in_ch", "patch",    "se_r",    "stages",
+                                       "stem",    NULL};
 static const char *const stem_keys[] = {"type", "w", NULL};
 static const char *const stage_keys[] = {"b", "d", "g", "k", "s", "w", NULL};
 
@@ -349,7 +370,8 @@ int ns_config_from_jansson(const json_t *j, struct ns_config *out)
     if (ns_json_get_num(j, "se_r", "config", 0, &c.se_r) < 0 ||
         get_name(j, "bn_order", ns_bn_order_from_name, "order", "before_act, after_act", &order) ||
         get_name(j, "act", ns_act_from_name, "activation", "relu, silu, relu6", &act) ||
-        ns_json_get_int(j, "head_w", "config", 0, 0, 8192, &c.head_w) < 0)
+        ns_json_get_int(j, "head_w", "config", 0, 0, 8192, &c.head_w) < 0 ||
+        ns_json_get_int(j, "patch", "config", 0, 1, 1024, &c.patch) < 0)
         return -1;
     c.bn_order = (enum ns_bn_order)order;
     c.act = (enum ns_act)act;
@@ -363,7 +385,7 @@ int ns_config_from_jansson(const json_t *j, struct ns_config *out)
         return -1;
     if ((v = ns_stem_from_name(name)) < 0)
         return ns_err("config.stem.type: unknown stem '%s' (cifar, simple, res, simple_pool, "
-                      "repvgg)",
+                      "patchify, conv_patch, repvgg)",
                       name);
     c.stem = (enum ns_stem)v;
 

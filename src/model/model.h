@@ -6,8 +6,10 @@
  *
  * Fields (canonical JSON names in quotes):
  *   "in_ch", "im_size", "classes"  input channels, square input size, classes
- *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool, repvgg) and
- *                                   width
+ *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool, patchify,
+ *                                   conv_patch, repvgg) and width
+ *   "patch"                         the patch size of a patchify or conv_patch stem (written
+ *                                   when not 0)
  *   "block"                         block type, the same for every stage (blocks.c)
  *   "stages": [{"d","w","s","g","b","k"}]
  *       d blocks of output width w; stride s on the first block; g the group *width* of the
@@ -28,19 +30,20 @@
 #ifndef NS_MODEL_H
 #define NS_MODEL_H
 
-#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NS_MAX_STAGES 8
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
-                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_REPVGG,
-                NS_BLOCK_ACNET, NS_BLOCK_COUNT };
-enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_REPVGG,
-               NS_STEM_COUNT };
+                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_SHUFFLE_V1,
+                NS_BLOCK_VIT, NS_BLOCK_REPVGG, NS_BLOCK_ACNET, NS_BLOCK_COUNT };
+enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL,
+               NS_STEM_PATCHIFY, NS_STEM_CONV_PATCH, NS_STEM_REPVGG, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */
-enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_COUNT };
+enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_GELU,
+              NS_ACT_COUNT };
 #define NS_CONFIG_ACTS 3
 
 struct ns_stage {
@@ -61,6 +64,7 @@ struct ns_config {
     enum ns_bn_order bn_order; /* 0 (before_act) in a zeroed config */
     enum ns_act act;           /* 0 (relu) in a zeroed config */
     int head_w;                /* 0 = no head conv */
+    int patch;                 /* patch size of a patchify or conv_patch stem, else 0 */
     int n_stages;
     struct ns_stage stages[NS_MAX_STAGES];
 };
@@ -87,7 +91,9 @@ enum {
     NS_NEEDS_SE = 16,      /* se_r must be > 0 (y) */
     NS_TAKES_ACT = 32,     /* act and bn_order after_act (not pre-activation sep) */
     NS_DEPTHWISE_G1 = 64,  /* canonical g is 1 (depthwise convs), not 0 */
-    NS_NO_BN_AFTER = 128,  /* act, but not bn_order after_act: the block sums BN'd branches
+    NS_TOKENS = 128,       /* a transformer: one stage of stride 1 on a patch stem; g is the
+                            * head width, b the MLP ratio */
+    NS_NO_BN_AFTER = 512,  /* act, but not bn_order after_act: the block sums BN'd branches
                             * before its activation (repvgg, acnet) */
 };
 unsigned ns_block_takes(enum ns_block b);
@@ -126,10 +132,8 @@ void ns_config_bench_net(struct ns_config *c);
 char *ns_config_to_json(const struct ns_config *c);
 /* The same into buf (NUL-terminated); 0, or -1 (ns_err) when invalid or longer than cap. */
 int ns_config_json_into(const struct ns_config *c, char *buf, size_t cap);
-/* The same as a new jansson object (caller json_decref's), or NULL. */
-json_t *ns_config_to_jansson(const struct ns_config *c);
 
-/* Parse a config from JSON text / a jansson object / a file. Every key of the canonical form
+/* Parse a config from JSON text / a file (a jansson object: model/config_json.h). Every key of the canonical form
  * is required except those with defaults (se_r, bn_order, act, head_w, k); unknown keys are
  * errors (they are typos); integer fields accept integral reals (2.0); a field the block
  * does not take is an error naming it unless it holds its canonical value. The result
@@ -137,7 +141,6 @@ json_t *ns_config_to_jansson(const struct ns_config *c);
  * the file first for ns_config_load, with line and column for malformed JSON). *out is
  * unspecified on error. */
 int ns_config_from_json(const char *text, struct ns_config *out);
-int ns_config_from_jansson(const json_t *j, struct ns_config *out);
 int ns_config_load(const char *path, struct ns_config *out);
 
 /* FNV-1a 64-bit of n bytes. */
@@ -148,6 +151,18 @@ uint64_t ns_fnv1a64(const void *data, size_t n);
 int ns_config_hash(const struct ns_config *c, char out[17]);
 /* Same, from an already canonical JSON string (from ns_config_to_json). */
 void ns_config_hash_json(const char *canonical_json, char out[17]);
+
+/* ---- presets --------------------------------------------------------------------------- */
+
+/* The published ImageNet models (resnet18, resnet50, resnext50_32x4d, wide_resnet50_2,
+ * mobilenet_v2, shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16) as configs
+ * with the given input shape (a ViT's patch must divide it); at 3x224x224 and 1000 classes their params and flops are torchvision's.
+ * Returns 0, or -1 with ns_err (an unknown name lists the presets; an input shape the
+ * network cannot take names it). */
+int ns_model_preset(const char *name, int in_ch, int im_size, int classes, struct ns_config *out);
+int ns_model_preset_count(void);
+/* The i-th preset's name (NULL past the end) and, when what is not NULL, a line about it. */
+const char *ns_model_preset_name(int i, const char **what);
 
 /* ---- complexity ------------------------------------------------------------------------ */
 

@@ -48,6 +48,10 @@ static void act_fwd_task(void *vp, int ith, int nth)
         for (size_t i = lo; i < hi; i++)
             y[i] = x[i] > 0 ? (x[i] < 6.0f ? x[i] : 6.0f) : 0.0f;
         break;
+    case NS_ACT_GELU:
+        for (size_t i = lo; i < hi; i++)
+            y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+        break;
     default:
         for (size_t i = lo; i < hi; i++)
             y[i] = sigmoidf(x[i]);
@@ -74,6 +78,12 @@ static void act_bwd_task(void *vp, int ith, int nth)
         case NS_ACT_RELU:
             g = y[i] > 0 ? dy[i] : 0.0f;
             break;
+        case NS_ACT_GELU: { /* Phi(x) + x phi(x) */
+            float cdf = 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+            float pdf = expf(-0.5f * x[i] * x[i]) * 0.3989422804014327f;
+            g = dy[i] * (cdf + x[i] * pdf);
+            break;
+        }
         case NS_ACT_RELU6: /* torch's hardtanh: the gradient flows strictly inside (0, 6) */
             g = x[i] > 0 && x[i] < 6.0f ? dy[i] : 0.0f;
             break;
@@ -262,4 +272,53 @@ void ns_gap_backward(struct ns_pool *p, int n, int hw, int c, const float *dy, f
 {
     struct ew_ctx t = {.c = dy, .d1 = dx, .acc1 = acc, .n = n, .hw = hw, .ch = c};
     ns_pool_run(p, gap_bwd_task, &t);
+}
+
+struct dp_ctx {
+    int n;
+    size_t per_image;
+    float inv;
+    const uint8_t *mask;
+    const float *x;
+    float *y;
+    int acc;
+};
+
+/* y = x * mask / keep by image rows (also the backward, with acc). */
+static void droppath_task(void *vp, int ith, int nth)
+{
+    const struct dp_ctx *t = vp;
+    int lo, hi;
+    ns_split(t->n, ith, nth, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        const float *x = t->x + (size_t)i * t->per_image;
+        float *y = t->y + (size_t)i * t->per_image;
+        float s = t->mask[i] ? t->inv : 0.0f;
+        if (t->acc)
+            for (size_t j = 0; j < t->per_image; j++)
+                y[j] += x[j] * s;
+        else
+            for (size_t j = 0; j < t->per_image; j++)
+                y[j] = x[j] * s;
+    }
+}
+
+void ns_droppath_forward(struct ns_pool *p, int n, size_t per_image, float rate,
+                         struct ns_pcg32 *rng, const float *x, uint8_t *mask, float *y)
+{
+    float keep = 1.0f - rate;
+    for (int i = 0; i < n; i++)
+        mask[i] = ns_pcg32_float(rng) < keep;
+    struct dp_ctx t = {n, per_image, keep > 0 ? 1.0f / keep : 0.0f, mask, x, y, 0};
+    ns_pool_run(p, droppath_task, &t);
+}
+
+void ns_droppath_backward(struct ns_pool *p, int n, size_t per_image, float rate,
+                          const uint8_t *mask, const float *dy, float *dx, int acc)
+{
+    if (!dx)
+        return;
+    float keep = 1.0f - rate;
+    struct dp_ctx t = {n, per_image, keep > 0 ? 1.0f / keep : 0.0f, mask, dy, dx, acc};
+    ns_pool_run(p, droppath_task, &t);
 }

@@ -13,8 +13,9 @@
 /* ---- building ----------------------------------------------------------------------- */
 
 /* Append a parameter tensor; its id, or -1 with *oom set when the table cannot grow. */
-static int add_param(struct ns_net *n, int *cap, int *oom, size_t len, enum ns_param_kind kind,
-                     int fan_out, int zero_init)
+static int add_param_init(struct ns_net *n, int *cap, int *oom, size_t len,
+                          enum ns_param_kind kind, enum ns_init init, int fan_in, int fan_out,
+                          int zero_init)
 {
     if (n->n_params == *cap) {
         int nc = *cap ? 2 * *cap : 64;
@@ -27,9 +28,16 @@ static int add_param(struct ns_net *n, int *cap, int *oom, size_t len, enum ns_p
         *cap = nc;
     }
     n->params[n->n_params] = (struct ns_param){.off = n->n_weights, .len = len, .kind = kind,
+                                               .init = init, .fan_in = fan_in,
                                                .fan_out = fan_out, .zero_init = zero_init};
     n->n_weights += len;
     return n->n_params++;
+}
+
+static int add_param(struct ns_net *n, int *cap, int *oom, size_t len, enum ns_param_kind kind,
+                     int fan_out, int zero_init)
+{
+    return add_param_init(n, cap, oom, len, kind, NS_INIT_DEFAULT, 0, fan_out, zero_init);
 }
 
 /* One node per layer of the graph (layer i's output is tensor i; layer 0 is the input),
@@ -64,11 +72,14 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             nd->kind = NS_N_CONV;
             ns_conv_setup_rect(&nd->u.conv, in->h, in->w, in->c, l->c, l->k, ns_layer_kw(l),
                                l->stride, l->groups, l->bias);
-            nd->w = add_param(net, &cap, &oom,
-                              (size_t)l->k * ns_layer_kw(l) * (in->c / l->groups) * l->c,
-                              NS_P_CONV_W, l->k * ns_layer_kw(l) * l->c, 0);
+            nd->w = add_param_init(net, &cap, &oom,
+                                   (size_t)l->k * ns_layer_kw(l) * (in->c / l->groups) * l->c,
+                                   NS_P_CONV_W, l->init,
+                                   l->k * ns_layer_kw(l) * (in->c / l->groups),
+                                   l->k * ns_layer_kw(l) * l->c, 0);
             if (l->bias)
-                nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BIAS, 0, 0);
+                nd->b = add_param_init(net, &cap, &oom, (size_t)l->c, NS_P_BIAS,
+                                       l->small_bias ? NS_INIT_LECUN : NS_INIT_DEFAULT, 0, 0, 0);
             nd->bias_off = net->fused_len; /* the bias slot used after BN fusion */
             net->fused_len += (size_t)l->c;
             break;
@@ -104,8 +115,9 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             nd->u.lin.cin = in->c;
             nd->u.lin.cout = l->c;
             /* SE's linear layers are 1x1 convs: conv init (fan_out); the classifier's N(0, 0.01) */
-            nd->w = add_param(net, &cap, &oom, (size_t)in->c * l->c,
-                              l->classifier ? NS_P_FC_W : NS_P_CONV_W, l->classifier ? 0 : l->c, 0);
+            nd->w = add_param_init(net, &cap, &oom, (size_t)in->c * l->c,
+                                   l->classifier ? NS_P_FC_W : NS_P_CONV_W, l->init, in->c,
+                                   l->classifier ? 0 : l->c, 0);
             nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BIAS, 0, 0);
             break;
         case NS_L_SCALE:
@@ -114,7 +126,14 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
         case NS_L_DROPOUT:
             nd->kind = NS_N_DROPOUT;
             nd->u.rate = l->rate;
-            net->drop_len = (size_t)net->max_batch * l->c;
+            nd->mask_off = net->drop_len;
+            net->drop_len += (size_t)net->max_batch * l->c;
+            break;
+        case NS_L_DROPPATH:
+            nd->kind = NS_N_DROPPATH;
+            nd->u.rate = l->rate;
+            nd->mask_off = net->drop_len;
+            net->drop_len += (size_t)net->max_batch;
             break;
         case NS_L_SHUFFLE:
             nd->kind = NS_N_SHUFFLE;
@@ -126,6 +145,31 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             break;
         case NS_L_CONCAT:
             nd->kind = NS_N_CONCAT;
+            break;
+        case NS_L_PATCHIFY:
+            nd->kind = NS_N_PATCHIFY;
+            nd->u.patch = (struct ns_patchify){in->h, in->w, in->c, l->k};
+            break;
+        case NS_L_TOKENS:
+            nd->kind = NS_N_TOKENS;
+            nd->w = add_param(net, &cap, &oom, (size_t)l->c, NS_P_CLS, 0, 0);
+            nd->b = add_param(net, &cap, &oom, (size_t)l->c * l->h, NS_P_POS, 0, 0);
+            break;
+        case NS_L_LN:
+            nd->kind = NS_N_LN;
+            nd->w = add_param(net, &cap, &oom, (size_t)l->c, NS_P_LN_GAMMA, 0, 0);
+            nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_LN_BETA, 0, 0);
+            nd->cache_off = net->cache_len;
+            net->cache_len += 2 * (size_t)net->max_batch * l->h * l->w;
+            break;
+        case NS_L_ATTN:
+            nd->kind = NS_N_ATTN;
+            nd->u.attn = (struct ns_attention){l->h * l->w, l->c, l->groups};
+            nd->cache_off = net->cache_len;
+            net->cache_len += (size_t)net->max_batch * l->groups * l->h * l->w * l->h * l->w;
+            break;
+        case NS_L_TOKEN0:
+            nd->kind = NS_N_TOKEN0;
             break;
         default: /* the input is layer 0 only */
             return ns_err("layer %d: a %s layer has no node", i, ns_layer_kind_name(l->kind));
@@ -162,11 +206,14 @@ static void plan(struct ns_net *net, int nth)
             s = ns_conv_scratch(&net->nodes[i].u.conv, net->max_batch, nth);
         else if (net->nodes[i].kind == NS_N_BN)
             s = ns_bn_scratch(&net->nodes[i].u.bn, nth);
+        else if (net->nodes[i].kind == NS_N_ATTN)
+            s = ns_attention_scratch(&net->nodes[i].u.attn, nth);
         scratch = s > scratch ? s : scratch;
     }
     net->act_len = act;
     net->scratch_len = scratch;
-    size_t floats = 3 * net->n_weights + net->bn_state_len + net->fused_len + 2 * act + scratch;
+    size_t floats = 3 * net->n_weights + net->bn_state_len + net->fused_len + 2 * act + scratch +
+                    net->cache_len;
     net->plan_bytes = floats * sizeof(float) + net->drop_len;
 }
 
@@ -190,16 +237,15 @@ static int set_acc_flags(struct ns_net *net)
 }
 
 /* Everything but the big arrays: nodes, tensors, parameters, the plan. */
-static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch, float dropout,
-                               int zero_init_last_bn, int nth)
+static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
+                               const struct ns_graph_opts *opts, int zero_init_last_bn, int nth)
 {
     if (max_batch < 1) {
         ns_err("batch: %d is not >= 1", max_batch);
         return NULL;
     }
     struct ns_graph g;
-    struct ns_graph_opts opts = {.dropout = dropout};
-    if (ns_graph_build(cfg, &opts, &g))
+    if (ns_graph_build(cfg, opts, &g))
         return NULL;
     struct ns_net *net = calloc(1, sizeof *net);
     if (!net) {
@@ -222,10 +268,10 @@ static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch, float
     return net;
 }
 
-int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int nth,
-                  size_t *bytes)
+int ns_net_memory(const struct ns_config *cfg, int max_batch, const struct ns_graph_opts *opts,
+                  int nth, size_t *bytes)
 {
-    struct ns_net *net = skeleton(cfg, max_batch, dropout, 0, nth);
+    struct ns_net *net = skeleton(cfg, max_batch, opts, 0, nth);
     if (!net)
         return -1;
     *bytes = net->plan_bytes;
@@ -236,7 +282,15 @@ int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int
 struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
                             int zero_init_last_bn, struct ns_pool *pool)
 {
-    struct ns_net *net = skeleton(cfg, max_batch, dropout, zero_init_last_bn, ns_pool_size(pool));
+    struct ns_graph_opts opts = {.dropout = dropout};
+    return ns_net_build_opts(cfg, max_batch, &opts, zero_init_last_bn, pool);
+}
+
+struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
+                                 const struct ns_graph_opts *opts, int zero_init_last_bn,
+                                 struct ns_pool *pool)
+{
+    struct ns_net *net = skeleton(cfg, max_batch, opts, zero_init_last_bn, ns_pool_size(pool));
     if (!net)
         return NULL;
     net->pool = pool;
@@ -250,7 +304,8 @@ struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dr
     net->grad_mem = alloc_floats(net, act);
     net->scratch = alloc_floats(net, net->scratch_len);
     net->drop_mask = net->drop_len ? malloc(net->drop_len) : NULL;
-    if (!net->w || !net->dw || !net->mom || !net->bn_state || !net->fused_bias || !net->act_mem ||
+    net->cache = net->cache_len ? alloc_floats(net, net->cache_len) : NULL;
+    if ((net->cache_len && !net->cache) || !net->w || !net->dw || !net->mom || !net->bn_state || !net->fused_bias || !net->act_mem ||
         !net->grad_mem || !net->scratch || (net->drop_len && !net->drop_mask)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
@@ -275,16 +330,59 @@ void ns_net_free(struct ns_net *net)
     free(net->w);
     free(net->dw);
     free(net->mom);
+    free(net->var);
     free(net->bn_state);
     free(net->fused_bias);
     free(net->act_mem);
     free(net->grad_mem);
     free(net->scratch);
     free(net->drop_mask);
+    free(net->cache);
     free(net);
 }
 
 long long ns_net_param_count(const struct ns_net *net) { return (long long)net->n_weights; }
+
+/* One initial value of parameter p (its rule: net.h, model/graph.h's enum ns_init). */
+static float init_value(const struct ns_param *p, struct ns_pcg32 *rng)
+{
+    switch (p->kind) {
+    case NS_P_CONV_W:
+    case NS_P_FC_W:
+        switch (p->init) {
+        case NS_INIT_XAVIER: {
+            double a = sqrt(6.0 / (p->fan_in + p->fan_out));
+            return (float)(a * (2 * ns_pcg32_double(rng) - 1));
+        }
+        case NS_INIT_TORCH: {
+            double a = 1.0 / sqrt(p->fan_in);
+            return (float)(a * (2 * ns_pcg32_double(rng) - 1));
+        }
+        case NS_INIT_LECUN: {
+            double z;
+            do /* truncated at two standard deviations, as torch's trunc_normal_ */
+                z = ns_pcg32_normal(rng);
+            while (fabs(z) > 2);
+            return (float)(z * sqrt(1.0 / p->fan_in));
+        }
+        case NS_INIT_ZERO:
+            return 0.0f;
+        default:
+            return (float)((p->kind == NS_P_CONV_W ? sqrt(2.0 / p->fan_out) : 0.01) *
+                           ns_pcg32_normal(rng));
+        }
+    case NS_P_BIAS:
+        return p->init == NS_INIT_LECUN ? (float)(1e-6 * ns_pcg32_normal(rng)) : 0.0f;
+    case NS_P_BN_GAMMA:
+        return p->zero_init ? 0.0f : 1.0f;
+    case NS_P_LN_GAMMA:
+        return 1.0f;
+    case NS_P_POS:
+        return (float)(0.02 * ns_pcg32_normal(rng));
+    default:
+        return 0.0f;
+    }
+}
 
 void ns_net_init(struct ns_net *net, uint64_t seed)
 {
@@ -293,20 +391,8 @@ void ns_net_init(struct ns_net *net, uint64_t seed)
     for (int i = 0; i < net->n_params; i++) {
         const struct ns_param *p = &net->params[i];
         float *w = net->w + p->off;
-        double sd = p->kind == NS_P_CONV_W ? sqrt(2.0 / p->fan_out) : 0.01;
-        for (size_t j = 0; j < p->len; j++) {
-            switch (p->kind) {
-            case NS_P_CONV_W:
-            case NS_P_FC_W:
-                w[j] = (float)(sd * ns_pcg32_normal(&rng));
-                break;
-            case NS_P_BN_GAMMA:
-                w[j] = p->zero_init ? 0.0f : 1.0f;
-                break;
-            default:
-                w[j] = 0.0f;
-            }
-        }
+        for (size_t j = 0; j < p->len; j++)
+            w[j] = init_value(p, &rng);
     }
     memset(net->mom, 0, sizeof(float) * net->n_weights);
     for (int i = 0; i < net->n_nodes; i++) {
@@ -338,6 +424,42 @@ void ns_net_sgd_step(struct ns_net *net, double lr, double momentum, double wd, 
             buf[i] = m * buf[i] + d;
             w[i] -= eta * buf[i];
         }
+}
+
+int ns_net_use_adamw(struct ns_net *net)
+{
+    if (!net->var && !(net->var = alloc_floats(net, net->n_weights)))
+        return ns_err("out of memory for AdamW's second moments (%zu floats)", net->n_weights);
+    memset(net->var, 0, sizeof(float) * net->n_weights);
+    memset(net->mom, 0, sizeof(float) * net->n_weights);
+    net->adam_steps = 0;
+    return 0;
+}
+
+static int decays(enum ns_param_kind k)
+{
+    return k == NS_P_CONV_W || k == NS_P_FC_W;
+}
+
+void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
+                       double wd)
+{
+    long t = ++net->adam_steps;
+    double c1 = 1 - pow(beta1, (double)t), c2 = 1 - pow(beta2, (double)t);
+    float b1 = (float)beta1, b2 = (float)beta2, step = (float)(lr / c1);
+    float rc2 = (float)(1 / sqrt(c2)), e = (float)eps;
+    for (int i = 0; i < net->n_params; i++) {
+        const struct ns_param *p = &net->params[i];
+        float *restrict w = net->w + p->off, *restrict g = net->dw + p->off;
+        float *restrict m = net->mom + p->off, *restrict v = net->var + p->off;
+        float keep = decays(p->kind) ? (float)(1 - lr * wd) : 1.0f;
+        for (size_t j = 0; j < p->len; j++) {
+            w[j] *= keep;
+            m[j] = b1 * m[j] + (1 - b1) * g[j];
+            v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
+            w[j] -= step * m[j] / (sqrtf(v[j]) * rc2 + e);
+        }
+    }
 }
 
 void ns_net_zero_grad(struct ns_net *net) { memset(net->dw, 0, sizeof(float) * net->n_weights); }
@@ -408,9 +530,38 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
         case NS_N_CONCAT:
             ns_concat_forward(pool, n * a->h * a->w, a->c, b2->c, a->data, b2->data, y->data);
             break;
+        case NS_N_PATCHIFY:
+            ns_patchify_forward(pool, &nd->u.patch, n, a->data, y->data);
+            break;
+        case NS_N_TOKENS:
+            ns_tokens_forward(pool, n, a->h * a->w, a->c, a->data, P(net, nd->w), P(net, nd->b),
+                              y->data);
+            break;
+        case NS_N_LN: {
+            int rows = n * a->h * a->w;
+            float *mean = net->cache + nd->cache_off;
+            ns_layernorm_forward(pool, rows, a->c, a->data, P(net, nd->w), P(net, nd->b), mean,
+                                 mean + (size_t)net->max_batch * a->h * a->w, y->data);
+            break;
+        }
+        case NS_N_ATTN:
+            ns_attention_forward(pool, &nd->u.attn, n, a->data, net->cache + nd->cache_off,
+                                 y->data);
+            break;
+        case NS_N_TOKEN0:
+            ns_token0_forward(n, a->h * a->w, a->c, a->data, y->data);
+            break;
+        case NS_N_DROPPATH:
+            if (train && rng)
+                ns_droppath_forward(pool, n, a->per_image, nd->u.rate, rng, a->data,
+                                    net->drop_mask + nd->mask_off, y->data);
+            else
+                memcpy(y->data, a->data, sizeof(float) * a->per_image * n);
+            break;
         case NS_N_DROPOUT:
             if (train && rng)
-                ns_dropout_forward(a->per_image * n, nd->u.rate, rng, a->data, net->drop_mask, y->data);
+                ns_dropout_forward(a->per_image * n, nd->u.rate, rng, a->data,
+                                   net->drop_mask + nd->mask_off, y->data);
             else
                 memcpy(y->data, a->data, sizeof(float) * a->per_image * n);
             break;
@@ -481,8 +632,34 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
             ns_concat_backward(pool, n * a->h * a->w, a->c, b2->c, y->grad, da, nd->acc[0],
                                nd->in[1] == net->input ? NULL : b2->grad, nd->acc[1]);
             break;
+        case NS_N_PATCHIFY:
+            ns_patchify_backward(pool, &nd->u.patch, n, y->grad, da, nd->acc[0]);
+            break;
+        case NS_N_TOKENS:
+            ns_tokens_backward(pool, n, a->h * a->w, a->c, y->grad, da, nd->acc[0], G(net, nd->w),
+                               G(net, nd->b));
+            break;
+        case NS_N_LN: {
+            int rows = n * a->h * a->w;
+            const float *mean = net->cache + nd->cache_off;
+            ns_layernorm_backward(pool, rows, a->c, a->data, P(net, nd->w), mean,
+                                  mean + (size_t)net->max_batch * a->h * a->w, y->grad, da,
+                                  nd->acc[0], G(net, nd->w), G(net, nd->b));
+            break;
+        }
+        case NS_N_ATTN:
+            ns_attention_backward(pool, &nd->u.attn, n, a->data, net->cache + nd->cache_off,
+                                  y->grad, da, nd->acc[0], net->scratch);
+            break;
+        case NS_N_TOKEN0:
+            ns_token0_backward(n, a->h * a->w, a->c, y->grad, da, nd->acc[0]);
+            break;
+        case NS_N_DROPPATH:
+            ns_droppath_backward(pool, n, a->per_image, nd->u.rate, net->drop_mask + nd->mask_off,
+                                 y->grad, da, nd->acc[0]);
+            break;
         case NS_N_DROPOUT:
-            ns_dropout_backward(a->per_image * n, nd->u.rate, net->drop_mask, y->grad, da,
+            ns_dropout_backward(a->per_image * n, nd->u.rate, net->drop_mask + nd->mask_off, y->grad, da,
                                 nd->acc[0]);
             break;
         }
@@ -500,6 +677,14 @@ void ns_net_fuse_bn(struct ns_net *net)
         for (int j = 0; j < 2; j++)
             if (net->nodes[i].in[j] >= 0)
                 uses[net->nodes[i].in[j]]++;
+    /* after fusion every conv reads its bias from fused_bias: convs with a bias of their own
+     * that no BN follows (a transformer's linear layers) keep it there */
+    for (int i = 0; i < net->n_nodes; i++) {
+        const struct ns_node *nd = &net->nodes[i];
+        if (nd->kind == NS_N_CONV && nd->b >= 0)
+            memcpy(net->fused_bias + nd->bias_off, P(net, nd->b),
+                   sizeof(float) * (size_t)nd->u.conv.cout);
+    }
     for (int i = 0; i + 1 < net->n_nodes; i++) {
         struct ns_node *cv = &net->nodes[i], *bnn = &net->nodes[i + 1];
         if (cv->kind != NS_N_CONV || bnn->kind != NS_N_BN || bnn->in[0] != cv->out ||

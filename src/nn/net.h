@@ -13,20 +13,27 @@
 #include <stdint.h>
 
 #include "nn/ops.h"
-#include "model/model.h"
+#include "model/graph.h"
 
-enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA };
+/* What a parameter tensor is. Norm parameters, biases and embeddings (BN_*, LN_*, BIAS,
+ * CLS, POS) take no weight decay under AdamW. */
+enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA,
+                     NS_P_LN_GAMMA, NS_P_LN_BETA, NS_P_CLS, NS_P_POS };
 
 struct ns_param {
     size_t off, len;
     enum ns_param_kind kind;
+    enum ns_init init; /* CONV_W, FC_W: the rule (model/graph.h); BIAS: DEFAULT (0) or
+                        * NS_INIT_LECUN standing for N(0, 1e-6) (ViT's MLP biases) */
+    int fan_in;
     int fan_out;    /* conv: k*k*cout (pycls init) */
     int zero_init;  /* BN gamma that starts at 0 (last BN of a residual block, if asked) */
 };
 
 enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
                     NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT, NS_N_SHUFFLE, NS_N_SLICE,
-                    NS_N_CONCAT };
+                    NS_N_CONCAT, NS_N_DROPPATH, NS_N_PATCHIFY, NS_N_TOKENS, NS_N_LN,
+                    NS_N_ATTN, NS_N_TOKEN0 };
 
 struct ns_node {
     enum ns_node_kind kind;
@@ -37,6 +44,8 @@ struct ns_node {
     int skip;         /* fused away for inference: output aliases the input */
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
+    size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
+    size_t cache_off; /* LN: mean and rstd per row, ATTN: attention maps, in cache */
     union {
         struct ns_conv conv;
         struct ns_bn bn;
@@ -46,6 +55,8 @@ struct ns_node {
         enum ns_act act;
         float rate;
         struct { int groups, lo; } ch; /* SHUFFLE: groups; SLICE: first channel */
+        struct ns_patchify patch;
+        struct ns_attention attn;
     } u;
 };
 
@@ -66,14 +77,18 @@ struct ns_net {
     struct ns_param *params;
     int n_params;
     size_t n_weights;         /* total parameter floats */
-    float *w, *dw, *mom;      /* parameters, gradients, momentum buffers */
+    float *w, *dw, *mom;      /* parameters, gradients, momentum (AdamW: first moment) */
+    float *var;               /* AdamW's second moment (ns_net_use_adamw), else NULL */
+    long adam_steps;
     float *bn_state;          /* per BN: running mean, running var, mean, rstd (4*c) */
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
     size_t fused_len;
     float *act_mem, *grad_mem, *scratch;
     size_t act_len, scratch_len;
-    uint8_t *drop_mask;
+    float *cache;             /* what LN and attention keep for backward */
+    size_t cache_len;
+    uint8_t *drop_mask;       /* dropout and drop path masks, max_batch-sized per node */
     size_t drop_len;
     int input, logits;        /* tensor ids */
     int fused;                /* ns_net_fuse_bn was called: inference only */
@@ -86,14 +101,18 @@ struct ns_net {
  * ns_err if the config is invalid or memory runs out. */
 struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dropout,
                             int zero_init_last_bn, struct ns_pool *pool);
+/* The same with every graph option (dropout, stochastic depth: model/graph.h). */
+struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
+                                 const struct ns_graph_opts *opts, int zero_init_last_bn,
+                                 struct ns_pool *pool);
 void ns_net_free(struct ns_net *net);
 
 /* The bytes ns_net_build would allocate for cfg at max_batch on nth threads (parameters,
  * their gradients and momentum, BN state, activations and their gradients, scratch, dropout
  * masks), computed from the layer graph without allocating any of it. 0, or -1 (ns_err)
  * for an invalid config. */
-int ns_net_memory(const struct ns_config *cfg, int max_batch, float dropout, int nth,
-                  size_t *bytes);
+int ns_net_memory(const struct ns_config *cfg, int max_batch, const struct ns_graph_opts *opts,
+                  int nth, size_t *bytes);
 
 /* Initialize parameters (pycls): conv N(0, sqrt(2/fan_out)), FC N(0, 0.01), biases 0, BN
  * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1. */
@@ -112,6 +131,16 @@ void ns_net_zero_grad(struct ns_net *net);
  * w -= lr * (nesterov ? g + momentum*buf : buf). The buffers start at zero (torch's
  * first-step buf = g, with dampening 0). */
 void ns_net_sgd_step(struct ns_net *net, double lr, double momentum, double wd, int nesterov);
+
+/* Allocate AdamW's second-moment buffer (once; it is zeroed with the first moments). 0, or
+ * -1 with ns_err when out of memory. */
+int ns_net_use_adamw(struct ns_net *net);
+/* One AdamW step with torch.optim.AdamW semantics: w *= 1 - lr*wd (decoupled decay, not on
+ * biases, BN and LN parameters, class token and position embedding); m = b1 m + (1-b1) g;
+ * v = b2 v + (1-b2) g^2; w -= lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps), t the step count
+ * since ns_net_use_adamw. */
+void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
+                       double wd);
 
 /* Fold every BN that follows a conv into the conv's weights and a bias, then every
  * re-parameterizable sum of conv-BN and BN branches (RepVGG, ACNet: graph.h) into one conv

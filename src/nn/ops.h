@@ -82,7 +82,8 @@ void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float
 
 /* ---- elementwise -----------------------------------------------------------------------
  * len = number of floats. */
-/* enum ns_act (model.h): relu, silu, relu6 (min(max(x, 0), 6)), sigmoid. */
+/* enum ns_act (model.h): relu, silu, relu6 (min(max(x, 0), 6)), sigmoid, gelu (exact: x
+ * Phi(x), as torch's default). */
 void ns_act_forward(struct ns_pool *p, enum ns_act a, size_t len, const float *x, float *y);
 void ns_act_backward(struct ns_pool *p, enum ns_act a, size_t len, const float *x,
                      const float *y, const float *dy, float *dx, int acc);
@@ -151,6 +152,65 @@ void ns_dropout_forward(size_t len, float rate, struct ns_pcg32 *rng, const floa
                         uint8_t *mask, float *y);
 void ns_dropout_backward(size_t len, float rate, const uint8_t *mask, const float *dy,
                          float *dx, int acc);
+
+/* ---- bilinear resize -----------------------------------------------------------------
+ * x (n, h, w, c) -> y (n, ho, wo, c), as torch's F.interpolate(mode="bilinear",
+ * align_corners=False) without antialiasing: output pixel o reads source coordinate
+ * max(0, (o + 0.5) * in/out - 0.5) between its two nearest pixels (the last one clamped).
+ * Backward spreads dy over the same four pixels with the same weights. */
+struct ns_resize {
+    int h, w, c, ho, wo;
+};
+void ns_resize_forward(struct ns_pool *p, const struct ns_resize *r, int n, const float *x,
+                       float *y);
+void ns_resize_backward(struct ns_pool *p, const struct ns_resize *r, int n, const float *dy,
+                        float *dx, int acc);
+
+/* ---- vision transformer ---------------------------------------------------------------
+ * Token sequences are (n, T, 1, C) tensors: row t of an image is token t.
+ * patchify: x (n, h, w, c) -> tokens (n, (h/p)*(w/p), 1, p*p*c), token (i, j) the patch at
+ * (i*p, j*p) with channels in (py, px, c) order: a 1x1 conv on it is the k = p, stride p conv.
+ * tokens: y (n, T+1, C) = [cls; x] + pos (cls (C), pos ((T+1) C) are parameters; their
+ * gradients accumulate, summed over the batch). token0: y (n, C) = x[:, 0, :].
+ * layernorm: per row of (rows, C), eps NS_LN_EPS; mean and rstd (rows) cached for backward.
+ * attention: qkv (n, T, 3d) = [q | k | v], heads contiguous in each; per image and head
+ * P = softmax(q k^T / sqrt(d/heads)) (cached in prob, n*heads*T*T floats), y = P v. */
+#define NS_LN_EPS 1e-6
+struct ns_patchify {
+    int h, w, c, p;
+};
+void ns_patchify_forward(struct ns_pool *p, const struct ns_patchify *q, int n, const float *x,
+                         float *y);
+void ns_patchify_backward(struct ns_pool *p, const struct ns_patchify *q, int n, const float *dy,
+                          float *dx, int acc);
+void ns_tokens_forward(struct ns_pool *p, int n, int T, int C, const float *x, const float *cls,
+                       const float *pos, float *y);
+void ns_tokens_backward(struct ns_pool *p, int n, int T, int C, const float *dy, float *dx,
+                        int acc, float *dcls, float *dpos);
+void ns_token0_forward(int n, int T, int C, const float *x, float *y);
+void ns_token0_backward(int n, int T, int C, const float *dy, float *dx, int acc);
+void ns_layernorm_forward(struct ns_pool *p, int rows, int C, const float *x, const float *gamma,
+                          const float *beta, float *mean, float *rstd, float *y);
+void ns_layernorm_backward(struct ns_pool *p, int rows, int C, const float *x, const float *gamma,
+                           const float *mean, const float *rstd, const float *dy, float *dx,
+                           int acc, float *dgamma, float *dbeta);
+struct ns_attention {
+    int T, d, heads;
+};
+size_t ns_attention_scratch(const struct ns_attention *a, int nth);
+void ns_attention_forward(struct ns_pool *p, const struct ns_attention *a, int n,
+                          const float *qkv, float *prob, float *y);
+void ns_attention_backward(struct ns_pool *p, const struct ns_attention *a, int n,
+                           const float *qkv, const float *prob, const float *dy, float *dqkv,
+                           int acc, float *scratch);
+
+/* ---- stochastic depth (drop path) -------------------------------------------------------
+ * x, y (n, per_image): each image's row is dropped (0) with probability rate, else scaled by
+ * 1/(1 - rate); mask (n bytes) drawn from rng, one draw per image. */
+void ns_droppath_forward(struct ns_pool *p, int n, size_t per_image, float rate,
+                         struct ns_pcg32 *rng, const float *x, uint8_t *mask, float *y);
+void ns_droppath_backward(struct ns_pool *p, int n, size_t per_image, float rate,
+                          const uint8_t *mask, const float *dy, float *dx, int acc);
 
 /* ---- loss ------------------------------------------------------------------------------
  * Mean softmax cross-entropy over n rows of `classes` logits. Writes dlogits

@@ -26,6 +26,9 @@ void ns_recipe_default(struct ns_recipe *r)
     r->seed = 1;
     r->threads = 1;
     r->eval_batch = 0;
+    r->optimizer = NS_OPT_SGD;
+    r->beta1 = 0.9;
+    r->beta2 = 0.999;
 }
 
 int ns_recipe_check(const struct ns_recipe *r)
@@ -46,8 +49,20 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("warmup_factor: %g is not in [0, 1]", r->warmup_factor);
     if (r->crop_pad < 0 || r->crop_pad > 16)
         return ns_err("crop_pad: %d is not in 0..16", r->crop_pad);
+    if (!(r->rotate >= 0 && r->rotate <= 180))
+        return ns_err("rotate: %g is not in [0, 180] degrees", r->rotate);
+    if (!(r->zoom >= 0 && r->zoom <= 0.9))
+        return ns_err("zoom: %g is not in [0, 0.9]", r->zoom);
+    if (!(r->rrc_scale >= 0 && r->rrc_scale <= 1))
+        return ns_err("rrc_scale: %g is not in [0, 1]", r->rrc_scale);
     if (!(r->dropout >= 0 && r->dropout < 1))
         return ns_err("dropout: %g is not in [0, 1)", r->dropout);
+    if (r->optimizer != NS_OPT_SGD && r->optimizer != NS_OPT_ADAMW)
+        return ns_err("optimizer: unknown optimizer");
+    if (!(r->beta1 >= 0 && r->beta1 < 1) || !(r->beta2 >= 0 && r->beta2 < 1))
+        return ns_err("beta1, beta2: %g and %g must be in [0, 1)", r->beta1, r->beta2);
+    if (!(r->drop_path >= 0 && r->drop_path < 1))
+        return ns_err("drop_path: %g is not in [0, 1)", r->drop_path);
     if (r->threads < 1 || r->threads > 256)
         return ns_err("threads: %d is not in 1..256", r->threads);
     if (r->eval_batch < 0 || r->eval_batch > 65536)
@@ -66,16 +81,41 @@ static double lr_at(const struct ns_recipe *r, long t, long total, long warm)
     return lr;
 }
 
+/* Input batches at the model's resolution: the dataset's images, resized (bilinear) when
+ * the model's resolution differs from theirs (compound scaling). */
+struct input {
+    struct ns_resize rs;
+    int resize;
+    float *stage; /* the batch at the data's size before resizing */
+};
+
+static void input_setup(struct input *in, const struct ns_dataset *d, const struct ns_config *c,
+                        float *stage)
+{
+    in->rs = (struct ns_resize){d->h, d->w, d->c, c->im_size, c->im_size};
+    in->resize = d->h != c->im_size || d->w != c->im_size;
+    in->stage = stage;
+}
+
+static void make_batch(struct ns_pool *pool, const struct input *in, const struct ns_dataset *d,
+                       const uint32_t *idx, int n, const struct ns_augment *aug,
+                       struct ns_pcg32 *rng, float *x, int32_t *y)
+{
+    ns_data_batch(d, idx, n, aug, rng, in->resize ? in->stage : x, y);
+    if (in->resize)
+        ns_resize_forward(pool, &in->rs, n, in->stage, x);
+}
+
 /* Percent of `ds` misclassified in evaluation mode. */
-static double evaluate(struct ns_net *net, const struct ns_dataset *ds, int batch, float *x,
-                       int32_t *y, uint32_t *idx)
+static double evaluate(struct ns_net *net, const struct ns_dataset *ds, const struct input *in,
+                       int batch, float *x, int32_t *y, uint32_t *idx)
 {
     long wrong = 0;
     for (int i0 = 0; i0 < ds->n; i0 += batch) {
         int n = ds->n - i0 < batch ? ds->n - i0 : batch;
         for (int i = 0; i < n; i++)
             idx[i] = (uint32_t)(i0 + i);
-        ns_data_batch(ds, idx, n, NULL, NULL, x, y);
+        make_batch(net->pool, in, ds, idx, n, NULL, NULL, x, y);
         const float *logits = ns_net_forward(net, n, x, 0, NULL);
         int bad = 0;
         ns_softmax_xent(n, net->cfg.classes, logits, y, NULL, &bad);
@@ -98,11 +138,13 @@ static enum ns_train_status fail(struct ns_train_result *res, enum ns_train_stat
     return st;
 }
 
+/* The data must have the model's channels and classes; a different image size is resized
+ * to the model's (bilinear). */
 static int check_data(const struct ns_config *cfg, const struct ns_dataset *d, const char *what)
 {
-    if (d->c != cfg->in_ch || d->h != cfg->im_size || d->w != cfg->im_size)
-        return ns_err("%s set is %dx%dx%d but the model expects %dx%dx%d", what, d->c, d->h, d->w,
-                      cfg->in_ch, cfg->im_size, cfg->im_size);
+    if (d->c != cfg->in_ch)
+        return ns_err("%s set has %d channels (%dx%dx%d) but the model expects %d", what, d->c,
+                      d->c, d->h, d->w, cfg->in_ch);
     if (d->classes > cfg->classes)
         return ns_err("%s set has %d classes but the model only %d", what, d->classes, cfg->classes);
     return 0;
@@ -131,14 +173,27 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     int bmax = r->batch > eval_batch ? r->batch : eval_batch;
     size_t per_image = (size_t)cfg->in_ch * cfg->im_size * cfg->im_size;
     struct ns_pool *pool = ns_pool_create(r->threads);
-    struct ns_net *net = pool ? ns_net_build(cfg, bmax, (float)r->dropout, r->zero_init_last_bn, pool) : NULL;
+    struct ns_graph_opts gopts = {.dropout = (float)r->dropout, .drop_path = (float)r->drop_path};
+    struct ns_net *net =
+        pool ? ns_net_build_opts(cfg, bmax, &gopts, r->zero_init_last_bn, pool) : NULL;
     float *x = malloc(sizeof(float) * per_image * bmax);
+    size_t data_image = (size_t)train->c * (train->h * train->w > test->h * test->w
+                                                ? train->h * train->w
+                                                : test->h * test->w);
+    float *stage = malloc(sizeof(float) * data_image * bmax);
+    struct input in_train, in_test;
+    input_setup(&in_train, train, cfg, stage);
+    input_setup(&in_test, test, cfg, stage);
     float *dlogits = malloc(sizeof(float) * (size_t)cfg->classes * bmax);
     int32_t *y = malloc(sizeof(int32_t) * bmax);
     uint32_t *perm = malloc(sizeof(uint32_t) * (size_t)(train->n > bmax ? train->n : bmax));
     enum ns_train_status st = NS_TRAIN_OK;
-    if (!pool || !net || !x || !dlogits || !y || !perm) {
+    if (!pool || !net || !x || !stage || !dlogits || !y || !perm) {
         st = fail(res, NS_TRAIN_ERROR, "%s", pool && net ? "out of memory" : ns_errmsg());
+        goto done;
+    }
+    if (r->optimizer == NS_OPT_ADAMW && ns_net_use_adamw(net)) {
+        st = fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
         goto done;
     }
     res->params = ns_net_param_count(net);
@@ -149,7 +204,11 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     ns_pcg32_seed(&rng_shuffle, r->seed, 0x5u);
     ns_pcg32_seed(&rng_aug, r->seed, 0xa0u);
     ns_pcg32_seed(&rng_drop, r->seed, 0xd0u);
-    struct ns_augment aug = {.crop_pad = r->crop_pad, .flip = r->flip};
+    struct ns_augment aug = {.crop_pad = r->crop_pad,
+                             .flip = r->flip,
+                             .rotate = (float)r->rotate,
+                             .zoom = (float)r->zoom,
+                             .rrc_scale = (float)r->rrc_scale};
     long total = steps * r->epochs;
     long warm = (long)(r->warmup_epochs * steps);
 
@@ -166,7 +225,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             long t = (e - 1) * steps + s;
-            ns_data_batch(train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
+            make_batch(pool, &in_train, train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
             ns_net_zero_grad(net);
             const float *logits = ns_net_forward(net, r->batch, x, 1, &rng_drop);
             int bad = 0;
@@ -177,7 +236,10 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             ns_net_backward(net, r->batch, dlogits);
-            ns_net_sgd_step(net, lr_at(r, t, total, warm), r->momentum, r->wd, r->nesterov);
+            if (r->optimizer == NS_OPT_ADAMW)
+                ns_net_adamw_step(net, lr_at(r, t, total, warm), r->beta1, r->beta2, 1e-8, r->wd);
+            else
+                ns_net_sgd_step(net, lr_at(r, t, total, warm), r->momentum, r->wd, r->nesterov);
             loss_sum += loss;
             wrong += bad;
             if (opts->progress) {
@@ -197,7 +259,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         struct ns_epoch_metrics m = {.epoch = e};
         m.train_loss = loss_sum / steps;
         m.train_err = 100.0 * wrong / (steps * r->batch);
-        m.test_err = evaluate(net, test, eval_batch, x, y, perm);
+        m.test_err = evaluate(net, test, &in_test, eval_batch, x, y, perm);
         m.seconds = ns_now() - t_epoch;
         m.img_per_s = t_train > 0 ? steps * r->batch / t_train : 0;
         res->epochs_done = e;
@@ -222,6 +284,7 @@ done:
     ns_net_free(net);
     ns_pool_free(pool);
     free(x);
+    free(stage);
     free(dlogits);
     free(y);
     free(perm);

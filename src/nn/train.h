@@ -15,7 +15,11 @@
 #include "model/model.h"
 #include "util/progress.h"
 
+enum ns_optimizer { NS_OPT_SGD, NS_OPT_ADAMW };
+
 struct ns_recipe {
+    enum ns_optimizer optimizer; /* SGD (momentum, nesterov) or AdamW (beta1, beta2) */
+    double beta1, beta2;         /* AdamW's moment decays (0.9, 0.999); eps is 1e-8 */
     int epochs;             /* >= 1 */
     int batch;              /* images per SGD step (the last partial batch is dropped) */
     double lr;              /* peak learning rate */
@@ -26,15 +30,21 @@ struct ns_recipe {
     double warmup_factor;   /* warmup starts at lr * warmup_factor */
     int crop_pad;           /* augmentation: random crop with this zero padding, 0 = off */
     int flip;               /* augmentation: random horizontal flip */
+    double rotate;          /* augmentation: random rotation up to this many degrees, 0 = off */
+    double zoom;            /* augmentation: random zoom by up to this fraction, 0 = off */
+    double rrc_scale;       /* augmentation: random-resized crop of area fraction in
+                               [rrc_scale, 1], 0 = off (data.h struct ns_augment) */
     double dropout;         /* dropout rate before the classifier, 0 = off */
+    double drop_path;       /* stochastic depth rate of the last block (model/graph.h), 0 = off */
     int zero_init_last_bn;  /* zero gamma on each residual block's last BN */
     uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
     int threads;            /* compute threads, >= 1 */
     int eval_batch;         /* batch for evaluation (0 = the training batch) */
 };
 
-/* Defaults: 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
- * no augmentation, seed 1, 1 thread. The learning rate follows a cosine from lr to 0 over
+/* Defaults: SGD, 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
+ * no augmentation, seed 1, 1 thread; AdamW's betas 0.9 and 0.999. With AdamW the weight
+ * decay is decoupled and spares biases, norms and embeddings (ns_net_adamw_step). The learning rate follows a cosine from lr to 0 over
  * all steps (per step), after the warmup. */
 void ns_recipe_default(struct ns_recipe *r);
 /* 0, or -1 with ns_err naming the field ("batch: 0 is not >= 1"). */
@@ -79,9 +89,10 @@ struct ns_train_opts {
     volatile sig_atomic_t *stop;   /* checked every step; non-zero = stop; may be NULL */
 };
 
-/* Train `cfg` on `train`, evaluating on `test`. The data's shape must match the config
- * (in_ch, im_size, classes); a mismatch is NS_TRAIN_ERROR. Always fills *res and returns
- * its status. */
+/* Train `cfg` on `train`, evaluating on `test`. The data's channels must be the config's
+ * and its classes no more than the config's (else NS_TRAIN_ERROR); images of another size
+ * than the config's im_size are resized to it (bilinear, after augmentation), as compound
+ * scaling needs. Always fills *res and returns its status. */
 enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_dataset *train,
                               const struct ns_dataset *test, const struct ns_recipe *r,
                               const struct ns_train_opts *opts, struct ns_train_result *res);

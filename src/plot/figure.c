@@ -446,3 +446,70 @@ int ns_plot_fig_models(const struct ns_plot_files *f, const struct ns_plot_model
     fputs("\n", g.gp);
     return fig_close(&g, 0);
 }
+
+/* ------------------------------------------------ shared with the analysis figures ---- */
+/* fig_internal.h: the pieces above for figure_analysis.c, so its figures share the
+ * prelude, palette and quoting. */
+
+struct ns_fig {
+    struct fig g;
+};
+
+struct ns_fig *ns_fig_open(const struct ns_plot_files *f)
+{
+    struct ns_fig *g = malloc(sizeof *g);
+    if (!g) {
+        ns_err("%s: out of memory", f->gp);
+        return NULL;
+    }
+    if (fig_open(&g->g, f)) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+FILE *ns_fig_script(struct ns_fig *g)
+{
+    return g->g.gp;
+}
+FILE *ns_fig_data(struct ns_fig *g)
+{
+    return g->g.dat;
+}
+
+void ns_fig_prelude(struct ns_fig *g, const char *title, const char *xlabel, const char *ylabel)
+{
+    prelude(&g->g, title, xlabel, ylabel);
+}
+
+void ns_fig_block(struct ns_fig *g, int i, const char *name, const char *columns)
+{
+    dat_block(&g->g, i, name, columns);
+}
+
+void ns_fig_str(FILE *f, const char *s)
+{
+    put_str(f, s);
+}
+void ns_fig_num(FILE *f, double v)
+{
+    put_num(f, v);
+}
+
+const char *ns_fig_fmt_num(char *buf, size_t n, double v)
+{
+    return fmt_num(buf, n, v);
+}
+
+int ns_fig_palette_size(void)
+{
+    return N_PALETTE;
+}
+
+int ns_fig_close(struct ns_fig *g, int rc)
+{
+    rc = fig_close(&g->g, rc);
+    free(g);
+    return rc;
+}

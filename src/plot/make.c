@@ -603,3 +603,9 @@ int ns_plot_make(const struct ns_plot_req *r, char **log)
     ns_plot_files_free(&f);
     return rc;
 }
+
+/* For the analyses (analysis.h): the error a failed trial counts at under --failed chance. */
+double ns_plot_chance_error(const struct ns_db_trial *t)
+{
+    return chance_error(t);
+}

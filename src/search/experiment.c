@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/paths.h"
 
 #define MAX_SAMPLES 100000
 #define MAX_THREADS 256
@@ -23,11 +24,11 @@
 
 static const char *const top_keys[] = {"name", "space",  "samples", "seed", "constraints",
                                        "data", "recipe", "threads", NULL};
-static const char *const data_keys[] = {"name",       "dir",     "val_split", "train_limit",
-                                        "test_limit", "n",       "n_test",    "size",
-                                        "channels",   "classes", "seed",      NULL};
-static const char *const synth_only_keys[] = {"n",       "n_test", "size", "channels",
-                                              "classes", "seed",   NULL};
+static const char *const data_keys[] = {"name", "dir",    "val_split", "train_limit", "test_limit",
+                                        "n",    "n_test", "size",      "channels",    "classes",
+                                        "seed", "strict", "cache",     NULL};
+static const char *const synth_only_keys[] = {"n", "n_test", "classes", "seed", NULL};
+static const char *const folder_only_keys[] = {"strict", "cache", NULL};
 static const char *const recipe_keys[] = {"epochs",
                                           "batch",
                                           "lr",
@@ -38,7 +39,14 @@ static const char *const recipe_keys[] = {"epochs",
                                           "warmup_factor",
                                           "crop_pad",
                                           "flip",
+                                          "rotate",
+                                          "zoom",
+                                          "rrc_scale",
                                           "dropout",
+                                          "drop_path",
+                                          "optimizer",
+                                          "beta1",
+                                          "beta2",
                                           "zero_init_last_bn",
                                           "eval_batch",
                                           NULL};
@@ -102,7 +110,8 @@ static int get_int(const struct ctx *c, const json_t *obj, const char *key, long
                fabs(json_real_value(v)) < 9.2e18) {
         x = (long long)json_real_value(v);
     } else {
-        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi, ns_json_type_name(v));
+        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi,
+                    ns_json_type_name(v));
     }
     if (x < lo || x > hi)
         return fail(c, key, "%lld is not in %lld..%lld", x, lo, hi);
@@ -200,13 +209,33 @@ static int parse_data(const struct ctx *top, const json_t *j, struct ns_exp_data
     snprintf(d->name, sizeof d->name, "%s", name);
     free(name);
     d->kind = (enum ns_data_kind)kind;
-    if (d->kind == NS_DATA_SYNTHETIC) {
-        if (json_object_get(j, "dir"))
-            return fail(&c, "dir", "not used by the synthetic dataset");
-    } else {
-        for (int i = 0; synth_only_keys[i]; i++)
-            if (json_object_get(j, synth_only_keys[i]))
-                return fail(&c, synth_only_keys[i], "only for the synthetic dataset");
+    const int synth = d->kind == NS_DATA_SYNTHETIC, folder = d->kind == NS_DATA_FOLDER;
+    if (synth && json_object_get(j, "dir"))
+        return fail(&c, "dir", "not used by the synthetic dataset");
+    for (int i = 0; !synth && synth_only_keys[i]; i++)
+        if (json_object_get(j, synth_only_keys[i]))
+            return fail(&c, synth_only_keys[i], "only for the synthetic dataset");
+    for (int i = 0; !folder && folder_only_keys[i]; i++)
+        if (json_object_get(j, folder_only_keys[i]))
+            return fail(&c, folder_only_keys[i], "only for an image folder (name \"folder\")");
+    static const char *const shape_keys[] = {"size", "channels", NULL};
+    for (int i = 0; !synth && !folder && shape_keys[i]; i++)
+        if (json_object_get(j, shape_keys[i]))
+            return fail(&c, shape_keys[i], "only for the synthetic dataset or an image folder");
+    if (folder) {
+        json_t *dj = json_object_get(j, "dir");
+        if (!dj || json_is_null(dj))
+            return fail(&c, "dir", "missing (an image folder needs its folder)");
+        if (!json_object_get(j, "size"))
+            return fail(&c, "size", "missing (an image folder needs the image size)");
+        d->folder_channels = 3;
+        if (get_int32(&c, j, "size", 8, 1024, &d->folder_size) < 0 ||
+            get_int32(&c, j, "channels", 1, 3, &d->folder_channels) < 0 ||
+            get_bool(&c, j, "strict", &d->folder_strict) < 0 ||
+            get_str(&c, j, "cache", 0, &d->folder_cache) < 0)
+            return -1;
+        if (d->folder_channels == 2)
+            return fail(&c, "channels", "2 is not 1 (gray) or 3 (RGB)");
     }
     json_t *dir = json_object_get(j, "dir");
     if (dir && !json_is_null(dir) && get_str(&c, j, "dir", 0, &d->dir) < 0)
@@ -221,8 +250,8 @@ static int parse_data(const struct ctx *top, const json_t *j, struct ns_exp_data
         get_int32(&c, j, "train_limit", 0, INT_MAX, &d->train_limit) < 0 ||
         get_int32(&c, j, "test_limit", 0, INT_MAX, &d->test_limit) < 0 ||
         get_int32(&c, j, "n", 2, 1000000, &d->synth_n) < 0 ||
-        get_int32(&c, j, "size", 4, 1024, &d->synth_size) < 0 ||
-        get_int32(&c, j, "channels", 1, NS_DATA_MAX_CH, &d->synth_channels) < 0 ||
+        (synth && get_int32(&c, j, "size", 4, 1024, &d->synth_size) < 0) ||
+        (synth && get_int32(&c, j, "channels", 1, NS_DATA_MAX_CH, &d->synth_channels) < 0) ||
         get_int32(&c, j, "classes", 2, 256, &d->synth_classes) < 0 ||
         get_int(&c, j, "seed", 0, MAX_SEED, &seed) < 0)
         return -1;
@@ -253,10 +282,32 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
         get_num(&c, j, "warmup_factor", 0, 1, 1, &r->warmup_factor) < 0 ||
         get_int32(&c, j, "crop_pad", 0, 16, &r->crop_pad) < 0 ||
         get_bool(&c, j, "flip", &r->flip) < 0 ||
+        get_num(&c, j, "rotate", 0, 0, 180, &r->rotate) < 0 ||
+        get_num(&c, j, "zoom", 0, 0, 0.9, &r->zoom) < 0 ||
+        get_num(&c, j, "rrc_scale", 0, 0, 1, &r->rrc_scale) < 0 ||
         get_num(&c, j, "dropout", 0, 0, 0.99, &r->dropout) < 0 ||
+        get_num(&c, j, "drop_path", 0, 0, 0.99, &r->drop_path) < 0 ||
         get_bool(&c, j, "zero_init_last_bn", &r->zero_init_last_bn) < 0 ||
-        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0)
+        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0 ||
+        get_num(&c, j, "beta1", 0, 0, 0.999999, &r->beta1) < 0 ||
+        get_num(&c, j, "beta2", 0, 0, 0.999999, &r->beta2) < 0)
         return -1;
+    char *opt = NULL;
+    if (get_str(&c, j, "optimizer", 0, &opt) < 0)
+        return -1;
+    if (opt) {
+        int known = !strcmp(opt, "sgd") || !strcmp(opt, "adamw");
+        r->optimizer = strcmp(opt, "adamw") ? NS_OPT_SGD : NS_OPT_ADAMW;
+        if (!known) {
+            fail(&c, "optimizer", "unknown optimizer '%s' (sgd, adamw)", opt);
+            free(opt);
+            return -1;
+        }
+        free(opt);
+        /* SGD's Nesterov default means nothing to AdamW */
+        if (r->optimizer == NS_OPT_ADAMW && !json_object_get(j, "nesterov"))
+            r->nesterov = 0;
+    }
     if (r->nesterov && r->momentum == 0)
         return fail(&c, "nesterov", "needs momentum > 0");
     if (r->warmup_epochs > r->epochs)
@@ -282,12 +333,33 @@ static char *canonical(const struct ns_experiment *ex)
         json_object_set_new(data, "classes", json_integer(d->synth_classes));
         json_object_set_new(data, "seed", json_integer((json_int_t)d->synth_seed));
     }
+    if (data && d->kind == NS_DATA_FOLDER) {
+        json_object_set_new(data, "size", json_integer(d->folder_size));
+        json_object_set_new(data, "channels", json_integer(d->folder_channels));
+        json_object_set_new(data, "strict", json_boolean(d->folder_strict));
+        if (d->folder_cache)
+            json_object_set_new(data, "cache", json_string(d->folder_cache));
+    }
     json_t *recipe = json_pack(
         "{s:i, s:i, s:f, s:f, s:b, s:f, s:f, s:f, s:i, s:b, s:f, s:b, s:i}", "epochs", r->epochs,
         "batch", r->batch, "lr", r->lr, "momentum", r->momentum, "nesterov", r->nesterov,
         "weight_decay", r->wd, "warmup_epochs", r->warmup_epochs, "warmup_factor", r->warmup_factor,
         "crop_pad", r->crop_pad, "flip", r->flip, "dropout", r->dropout, "zero_init_last_bn",
         r->zero_init_last_bn, "eval_batch", r->eval_batch);
+    /* options added later only when set, so that earlier studies keep their canonical form */
+    if (recipe && r->drop_path > 0)
+        json_object_set_new(recipe, "drop_path", json_real(r->drop_path));
+    if (recipe && r->optimizer == NS_OPT_ADAMW) {
+        json_object_set_new(recipe, "optimizer", json_string("adamw"));
+        json_object_set_new(recipe, "beta1", json_real(r->beta1));
+        json_object_set_new(recipe, "beta2", json_real(r->beta2));
+    }
+    if (recipe && r->rotate > 0)
+        json_object_set_new(recipe, "rotate", json_real(r->rotate));
+    if (recipe && r->zoom > 0)
+        json_object_set_new(recipe, "zoom", json_real(r->zoom));
+    if (recipe && r->rrc_scale > 0)
+        json_object_set_new(recipe, "rrc_scale", json_real(r->rrc_scale));
     json_t *space = ex->space_inline ? json_incref(ex->space_inline) : json_string(ex->space_file);
     json_t *top = json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:i}", "name", ex->name, "space", space,
                             "samples", ex->samples, "seed", (json_int_t)ex->seed, "data", data,
@@ -304,7 +376,8 @@ static char *canonical(const struct ns_experiment *ex)
 static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experiment *ex)
 {
     if (!json_is_object(root))
-        return ns_err("%s: expected a JSON object at the top, got %s", c->where, ns_json_type_name(root));
+        return ns_err("%s: expected a JSON object at the top, got %s", c->where,
+                      ns_json_type_name(root));
     if (check_keys(c, root, top_keys) < 0 || get_str(c, root, "name", 1, &ex->name) < 0)
         return -1;
     if (!valid_name(ex->name))
@@ -317,7 +390,8 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         if (get_str(c, root, "space", 1, &ex->space_file) < 0)
             return -1;
     } else {
-        return fail(c, "space", "expected a file name or a space object, got %s", ns_json_type_name(space));
+        return fail(c, "space", "expected a file name or a space object, got %s",
+                    ns_json_type_name(space));
     }
     long long seed = 1, samples = 0;
     if (!json_object_get(root, "samples"))
@@ -426,7 +500,9 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
     if (rc < 0 || ex->space_inline)
         return rc;
     /* A relative space path is looked up beside the experiment file first, so an
-     * experiment folder can be moved with its spaces; then from the current folder. */
+     * experiment folder can be moved with its spaces; then from the current folder; then
+     * in the installed share folder, as written (spaces/x.json) or as the shipped
+     * experiments write it (../spaces/x.json, from share/netspace/experiments). */
     char cand[PATH_MAX];
     const char *sp = ex->space_file;
     if (sp[0] != '/') {
@@ -438,11 +514,18 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
             snprintf(cand, sizeof cand, "%s", sp);
         if (access(cand, R_OK) == 0)
             sp = cand;
+        else if (access(sp, R_OK) != 0) {
+            snprintf(cand, sizeof cand, "%s/%s", ns_share_dir(), sp);
+            if (access(cand, R_OK) != 0)
+                snprintf(cand, sizeof cand, "%s/experiments/%s", ns_share_dir(), sp);
+            if (access(cand, R_OK) == 0)
+                sp = cand;
+        }
     }
     if (access(sp, R_OK) != 0) {
-        ns_err("%s: space: cannot read '%s' (looked beside the experiment file and in the "
-               "current folder)",
-               path, ex->space_file);
+        ns_err("%s: space: cannot read '%s' (looked beside the experiment file, in the "
+               "current folder and in %s)",
+               path, ex->space_file, ns_share_dir());
         ns_experiment_free(ex);
         return -1;
     }
@@ -463,11 +546,12 @@ void ns_experiment_free(struct ns_experiment *ex)
     json_decref(ex->space_inline);
     json_decref(ex->constraints);
     free(ex->data.dir);
+    free(ex->data.folder_cache);
     free(ex->canonical);
     memset(ex, 0, sizeof *ex);
 }
 
-void ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, int *classes)
+int ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, int *classes)
 {
     switch (d->kind) {
     case NS_DATA_CIFAR10:
@@ -476,21 +560,47 @@ void ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, in
     case NS_DATA_SYNTHETIC:
         *in_ch = d->synth_channels, *im_size = d->synth_size, *classes = d->synth_classes;
         break;
+    case NS_DATA_FOLDER:
+        *in_ch = d->folder_channels, *im_size = d->folder_size, *classes = 0;
+        return ns_data_folder_classes(d->dir, classes);
     default:
         *in_ch = 1, *im_size = 28, *classes = 10;
         break;
     }
+    return 0;
+}
+
+static void log_stderr(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "netspace: %s\n", msg);
 }
 
 /* Seed of the validation split: fixed, so every worker and every resume splits alike. */
 #define VAL_SPLIT_SEED 0x5eed5711ull
 
-int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train, struct ns_dataset *eval)
+int ns_exp_data_load(struct ns_exp_data *d, struct ns_dataset *train, struct ns_dataset *eval)
 {
     memset(train, 0, sizeof *train);
     memset(eval, 0, sizeof *eval);
+    d->skipped = 0;
     int rc;
-    if (d->kind == NS_DATA_SYNTHETIC)
+    if (d->kind == NS_DATA_FOLDER) {
+        struct ns_folder_opts fo = {.dir = d->dir,
+                                    .size = d->folder_size,
+                                    .channels = d->folder_channels,
+                                    .strict = d->folder_strict,
+                                    .cache = d->folder_cache,
+                                    .log = log_stderr};
+        struct ns_folder_info fi;
+        rc = ns_data_load_folder(&fo, train, eval, &fi);
+        if (rc == 0 && !fi.has_eval && !(d->val_split > 0)) {
+            ns_err("%s: no test/ (or val/, validation/) folder: set data.val_split", d->dir);
+            goto fail;
+        }
+        if (rc == 0)
+            d->skipped = fi.skipped;
+    } else if (d->kind == NS_DATA_SYNTHETIC)
         rc = ns_data_synthetic_pair(train, eval, d->synth_n, d->synth_n_test, d->synth_channels,
                                     d->synth_size, d->synth_classes, d->synth_seed);
     else
@@ -498,7 +608,8 @@ int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train, stru
     if (rc < 0)
         return -1;
     int c, size, classes;
-    ns_exp_data_shape(d, &c, &size, &classes);
+    if (ns_exp_data_shape(d, &c, &size, &classes) < 0)
+        goto fail;
     if (train->c != c || train->h != size || train->w != size || train->classes != classes) {
         ns_err("%s: the data is %dx%dx%d with %d classes, not %dx%dx%d with %d", d->name, train->c,
                train->h, train->w, train->classes, c, size, size, classes);
@@ -536,8 +647,8 @@ struct ns_space *ns_experiment_space(const struct ns_experiment *ex)
     if (!sp)
         return NULL;
     int c, size, classes;
-    ns_exp_data_shape(&ex->data, &c, &size, &classes);
-    if (ns_space_set_input(sp, c, size, classes) < 0)
+    if (ns_exp_data_shape(&ex->data, &c, &size, &classes) < 0 ||
+        ns_space_set_input(sp, c, size, classes) < 0)
         goto fail;
     if (ex->constraints) {
         struct ns_constraints cons;

@@ -43,13 +43,14 @@
 /* Experiment files (experiments/NAME.json; see experiments/README.md):
  *   {"name": "quickstart",              required; letters, digits, '_', '-', '.'
  *    "space": "../spaces/x.json",       required; a path (relative: to the experiment
- *                                       file's folder first, then to the current folder)
+ *                                       file's folder first, then to the current folder,
+                                       then in the installed share/netspace)
  *                                       or an inline space object
  *    "samples": 8,                      required; trials in the study, 1..100000 (may be
  *                                       raised later: the study grows, see search.c)
  *    "seed": 1,                         study seed, 0..2^53 (default 1)
  *    "constraints": {"flops": [lo, hi], ...},   optional; narrows the space's (space.h)
- *    "data": {"name": "fashion-mnist",  required: fashion-mnist, cifar10, synthetic
+ *    "data": {"name": "fashion-mnist",  required: fashion-mnist, cifar10, synthetic, folder
  *             "dir": null,              folder of the files (default: data.h's)
  *             "val_split": 0,           [0, 0.9]: evaluate on this fraction of the training
  *                                       set instead of the test set
@@ -57,10 +58,14 @@
  *             "n": 2048, "n_test": 512, "size": 28, "channels": 1, "classes": 10,
  *             "seed": ...               synthetic only: training and test images (n_test
  *                                       defaults to n/4), side, channels, classes,
- *                                       generator seed (defaults: data.h's NS_DATA_SYNTH_*)},
+ *                                       generator seed (defaults: data.h's NS_DATA_SYNTH_*)
+ *             name "folder" (an image folder, data.h): "dir" and "size" (8..1024) required;
+ *             "channels" 1 or 3 (default 3), "strict" (default false: undecodable files
+ *             are skipped and logged), "cache" (the cache file; default data.h's)},
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
- *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "dropout",
- *               "zero_init_last_bn", "eval_batch"}   optional, defaults of ns_recipe_default,
+ *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "rotate", "zoom",
+ *               "rrc_scale", "dropout", "zero_init_last_bn", "eval_batch"}   optional,
+ *               defaults of ns_recipe_default,
  *    "threads": 1}                      compute threads per worker (1..256)
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */
@@ -75,6 +80,9 @@ struct ns_exp_data {
     int synth_n, synth_n_test; /* synthetic only: images in train and test */
     int synth_size, synth_channels, synth_classes;
     uint64_t synth_seed;
+    int folder_size, folder_channels, folder_strict; /* image folders only */
+    char *folder_cache;                              /* NULL = the default; owned */
+    int skipped; /* set by ns_exp_data_load: files of an image folder that did not decode */
 };
 
 struct ns_experiment {
@@ -102,15 +110,18 @@ int ns_experiment_parse(const char *text, const char *where, struct ns_experimen
 int ns_experiment_load(const char *path, struct ns_experiment *ex);
 void ns_experiment_free(struct ns_experiment *ex);
 
-/* The input shape the experiment's dataset will have (known without loading it). */
-void ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, int *classes);
+/* The input shape the experiment's dataset will have (known without loading it; an image
+ * folder's classes are its train/ sub-folders). 0, or -1 with ns_err (a folder that is
+ * not one). */
+int ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, int *classes);
 
 /* Load the experiment's dataset: train and eval (the test set, or the validation split of
- * train when val_split > 0), limited and normalized with the training statistics. The split
+ * train when val_split > 0; an image folder without test/ needs val_split), limited and
+ * normalized with the training statistics; d->skipped is set. Skipped files of an image
+ * folder are logged to stderr, one line each. The split
  * is drawn with a fixed seed, so every worker gets the same images. 0 or -1 (nothing left
  * allocated). */
-int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train,
-                     struct ns_dataset *eval);
+int ns_exp_data_load(struct ns_exp_data *d, struct ns_dataset *train, struct ns_dataset *eval);
 
 /* Load the experiment's space (file or inline), set its input shape from the dataset and
  * narrow it by the experiment's constraints. NULL with ns_err on error. */

@@ -1,4 +1,5 @@
-/* A worker rank: loads the dataset once, then trains the trials the coordinator assigns.
+/* A worker rank: gets the dataset (read once per node: shared_data.h), then trains the
+ * trials the coordinator assigns.
  *
  * Training runs on a second thread so that the main thread stays free to talk MPI (only it
  * calls MPI: MPI_THREAD_FUNNELED): it forwards each epoch's metrics as the epoch ends and
@@ -6,6 +7,7 @@
  * flag, so a trial is aborted within one SGD step whatever the epoch length. While it waits
  * it sleeps on a condition variable, not in a spinning receive. */
 #include "search/internal.h"
+#include "search/shared_data.h"
 
 #include <errno.h>
 #include <mpi.h>
@@ -220,6 +222,7 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
     struct worker w = {.rank = rank};
     struct ns_experiment ex;
     struct ns_dataset train, eval;
+    struct ns_shared_data shared = {0};
     memset(&ex, 0, sizeof ex);
     memset(&train, 0, sizeof train);
     memset(&eval, 0, sizeof eval);
@@ -237,7 +240,7 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
             char *text = NULL;
             int bad = ns_msg_unpack_str(w.in.buf, w.in.len, &text) < 0 ||
                       ns_experiment_parse(text, "experiment from rank 0", &ex) < 0 ||
-                      ns_exp_data_load(&ex.data, &train, &eval) < 0;
+                      ns_shared_data_load(&ex.data, &shared, &train, &eval) < 0;
             free(text);
             if (bad) {
                 fatal = 1;
@@ -281,8 +284,7 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
         rep->n_trials = ex.samples;
 out:
     ns_experiment_free(&ex);
-    ns_data_free(&train);
-    ns_data_free(&eval);
+    ns_shared_data_free(&shared, &train, &eval);
     ns_inbox_free(&w.in);
     ns_msgbuf_free(&w.out);
     return status;

@@ -15,15 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum space_kind { KIND_REGNET, KIND_ANYNET };
+enum space_kind { KIND_REGNET, KIND_ANYNET, KIND_COMPOUND };
 
 /* RegNet parameters, in the order of the parameter list. */
 enum { RG_DEPTH, RG_W0, RG_WA, RG_WM, RG_GROUP_W, RG_BOT_MUL, RG_SE_R, RG_COUNT };
 static const char *const regnet_names[RG_COUNT] = {"depth",   "w0",      "wa",  "wm",
                                                    "group_w", "bot_mul", "se_r"};
-/* AnyNet per-stage parameters, then the global se_r. */
-enum { AN_D, AN_W, AN_B, AN_G, AN_SE_R, AN_COUNT };
-static const char *const anynet_names[AN_COUNT] = {"d", "w", "b", "g", "se_r"};
+/* AnyNet parameters in draw order: the per-stage d, w, b, g, then the global se_r, then the
+ * later additions (k per stage, width_mult global), so that spaces without them draw
+ * exactly what they drew before these existed. */
+enum { AN_D, AN_W, AN_B, AN_G, AN_SE_R, AN_K, AN_WMULT, AN_COUNT };
+static const char *const anynet_names[AN_COUNT] = {"d", "w", "b", "g", "se_r", "k", "width_mult"};
+static const int per_stage[AN_COUNT] = {1, 1, 1, 1, 0, 1, 0};
 
 struct ns_space {
     char name[64];
@@ -34,6 +37,8 @@ struct ns_space {
     enum ns_stem stem;
     int stem_w;
     enum ns_bn_order bn_order;
+    enum ns_act act;
+    int head_w, patch;
     int in_ch, im_size, classes;
     int max_tries;
     struct ns_constraints cons;
@@ -41,6 +46,10 @@ struct ns_space {
     /* regnet */
     int first_stride;
     struct ns_dist rg[RG_COUNT];
+
+    /* compound */
+    struct ns_config base;
+    struct ns_dist cp[4];
 
     /* anynet */
     int n_stages;
@@ -232,11 +241,11 @@ static int read_name_list(struct ns_space *sp, const json_t *j, const char *key,
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *s = json_string_value(json_array_get(a, i));
         int k = -1;
-        for (int p = 0; s && p < AN_SE_R; p++)
-            if (!strcmp(s, anynet_names[p]))
+        for (int p = 0; s && p < AN_COUNT; p++)
+            if (per_stage[p] && !strcmp(s, anynet_names[p]))
                 k = p;
         if (k < 0)
-            return ns_err("%s: %s[%zu]: not one of d, w, b, g", sp->where, key, i);
+            return ns_err("%s: %s[%zu]: not one of d, w, b, g, k", sp->where, key, i);
         flags[k] = 1;
     }
     return 0;
@@ -244,37 +253,40 @@ static int read_name_list(struct ns_space *sp, const json_t *j, const char *key,
 
 static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t *params)
 {
-    static const char *const keys[] = {"d", "w", "b", "g", "se_r", NULL};
+    static const char *const keys[] = {"d", "w", "b", "g", "se_r", "k", "width_mult", NULL};
     char where[600];
     snprintf(where, sizeof where, "%s: params", sp->where);
     if (ns_json_check_keys(params, where, keys))
         return -1;
     const enum ns_block bl = sp->block;
-    const int grouped = bl == NS_BLOCK_X || bl == NS_BLOCK_Y;
+    /* which parameters a block has is the block's to say (ns_block_takes) */
+    const unsigned takes = ns_block_takes(bl);
+    const int grouped = (takes & NS_TAKES_G) != 0;
+    const unsigned allowed_bit[AN_COUNT] = {0, 0, NS_TAKES_B, NS_TAKES_G, NS_TAKES_SE, NS_TAKES_K, 0};
+    static const char *const what[AN_COUNT] = {"", "", "bottleneck or expansion", "group width",
+                                               "SE", "depthwise kernel size", ""};
     for (int i = 0; i < AN_COUNT; i++) {
         if (parse_dist(sp, params, anynet_names[i], &sp->an[i], &sp->has[i]))
             return -1;
         int needed = i <= AN_W || (i == AN_B && grouped) || (i == AN_G && grouped);
-        int allowed = needed || (i == AN_B && bl == NS_BLOCK_MBCONV) ||
-                      (i == AN_SE_R && (bl == NS_BLOCK_Y || bl == NS_BLOCK_MBCONV));
+        int allowed = needed || !allowed_bit[i] || (takes & allowed_bit[i]);
         if (needed && !sp->has[i])
             return ns_err("%s: params.%s: missing field", sp->where, anynet_names[i]);
         if (!allowed && sp->has[i])
             return ns_err("%s: params.%s: block %s has no %s", sp->where, anynet_names[i],
-                          ns_block_name(bl),
-                          i == AN_B   ? "bottleneck"
-                          : i == AN_G ? "group width"
-                                      : "SE");
+                          ns_block_name(bl), what[i]);
     }
-    if (bl == NS_BLOCK_Y && !sp->has[AN_SE_R]) {
+    if ((takes & NS_NEEDS_SE) && !sp->has[AN_SE_R]) {
         fixed(&sp->an[AN_SE_R], 0.25);
         sp->has[AN_SE_R] = 1;
     }
-    sp->shared[AN_SE_R] = 1;
+    sp->shared[AN_SE_R] = sp->shared[AN_WMULT] = 1;
     if (read_name_list(sp, j, "shared", sp->shared) ||
         read_name_list(sp, j, "non_decreasing", sp->nondec))
         return -1;
-    for (int i = 0; i < AN_SE_R; i++) {
+    for (int i = 0; i < AN_COUNT; i++) {
+        if (!per_stage[i])
+            continue;
         if ((sp->shared[i] || sp->nondec[i]) && !sp->has[i])
             return ns_err("%s: %s: the space has no parameter %s", sp->where,
                           sp->shared[i] ? "shared" : "non_decreasing", anynet_names[i]);
@@ -286,8 +298,19 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
         check_values(sp, "w", &sp->an[AN_W], 1, 0, 8192, 1) ||
         (sp->has[AN_B] && check_values(sp, "b", &sp->an[AN_B], 0, 1, 16, 0)) ||
         (sp->has[AN_G] && check_values(sp, "g", &sp->an[AN_G], 1, 0, 8192, 1)) ||
-        (sp->has[AN_SE_R] && check_values(sp, "se_r", &sp->an[AN_SE_R], 0, 0, 0.999999, 0)))
+        (sp->has[AN_SE_R] && check_values(sp, "se_r", &sp->an[AN_SE_R], 0, 0, 0.999999, 0)) ||
+        (sp->has[AN_K] && check_values(sp, "k", &sp->an[AN_K], 3, 0, 7, 1)) ||
+        (sp->has[AN_WMULT] && check_values(sp, "width_mult", &sp->an[AN_WMULT], 0, 1, 16, 0)))
         return -1;
+    if (sp->has[AN_K]) {
+        if (sp->an[AN_K].kind != NS_DIST_CHOICE)
+            return ns_err("%s: params.k: give the kernel sizes as a choice of 3, 5, 7", sp->where);
+        for (int v = 0; v < sp->an[AN_K].n_values; v++) {
+            double k = sp->an[AN_K].values[v];
+            if (k != 3 && k != 5 && k != 7)
+                return ns_err("%s: params.k: %g is not a kernel size (3, 5, 7)", sp->where, k);
+        }
+    }
     for (int i = 0; i < AN_COUNT; i++) {
         if (!sp->has[i])
             continue;
@@ -303,16 +326,103 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
     return 0;
 }
 
+/* What every kind of space has: the input shape (required unless the kind has a default),
+ * max_tries, constraints. */
+static int load_common(struct ns_space *sp, const json_t *j)
+{
+    char where[600];
+    const json_t *in = json_object_get(j, "input");
+    snprintf(where, sizeof where, "%s.input", sp->where);
+    static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
+    if (!in && sp->kind != KIND_COMPOUND)
+        return ns_err("%s: missing field", where);
+    if (in && (ns_json_check_keys(in, where, input_keys) ||
+               ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
+               ns_json_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
+               ns_json_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes)))
+        return -1;
+
+    sp->max_tries = 1000;
+    if (ns_json_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
+        return -1;
+
+    ns_constraints_none(&sp->cons);
+    const json_t *cons = json_object_get(j, "constraints");
+    snprintf(where, sizeof where, "%s: constraints", sp->where);
+    if (cons && ns_constraints_from_jansson(cons, where, &sp->cons))
+        return -1;
+
+    return 0;
+}
+
 static const char *const space_keys[] = {"name",      "description",    "kind",   "block",
                                          "stem",      "input",          "params", "constraints",
                                          "max_tries", "first_stride",   "stages", "strides",
-                                         "shared",    "non_decreasing", "bn_order", NULL};
+                                         "shared",    "non_decreasing", "bn_order", "act",
+                                         "head_w",    "patch",          NULL};
+
+static const char *const compound_keys[] = {"name",   "description", "kind",      "base",
+                                            "input",  "params",      "constraints", "max_tries",
+                                            NULL};
+/* Compound-scaling parameters, in draw order, and their defaults (EfficientNet's). */
+enum { CP_PHI, CP_ALPHA, CP_BETA, CP_GAMMA, CP_COUNT };
+static const char *const compound_names[CP_COUNT] = {"phi", "alpha", "beta", "gamma"};
+
+/* kind "compound": a base config scaled by phi (ns_compound_scale). */
+static int load_compound(struct ns_space *sp, const json_t *j)
+{
+    sp->kind = KIND_COMPOUND;
+    if (ns_json_check_keys(j, sp->where, compound_keys))
+        return -1;
+    const json_t *base = json_object_get(j, "base");
+    if (!base)
+        return ns_err("%s.base: missing field (the config to scale)", sp->where);
+    if (ns_config_from_jansson(base, &sp->base))
+        return ns_err_prefix("%s.base", sp->where);
+    sp->block = sp->base.block;
+    sp->in_ch = sp->base.in_ch;
+    sp->im_size = sp->base.im_size;
+    sp->classes = sp->base.classes;
+    if (load_common(sp, j))
+        return -1;
+    const json_t *params = json_object_get(j, "params");
+    if (!params)
+        return ns_err("%s: params: missing field", sp->where);
+    static const char *const keys[] = {"phi", "alpha", "beta", "gamma", NULL};
+    char where[600];
+    snprintf(where, sizeof where, "%s: params", sp->where);
+    if (ns_json_check_keys(params, where, keys))
+        return -1;
+    static const double defaults[CP_COUNT] = {0, 1.2, 1.1, 1.15};
+    for (int i = 0; i < CP_COUNT; i++) {
+        int present;
+        if (parse_dist(sp, params, compound_names[i], &sp->cp[i], &present))
+            return -1;
+        if (!present && i == CP_PHI)
+            return ns_err("%s: params.phi: missing field", sp->where);
+        if (!present)
+            fixed(&sp->cp[i], defaults[i]);
+        if (add_name(sp, "%s", compound_names[i], 0))
+            return -1;
+    }
+    if (check_values(sp, "phi", &sp->cp[CP_PHI], -8, 0, 8, 0) ||
+        check_values(sp, "alpha", &sp->cp[CP_ALPHA], 1, 0, 4, 0) ||
+        check_values(sp, "beta", &sp->cp[CP_BETA], 1, 0, 4, 0) ||
+        check_values(sp, "gamma", &sp->cp[CP_GAMMA], 1, 0, 4, 0))
+        return -1;
+    return 0;
+}
 
 static int load(struct ns_space *sp, const json_t *j)
 {
-    if (ns_json_check_keys(j, sp->where, space_keys))
-        return -1;
     const char *s;
+    if (json_is_object(j) && json_is_string(json_object_get(j, "kind")) &&
+        !strcmp(json_string_value(json_object_get(j, "kind")), "compound")) {
+        if (ns_json_check_keys(j, sp->where, compound_keys))
+            return -1;
+    } else if (ns_json_check_keys(j, sp->where, space_keys)) {
+        return -1;
+    }
     if (ns_json_get_str(j, "name", sp->where, 1, &s))
         return -1;
     if (!*s || strlen(s) >= sizeof sp->name)
@@ -327,31 +437,46 @@ static int load(struct ns_space *sp, const json_t *j)
         sp->kind = KIND_REGNET;
     else if (!strcmp(s, "anynet"))
         sp->kind = KIND_ANYNET;
+    else if (!strcmp(s, "compound"))
+        return load_compound(sp, j);
     else
-        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet)", sp->where, s);
+        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet, compound)", sp->where, s);
 
     if (ns_json_get_str(j, "block", sp->where, 1, &s))
         return -1;
     int v = ns_block_from_name(s);
     if (v < 0)
-        return ns_err("%s.block: unknown block type '%s' (vanilla, res_basic, x, y, sep, "
-                      "mbconv)",
-                      sp->where, s);
+        return ns_err("%s.block: unknown block type '%s' (%s)", sp->where, s, ns_block_names());
     sp->block = (enum ns_block)v;
     if (sp->kind == KIND_REGNET && v != NS_BLOCK_X && v != NS_BLOCK_Y)
         return ns_err("%s.block: a regnet space has block x or y, not %s", sp->where, s);
+    const int takes_act = (ns_block_takes(sp->block) & NS_TAKES_ACT) != 0;
     s = NULL;
     if (ns_json_get_str(j, "bn_order", sp->where, 0, &s) < 0)
         return -1;
     if (s) {
         if ((v = ns_bn_order_from_name(s)) < 0)
             return ns_err("%s.bn_order: unknown order '%s' (before_act, after_act)", sp->where, s);
-        if (v == NS_BN_AFTER_ACT && sp->block == NS_BLOCK_SEP)
-            return ns_err("%s.bn_order: sep blocks are pre-activation; after_act is for the "
+        if (v == NS_BN_AFTER_ACT && !takes_act)
+            return ns_err("%s.bn_order: %s blocks are pre-activation; after_act is for the "
                           "other block types",
-                          sp->where);
+                          sp->where, ns_block_name(sp->block));
         sp->bn_order = (enum ns_bn_order)v;
     }
+    s = NULL;
+    if (ns_json_get_str(j, "act", sp->where, 0, &s) < 0)
+        return -1;
+    if (s) {
+        if ((v = ns_act_from_name(s)) < 0)
+            return ns_err("%s.act: unknown activation '%s' (relu, silu, relu6)", sp->where, s);
+        if (v != NS_ACT_RELU && !takes_act)
+            return ns_err("%s.act: %s blocks are pre-activation with ReLU", sp->where,
+                          ns_block_name(sp->block));
+        sp->act = (enum ns_act)v;
+    }
+    if (ns_json_get_int(j, "head_w", sp->where, 0, 0, 8192, &sp->head_w) < 0 ||
+        ns_json_get_int(j, "patch", sp->where, 0, 1, 1024, &sp->patch) < 0)
+        return -1;
 
     char where[600];
     const json_t *stem = json_object_get(j, "stem");
@@ -367,27 +492,8 @@ static int load(struct ns_space *sp, const json_t *j)
         return ns_err("%s.type: unknown stem '%s' (cifar, simple, res)", where, s);
     sp->stem = (enum ns_stem)v;
 
-    const json_t *in = json_object_get(j, "input");
-    snprintf(where, sizeof where, "%s.input", sp->where);
-    static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
-    if (!in)
-        return ns_err("%s: missing field", where);
-    if (ns_json_check_keys(in, where, input_keys) ||
-        ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
-        ns_json_get_int(in, "im_size", where, 1, 4, 1024, &sp->im_size) ||
-        ns_json_get_int(in, "classes", where, 1, 2, 1000000, &sp->classes))
+    if (load_common(sp, j))
         return -1;
-
-    sp->max_tries = 1000;
-    if (ns_json_get_int(j, "max_tries", sp->where, 0, 1, 10000000, &sp->max_tries) < 0)
-        return -1;
-
-    ns_constraints_none(&sp->cons);
-    const json_t *cons = json_object_get(j, "constraints");
-    snprintf(where, sizeof where, "%s: constraints", sp->where);
-    if (cons && ns_constraints_from_jansson(cons, where, &sp->cons))
-        return -1;
-
     const json_t *params = json_object_get(j, "params");
     if (!params)
         return ns_err("%s: params: missing field", sp->where);
@@ -521,6 +627,18 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     c->stem_w = sp->stem_w;
     c->block = sp->block;
     c->bn_order = sp->bn_order;
+    c->act = sp->act;
+    c->head_w = sp->head_w;
+    if (sp->kind == KIND_COMPOUND) {
+        for (int i = 0; i < CP_COUNT; i++)
+            vals[i] = ns_dist_draw(&sp->cp[i], rng);
+        struct ns_config b = sp->base;
+        b.in_ch = sp->in_ch;
+        b.im_size = sp->im_size;
+        b.classes = sp->classes;
+        struct ns_compound k = {vals[CP_PHI], vals[CP_ALPHA], vals[CP_BETA], vals[CP_GAMMA]};
+        return ns_compound_scale(&b, &k, c);
+    }
     if (sp->kind == KIND_REGNET) {
         for (int i = 0; i < RG_COUNT; i++)
             vals[i] = ns_dist_draw(&sp->rg[i], rng);
@@ -546,17 +664,30 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     }
     c->n_stages = n;
     c->se_r = sp->has[AN_SE_R] ? per[AN_SE_R][0] : 0.0;
-    const int grouped = sp->block == NS_BLOCK_X || sp->block == NS_BLOCK_Y;
+    /* a width multiplier scales every width, the stem's too (MobileNet's alpha) */
+    const double wm = sp->has[AN_WMULT] ? per[AN_WMULT][0] : 1.0;
+    if (sp->has[AN_WMULT])
+        c->stem_w = ns_round_even(c->stem_w * wm) > 0 ? ns_round_even(c->stem_w * wm) : 1;
+    /* pycls's group/bottleneck adjustment where g divides a bottleneck (not a transformer's
+     * head width, which must divide w: a draw where it does not is rejected) */
+    const unsigned takes = ns_block_takes(sp->block);
+    const int grouped = (takes & NS_TAKES_G) && !(takes & NS_TOKENS);
     for (int s = 0; s < n; s++) {
         struct ns_stage *st = &c->stages[s];
         st->d = (int)per[AN_D][s];
         st->w = (int)per[AN_W][s];
+        if (sp->has[AN_WMULT])
+            st->w = ns_round_even(st->w * wm) > 0 ? ns_round_even(st->w * wm) : 1;
         st->s = sp->strides[s];
         st->b = sp->has[AN_B] ? per[AN_B][s] : 1.0;
         st->g = sp->has[AN_G] ? (int)per[AN_G][s] : 1;
+        st->k = sp->has[AN_K] ? (int)per[AN_K][s] : 0;
         if (grouped)
             ns_sp_adjust_compat(st);
     }
+    if (takes & NS_TOKENS) /* the patch embedding makes tokens of the encoder's width */
+        c->stem_w = c->stages[0].w;
+    c->patch = sp->patch;
     ns_config_normalize(c);
     return ns_config_check(c);
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "model/config_json.h"
 #include "model/model.h"
 #include "util/json.h"
 #include "util/pcg32.h"
@@ -47,6 +48,22 @@ int ns_regnet_generate(const struct ns_regnet *r, int first_stride, struct ns_co
  * comma separated; depth, w0, wa, wm, group_w required; bot_mul defaults to 1, se_r to 0.25).
  * Returns 0, or -1 with ns_err naming the key. */
 int ns_regnet_parse(const char *text, struct ns_regnet *out);
+
+/* ---------------------------------------------------------------- compound scaling ------ */
+
+/* EfficientNet's compound scaling of a base network by phi with coefficients alpha (depth),
+ * beta (width), gamma (resolution); the paper's are 1.2, 1.1, 1.15. */
+struct ns_compound {
+    double phi, alpha, beta, gamma;
+};
+
+/* out = base with every stage's depth d -> ceil(d * alpha^phi), every width (stages, stem,
+ * head conv) w -> round_filters(w * beta^phi) (the nearest multiple of 8, at least 8, plus
+ * 8 when that lost more than 10 %), grouped stages' group widths adjusted to still divide,
+ * and the input size r -> rint(r * gamma^phi) (the trainer resizes the data to it). Returns
+ * 0, or -1 with ns_err for coefficients below 1 or a scaled net that cannot be built. */
+int ns_compound_scale(const struct ns_config *base, const struct ns_compound *k,
+                      struct ns_config *out);
 
 /* ---------------------------------------------------------------- distributions --------- */
 
@@ -121,6 +138,7 @@ const char *ns_space_path(const struct ns_space *sp);
 
 /* The names of the sampled parameters, in a fixed order that is the order of
  * struct ns_trial.params: RegNet spaces: depth, w0, wa, wm, group_w, bot_mul, se_r.
+ * Compound spaces: phi, alpha, beta, gamma.
  * AnyNet-kind spaces (AnyNetX_A..E, vanilla, resnet, resnext, sep, mbconv): for each of
  * d, w, b, g: either one shared name ("b") or one per stage ("b1".."b4"), then "se_r" when
  * the space has it. Values are the drawn values (sorted across stages for the space's

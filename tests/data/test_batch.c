@@ -66,7 +66,7 @@ static void no_augmentation_gives_normalized_values(void **state)
     const uint32_t idx[3] = {2, 0, 2};
     float x[3 * 30];
     int32_t y[3];
-    const struct ns_augment off = {0, 0};
+    const struct ns_augment off = {.crop_pad = 0, .flip = 0};
     for (int pass = 0; pass < 2; pass++) {
         memset(x, 0xff, sizeof x);
         ns_data_batch(&d, idx, 3, pass ? &off : NULL, NULL, x, y);
@@ -104,7 +104,7 @@ static void hand_worked_crop_and_flip(void **state)
     d.mean[0] = 0.5f;
     d.std[0] = 0.25f;
     const uint32_t idx[1] = {0};
-    const struct ns_augment aug = {1, 1};
+    const struct ns_augment aug = {.crop_pad = 1, .flip = 1};
     float x[9];
     int32_t y;
     float p[10];
@@ -181,7 +181,7 @@ static void flip_only_mirrors_about_half(void **state)
     float *x = malloc(sizeof(float) * N * 24);
     int32_t y[N];
     assert_non_null(x);
-    const struct ns_augment aug = {0, 1};
+    const struct ns_augment aug = {.crop_pad = 0, .flip = 1};
     struct ns_pcg32 rng, start;
     ns_pcg32_seed(&rng, 9, 2);
     start = rng;
@@ -209,7 +209,7 @@ static void crop_and_flip_multichannel(void **state)
     float *x = malloc(sizeof(float) * N * IMG);
     int32_t y[N];
     assert_non_null(x);
-    const struct ns_augment aug = {2, 1};
+    const struct ns_augment aug = {.crop_pad = 2, .flip = 1};
     struct ns_pcg32 rng, start;
     ns_pcg32_seed(&rng, 123, 4);
     start = rng;
@@ -234,7 +234,7 @@ static void padding_wider_than_the_image(void **state)
     uint32_t idx[N] = {0};
     float x[N * 9];
     int32_t y[N];
-    const struct ns_augment aug = {5, 1};
+    const struct ns_augment aug = {.crop_pad = 5, .flip = 1};
     struct ns_pcg32 rng, start;
     ns_pcg32_seed(&rng, 1, 1);
     start = rng;
@@ -261,7 +261,7 @@ static void deterministic_for_a_seed(void **state)
         idx[i] = (uint32_t)(15 - i);
     float a[16 * 64], b[16 * 64], c[16 * 64];
     int32_t y[16];
-    const struct ns_augment aug = {2, 1};
+    const struct ns_augment aug = {.crop_pad = 2, .flip = 1};
     struct ns_pcg32 r1, r2, r3;
     ns_pcg32_seed(&r1, 77, 0);
     ns_pcg32_seed(&r2, 77, 0);
@@ -300,7 +300,7 @@ static void an_epoch_is_fast(void **state)
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 3, 3);
     ns_pcg32_shuffle(&rng, perm, 60000);
-    const struct ns_augment aug = {2, 1};
+    const struct ns_augment aug = {.crop_pad = 2, .flip = 1};
     double secs[2] = {1e9, 1e9};
     for (int rep = 0; rep < 2; rep++) /* the best of two: the first pays for page faults */
         for (int a = 0; a < 2; a++) {

@@ -39,7 +39,7 @@ static void same_bits(int h, int w, int c, int pad, int flip)
     float *a = malloc(len * sizeof *a), *b = malloc(len * sizeof *b);
     int32_t ya[N], yb[N];
     assert_true(a && b);
-    const struct ns_augment aug = {pad, flip};
+    const struct ns_augment aug = {.crop_pad = pad, .flip = flip};
     struct ns_pcg32 r1, r2;
     ns_pcg32_seed(&r1, 4, 4);
     r2 = r1;

@@ -26,92 +26,12 @@
 #include "nn/ops.h"
 #include "nn/pool.h"
 #include "nn_check.h"
+#include "nn_fd.h"
 #include "util/err.h"
 
 static struct ns_pool *pool2, *pool3;
 static int verbose;
 
-/* Garbage an overwriting backward must replace. */
-#define SENTINEL 12345.0f
-
-/* ---- the finite-difference engine ---------------------------------------------------- */
-
-typedef double (*loss_fn)(void *ctx);
-
-/* L = sum(y * r) in double: terms that the perturbation leaves untouched cancel exactly. */
-static double project(const float *y, const float *r, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)y[i] * r[i];
-    return s;
-}
-
-/* (L(v+eps) - L(v-eps)) / (the step actually taken) for element i of v. */
-static double fd_at(loss_fn f, void *ctx, float *v, size_t i, double eps)
-{
-    float v0 = v[i];
-    v[i] = (float)(v0 + eps);
-    float hp = v[i];
-    double lp = f(ctx);
-    v[i] = (float)(v0 - eps);
-    float hm = v[i];
-    double lm = f(ctx);
-    v[i] = v0;
-    return (lp - lm) / ((double)hp - (double)hm);
-}
-
-/* Compare grad[i] (the analytic dL/dv[i]) with central differences for every element of
- * v, or for max_checks of them (the first, the last and random others) when v is larger.
- * An element passes when |fd - grad| <= atol + rtol * max(|fd|, |grad|). Returns the
- * number of failures; the first few are printed unless quiet. */
-static int fd_check(const char *what, loss_fn f, void *ctx, float *v, size_t n, const float *grad,
-                    double eps, size_t max_checks, double atol, double rtol, int quiet)
-{
-    struct ns_pcg32 rng;
-    ns_pcg32_seed(&rng, 0xfdu + n, 7u);
-    size_t checks = n <= max_checks ? n : max_checks;
-    int bad = 0;
-    double worst = 0;
-    for (size_t k = 0; k < checks; k++) {
-        size_t i = n <= max_checks ? k
-                   : k == 0        ? 0
-                   : k == 1        ? n - 1
-                                   : (size_t)ns_pcg32_bounded(&rng, (uint32_t)n);
-        double fd = fd_at(f, ctx, v, i, eps);
-        double err = fabs(fd - grad[i]);
-        double tol = atol + rtol * fmax(fabs(fd), fabs(grad[i]));
-        if (err / tol > worst)
-            worst = err / tol;
-        if (!(err <= tol)) {
-            if (!quiet && bad < 5)
-                fprintf(stderr,
-                        "%s: element %zu: analytic %.7g, finite difference %.7g "
-                        "(|diff| %.3g > tol %.3g)\n",
-                        what, i, grad[i], fd, err, tol);
-            bad++;
-        }
-    }
-    if (verbose)
-        fprintf(stderr, "  %-44s %4zu checked, worst err/tol %.3f\n", what, checks, worst);
-    if (bad && !quiet)
-        fprintf(stderr, "%s: %d of %zu elements wrong\n", what, bad, checks);
-    return bad;
-}
-
-/* a - b elementwise: the amount a backward added to pre-filled gradients. */
-static float *diff(const float *a, const float *b, size_t n)
-{
-    float *d = nn_floats(n);
-    for (size_t i = 0; i < n; i++)
-        d[i] = a[i] - b[i];
-    return d;
-}
-
-/* Tolerances. Central differences of float32 ops with eps 1e-2 on O(1) data are good to
- * about 1e-4 relative; 3e-3 leaves a wide margin and still catches a gradient off by 1%. */
-#define FD_ATOL 3e-3
-#define FD_RTOL 3e-3
 /* float32 op vs double reference */
 #define REF_ATOL 1e-4
 #define REF_RTOL 1e-5
@@ -573,7 +493,8 @@ static void activation_gradients(void **state)
 {
     (void)state;
     const size_t len = 301; /* not a multiple of the 16-float thread split */
-    static const enum ns_act acts[4] = {NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID, NS_ACT_RELU6};
+    static const enum ns_act acts[5] = {NS_ACT_RELU, NS_ACT_SILU, NS_ACT_SIGMOID, NS_ACT_RELU6,
+                                        NS_ACT_GELU};
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 5, 5);
     float *x = nn_floats(len), *y = nn_floats(len), *y2 = nn_floats(len), *r = nn_floats(len);
@@ -581,7 +502,7 @@ static void activation_gradients(void **state)
     double *ry = malloc(sizeof(double) * len), *rdx = malloc(sizeof(double) * len);
     int fails = 0;
     char what[96];
-    for (int ai = 0; ai < 4; ai++) {
+    for (int ai = 0; ai < 5; ai++) {
         const enum ns_act a = acts[ai];
         const char *name = ns_act_name(a);
         for (size_t i = 0; i < len; i++) {
@@ -610,6 +531,11 @@ static void activation_gradients(void **state)
             case NS_ACT_RELU6:
                 yv = v < 0 ? 0 : v > 6 ? 6 : v, d = v > 0 && v < 6;
                 break;
+            case NS_ACT_GELU: {
+                double cdf = 0.5 * (1 + erf(v / sqrt(2.0)));
+                yv = v * cdf, d = cdf + v * exp(-0.5 * v * v) / sqrt(2 * M_PI);
+                break;
+            }
             default:
                 yv = s, d = s * (1 - s);
             }

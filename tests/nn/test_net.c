@@ -448,9 +448,6 @@ static void mismatched_data_and_bad_recipes_are_errors(void **state)
     struct ns_recipe r = quick_recipe(1, 1);
     struct ns_config cfg = tiny_x(4);
 
-    cfg.im_size = 28; /* the data is 12x12 */
-    expect_error(&cfg, &train, &test, &r, "28");
-    cfg = tiny_x(4);
     cfg.in_ch = 3; /* the data has 1 channel */
     expect_error(&cfg, &train, &test, &r, "3");
     cfg = tiny_x(2); /* the data has 4 classes */
@@ -465,6 +462,28 @@ static void mismatched_data_and_bad_recipes_are_errors(void **state)
     expect_error(&cfg, &train, &test, &r, "threads");
     r = quick_recipe(0, 1);
     expect_error(&cfg, &train, &test, &r, "epochs");
+    ns_data_free(&train);
+    ns_data_free(&test);
+}
+
+/* A model at another resolution than the data's (compound scaling) trains on the images
+ * resized to it: the same run twice gives the same numbers, and they differ from the run at
+ * the data's own size. */
+static void other_resolutions_train_on_resized_images(void **state)
+{
+    (void)state;
+    struct ns_dataset train, test;
+    assert_int_equal(ns_data_synthetic_pair(&train, &test, 64, 16, 1, 12, 4, 13), 0);
+    struct ns_recipe r = quick_recipe(1, 1);
+    struct ns_train_result a, b, c;
+    struct ns_config cfg = tiny_x(4);
+    cfg.im_size = 17; /* the data is 12x12 */
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, NULL, &a), NS_TRAIN_OK);
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, NULL, &b), NS_TRAIN_OK);
+    assert_true(a.train_loss == b.train_loss && a.test_err == b.test_err);
+    cfg.im_size = 12;
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, NULL, &c), NS_TRAIN_OK);
+    assert_true(a.train_loss != c.train_loss);
     ns_data_free(&train);
     ns_data_free(&test);
 }
@@ -520,6 +539,7 @@ int main(void)
         cmocka_unit_test(same_seed_and_threads_give_identical_runs),
         cmocka_unit_test(huge_learning_rate_diverges_with_a_reason),
         cmocka_unit_test(mismatched_data_and_bad_recipes_are_errors),
+        cmocka_unit_test(other_resolutions_train_on_resized_images),
         cmocka_unit_test(callback_and_stop_flag_end_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

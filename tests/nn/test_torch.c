@@ -340,13 +340,19 @@ static struct ns_config config_of(const float *m, size_t len)
     c.block = (enum ns_block)(int)m[5];
     c.se_r = m[6] / 1000.0;
     c.n_stages = (int)m[7];
-    assert_int_equal(len, 8 + 5 * (size_t)c.n_stages + 1);
+    assert_int_equal(len, 8 + 6 * (size_t)c.n_stages + 4);
     for (int s = 0; s < c.n_stages; s++) {
         const float *st = m + 8 + 5 * s;
         c.stages[s] =
             (struct ns_stage){(int)st[0], (int)st[1], (int)st[2], (int)st[3], st[4] / 1000.0, 0};
     }
-    c.bn_order = (enum ns_bn_order)(int)m[8 + 5 * c.n_stages];
+    const float *tail = m + 8 + 5 * c.n_stages;
+    c.bn_order = (enum ns_bn_order)(int)tail[0];
+    c.act = (enum ns_act)(int)tail[1];
+    c.head_w = (int)tail[2];
+    for (int s = 0; s < c.n_stages; s++)
+        c.stages[s].k = (int)tail[3 + s] == 3 ? 0 : (int)tail[3 + s];
+    c.patch = (int)tail[3 + c.n_stages];
     return c;
 }
 
@@ -422,6 +428,11 @@ static int check_net(const char *block, struct ns_pool *pool, int max_batch)
     for (int i = 0; i < net->n_nodes; i++)
         if (net->nodes[i].kind == NS_N_GAP)
             head = i;
+    /* a transformer: the final LN, whose output the class token is taken from (node i
+     * makes tensor i + 1) */
+    for (int i = 0; head < 0 && i < net->n_nodes; i++)
+        if (net->nodes[i].kind == NS_N_TOKEN0)
+            head = net->nodes[i].in[0] - 1;
     assert_true(head >= 0);
     const struct ns_tensor *ft = &net->tensors[net->nodes[head].in[0]];
     fails += !cmp(p, "feat", ft->data, fx_get(p, "feat", ft->per_image * n), ft->per_image * n,
@@ -503,6 +514,67 @@ static void reparam_block_nets_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* The families of the layer graph: MobileNet v1 (ReLU and ReLU6, k = 5), ShuffleNet v2
+ * (split, concat, shuffle; both units; simple_pool stem; head conv), EfficientNet's MBConv
+ * (SiLU, SE with a SiLU hidden layer, k = 5, head conv), ShuffleNet v1 (grouped 1x1 convs,
+ * shuffle with 4 and 2 groups, average-pool shortcut and concat, identity unit). */
+static void new_family_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = 0;
+    static const char *nets[] = {"mbv1", "mbv1_relu6", "shuffle_v2", "mbconv_silu", "shuffle_v1"};
+    for (int i = 0; i < 5; i++)
+        fails += check_net(nets[i], pool2, 4);
+    fails += check_net("shuffle_v2", NULL, 5);
+    assert_int_equal(fails, 0);
+}
+
+/* A vision transformer: patchify stem, class token and position embedding, pre-LN encoder
+ * blocks (multi-head attention, GELU MLP), final LN and the class token's classifier. */
+static void vit_net_matches_torch(void **state)
+{
+    (void)state;
+    assert_int_equal(check_net("vit", pool2, 4), 0);
+    assert_int_equal(check_net("vit", NULL, 6), 0);
+}
+
+/* AdamW on the vit net's parameters: decoupled decay on the weights only, bias-corrected
+ * moments, the learning rate changed every step. */
+static void adamw_step_matches_torch(void **state)
+{
+    (void)state;
+    const struct fx_tensor *mt = fx_find("net_vit/", "meta");
+    assert_non_null(mt);
+    struct ns_config cfg = config_of(mt->data, mt->len);
+    struct ns_net *net = ns_net_build(&cfg, 1, 0, 0, NULL);
+    assert_non_null(net);
+    assert_int_equal(ns_net_use_adamw(net), 0);
+    const float *m = fx_get("adamw/", "meta", 4), *lr = fx_get("adamw/", "lr", 3);
+    char nm[32];
+    for (int i = 0; i < net->n_params; i++) {
+        snprintf(nm, sizeof nm, "p%d", i);
+        memcpy(net->w + net->params[i].off, fx_get("net_vit/", nm, net->params[i].len),
+               sizeof(float) * net->params[i].len);
+    }
+    int fails = 0;
+    for (int k = 1; k <= 3; k++) {
+        for (int i = 0; i < net->n_params; i++) {
+            snprintf(nm, sizeof nm, "g%d_%d", k, i);
+            memcpy(net->dw + net->params[i].off, fx_get("adamw/", nm, net->params[i].len),
+                   sizeof(float) * net->params[i].len);
+        }
+        ns_net_adamw_step(net, lr[k - 1], m[0], m[1], m[2], m[3]);
+        for (int i = 0; i < net->n_params; i++) {
+            snprintf(nm, sizeof nm, "w%d_%d", k, i);
+            fails += !cmp("adamw/", nm, net->w + net->params[i].off,
+                          fx_get("adamw/", nm, net->params[i].len), net->params[i].len, 1e-6,
+                          1e-5);
+        }
+    }
+    ns_net_free(net);
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -537,6 +609,9 @@ int main(void)
         cmocka_unit_test(bn_after_act_nets_match_torch),
         cmocka_unit_test(rect_conv_matches_torch),
         cmocka_unit_test(reparam_block_nets_match_torch),
+        cmocka_unit_test(new_family_nets_match_torch),
+        cmocka_unit_test(vit_net_matches_torch),
+        cmocka_unit_test(adamw_step_matches_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -53,7 +53,7 @@ b32=$("$NETSPACE" model --config "$SRC/tests/fixtures/space/bench_net.json" --im
 has "$b32" '"im_size":32,"in_ch":3,' "model --config with --im-size --in-ch"
 
 "$NETSPACE" model --help | grep -q -- "--regnet" || fail "model --help"
-expect_exit 2 "give exactly one of --regnet and --config" "$NETSPACE" model
+expect_exit 2 "give exactly one of --regnet, --config, --preset" "$NETSPACE" model
 expect_exit 2 "give exactly one" "$NETSPACE" model --regnet "$R200" --config x.json
 expect_exit 2 "--block: 'z' is not x or y" "$NETSPACE" model --regnet "$R200" --block z
 expect_exit 2 "--im-size" "$NETSPACE" model --regnet "$R200" --im-size big

@@ -92,6 +92,10 @@ static void round_trip_preserves_every_block_type(void **state)
             c.stages[1].b = 6;
         if (bl == NS_BLOCK_X)
             c.stages[0].b = 0.5;
+        if (bl == NS_BLOCK_VIT) { /* one stage of stride 1 on a patch stem */
+            c.stem = NS_STEM_PATCHIFY, c.patch = 4, c.stem_w = 32, c.n_stages = 1;
+            c.stages[0] = (struct ns_stage){.d = 2, .w = 32, .s = 1, .g = 8, .b = 2};
+        }
         ns_config_normalize(&c); /* the bench net's g = 8 is not every block's */
         char *s = ns_config_to_json(&c);
         assert_non_null(s);

@@ -1,0 +1,122 @@
+/* ns_compare (analysis.h): two studies' error distributions, read from a db. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/analysis_internal.h"
+#include "util/err.h"
+
+/* Twins: trial i of a and trial i of b, both with an error, of equal flops and params (the
+ * same architecture: studies whose spaces draw the same configs from the same seed; the
+ * config hash is not compared, since a field such as bn_order changes it without changing
+ * the architecture's draw). */
+static void pair_up(const struct ns_study_data *a, const struct ns_study_data *b, double *pa,
+                    double *pb, size_t *n, size_t *unmatched)
+{
+    *n = *unmatched = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->idx[j] < a->idx[i])
+            j++;
+        if (j == b->n || b->idx[j] != a->idx[i])
+            continue;
+        int same = a->flops[i] == b->flops[j] && a->params[i] == b->params[j];
+        if (!same) {
+            (*unmatched)++;
+            continue;
+        }
+        pa[*n] = a->err[i];
+        pb[*n] = b->err[j];
+        (*n)++;
+    }
+}
+
+int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ks_weighted.d = out->ks_weighted.p = out->ks_weighted.m = NAN;
+    out->w_lo = out->w_hi = NAN;
+    if (!r->a || !r->b || !*r->a || !*r->b)
+        return ns_err("compare: two studies are needed (--study A,B)");
+    if (!strcmp(r->a, r->b))
+        return ns_err("compare: study '%s' given twice; name two different studies", r->a);
+    if (r->normalize && strcmp(r->normalize, "flops") && strcmp(r->normalize, "params") &&
+        strcmp(r->normalize, "acts"))
+        return ns_err("--normalize %s: use flops, params or acts", r->normalize);
+    if (r->resamples < 1)
+        return ns_err("compare: resamples must be >= 1");
+    struct ns_db *db = ns_db_open(r->db, NS_DB_RO);
+    if (!db)
+        return -1;
+    const char *names[2] = {r->a, r->b};
+    struct ns_db_study_info *info;
+    int ni, *sel, ns;
+    if (ns_studies_select(db, names, 2, &info, &ni, &sel, &ns)) {
+        ns_db_close(db);
+        return -1;
+    }
+    struct ns_study_data s[2];
+    memset(s, 0, sizeof s);
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        rc = ns_study_data_load(db, info[sel[i]].id, info[sel[i]].name, r->error_best,
+                                r->failed_chance, &s[i]);
+    ns_db_studies_free(info, ni);
+    free(sel);
+    for (int i = 0; i < 2 && rc == 0; i++)
+        if (s[i].n == 0)
+            rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed%s)",
+                        r->db, s[i].name, r->error_best ? "best test error" : "test error",
+                        s[i].n_trials, s[i].n_failed,
+                        s[i].n_failed && !r->failed_chance ? "; --failed chance counts them" : "");
+    if (rc == 0) {
+        out->na = s[0].n;
+        out->nb = s[1].n;
+        out->na_failed = s[0].n_failed;
+        out->nb_failed = s[1].n_failed;
+        rc = ns_stat_ks(s[0].err, NULL, s[0].n, s[1].err, NULL, s[1].n, &out->ks);
+    }
+    if (rc == 0 && r->normalize) {
+        double *w[2] = {NULL, NULL};
+        rc = ns_study_data_norm(db, s, 2, r->normalize, r->bins, r->linear_bins, r->have_range,
+                                r->lo, r->hi, w, &out->w_lo, &out->w_hi);
+        if (rc == 0)
+            rc = ns_stat_ks(s[0].err, w[0], s[0].n, s[1].err, w[1], s[1].n, &out->ks_weighted);
+        free(w[0]);
+        free(w[1]);
+    }
+    if (rc == 0)
+        rc = ns_stat_median_ci(s[0].err, s[0].n, r->resamples, r->seed, &out->med_a);
+    if (rc == 0)
+        rc = ns_stat_median_ci(s[1].err, s[1].n, r->resamples, r->seed + 1, &out->med_b);
+    if (rc == 0)
+        rc = ns_stat_median_diff_ci(s[0].err, s[0].n, s[1].err, s[1].n, r->resamples, r->seed + 2,
+                                    &out->med_diff);
+    if (rc == 0 && r->paired) {
+        size_t cap = s[0].n < s[1].n ? s[0].n : s[1].n;
+        double *pa = malloc((cap ? cap : 1) * sizeof *pa),
+               *pb = malloc((cap ? cap : 1) * sizeof *pb);
+        if (!pa || !pb)
+            rc = ns_err("out of memory");
+        if (rc == 0)
+            pair_up(&s[0], &s[1], pa, pb, &out->pairs, &out->unmatched);
+        if (rc == 0 && out->pairs == 0)
+            rc = ns_err("%s: studies '%s' and '%s' have no twins (trials of the same index and "
+                        "architecture, both with an error)%s",
+                        r->db, r->a, r->b,
+                        out->unmatched ? "; their architectures differ: were they sampled with "
+                                         "the same space and seed?"
+                                       : "");
+        if (rc == 0) {
+            rc = ns_stat_paired(pa, pb, out->pairs, r->resamples, r->seed + 3, &out->p);
+            out->med_pa = ns_stat_median(pa, out->pairs);
+            out->med_pb = ns_stat_median(pb, out->pairs);
+        }
+        free(pa);
+        free(pb);
+    }
+    ns_study_data_free(&s[0]);
+    ns_study_data_free(&s[1]);
+    ns_db_close(db);
+    return rc;
+}

@@ -1,0 +1,245 @@
+/* The analysis figures of analysis.h (random-search efficiency, fidelity, trend) as a
+ * gnuplot script and a data file, with the prelude of the other figures (fig_internal.h).
+ * Undefined values (NAN) never reach the data file: their rows are left out. */
+#include "plot/analysis.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/fig_internal.h"
+#include "util/err.h"
+
+static int lt_of(int i)
+{
+    return i % ns_fig_palette_size() + 1;
+}
+
+/* "    datafile index I using U with STYLE lt L title 'T'" and the separator. */
+static void plot_clause(FILE *gp, int *first, int index, const char *using, const char *style,
+                        int lt, const char *title)
+{
+    fputs(*first ? "plot \\\n" : ", \\\n", gp);
+    *first = 0;
+    fprintf(gp, "    datafile index %d using %s with %s lt %d ", index, using, style, lt);
+    if (title) {
+        fputs("title ", gp);
+        ns_fig_str(gp, title);
+    } else {
+        fputs("notitle", gp);
+    }
+}
+
+/* ------------------------------------------------------------------ random search ---- */
+
+int ns_plot_fig_rs(const struct ns_plot_files *f, const struct ns_plot_rs_series *s, int n_series,
+                   const char *title, const char *error_name, int resamples)
+{
+    if (n_series < 1)
+        return ns_err("rs: no studies to plot");
+    for (int i = 0; i < n_series; i++) {
+        if (s[i].kmax < 1)
+            return ns_err("rs: study '%s': no points", s[i].name);
+        for (int k = 0; k < s[i].kmax; k++)
+            if (!isfinite(s[i].mean[k]) || !isfinite(s[i].lo[k]) || !isfinite(s[i].hi[k]))
+                return ns_err("rs: study '%s': k = %d is not a number", s[i].name, k + 1);
+    }
+    struct ns_fig *g = ns_fig_open(f);
+    if (!g)
+        return -1;
+    FILE *gp = ns_fig_script(g), *dat = ns_fig_data(g);
+    char ylabel[160];
+    snprintf(ylabel, sizeof ylabel, "expected minimum %s of k models (%%)", error_name);
+    ns_fig_prelude(g, title ? title : "Random-search efficiency", "k: models sampled", ylabel);
+    int kmax = 1;
+    for (int i = 0; i < n_series; i++)
+        kmax = s[i].kmax > kmax ? s[i].kmax : kmax;
+    fprintf(gp,
+            "set logscale x 2\nset xrange [1:%d]\nset key top right opaque box "
+            "lc rgb '#c0c0c0' samplen 2 font ',10'\n",
+            kmax > 1 ? kmax : 2);
+    fprintf(gp, "set key title 'bands: 95%% of %d bootstrap resamples of the EDF' font ',10'\n",
+            resamples);
+    int first = 1;
+    for (int i = 0; i < n_series; i++) {
+        ns_fig_block(g, i, s[i].name, "k expected_min(%) lo(%) hi(%)");
+        for (int k = 0; k < s[i].kmax; k++) {
+            fprintf(dat, "%d ", k + 1);
+            ns_fig_num(dat, s[i].mean[k]);
+            fputc(' ', dat);
+            ns_fig_num(dat, s[i].lo[k]);
+            fputc(' ', dat);
+            ns_fig_num(dat, s[i].hi[k]);
+            fputc('\n', dat);
+        }
+        char label[512];
+        int last = s[i].kmax - 1;
+        snprintf(label, sizeof label, "%s  (n=%zu): k=1 %.2f%%, k=%d %.2f%%", s[i].name, s[i].n,
+                 s[i].mean[0], last + 1, s[i].mean[last]);
+        plot_clause(gp, &first, i, "1:3:4", "filledcurves fs transparent solid 0.15 noborder",
+                    lt_of(i), NULL);
+        plot_clause(gp, &first, i, "1:2", "linespoints ps 0.4", lt_of(i), label);
+    }
+    fputs("\n", gp);
+    return ns_fig_close(g, 0);
+}
+
+/* ------------------------------------------------------------------ fidelity --------- */
+
+int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fidelity_series *s,
+                         int n_series, const char *title)
+{
+    if (n_series < 1)
+        return ns_err("fidelity: no studies to plot");
+    static const char *const metric[3] = {"Spearman rho", "Kendall tau", "top-10% overlap"};
+    static const char *const dash[3] = {"1", "2", "3"};
+    int any = 0;
+    for (int i = 0; i < n_series; i++) {
+        const double *v[3] = {s[i].spearman, s[i].kendall, s[i].top10};
+        for (int m = 0; m < 3; m++)
+            for (int e = 0; e < s[i].epochs; e++)
+                any |= isfinite(v[m][e]);
+    }
+    if (!any)
+        return ns_err("fidelity: no rank correlation is defined (every study needs 2 models "
+                      "with distinct errors)");
+    struct ns_fig *g = ns_fig_open(f);
+    if (!g)
+        return -1;
+    FILE *gp = ns_fig_script(g), *dat = ns_fig_data(g);
+    ns_fig_prelude(g, title ? title : "Fidelity: ranking after epoch k against the final ranking",
+                   "epoch k", "agreement with the final error");
+    int max_ep = 1;
+    for (int i = 0; i < n_series; i++)
+        max_ep = s[i].epochs > max_ep ? s[i].epochs : max_ep;
+    fprintf(gp,
+            "set yrange [-1:1.05]\nset xrange [1:%d]\nset key outside below center vertical "
+            "samplen 3 font ',10'\nset xlabel offset 0,0.5\n",
+            max_ep > 1 ? max_ep : 2);
+    if (max_ep <= 20)
+        fputs("set xtics 1\nset mxtics 1\n", gp);
+    /* One index block per defined series; gnuplot does not count a block without data
+     * rows, so an undefined one is only a comment. */
+    int first = 1, block = 0;
+    for (int i = 0; i < n_series; i++) {
+        const double *v[3] = {s[i].spearman, s[i].kendall, s[i].top10};
+        for (int m = 0; m < 3; m++) {
+            int rows = 0;
+            for (int e = 0; e < s[i].epochs; e++)
+                rows += isfinite(v[m][e]) != 0;
+            char name[320];
+            snprintf(name, sizeof name, "%s: %s", s[i].name, metric[m]);
+            if (rows == 0) {
+                fputs(block ? "\n# " : "# ", dat);
+                fprintf(dat, "%s: undefined at every epoch (all errors tied): left out\n", name);
+                continue;
+            }
+            ns_fig_block(g, block, name, "epoch value");
+            for (int e = 0; e < s[i].epochs; e++)
+                if (isfinite(v[m][e])) {
+                    fprintf(dat, "%d ", e + 1);
+                    ns_fig_num(dat, v[m][e]);
+                    fputc('\n', dat);
+                }
+            char label[512], style[64];
+            snprintf(label, sizeof label, "%s  (n=%zu): %s", s[i].name, s[i].n, metric[m]);
+            snprintf(style, sizeof style, "linespoints dt %s ps 0.5", dash[m]);
+            plot_clause(gp, &first, block, "1:2", style, lt_of(i), label);
+            block++;
+        }
+    }
+    fputs("\n", gp);
+    return ns_fig_close(g, 0);
+}
+
+/* ------------------------------------------------------------------ trend ------------ */
+
+int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_series *s,
+                      int n_series, const char *title, const char *xname, const char *error_name,
+                      int logx)
+{
+    if (n_series < 1)
+        return ns_err("trend: no studies to plot");
+    double lo = INFINITY, hi = -INFINITY;
+    int all_pos = 1, points = 0;
+    for (int i = 0; i < n_series; i++)
+        for (size_t j = 0; j < s[i].n; j++)
+            if (isfinite(s[i].x[j]) && isfinite(s[i].err[j])) {
+                lo = fmin(lo, s[i].x[j]);
+                hi = fmax(hi, s[i].x[j]);
+                all_pos &= s[i].x[j] > 0;
+                points++;
+            }
+    if (points == 0)
+        return ns_err("trend: no models with a %s and an error", xname);
+    if (logx < 0)
+        logx = all_pos && hi > 10 * lo;
+    if (logx && !all_pos)
+        return ns_err("trend: a log %s axis needs values > 0", xname);
+    struct ns_fig *g = ns_fig_open(f);
+    if (!g)
+        return -1;
+    FILE *gp = ns_fig_script(g), *dat = ns_fig_data(g);
+    char tbuf[256], ylabel[160];
+    snprintf(tbuf, sizeof tbuf, "%s against %s: bin means +- 2 sd", error_name, xname);
+    snprintf(ylabel, sizeof ylabel, "%s (%%)", error_name);
+    ns_fig_prelude(g, title ? title : tbuf, xname, ylabel);
+    if (logx) {
+        fputs("set logscale x 10\n", gp);
+        if (lo < hi)
+            fprintf(gp, "set xrange [%.6g:%.6g]\n", lo / 1.15, hi * 1.15);
+        if (hi >= 1e4)
+            fputs("set format x '%.0s%c'\n", gp);
+    }
+    fputs("set key outside below center vertical samplen 2 font ',10'\n"
+          "set xlabel offset 0,0.5\n",
+          gp);
+    /* Blocks only for series with rows (gnuplot does not count empty blocks). */
+    int first = 1, block = 0;
+    for (int i = 0; i < n_series; i++) {
+        size_t pts = 0;
+        int filled = 0;
+        for (size_t j = 0; j < s[i].n; j++)
+            pts += isfinite(s[i].x[j]) && isfinite(s[i].err[j]);
+        for (int b = 0; b < s[i].n_bins; b++)
+            filled += s[i].bins[b].n > 0 && isfinite(s[i].bins[b].mean);
+        if (pts == 0) {
+            fprintf(dat, "%s# %s: no models with a %s: left out\n", block ? "\n" : "", s[i].name,
+                    xname);
+            continue;
+        }
+        ns_fig_block(g, block, s[i].name, "x error(%)");
+        for (size_t j = 0; j < s[i].n; j++)
+            if (isfinite(s[i].x[j]) && isfinite(s[i].err[j])) {
+                ns_fig_num(dat, s[i].x[j]);
+                fputc(' ', dat);
+                ns_fig_num(dat, s[i].err[j]);
+                fputc('\n', dat);
+            }
+        char label[512];
+        snprintf(label, sizeof label, "%s  (n=%zu)", s[i].name, pts);
+        plot_clause(gp, &first, block++, "1:2", "points ps 0.4", lt_of(i), label);
+        if (!filled)
+            continue;
+        char name[320];
+        snprintf(name, sizeof name, "%s: bins", s[i].name);
+        ns_fig_block(g, block, name, "bin_center mean(%) mean-2sd mean+2sd n bin_lo bin_hi");
+        for (int b = 0; b < s[i].n_bins; b++) {
+            const struct ns_trend_bin *t = &s[i].bins[b];
+            if (t->n == 0 || !isfinite(t->mean))
+                continue;
+            double sd = isfinite(t->sd) ? t->sd : 0;
+            double v[7] = {t->center, t->mean, t->mean - 2 * sd, t->mean + 2 * sd, (double)t->n,
+                           t->lo,     t->hi};
+            for (int c = 0; c < 7; c++) {
+                ns_fig_num(dat, v[c]);
+                fputc(c < 6 ? ' ' : '\n', dat);
+            }
+        }
+        snprintf(label, sizeof label, "%s: mean +- 2 sd in %d bins", s[i].name, filled);
+        plot_clause(gp, &first, block++, "1:2:3:4", "yerrorlines lw 2 ps 0.8", lt_of(i), label);
+    }
+    fputs("\n", gp);
+    return ns_fig_close(g, 0);
+}

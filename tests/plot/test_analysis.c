@@ -1,0 +1,562 @@
+/* The analyses from a db (compare, the rs/fidelity/trend/effects plots, the report) on a
+ * fixture whose every number is chosen by hand, including the degenerate studies each
+ * analysis must answer with a clear message rather than a crash or a NaN.
+ *
+ * Two modes, as test_plotdb:
+ *   plot_test_analysis PATH   write the fixture db to PATH (must not exist) and exit 0
+ *                             (tests/plot/test_report.sh, test_compare.sh use it);
+ *   plot_test_analysis        run the cmocka tests on a fixture in a scratch folder.
+ *
+ * The fixture (errors in %, 10 classes):
+ *   twin_a    8 trials, errors 10 20 .. 80 (trial i: 10(i+1)), flops 1e6 (i+1), params
+ *             1000 (i+1); 3 epochs: epoch 1 ranks them in reverse, epoch 2 and 3 as final;
+ *             sampled depth = 1 + i % 3 and lr (an other_params key) = 0.1 (i+1)
+ *   twin_b    the same trials' architectures (equal flops, params), errors
+ *             12 18 30 35 55 50 75 70: paired d = b - a = +2 -2 0 -5 +5 -10 +5 -10
+ *   one       1 complete trial (error 25), no epoch rows
+ *   empty     no trials
+ *   allfailed 3 trials, all failed ("diverged: loss nan")
+ *   ties      5 trials, all error 40, every epoch 40
+ *   noepochs  6 trials, errors 30..55, no epoch rows, flops unlike twin_a's */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first */
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plot/analysis.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+
+static const double twin_a_err[8] = {10, 20, 30, 40, 50, 60, 70, 80};
+static const double twin_b_err[8] = {12, 18, 30, 35, 55, 50, 75, 70};
+
+static int64_t add_study(struct ns_db *db, const char *name, uint64_t seed)
+{
+    char exp_json[128];
+    snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\",\"samples\":8}", name);
+    struct ns_db_study_def def = {name, exp_json, seed, "fixture"};
+    return ns_db_study_ensure(db, &def, NULL);
+}
+
+/* Trial i with the given complexity; state complete (err finite, with `epochs` epoch rows
+ * whose test errors come from ep[] or equal err) or failed (err NAN). */
+static int add_trial(struct ns_db *db, int64_t sid, int i, double flops, double params, double err,
+                     int epochs, const double *ep, int with_params)
+{
+    char hash[32];
+    snprintf(hash, sizeof hash, "h%.0f", flops);
+    struct ns_db_param p[2] = {{"depth", 1 + i % 3}, {"lr", 0.1 * (i + 1)}};
+    struct ns_db_trial_def td = {i,
+                                 (uint64_t)i,
+                                 "{\"classes\":10}",
+                                 hash,
+                                 (int64_t)flops,
+                                 (int64_t)params,
+                                 (int64_t)(flops / 100),
+                                 with_params ? p : NULL,
+                                 with_params ? 2 : 0,
+                                 (uint64_t)i};
+    if (ns_db_trial_add(db, sid, &td) != 1 || ns_db_trial_start(db, sid, i, 1, "fixture"))
+        return -1;
+    if (!isfinite(err))
+        return ns_db_trial_fail(db, sid, i, "diverged: loss nan at epoch 1", NULL);
+    struct ns_db_epoch e[8];
+    for (int k = 0; k < epochs; k++)
+        e[k] = (struct ns_db_epoch){k, 1.0, err, ep ? ep[k] : err, 1.0};
+    struct ns_db_result res = {err, err, err, 2.0, epochs ? e : NULL, epochs};
+    return ns_db_trial_complete(db, sid, i, &res);
+}
+
+static int fx_write(const char *path)
+{
+    struct ns_db *db = ns_db_open(path, NS_DB_RW | NS_DB_CREATE);
+    if (!db)
+        return -1;
+    int rc = ns_db_begin(db);
+    int64_t a = add_study(db, "twin_a", 1), b = add_study(db, "twin_b", 1);
+    rc |= a < 0 || b < 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        /* Epoch 1: the reverse of the final ranking; then the final ranking. */
+        double ep[3] = {100 - twin_a_err[i], twin_a_err[i] + 1, twin_a_err[i]};
+        rc = add_trial(db, a, i, 1e6 * (i + 1), 1000 * (i + 1), twin_a_err[i], 3, ep, 1);
+        if (rc == 0)
+            rc = add_trial(db, b, i, 1e6 * (i + 1), 1000 * (i + 1), twin_b_err[i], 3, NULL, 1);
+    }
+    int64_t one = add_study(db, "one", 2), empty = add_study(db, "empty", 3),
+            failed = add_study(db, "allfailed", 4), ties = add_study(db, "ties", 5),
+            noep = add_study(db, "noepochs", 6);
+    rc |= one < 0 || empty < 0 || failed < 0 || ties < 0 || noep < 0;
+    if (rc == 0)
+        rc = add_trial(db, one, 0, 2e6, 2000, 25, 0, NULL, 1);
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = add_trial(db, failed, i, 3e6, 3000, NAN, 0, NULL, 1);
+    for (int i = 0; i < 5 && rc == 0; i++)
+        rc = add_trial(db, ties, i, 1e6 * (i + 1), 1000 * (i + 1), 40, 3, NULL, 0);
+    for (int i = 0; i < 6 && rc == 0; i++)
+        rc = add_trial(db, noep, i, 7e5 * (i + 2), 900 * (i + 1), 30 + 5 * i, 0, NULL, 1);
+    if (rc == 0)
+        rc = ns_db_commit(db);
+    ns_db_close(db);
+    return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------ tests ---- */
+
+static char scratch[64], dbpath[128];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(scratch, sizeof scratch, "/tmp/ns_analysis_XXXXXX");
+    if (!mkdtemp(scratch))
+        return -1;
+    snprintf(dbpath, sizeof dbpath, "%s/fx.db", scratch);
+    if (fx_write(dbpath)) {
+        fprintf(stderr, "fixture: %s\n", ns_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    nftw(scratch, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static char *out_path(const char *name)
+{
+    static char ring[8][192];
+    static int next;
+    char *p = ring[next++ % 8];
+    snprintf(p, sizeof ring[0], "%s/%s", scratch, name);
+    return p;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("%s: cannot read", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void assert_err_contains(const char *needle)
+{
+    if (!strstr(ns_errmsg(), needle))
+        fail_msg("error '%s' lacks '%s'", ns_errmsg(), needle);
+}
+
+/* No NaN or inf reached a data file or page (case-insensitive, outside '#' comments). */
+static void assert_no_nan(const char *text, const char *what)
+{
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (line[0] != '#')
+            for (size_t i = 0; i + 3 <= len; i++)
+                if ((strncasecmp(line + i, "nan", 3) == 0 &&
+                     (i == 0 || !((line[i - 1] | 32) >= 'a' && (line[i - 1] | 32) <= 'z')) &&
+                     (i + 3 == len || !((line[i + 3] | 32) >= 'a' && (line[i + 3] | 32) <= 'z'))) ||
+                    strncasecmp(line + i, "inf", 3) == 0)
+                    fail_msg("%s: a NaN or inf in '%.*s'", what, (int)len, line);
+        line = end ? end + 1 : NULL;
+    }
+}
+
+/* A plot (gnuplot's absence tolerated: the script and data are written first). */
+static int analysis(struct ns_plot_req *r, enum ns_plot_analysis_kind kind, int kmax, char **log)
+{
+    struct ns_plot_analysis_opts o = {kind, kmax};
+    char *l = NULL, *w = NULL;
+    int rc = ns_plot_make_analysis(r, &o, &l, &w);
+    free(w);
+    if (log)
+        *log = l;
+    else
+        free(l);
+    if (rc && strstr(ns_errmsg(), "gnuplot not found"))
+        return 0;
+    return rc;
+}
+
+static struct ns_plot_req req(const char *out, const char *const *studies, int n)
+{
+    struct ns_plot_req r = {.db = dbpath,
+                            .out = out_path(out),
+                            .studies = studies,
+                            .n_studies = n,
+                            .bins = 10,
+                            .resamples = 200,
+                            .logx = -1};
+    return r;
+}
+
+static void compare_twins_by_hand(void **state)
+{
+    (void)state;
+    struct ns_compare_req r = {
+        .db = dbpath, .a = "twin_a", .b = "twin_b", .resamples = 500, .paired = 1};
+    struct ns_compare_result c;
+    assert_int_equal(ns_compare(&r, &c), 0);
+    /* The EDFs take turns: at 10, 18, 35, 55 and 75 one leads by 1/8; elsewhere they meet. */
+    NEAR(c.ks.d, 0.125, 1e-15);
+    NEAR(c.ks.m, 4, 1e-12);
+    assert_true(c.ks.p > 0.99);
+    NEAR(c.med_a.est, 45, 0);
+    NEAR(c.med_b.est, 42.5, 0);
+    NEAR(c.med_diff.est, -2.5, 1e-12);
+    assert_true(c.med_a.lo <= 45 && c.med_a.hi >= 45 && c.med_a.lo >= 10 && c.med_a.hi <= 80);
+    assert_true(c.na == 8 && c.nb == 8 && c.na_failed == 0);
+    /* d = +2 -2 0 -5 +5 -10 +5 -10: b better 4, a better 3, one tie; mean -15/8; median of
+     * -10 -10 -5 -2 0 2 5 5 is -1. */
+    assert_int_equal(c.pairs, 8);
+    assert_int_equal(c.unmatched, 0);
+    assert_int_equal(c.p.b_better, 4);
+    assert_int_equal(c.p.a_better, 3);
+    assert_int_equal(c.p.ties, 1);
+    NEAR(c.p.mean.est, -15.0 / 8, 1e-12);
+    NEAR(c.p.median.est, -1, 0);
+    assert_true(c.p.mean.lo < -1.875 && c.p.mean.hi > -1.875);
+    assert_true(isnan(c.ks_weighted.d));
+
+    /* Normalized by flops over (1e6, 8e6) in 1 bin: the models strictly inside, i.e. trials
+     * 1..6 of each, weighted equally: D = 1/6 (at 18 and 35...). */
+    r.paired = 0;
+    r.normalize = "flops";
+    r.bins = 1;
+    assert_int_equal(ns_compare(&r, &c), 0);
+    assert_true(c.w_lo == 1e6 && c.w_hi == 8e6);
+    /* a: 20 30 40 50 60 70; b: 18 30 35 55 50 75 -> after 18: 0 vs 1/6; D = 1/6. */
+    NEAR(c.ks_weighted.d, 1.0 / 6, 1e-12);
+    NEAR(c.ks_weighted.m, 3, 1e-12);
+}
+
+static void compare_degenerate_studies(void **state)
+{
+    (void)state;
+    struct ns_compare_req r = {.db = dbpath, .a = "twin_a", .b = "empty", .resamples = 50};
+    struct ns_compare_result c;
+    assert_int_equal(ns_compare(&r, &c), -1);
+    assert_err_contains("study 'empty': no complete trials");
+    r.b = "allfailed";
+    assert_int_equal(ns_compare(&r, &c), -1);
+    assert_err_contains("--failed chance counts them");
+    r.failed_chance = 1; /* now three models at 90 % */
+    assert_int_equal(ns_compare(&r, &c), 0);
+    assert_true(c.nb == 3 && c.med_b.est == 90 && c.med_b.lo == 90 && c.med_b.hi == 90);
+    NEAR(c.ks.d, 1, 0);
+    r.failed_chance = 0;
+    r.b = "one"; /* one model: a zero-width interval, D defined */
+    assert_int_equal(ns_compare(&r, &c), 0);
+    assert_true(c.med_b.lo == 25 && c.med_b.hi == 25);
+    NEAR(c.ks.d, 0.75, 1e-15); /* 10 and 20 below 25: 2/8 vs 1 after 25 */
+    r.b = "ties";
+    assert_int_equal(ns_compare(&r, &c), 0);
+    NEAR(c.ks.d, 0.5, 1e-15); /* 4 of 8 at or below 40, then the ties all at once */
+    r.b = "noepochs";
+    r.paired = 1; /* same indices, other architectures */
+    assert_int_equal(ns_compare(&r, &c), -1);
+    assert_err_contains("have no twins");
+    assert_err_contains("architectures differ");
+    r.b = "twin_a";
+    assert_int_equal(ns_compare(&r, &c), -1);
+    assert_err_contains("given twice");
+    r.b = "nope";
+    assert_int_equal(ns_compare(&r, &c), -1);
+    assert_err_contains("study 'nope' not found");
+}
+
+static void rs_flat_for_one_model_and_ties(void **state)
+{
+    (void)state;
+    struct ns_plot_req r = req("rs_one.svg", (const char *const[]){"one", "ties"}, 2);
+    assert_int_equal(analysis(&r, NS_PLOT_RS, 4, NULL), 0);
+    char *dat = slurp(out_path("rs_one.dat"));
+    assert_non_null(strstr(dat, "# index 0: one\n# k expected_min(%) lo(%) hi(%)\n1 25 25 25\n"
+                                "2 25 25 25\n3 25 25 25\n4 25 25 25\n"));
+    assert_non_null(strstr(dat, "# index 1: ties\n# k expected_min(%) lo(%) hi(%)\n1 40 40 40\n"));
+    assert_no_nan(dat, "rs_one.dat");
+    free(dat);
+    /* twin_a: k = 1 is the mean (45); k = 2: sum x_i ((1 - (i-1)/8)^2 - (1 - i/8)^2). */
+    r = req("rs_twin.svg", (const char *const[]){"twin_a", "empty"}, 2);
+    char *log = NULL;
+    assert_int_equal(analysis(&r, NS_PLOT_RS, 2, &log), 0);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "study 'empty' left out: no complete trials"));
+    free(log);
+    dat = slurp(out_path("rs_twin.dat"));
+    double k1, k2, want2 = 0;
+    for (int i = 1; i <= 8; i++)
+        want2 += 10 * i * (pow(1 - (i - 1) / 8.0, 2) - pow(1 - i / 8.0, 2));
+    const char *p = strstr(dat, "# k expected_min(%) lo(%) hi(%)\n");
+    assert_non_null(p);
+    assert_int_equal(
+        sscanf(p, "# k expected_min(%%) lo(%%) hi(%%)\n1 %lf %*f %*f\n2 %lf", &k1, &k2), 2);
+    NEAR(k1, 45, 1e-9);
+    NEAR(k2, want2, 1e-9);
+    free(dat);
+    /* Only empty studies: a clear error. */
+    r = req("rs_none.svg", (const char *const[]){"empty", "allfailed"}, 2);
+    assert_int_equal(analysis(&r, NS_PLOT_RS, 2, NULL), -1);
+    assert_err_contains("no complete trials");
+}
+
+static void fidelity_by_hand_and_without_epochs(void **state)
+{
+    (void)state;
+    struct ns_plot_req r = req("fid.svg", (const char *const[]){"twin_a", "noepochs", "ties"}, 3);
+    char *log = NULL;
+    assert_int_equal(analysis(&r, NS_PLOT_FIDELITY, 0, &log), 0);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "study 'noepochs' left out: no per-epoch metrics"));
+    free(log);
+    char *dat = slurp(out_path("fid.dat"));
+    /* Epoch 1 reverses the final ranking: rho = tau = -1, no shared best; epochs 2, 3 keep
+     * it: 1. */
+    assert_non_null(
+        strstr(dat, "# index 0: twin_a: Spearman rho\n# epoch value\n1 -1\n2 1\n3 1\n"));
+    assert_non_null(strstr(dat, "# index 1: twin_a: Kendall tau\n# epoch value\n1 -1\n2 1\n3 1\n"));
+    assert_non_null(strstr(dat, "twin_a: top-10% overlap\n# epoch value\n1 0\n2 1\n3 1\n"));
+    /* ties: every correlation undefined, so no block (its overlap, 1, is defined and is
+     * block 3: gnuplot does not count blocks without rows, so none may be written). */
+    assert_non_null(strstr(dat, "# ties: Spearman rho: undefined at every epoch"));
+    assert_non_null(strstr(dat, "# ties: Kendall tau: undefined at every epoch"));
+    assert_non_null(strstr(dat, "# index 3: ties: top-10% overlap\n# epoch value\n1 1\n"));
+    assert_null(strstr(dat, "# index 4"));
+    assert_no_nan(dat, "fid.dat");
+    free(dat);
+    char *gp = slurp(out_path("fid.gp"));
+    assert_non_null(strstr(gp, "index 3 using 1:2 with linespoints dt 3"));
+    assert_null(strstr(gp, "index 4 using"));
+    free(gp);
+
+    r = req("fid2.svg", (const char *const[]){"noepochs", "one"}, 2);
+    assert_int_equal(analysis(&r, NS_PLOT_FIDELITY, 0, NULL), -1);
+    assert_err_contains("has no per-epoch metrics");
+    r = req("fid3.svg", (const char *const[]){"ties"}, 1);
+    r.n_studies = 1;
+    /* Every correlation undefined; the top-10 % overlap of one model is still 1. */
+    assert_int_equal(analysis(&r, NS_PLOT_FIDELITY, 0, NULL), 0);
+}
+
+static void trend_and_effects_degenerate(void **state)
+{
+    (void)state;
+    struct ns_plot_req r = req("trend.svg", (const char *const[]){"one", "ties", "twin_a"}, 3);
+    r.bins = 4;
+    assert_int_equal(analysis(&r, NS_PLOT_TREND, 0, NULL), 0);
+    char *dat = slurp(out_path("trend.dat"));
+    /* one: a single bin at its flops, sd 0: 25 +- 0. */
+    assert_non_null(strstr(dat, "# index 1: one: bins\n# bin_center mean(%) mean-2sd mean+2sd n "
+                                "bin_lo bin_hi\n2000000 25 25 25 1 2000000 2000000\n"));
+    assert_no_nan(dat, "trend.dat");
+    free(dat);
+    r.param = "wall_s";
+    assert_int_equal(analysis(&r, NS_PLOT_TREND, 0, NULL), -1);
+    assert_err_contains("use flops, params or acts");
+
+    /* effects: depth and lr for twin_a and twin_b; 'one' has a single model (left out, said);
+     * ties sampled nothing. */
+    r = req("eff.svg", (const char *const[]){"twin_a", "one", "ties"}, 3);
+    char *log = NULL, *w = NULL;
+    struct ns_plot_analysis_opts o = {NS_PLOT_EFFECTS, 0};
+    int rc = ns_plot_make_analysis(&r, &o, &log, &w);
+    if (rc && strstr(ns_errmsg(), "gnuplot not found")) {
+        free(log);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_non_null(w);
+    assert_non_null(strstr(w, "eff-depth.svg"));
+    assert_non_null(strstr(w, "eff-lr.svg"));
+    assert_non_null(log);
+    assert_non_null(strstr(log, "depth: study 'one' left out: 1 models"));
+    free(log);
+    free(w);
+    dat = slurp(out_path("eff-lr.dat"));
+    assert_non_null(strstr(dat, "# index 0: twin_a"));
+    assert_null(strstr(dat, "# index 1:"));
+    free(dat);
+    r = req("eff2.svg", (const char *const[]){"ties"}, 1);
+    assert_int_equal(ns_plot_make_analysis(&r, &o, NULL, NULL), -1);
+    assert_err_contains("no sampled parameters");
+}
+
+static void report_covers_every_case(void **state)
+{
+    (void)state;
+    struct ns_report_req r = {
+        .db = dbpath, .out_dir = out_path("report"), .top = 3, .resamples = 100};
+    char *warn = NULL;
+    int rc = ns_report(&r, &warn);
+    if (rc && strstr(ns_errmsg(), "gnuplot not found")) {
+        free(warn);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    char *html = slurp(out_path("report/index.html"));
+    assert_non_null(strstr(html, "<!DOCTYPE html>"));
+    assert_non_null(strstr(html, "</html>"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http://"));
+    assert_null(strstr(html, "https://"));
+    assert_non_null(strstr(html, "Study empty has no complete trials"));
+    assert_non_null(strstr(html, "Study allfailed has no complete trials"));
+    assert_non_null(strstr(html, "diverged: loss nan at epoch 1")); /* failure reasons */
+    assert_non_null(strstr(html, "<img src=\"edf.svg\""));
+    assert_non_null(strstr(html, "<img src=\"fidelity.svg\""));
+    assert_non_null(strstr(html, "study &#39;noepochs&#39; left out: no per-epoch metrics"));
+    assert_non_null(strstr(html, "&quot;fixture&quot;: &quot;twin_a&quot;")); /* experiment */
+    /* 'one' has no per-epoch rows: its curves are a sentence, not a figure. */
+    assert_non_null(strstr(html, "trial 0 has no per-epoch metrics"));
+    /* Every image the page names exists beside it and is not empty. */
+    int imgs = 0;
+    for (const char *p = strstr(html, "<img src=\""); p; p = strstr(p + 1, "<img src=\"")) {
+        char name[128], path[256];
+        assert_int_equal(sscanf(p, "<img src=\"%127[^\"]\"", name), 1);
+        snprintf(path, sizeof path, "%s/%s", out_path("report"), name);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size > 1000);
+        imgs++;
+    }
+    assert_true(imgs >= 8);
+    free(html);
+    assert_non_null(warn); /* the figures left out are reported */
+    free(warn);
+
+    /* Only the empty study: a page that says so, no figure. */
+    r.studies = (const char *const[]){"empty"};
+    r.n_studies = 1;
+    r.out_dir = out_path("report_empty");
+    assert_int_equal(ns_report(&r, NULL), 0);
+    html = slurp(out_path("report_empty/index.html"));
+    assert_null(strstr(html, "<img"));
+    assert_non_null(strstr(html, "No study has complete trials"));
+    free(html);
+    r.studies = (const char *const[]){"nope"};
+    assert_int_equal(ns_report(&r, NULL), -1);
+    assert_err_contains("study 'nope' not found");
+    r.studies = NULL;
+    r.n_studies = 0;
+    r.out_dir = "/nonexistent/dir/report";
+    assert_int_equal(ns_report(&r, NULL), -1);
+    assert_err_contains("cannot create the folder");
+}
+
+/* A writer adds and completes trials (one transaction each, as the coordinator's batches)
+ * until told to stop, while reports are written: each report succeeds and sees a consistent
+ * db, and the writer is never blocked. */
+static void report_while_a_search_writes(void **state)
+{
+    (void)state;
+    char stop[192];
+    snprintf(stop, sizeof stop, "%s", out_path("stop-writer"));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ns_db *db = ns_db_open(dbpath, NS_DB_RW);
+        if (!db)
+            _exit(1);
+        int64_t sid = ns_db_study_resolve(db, "twin_a");
+        int i = 100;
+        for (; i < 100000 && access(stop, F_OK) != 0; i++) {
+            if (ns_db_begin(db) ||
+                add_trial(db, sid, i, 1e6 * (i % 8 + 1), 999 * i, 20 + i % 50, 3, NULL, 1) ||
+                ns_db_commit(db))
+                _exit(2);
+            usleep(1000);
+        }
+        ns_db_close(db);
+        _exit(i > 100 ? 0 : 3);
+    }
+    struct ns_report_req r = {.db = dbpath,
+                              .studies = (const char *const[]){"twin_a", "twin_b"},
+                              .n_studies = 2,
+                              .top = 3,
+                              .resamples = 50};
+    int rc = 0;
+    for (int k = 0; k < 6 && rc == 0; k++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "live%d", k % 2);
+        r.out_dir = out_path(dir);
+        rc = ns_report(&r, NULL);
+        if (rc && strstr(ns_errmsg(), "gnuplot not found"))
+            rc = 0;
+        else if (rc)
+            fprintf(stderr, "report %d during writes: %s\n", k, ns_errmsg());
+    }
+    FILE *f = fopen(stop, "w");
+    if (f)
+        fclose(f);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(rc, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The writer did write meanwhile; the last page counts more than the fixture's 8. */
+    char *html = slurp(out_path("live1/index.html"));
+    int complete = 0;
+    const char *p = strstr(html, "<td class=\"l\">fixture</td>");
+    assert_non_null(p);
+    assert_int_equal(
+        sscanf(p, "<td class=\"l\">fixture</td><td>%*d</td><td>%*d</td><td>%d", &complete), 1);
+    assert_true(complete > 8);
+    free(html);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2) {
+        if (access(argv[1], F_OK) == 0) {
+            fprintf(stderr, "%s: exists; the fixture writes a new db\n", argv[1]);
+            return 1;
+        }
+        if (fx_write(argv[1])) {
+            fprintf(stderr, "fixture: %s\n", ns_errmsg());
+            return 1;
+        }
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(compare_twins_by_hand),
+        cmocka_unit_test(compare_degenerate_studies),
+        cmocka_unit_test(rs_flat_for_one_model_and_ties),
+        cmocka_unit_test(fidelity_by_hand_and_without_epochs),
+        cmocka_unit_test(trend_and_effects_degenerate),
+        cmocka_unit_test(report_covers_every_case),
+        cmocka_unit_test(report_while_a_search_writes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
