@@ -54,6 +54,9 @@ static void help(void)
          "  --nesterov / --no-nesterov (on)  --wd F (5e-4)  --warmup EPOCHS (0)\n"
          "  --warmup-factor F (0.1)  --crop-pad N (0)  --flip  --dropout F (0)\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
+         "  --agc L (0 = off)       adaptive gradient clipping: each output unit's gradient\n"
+         "                          norm is clipped to L * max(|unit weights|, 1e-3), every\n"
+         "                          parameter but the classifier's (for nf nets; 0.01-0.16)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
          "  --json                  last line: one JSON object with the results\n"
@@ -65,7 +68,7 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL
+    O_CROP, O_FLIP, O_DROP, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_AGC
 };
 
 static const struct option opts[] = {
@@ -86,7 +89,7 @@ static const struct option opts[] = {
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {"db", required_argument, 0, O_DB},
     {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
-    {0, 0, 0, 0}};
+    {"agc", required_argument, 0, O_AGC}, {0, 0, 0, 0}};
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
  * shape; the run's limits, split and normalization still come from the flags). 0 or -1. */
@@ -188,6 +191,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
+        case O_AGC: if (ns_cli_double(C, "--agc", optarg, &r.agc)) return 2; break;
         case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
@@ -287,10 +291,12 @@ int ns_cmd_train(int argc, char **argv)
     if (!quiet) {
         char *js = ns_config_to_json(&cfg);
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
-               "momentum %g%s, wd %g, %d thread%s\n",
+               "momentum %g%s, wd %g, ",
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
-               r.batch, r.lr, r.momentum, r.nesterov ? " (Nesterov)" : "", r.wd, r.threads,
-               r.threads == 1 ? "" : "s");
+               r.batch, r.lr, r.momentum, r.nesterov ? " (Nesterov)" : "", r.wd);
+        if (r.agc > 0)
+            printf("agc %g, ", r.agc);
+        printf("%d thread%s\n", r.threads, r.threads == 1 ? "" : "s");
         free(js);
         fflush(stdout);
     }

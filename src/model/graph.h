@@ -29,6 +29,11 @@ enum ns_layer_kind {
     NS_L_SHUFFLE, /* channel shuffle with `groups` groups (ShuffleNet) */
     NS_L_SLICE,   /* channels [lo, lo + c) of in[0] */
     NS_L_CONCAT,  /* channels of in[0] then in[1] */
+    NS_L_WSCONV,  /* conv (as NS_L_CONV) whose weights are scaled weight-standardized per
+                   * output channel, with a learnable gain per output channel (NF nets) */
+    NS_L_NF_ACT,  /* mul_out * act(mul_in * x): NF nets' 1/beta input scaling and
+                   * variance-preserving gamma */
+    NS_L_NF_ADD,  /* in[0] + alpha * in[1]: NF nets' shortcut plus scaled residual branch */
     NS_L_KIND_COUNT
 };
 
@@ -47,6 +52,8 @@ struct ns_layer {
     int classifier;      /* LINEAR: the classifier (init N(0, 0.01)), else SE (conv init) */
     int lo;              /* SLICE: first channel */
     float rate;          /* DROPOUT */
+    float mul_in, mul_out; /* NF_ACT */
+    float alpha;         /* NF_ADD */
 };
 
 struct ns_graph {

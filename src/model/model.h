@@ -33,7 +33,7 @@
 #define NS_MAX_STAGES 8
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
-                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_COUNT };
+                NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_NF, NS_BLOCK_COUNT };
 enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */
@@ -84,6 +84,9 @@ enum {
     NS_NEEDS_SE = 16,      /* se_r must be > 0 (y) */
     NS_TAKES_ACT = 32,     /* act and bn_order after_act (not pre-activation sep) */
     NS_DEPTHWISE_G1 = 64,  /* canonical g is 1 (depthwise convs), not 0 */
+    NS_NORM_FREE = 128,    /* no BN anywhere (nf): the stem and head convs are scaled
+                            * weight-standardized convs with biases and their activations
+                            * gamma-scaled; bn_order must be before_act; act relu or silu */
 };
 unsigned ns_block_takes(enum ns_block b);
 

@@ -41,6 +41,7 @@ static const char *const recipe_keys[] = {"epochs",
                                           "dropout",
                                           "zero_init_last_bn",
                                           "eval_batch",
+                                          "agc",
                                           NULL};
 
 /* The parse context: the name of the text for messages and the section being read. */
@@ -255,7 +256,8 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
         get_bool(&c, j, "flip", &r->flip) < 0 ||
         get_num(&c, j, "dropout", 0, 0, 0.99, &r->dropout) < 0 ||
         get_bool(&c, j, "zero_init_last_bn", &r->zero_init_last_bn) < 0 ||
-        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0)
+        get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0 ||
+        get_num(&c, j, "agc", 0, 0, 100, &r->agc) < 0)
         return -1;
     if (r->nesterov && r->momentum == 0)
         return fail(&c, "nesterov", "needs momentum > 0");
@@ -288,6 +290,9 @@ static char *canonical(const struct ns_experiment *ex)
         "weight_decay", r->wd, "warmup_epochs", r->warmup_epochs, "warmup_factor", r->warmup_factor,
         "crop_pad", r->crop_pad, "flip", r->flip, "dropout", r->dropout, "zero_init_last_bn",
         r->zero_init_last_bn, "eval_batch", r->eval_batch);
+    /* only when on: studies recorded before the option existed keep their canonical form */
+    if (recipe && r->agc > 0)
+        json_object_set_new(recipe, "agc", json_real(r->agc));
     json_t *space = ex->space_inline ? json_incref(ex->space_inline) : json_string(ex->space_file);
     json_t *top = json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:i}", "name", ex->name, "space", space,
                             "samples", ex->samples, "seed", (json_int_t)ex->seed, "data", data,

@@ -60,7 +60,10 @@
  *                                       generator seed (defaults: data.h's NS_DATA_SYNTH_*)},
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
  *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "dropout",
- *               "zero_init_last_bn", "eval_batch"}   optional, defaults of ns_recipe_default,
+ *               "zero_init_last_bn", "eval_batch", "agc"}   optional, defaults of
+ *                                       ns_recipe_default ("agc": adaptive gradient
+ *                                       clipping factor, 0 = off, written in the canonical
+ *                                       form only when on),
  *    "threads": 1}                      compute threads per worker (1..256)
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */

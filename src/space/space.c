@@ -250,7 +250,7 @@ static int load_anynet_params(struct ns_space *sp, const json_t *j, const json_t
     if (ns_json_check_keys(params, where, keys))
         return -1;
     const enum ns_block bl = sp->block;
-    const int grouped = bl == NS_BLOCK_X || bl == NS_BLOCK_Y;
+    const int grouped = (ns_block_takes(bl) & NS_TAKES_G) != 0;
     for (int i = 0; i < AN_COUNT; i++) {
         if (parse_dist(sp, params, anynet_names[i], &sp->an[i], &sp->has[i]))
             return -1;
@@ -334,9 +334,7 @@ static int load(struct ns_space *sp, const json_t *j)
         return -1;
     int v = ns_block_from_name(s);
     if (v < 0)
-        return ns_err("%s.block: unknown block type '%s' (vanilla, res_basic, x, y, sep, "
-                      "mbconv)",
-                      sp->where, s);
+        return ns_err("%s.block: unknown block type '%s' (%s)", sp->where, s, ns_block_names());
     sp->block = (enum ns_block)v;
     if (sp->kind == KIND_REGNET && v != NS_BLOCK_X && v != NS_BLOCK_Y)
         return ns_err("%s.block: a regnet space has block x or y, not %s", sp->where, s);
@@ -350,6 +348,8 @@ static int load(struct ns_space *sp, const json_t *j)
             return ns_err("%s.bn_order: sep blocks are pre-activation; after_act is for the "
                           "other block types",
                           sp->where);
+        if (v == NS_BN_AFTER_ACT && (ns_block_takes(sp->block) & NS_NORM_FREE))
+            return ns_err("%s.bn_order: %s blocks have no BN", sp->where, ns_block_name(sp->block));
         sp->bn_order = (enum ns_bn_order)v;
     }
 
@@ -546,7 +546,7 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     }
     c->n_stages = n;
     c->se_r = sp->has[AN_SE_R] ? per[AN_SE_R][0] : 0.0;
-    const int grouped = sp->block == NS_BLOCK_X || sp->block == NS_BLOCK_Y;
+    const int grouped = (ns_block_takes(sp->block) & NS_TAKES_G) != 0;
     for (int s = 0; s < n; s++) {
         struct ns_stage *st = &c->stages[s];
         st->d = (int)per[AN_D][s];

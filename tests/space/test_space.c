@@ -51,6 +51,7 @@ static void every_shipped_space_samples_valid_configs(void **state)
                                   "xception",
                                   "mbconv",
                                   "tiny_regnetx",
+                                  "nfnet",
                                   "imagenet/anynetx_a",
                                   "imagenet/anynetx_b",
                                   "imagenet/anynetx_c",
