@@ -151,8 +151,9 @@ void ns_config_hash_json(const char *canonical_json, char out[17]);
 
 /* Forward cost of one image, pycls conventions (DESIGN.md): flops = multiply-adds of convs and
  * linear layers (+ one per output channel for a bias), params = weights + biases + 2 per BN
- * channel, acts = output elements of every conv and linear layer (SE's at 1x1). Activations,
- * add, pooling, shuffle, split and concat are free; conv/pool output size (h-1)//stride+1.
+ * channel + 1 per output channel of a WS conv (its gain), acts = output elements of every conv
+ * and linear layer (SE's at 1x1). Activations (scaled ones too), adds, pooling, shuffle, split
+ * and concat are free, and so is weight standardization (per weight, not per image); conv/pool output size (h-1)//stride+1.
  * Summed over the layers of the config's graph (graph.h). Integers held in doubles (exact
  * below 2^53). */
 struct ns_complexity {
