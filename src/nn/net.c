@@ -284,8 +284,7 @@ struct ns_net *ns_net_build(const struct ns_config *cfg, int max_batch, float dr
     net->scratch = alloc_floats(net, net->scratch_len);
     net->drop_mask = net->drop_len ? malloc(net->drop_len) : NULL;
     if (!net->w || !net->dw || !net->mom || !net->bn_state || !net->fused_bias || !net->ws_mem ||
-        !net->act_mem ||
-        !net->grad_mem || !net->scratch || (net->drop_len && !net->drop_mask)) {
+        !net->act_mem || !net->grad_mem || !net->scratch || (net->drop_len && !net->drop_mask)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
         return NULL;
