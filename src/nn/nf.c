@@ -14,39 +14,48 @@ struct ws_ctx {
     float *what, *mean, *rstd, *dw, *dgain;
 };
 
-static void ws_fwd_task(void *vp, int ith, int nth)
+/* Run fn on thread ith's channels, WS_BLOCK channels [c0, c0 + nc) at a time. */
+static void ws_blocks(const struct ws_ctx *t, int ith, int nth,
+                      void (*fn)(const struct ws_ctx *t, int c0, int nc))
 {
-    const struct ws_ctx *t = vp;
+    int lo, hi;
+    ns_split(t->cout, ith, nth, &lo, &hi);
+    for (int c0 = lo; c0 < hi; c0 += WS_BLOCK)
+        fn(t, c0, hi - c0 < WS_BLOCK ? hi - c0 : WS_BLOCK);
+}
+
+static void ws_fwd_block(const struct ws_ctx *t, int c0, int nc)
+{
     const int C = t->cout, R = t->rows;
     const double scale = 1.0 / sqrt((double)R);
-    int lo, hi;
-    ns_split(C, ith, nth, &lo, &hi);
-    for (int c0 = lo; c0 < hi; c0 += WS_BLOCK) {
-        int nc = hi - c0 < WS_BLOCK ? hi - c0 : WS_BLOCK;
-        double sum[WS_BLOCK] = {0}, ss[WS_BLOCK] = {0}, mu[WS_BLOCK], a[WS_BLOCK];
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < nc; j++)
-                sum[j] += t->w[(size_t)r * C + c0 + j];
+    double sum[WS_BLOCK] = {0}, ss[WS_BLOCK] = {0}, mu[WS_BLOCK], a[WS_BLOCK];
+    for (int r = 0; r < R; r++)
         for (int j = 0; j < nc; j++)
-            mu[j] = sum[j] / R;
-        /* two passes: the variance of weights with a large common offset stays exact */
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < nc; j++) {
-                double d = t->w[(size_t)r * C + c0 + j] - mu[j];
-                ss[j] += d * d;
-            }
+            sum[j] += t->w[(size_t)r * C + c0 + j];
+    for (int j = 0; j < nc; j++)
+        mu[j] = sum[j] / R;
+    /* two passes: the variance of weights with a large common offset stays exact */
+    for (int r = 0; r < R; r++)
         for (int j = 0; j < nc; j++) {
-            double rstd = 1.0 / sqrt(ss[j] / R + NS_WS_EPS);
-            t->mean[c0 + j] = (float)mu[j];
-            t->rstd[c0 + j] = (float)rstd;
-            a[j] = t->gain[c0 + j] * rstd * scale;
+            double d = t->w[(size_t)r * C + c0 + j] - mu[j];
+            ss[j] += d * d;
         }
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < nc; j++) {
-                size_t i = (size_t)r * C + c0 + j;
-                t->what[i] = (float)((t->w[i] - mu[j]) * a[j]);
-            }
+    for (int j = 0; j < nc; j++) {
+        double rstd = 1.0 / sqrt(ss[j] / R + NS_WS_EPS);
+        t->mean[c0 + j] = (float)mu[j];
+        t->rstd[c0 + j] = (float)rstd;
+        a[j] = t->gain[c0 + j] * rstd * scale;
     }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < nc; j++) {
+            size_t i = (size_t)r * C + c0 + j;
+            t->what[i] = (float)((t->w[i] - mu[j]) * a[j]);
+        }
+}
+
+static void ws_fwd_task(void *vp, int ith, int nth)
+{
+    ws_blocks(vp, ith, nth, ws_fwd_block);
 }
 
 void ns_ws_forward(struct ns_pool *p, int rows, int cout, const float *w, const float *gain,
@@ -61,36 +70,35 @@ void ns_ws_forward(struct ns_pool *p, int rows, int cout, const float *w, const 
  *   dgain = sum_r G * xhat / sqrt(rows)
  *   dW    = a * rstd * (G - mean_r G - xhat * mean_r (G * xhat))
  * (the standardization's backward is batch norm's, over the rows of a channel). */
-static void ws_bwd_task(void *vp, int ith, int nth)
+static void ws_bwd_block(const struct ws_ctx *t, int c0, int nc)
 {
-    const struct ws_ctx *t = vp;
     const int C = t->cout, R = t->rows;
     const double scale = 1.0 / sqrt((double)R);
-    int lo, hi;
-    ns_split(C, ith, nth, &lo, &hi);
-    for (int c0 = lo; c0 < hi; c0 += WS_BLOCK) {
-        int nc = hi - c0 < WS_BLOCK ? hi - c0 : WS_BLOCK;
-        double sg[WS_BLOCK] = {0}, sgx[WS_BLOCK] = {0}, k[WS_BLOCK];
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < nc; j++) {
-                size_t i = (size_t)r * C + c0 + j;
-                double xhat = ((double)t->w[i] - t->mean[c0 + j]) * t->rstd[c0 + j];
-                sg[j] += t->dwhat[i];
-                sgx[j] += t->dwhat[i] * xhat;
-            }
+    double sg[WS_BLOCK] = {0}, sgx[WS_BLOCK] = {0}, k[WS_BLOCK];
+    for (int r = 0; r < R; r++)
         for (int j = 0; j < nc; j++) {
-            t->dgain[c0 + j] += (float)(sgx[j] * scale);
-            k[j] = t->gain[c0 + j] * scale * t->rstd[c0 + j];
-            sg[j] /= R;
-            sgx[j] /= R;
+            size_t i = (size_t)r * C + c0 + j;
+            double xhat = ((double)t->w[i] - t->mean[c0 + j]) * t->rstd[c0 + j];
+            sg[j] += t->dwhat[i];
+            sgx[j] += t->dwhat[i] * xhat;
         }
-        for (int r = 0; r < R; r++)
-            for (int j = 0; j < nc; j++) {
-                size_t i = (size_t)r * C + c0 + j;
-                double xhat = ((double)t->w[i] - t->mean[c0 + j]) * t->rstd[c0 + j];
-                t->dw[i] += (float)(k[j] * (t->dwhat[i] - sg[j] - xhat * sgx[j]));
-            }
+    for (int j = 0; j < nc; j++) {
+        t->dgain[c0 + j] += (float)(sgx[j] * scale);
+        k[j] = t->gain[c0 + j] * scale * t->rstd[c0 + j];
+        sg[j] /= R;
+        sgx[j] /= R;
     }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < nc; j++) {
+            size_t i = (size_t)r * C + c0 + j;
+            double xhat = ((double)t->w[i] - t->mean[c0 + j]) * t->rstd[c0 + j];
+            t->dw[i] += (float)(k[j] * (t->dwhat[i] - sg[j] - xhat * sgx[j]));
+        }
+}
+
+static void ws_bwd_task(void *vp, int ith, int nth)
+{
+    ws_blocks(vp, ith, nth, ws_bwd_block);
 }
 
 void ns_ws_backward(struct ns_pool *p, int rows, int cout, const float *w, const float *gain,
