@@ -105,6 +105,7 @@ static int print_layers(const struct ns_config *c)
             snprintf(where, sizeof where, "s%d.b%d", l->stage, l->block + 1);
         switch (l->kind) {
         case NS_L_CONV:
+        case NS_L_WSCONV:
             snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, l->k, l->stride,
                      l->groups == l->c && l->groups > 1 ? " depthwise" : "");
             if (l->groups > 1 && l->groups != l->c)
@@ -135,6 +136,13 @@ static int print_layers(const struct ns_config *c)
             break;
         case NS_L_SLICE:
             snprintf(detail, sizeof detail, "channels %d..%d", l->lo, l->lo + l->c - 1);
+            break;
+        case NS_L_NF_ACT:
+            snprintf(detail, sizeof detail, "%.4g*%s(x*%.4g)", l->mul_out, ns_act_name(l->act),
+                     l->mul_in);
+            break;
+        case NS_L_NF_ADD:
+            snprintf(detail, sizeof detail, "in0 + %g*in1", l->alpha);
             break;
         default:
             break;

@@ -71,6 +71,9 @@ static void help(void)
          "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
          "                decoupled weight decay (--wd), none on biases, norms, embeddings\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
+         "  --agc L (0 = off)       adaptive gradient clipping: each output unit's gradient\n"
+         "                          norm is clipped to L * max(|unit weights|, 1e-3), every\n"
+         "                          parameter but the classifier's (for nf nets; 0.01-0.16)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
          "  --json                  last line: one JSON object with the results\n"
@@ -83,7 +86,7 @@ enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
     O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
-    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC
+    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC, O_AGC
 };
 
 static const struct option opts[] = {
@@ -111,7 +114,7 @@ static const struct option opts[] = {
     {"strict", no_argument, 0, O_STRICT}, {"data-cache", required_argument, 0, O_CACHE},
     {"rotate", required_argument, 0, O_ROTATE}, {"zoom", required_argument, 0, O_ZOOM},
     {"rrc", required_argument, 0, O_RRC},
-    {0, 0, 0, 0}};
+    {"agc", required_argument, 0, O_AGC}, {0, 0, 0, 0}};
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
  * shape; the run's limits, split and normalization still come from the flags). 0 or -1. */
@@ -255,6 +258,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
+        case O_AGC: if (ns_cli_double(C, "--agc", optarg, &r.agc)) return 2; break;
         case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
@@ -381,9 +385,12 @@ int ns_cmd_train(int argc, char **argv)
         else
             snprintf(opt, sizeof opt, "momentum %g%s", r.momentum, r.nesterov ? " (Nesterov)" : "");
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
-               "%s, wd %g, %d thread%s\n",
+               "%s, wd %g, ",
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
-               r.batch, r.lr, opt, r.wd, r.threads, r.threads == 1 ? "" : "s");
+               r.batch, r.lr, opt, r.wd);
+        if (r.agc > 0)
+            printf("agc %g, ", r.agc);
+        printf("%d thread%s\n", r.threads, r.threads == 1 ? "" : "s");
         free(js);
         if (tr.map)
             printf("image folder: %d classes, %d file%s skipped, cache %s (%s)\n", fi.classes,

@@ -64,8 +64,11 @@
  *             are skipped and logged), "cache" (the cache file; default data.h's)},
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
  *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "rotate", "zoom",
- *               "rrc_scale", "dropout", "zero_init_last_bn", "eval_batch"}   optional,
- *               defaults of ns_recipe_default,
+ *               "rrc_scale", "dropout", "drop_path", "optimizer", "beta1", "beta2",
+ *               "zero_init_last_bn", "eval_batch", "agc"}   optional, defaults of
+ *               ns_recipe_default ("agc": adaptive gradient clipping factor, 0 = off;
+ *               options added after the first studies are written in the canonical form
+ *               only when set),
  *    "threads": 1}                      compute threads per worker (1..256)
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */

@@ -212,6 +212,32 @@ static void canonical_form_ignores_spelling_not_meaning(void **state)
     free(e);
 }
 
+/* Adaptive gradient clipping: read, checked, and in the canonical form only when on, so
+ * the studies recorded before the option existed keep theirs ("agc": 0 is the default). */
+static void agc_is_canonical_only_when_on(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    const char *on = "{" BASE ", " DATA ", \"recipe\": {\"agc\": 0.04}}";
+    if (ns_experiment_parse(on, "x.json", &ex) < 0)
+        fail_msg("%s", ns_errmsg());
+    assert_true(ex.recipe.agc == 0.04);
+    ns_experiment_free(&ex);
+    char *a = canon("{" BASE ", " DATA "}");
+    char *b = canon("{" BASE ", " DATA ", \"recipe\": {\"agc\": 0}}");
+    char *c = canon(on);
+    assert_string_equal(a, b);
+    assert_null(strstr(a, "agc"));
+    assert_non_null(strstr(c, "\"agc\":0.04"));
+    char *d = canon(c); /* parses back to itself */
+    assert_string_equal(c, d);
+    free(a), free(b), free(c), free(d);
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"agc\": -0.1}}",
+                 "x.json: recipe.agc: -0.1 is not in [0, 100]");
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"agc\": true}}",
+                 "x.json: recipe.agc: expected a number");
+}
+
 static void diff_names_the_changed_keys(void **state)
 {
     (void)state;
@@ -374,6 +400,7 @@ int main(void)
         cmocka_unit_test(missing_required_keys_are_named),
         cmocka_unit_test(malformed_json_gives_line_and_column),
         cmocka_unit_test(canonical_form_ignores_spelling_not_meaning),
+        cmocka_unit_test(agc_is_canonical_only_when_on),
         cmocka_unit_test(diff_names_the_changed_keys),
         cmocka_unit_test(train_seed_is_splitmix64),
         cmocka_unit_test(space_file_is_found_beside_the_experiment),
