@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag; /* lock-free: safe in a signal handler */
 static void on_signal(int sig)
 {
     (void)sig;

@@ -21,8 +21,10 @@
 #define MAX_SEED 9007199254740992LL /* 2^53: every seed survives a trip through a double */
 #define MAX_VAL_SPLIT 0.9
 
-static const char *const top_keys[] = {"name", "space",  "samples", "seed", "constraints",
-                                       "data", "recipe", "threads", NULL};
+static const char *const top_keys[] = {"name", "space",   "samples", "seed",   "constraints",
+                                       "data", "recipe", "threads", "limits", NULL};
+static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", NULL};
+#define DEFAULT_MAX_ATTEMPTS 2
 static const char *const data_keys[] = {"name",       "dir",     "val_split", "train_limit",
                                         "test_limit", "n",       "n_test",    "size",
                                         "channels",   "classes", "seed",      NULL};
@@ -265,7 +267,24 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
     return 0;
 }
 
-/* The canonical form: every value, defaults included, as compact JSON with sorted keys. */
+static int parse_limits(const struct ctx *top, const json_t *j, struct ns_exp_limits *l)
+{
+    struct ctx c = {top->where, "limits."};
+    if (!json_is_object(j))
+        return fail(top, "limits", "expected an object, got %s", ns_json_type_name(j));
+    if (check_keys(&c, j, limits_keys) < 0)
+        return -1;
+    return get_int32(&c, j, "memory_mb", 0, 16 << 20, &l->memory_mb) < 0 ||
+                   get_num(&c, j, "trial_minutes", 0, 0, 1e6, &l->trial_minutes) < 0 ||
+                   get_int32(&c, j, "max_attempts", 1, 1000, &l->max_attempts) < 0
+               ? -1
+               : 0;
+}
+
+/* The canonical form: every value, defaults included, as compact JSON with sorted keys.
+ * "limits" only when one differs from its default, so the experiments written before it
+ * existed keep their text; it is how a run is limited, not what it trains, and
+ * ns_experiment_study_json() leaves it out of the study. */
 static char *canonical(const struct ns_experiment *ex)
 {
     const struct ns_exp_data *d = &ex->data;
@@ -294,6 +313,12 @@ static char *canonical(const struct ns_experiment *ex)
                             "recipe", recipe, "threads", r->threads);
     if (top && ex->constraints)
         json_object_set(top, "constraints", ex->constraints);
+    const struct ns_exp_limits *l = &ex->limits;
+    if (top && (l->memory_mb || l->trial_minutes > 0 || l->max_attempts != DEFAULT_MAX_ATTEMPTS))
+        json_object_set_new(top, "limits",
+                            json_pack("{s:i, s:f, s:i}", "memory_mb", l->memory_mb,
+                                      "trial_minutes", l->trial_minutes, "max_attempts",
+                                      l->max_attempts));
     char *s = top ? json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(top);
     if (!s)
@@ -349,6 +374,10 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
     if (recipe && parse_recipe(c, recipe, &ex->recipe) < 0)
         return -1;
     if (get_int32(c, root, "threads", 1, MAX_THREADS, &ex->recipe.threads) < 0)
+        return -1;
+    ex->limits.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    json_t *limits = json_object_get(root, "limits");
+    if (limits && parse_limits(c, limits, &ex->limits) < 0)
         return -1;
     if (ns_recipe_check(&ex->recipe) < 0)
         return ns_err_prefix("%s: recipe", c->where);
@@ -572,6 +601,7 @@ char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space
          * folder, is the same experiment; editing it is not */
         json_object_set_new(top, "space", def);
     }
+    json_object_del(top, "limits"); /* a resume may change them */
     char *s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(top);
     if (!s)
@@ -630,6 +660,15 @@ int ns_experiment_diff(const char *a, const char *b, char *out, size_t n)
     json_decref(ja);
     json_decref(jb);
     return count;
+}
+
+int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train)
+{
+    if (ex->recipe.batch > train->n)
+        return ns_err("%s: recipe.batch: %d is larger than the training set (%d images): no "
+                      "trial could take a step; use a batch of at most %d",
+                      ex->file, ex->recipe.batch, train->n, train->n);
+    return 0;
 }
 
 uint64_t ns_search_train_seed(uint64_t study_seed, int trial)

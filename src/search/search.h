@@ -61,7 +61,12 @@
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
  *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "dropout",
  *               "zero_init_last_bn", "eval_batch"}   optional, defaults of ns_recipe_default,
- *    "threads": 1}                      compute threads per worker (1..256)
+ *    "threads": 1,                      compute threads per worker (1..256)
+ *    "limits": {"memory_mb": 0,         per trial: memory limit (0 = none)
+ *               "trial_minutes": 0,     wall-clock limit of one trial (0 = none)
+ *               "max_attempts": 2}}     a trial lost (its process died, its worker stalled)
+ *                                       this many times is failed with the reason
+ *   "limits" are not part of the study: a resume may change them.
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */
 
@@ -77,6 +82,12 @@ struct ns_exp_data {
     uint64_t synth_seed;
 };
 
+struct ns_exp_limits {
+    int memory_mb;        /* 0 = none */
+    double trial_minutes; /* 0 = none */
+    int max_attempts;     /* >= 1 */
+};
+
 struct ns_experiment {
     char *file;           /* the file it came from, or the `where` of a text; owned */
     char *name;           /* owned */
@@ -89,6 +100,7 @@ struct ns_experiment {
     json_t *constraints; /* as written (validated), or NULL; owned reference */
     struct ns_exp_data data;
     struct ns_recipe recipe; /* threads set from "threads"; seed is per trial (unused here) */
+    struct ns_exp_limits limits;
     char *canonical;         /* the experiment with defaults filled in, as compact JSON with
                                 sorted keys: equal meaning <=> equal text; owned */
 };
@@ -111,6 +123,10 @@ void ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, in
  * allocated). */
 int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train,
                      struct ns_dataset *eval);
+
+/* Refuse a dataset the recipe cannot train on (a batch larger than the training set), before
+ * any trial runs. 0, or -1 with ns_err ("FILE: recipe.batch: ..."). */
+int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train);
 
 /* Load the experiment's space (file or inline), set its input shape from the dataset and
  * narrow it by the experiment's constraints. NULL with ns_err on error. */
@@ -145,6 +161,9 @@ struct ns_sched {
 int ns_sched_init(struct ns_sched *s, const int *idx, int n, const double *flops);
 /* The next trial to hand out, or -1 when none is left. */
 int ns_sched_next(struct ns_sched *s);
+/* Hand trial t out again, next (it was handed out and lost). 0, or -1 when nothing was
+ * handed out (then t cannot have been). */
+int ns_sched_requeue(struct ns_sched *s, int t);
 void ns_sched_free(struct ns_sched *s);
 
 /* ---------------------------------------------------------------- messages -------------- */

@@ -36,7 +36,7 @@ static const char *const state_names[NS_DB_NSTATES] = {"waiting", "running", "co
  * read back and print as integers. */
 static const char schema_sql[] =
     "CREATE TABLE netspace_version(schema_version INTEGER NOT NULL);\n"
-    "INSERT INTO netspace_version VALUES(1);\n"
+    "INSERT INTO netspace_version VALUES(2);\n"
     "CREATE TABLE studies(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  name TEXT NOT NULL UNIQUE,\n"
@@ -63,6 +63,7 @@ static const char schema_sql[] =
     "  train_seed INTEGER NOT NULL,\n"
     "  train_error REAL, test_error REAL, best_test_error REAL, wall_s REAL,\n"
     "  host TEXT, rank INTEGER, started REAL, ended REAL, reason TEXT,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
     "  PRIMARY KEY(study_id, trial));\n"
     "CREATE TABLE epochs(\n"
     "  study_id INTEGER NOT NULL,\n"
@@ -80,11 +81,12 @@ static const char schema_sql[] =
     "CREATE INDEX trials_hash ON trials(study_id, config_hash);\n";
 
 /* Every column of trials, in the order load_trial_row() reads them. */
-#define TRIAL_COLS                                                                                 \
+#define TRIAL_COLS_V1                                                                              \
     "study_id, trial, stream, state, config, config_hash, flops, params, acts, depth, w0, wa, "    \
     "wm, group_w, bot_mul, se_r, d, w, b, g, d1, d2, d3, d4, w1, w2, w3, w4, b1, b2, b3, b4, g1, " \
     "g2, g3, g4, other_params, train_seed, train_error, test_error, best_test_error, wall_s, "     \
     "host, rank, started, ended, reason"
+#define TRIAL_COLS TRIAL_COLS_V1 ", attempts"
 
 /* The writer's statements, prepared once and reused (inserting 100k trials one prepare each
  * would cost more than the inserts). */
@@ -113,7 +115,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "?36, ?37)",
     [ST_TRIAL_HASH] = "SELECT config_hash FROM trials WHERE study_id = ?1 AND trial = ?2",
     [ST_TRIAL_STATE] = "SELECT state FROM trials WHERE study_id = ?1 AND trial = ?2",
-    [ST_START] = "UPDATE trials SET state = 'running', rank = ?3, host = ?4, started = ?5, "
+    [ST_START] = "UPDATE trials SET state = 'running', attempts = attempts + 1, rank = ?3, "
+                 "host = ?4, started = ?5, "
                  "ended = NULL, train_error = NULL, test_error = NULL, best_test_error = NULL, "
                  "wall_s = NULL, reason = NULL WHERE study_id = ?1 AND trial = ?2",
     [ST_EPOCHS_DELETE] = "DELETE FROM epochs WHERE study_id = ?1 AND trial = ?2",
@@ -124,9 +127,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                   "best_test_error = coalesce(?6, (SELECT min(test_error) FROM epochs e WHERE "
                   "e.study_id = ?1 AND e.trial = ?2)), wall_s = ?7, ended = ?8, reason = ?9 "
                   "WHERE study_id = ?1 AND trial = ?2",
+    /* ?3: 1 when the attempt is given back (put back unharmed), 0 when it counts (lost) */
     [ST_RESET] = "UPDATE trials SET state = 'waiting', rank = NULL, host = NULL, started = "
                  "NULL, ended = NULL, train_error = NULL, test_error = NULL, best_test_error "
-                 "= NULL, wall_s = NULL, reason = NULL WHERE study_id = ?1 AND trial = ?2",
+                 "= NULL, wall_s = NULL, reason = NULL, attempts = max(attempts - ?3, 0) "
+                 "WHERE study_id = ?1 AND trial = ?2",
     [ST_SAVEPOINT] = "SAVEPOINT ns_write",
     [ST_RELEASE] = "RELEASE ns_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ns_write",
@@ -137,6 +142,7 @@ struct ns_db {
     char *path;
     int rw;
     int in_batch;
+    int version; /* the file's schema version */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -344,6 +350,28 @@ static int check_version(struct ns_db *db)
                       db->path, v, NS_DB_SCHEMA_VERSION);
     if (v < 1)
         return ns_err("%s: unknown schema version %lld", db->path, v);
+    db->version = (int)v;
+    return 0;
+}
+
+/* Bring a db of an older schema up to this one (a writer only; readers read any version):
+ * version 2 added trials.attempts. */
+static int migrate(struct ns_db *db)
+{
+    if (db->version >= NS_DB_SCHEMA_VERSION)
+        return 0;
+    if (exec(db, "BEGIN IMMEDIATE", "migrate") < 0)
+        return -1;
+    if (exec(db,
+             "ALTER TABLE trials ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0; "
+             "UPDATE netspace_version SET schema_version = 2",
+             "migrate to schema version 2") < 0) {
+        exec(db, "ROLLBACK", "rollback");
+        return -1;
+    }
+    if (exec(db, "COMMIT", "migrate") < 0)
+        return -1;
+    db->version = NS_DB_SCHEMA_VERSION;
     return 0;
 }
 
@@ -440,6 +468,8 @@ struct ns_db *ns_db_open(const char *path, int flags)
             ns_err("%s: corrupt database (quick_check: %s%s)", path, g, nl ? "; ..." : "");
             goto fail;
         }
+        if (migrate(db) < 0)
+            goto fail;
         if (pragma_text(db, "PRAGMA journal_mode = WAL", "wal", got, sizeof got) < 0) {
             ns_err("%s: cannot switch to WAL mode (%s); is the folder writable?", path, got);
             goto fail;
@@ -992,7 +1022,7 @@ int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reaso
     return finish(db, study, idx, NS_DB_FAILED, reason && *reason ? reason : "error", r);
 }
 
-int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
+static int reset(struct ns_db *db, int64_t study, int idx, int give_back)
 {
     if (sp_begin(db) < 0)
         return -1;
@@ -1002,11 +1032,55 @@ int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
         goto out;
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);
+    sqlite3_bind_int(st, 3, give_back);
     if (step_done(db, st, "reset trial") < 0 || one_changed(db, study, idx) < 0)
         goto out;
     rc = delete_epochs(db, study, idx);
 out:
     return sp_end(db, rc);
+}
+
+int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
+{
+    return reset(db, study, idx, 1);
+}
+
+int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx)
+{
+    return reset(db, study, idx, 0);
+}
+
+int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts)
+{
+    if (writable(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h,
+                           "UPDATE trials SET state = 'failed', ended = ?3, reason = 'lost ' || "
+                           "attempts || ' times: its process died (out of memory? see "
+                           "limits.memory_mb)' WHERE study_id = ?1 AND state IN ('waiting', "
+                           "'stale') AND attempts >= ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "fail lost trials");
+    sqlite3_bind_int64(st, 1, study);
+    sqlite3_bind_int(st, 2, max_attempts);
+    sqlite3_bind_double(st, 3, ns_wall_time());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ns_db_sqlerr(db, "fail lost trials");
+    return sqlite3_changes(db->h);
+}
+
+void ns_db_set_busy_timeout(struct ns_db *db, int ms)
+{
+    sqlite3_busy_timeout(db->h, ms);
+}
+
+int ns_db_locked(struct ns_db *db)
+{
+    int rc = sqlite3_extended_errcode(db->h) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -1238,6 +1312,13 @@ int ns_db_study_experiment(struct ns_db *db, const char *name, char **out)
     return found;
 }
 
+/* The columns load_trial_row() reads; a version-1 db (read-only: a writer migrates it) has
+ * no attempts column. */
+static const char *trial_cols(const struct ns_db *db)
+{
+    return db->version >= 2 ? TRIAL_COLS : TRIAL_COLS_V1 ", 0";
+}
+
 static int load_trial_row(sqlite3_stmt *st, struct ns_db_trial *t)
 {
     memset(t, 0, sizeof *t);
@@ -1269,6 +1350,7 @@ static int load_trial_row(sqlite3_stmt *st, struct ns_db_trial *t)
     t->started = col_double(st, c++);
     t->ended = col_double(st, c++);
     t->reason = col_text(st, c++);
+    t->attempts = sqlite3_column_int(st, c++);
     return t->config_json && t->config_hash ? 0 : -1;
 }
 
@@ -1299,7 +1381,7 @@ int ns_db_trials_load(struct ns_db *db, int64_t study, unsigned states, struct n
     char filter[160], sql[1024];
     state_filter(states, filter, sizeof filter);
     snprintf(sql, sizeof sql,
-             "SELECT " TRIAL_COLS " FROM trials WHERE study_id = ?1%s ORDER BY trial", filter);
+             "SELECT %s FROM trials WHERE study_id = ?1%s ORDER BY trial", trial_cols(db), filter);
     sqlite3_stmt *st;
     if (prepare(db, sql, &st, "load trials") < 0)
         return -1;
@@ -1336,8 +1418,10 @@ int ns_db_trial_load(struct ns_db *db, int64_t study, int idx, struct ns_db_tria
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (prepare(db, "SELECT " TRIAL_COLS " FROM trials WHERE study_id = ?1 AND trial = ?2", &st,
-                "load trial") < 0)
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT %s FROM trials WHERE study_id = ?1 AND trial = ?2",
+             trial_cols(db));
+    if (prepare(db, sql, &st, "load trial") < 0)
         return -1;
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);

@@ -43,7 +43,9 @@
  *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d4, w1..w4, b1..b4,
  *          g1..g4,
  *          other_params JSON, train_seed, train_error, test_error, best_test_error, wall_s,
- *          host, rank, started, ended, reason;  UNIQUE(study_id, trial))
+ *          host, rank, started, ended, reason, attempts;  UNIQUE(study_id, trial))
+ *   (version 2 added attempts; a writer migrates a version-1 file when it opens it, readers
+ *   read either)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
  */
@@ -52,7 +54,7 @@
 
 #include <stdint.h>
 
-#define NS_DB_SCHEMA_VERSION 1
+#define NS_DB_SCHEMA_VERSION 2
 
 /* ns_db_open() flags. NS_DB_RO alone opens read-only (SQLITE_OPEN_READONLY and
  * PRAGMA query_only, no ATTACH): nothing done through that handle can modify the file. */
@@ -190,9 +192,25 @@ int ns_db_trial_complete(struct ns_db *db, int64_t study, int idx, const struct 
 int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reason,
                      const struct ns_db_result *r);
 
+/* Attempts: ns_db_trial_start() counts one. A trial put back unharmed (stopped by a signal)
+ * gives it back; a trial lost with its process (a dead run's 'stale' trials) or its worker
+ * (timed out) keeps it, so that a trial that kills its process cannot be retried forever. */
+
 /* Put a trial back to 'waiting' (e.g. stopped by a signal): clears rank, host, times,
- * results and reason, and deletes its epoch rows. */
+ * results and reason, deletes its epoch rows, and gives back the attempt. */
 int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx);
+/* The same for a trial that was lost (its worker stopped answering): the attempt counts. */
+int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx);
+/* Mark 'failed' every waiting or stale trial of the study that has used max_attempts
+ * attempts, with the reason "lost N times: its process died (out of memory? ...)". Returns
+ * how many, or -1. */
+int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts);
+
+/* How long a write waits for a lock held by another connection (10 s after ns_db_open). */
+void ns_db_set_busy_timeout(struct ns_db *db, int ms);
+/* 1 when the last failed call on db failed because another connection held a lock (the
+ * write can be retried later), else 0. */
+int ns_db_locked(struct ns_db *db);
 
 /* ---------------------------------------------------------------------------------------
  * Reading (any handle) */
@@ -236,6 +254,7 @@ struct ns_db_trial {
     int rank;                                                /* -1 if never started */
     double started, ended;                                   /* NAN if not recorded */
     char *reason;                                            /* failure reason, or NULL */
+    int attempts; /* times handed out and not given back (ns_db_trial_start counts them) */
 };
 
 /* The trials of a study whose state is in the mask `states` (0 = all), ordered by index.

@@ -173,12 +173,12 @@ static void newer_schema_version_is_refused(void **state)
     struct scratch *s = *state;
     int64_t id;
     ns_db_close(new_db(s->db, &id));
-    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 2");
+    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 3");
     assert_null(ns_db_open(s->db, NS_DB_RW));
     assert_err_contains(s->db);
-    assert_err_contains("schema version 2 is newer");
+    assert_err_contains("schema version 3 is newer");
     assert_null(ns_db_open(s->db, NS_DB_RO));
-    assert_err_contains("schema version 2 is newer");
+    assert_err_contains("schema version 3 is newer");
     raw_sql(s->db, "INSERT INTO netspace_version VALUES (1)");
     assert_null(ns_db_open(s->db, NS_DB_RO));
     assert_err_contains("malformed netspace_version");
