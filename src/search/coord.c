@@ -534,9 +534,8 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
         o->r = res;
         c->n_complete++;
         c->rep->n_trained++;
-        if (!isnan(r->test_err) &&
-            (c->best_trial < 0 || r->test_err < c->best_err ||
-             (r->test_err == c->best_err && trial < c->best_trial))) {
+        if (!isnan(r->test_err) && (c->best_trial < 0 || r->test_err < c->best_err ||
+                                    (r->test_err == c->best_err && trial < c->best_trial))) {
             c->best_err = r->test_err;
             c->best_trial = trial;
         }
@@ -753,9 +752,9 @@ static int assign(struct ns_coord *c, int r)
     c->w[r].trial = t;
     double lim = c->ex.limits.trial_minutes * 60;
     double grace = lim * TIMEOUT_GRACE_FRAC;
-    c->w[r].deadline = lim > 0 ? now(c) + lim + (grace > TIMEOUT_GRACE_MIN_S ? grace
-                                                                              : TIMEOUT_GRACE_MIN_S)
-                               : INFINITY;
+    c->w[r].deadline =
+        lim > 0 ? now(c) + lim + (grace > TIMEOUT_GRACE_MIN_S ? grace : TIMEOUT_GRACE_MIN_S)
+                : INFINITY;
     return 1;
 }
 
@@ -801,8 +800,8 @@ static int handle(struct ns_coord *c)
             /* a stalled worker came back: its trial went to another, it may have more */
             w->state = W_IDLE;
             char event[160];
-            snprintf(event, sizeof event, "rank %d is back; its late result for trial %d is ignored",
-                     in->src, r.trial);
+            snprintf(event, sizeof event,
+                     "rank %d is back; its late result for trial %d is ignored", in->src, r.trial);
             progress(c, 1, img_s_total(c), event);
             return 0;
         }

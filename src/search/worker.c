@@ -263,8 +263,7 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
             }
             struct ns_msg_ready m = {.threads = ex.recipe.threads};
             ns_search_host(m.host, sizeof m.host);
-            if (ns_msg_pack_ready(&w.out, &m) < 0 ||
-                ns_send(t, NS_COORD, NS_MSG_READY, &w.out) < 0)
+            if (ns_msg_pack_ready(&w.out, &m) < 0 || ns_send(t, NS_COORD, NS_MSG_READY, &w.out) < 0)
                 goto out;
             ready = 1;
             t_idle = ns_now();
@@ -292,7 +291,7 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
     }
     if (say_bye(&w) < 0)
         goto out;
-    status = fatal                              ? NS_SEARCH_ERROR
+    status = fatal                            ? NS_SEARCH_ERROR
              : atomic_load(&ns_search_signal) ? NS_SEARCH_INTERRUPTED
                                               : NS_SEARCH_DONE;
     if (rep)

@@ -25,10 +25,11 @@
 #include "util/err.h"
 
 #define SPACE                                                                                      \
-    "{\"name\": \"t\", \"kind\": \"regnet\", \"block\": \"x\", \"stem\": {\"type\": \"cifar\", " \
-    "\"w\": 8}, \"input\": {\"in_ch\": 1, \"im_size\": 16, \"classes\": 10}, \"first_stride\": 1, \"params\": {\"depth\": {\"dist\": \"uniform\", \"lo\": 2, " \
+    "{\"name\": \"t\", \"kind\": \"regnet\", \"block\": \"x\", \"stem\": {\"type\": \"cifar\", "   \
+    "\"w\": 8}, \"input\": {\"in_ch\": 1, \"im_size\": 16, \"classes\": 10}, \"first_stride\": "   \
+    "1, \"params\": {\"depth\": {\"dist\": \"uniform\", \"lo\": 2, "                               \
     "\"hi\": 8, \"q\": 1}, \"w0\": {\"dist\": \"log_uniform\", \"lo\": 8, \"hi\": 32, \"q\": 8}, " \
-    "\"wa\": {\"dist\": \"log_uniform\", \"lo\": 2, \"hi\": 32, \"q\": 0.01}, \"wm\": "          \
+    "\"wa\": {\"dist\": \"log_uniform\", \"lo\": 2, \"hi\": 32, \"q\": 0.01}, \"wm\": "            \
     "{\"dist\": \"log_uniform\", \"lo\": 1.5, \"hi\": 3.0, \"q\": 0.01}, \"group_w\": {\"dist\": " \
     "\"pow2\", \"lo\": 1, \"hi\": 8}, \"bot_mul\": 1}, \"constraints\": {\"stages\": [2, 4]}}"
 
@@ -237,6 +238,19 @@ static int db_count(struct rig *r, const char *sql)
     return n;
 }
 
+/* A study of `samples` (limits as write_experiment's) with one worker, which is ready: the
+ * trial it is handed. */
+static int one_worker_first_trial(struct rig *r, int samples, const char *limits)
+{
+    write_experiment(r, samples, limits);
+    rig_open(r);
+    rig_begin(r, 2);
+    send_ready(r, 1);
+    settle(r);
+    expect(r, 1, NS_MSG_SETUP);
+    return expect_assign(r, 1);
+}
+
 /* Workers answer SETUP with READY and get a trial each; results are recorded with their
  * epochs, the worker gets the next trial, and when none is left every worker is told to
  * stop; the run ends when they have all said goodbye. */
@@ -393,7 +407,9 @@ static void stalled_worker_loses_its_trial(void **state)
     send_result(r, 1, ta, NS_TRAIN_OK, 1);
     settle(r);
     assert_int_equal(db_state(r, ta), NS_DB_RUNNING);
-    assert_int_equal(db_count(r, "select count(*) from epochs where trial = " "(select trial from trials where state = 'running')"), 0);
+    assert_int_equal(db_count(r, "select count(*) from epochs where trial = "
+                                 "(select trial from trials where state = 'running')"),
+                     0);
     send_result(r, 2, ta, NS_TRAIN_OK, 14);
     settle(r);
     t = db_trial(r, ta);
@@ -407,13 +423,8 @@ static void stalled_worker_loses_its_trial(void **state)
 static void timed_out_trial_fails_without_attempts_left(void **state)
 {
     struct rig *r = *state;
-    write_experiment(r, 2, ", \"limits\": {\"trial_minutes\": 2, \"max_attempts\": 1}");
-    rig_open(r);
-    rig_begin(r, 2);
-    send_ready(r, 1);
-    settle(r);
-    expect(r, 1, NS_MSG_SETUP);
-    int ta = expect_assign(r, 1);
+    int ta =
+        one_worker_first_trial(r, 2, ", \"limits\": {\"trial_minutes\": 2, \"max_attempts\": 1}");
     r->clock += 140; /* 2 min + 30 s grace not yet over */
     settle(r);
     assert_int_equal(db_state(r, ta), NS_DB_RUNNING);
@@ -439,19 +450,13 @@ static void timed_out_trial_fails_without_attempts_left(void **state)
 static void locked_db_keeps_results_until_released(void **state)
 {
     struct rig *r = *state;
-    write_experiment(r, 3, "");
-    rig_open(r);
-    rig_begin(r, 2);
-    send_ready(r, 1);
-    settle(r);
-    expect(r, 1, NS_MSG_SETUP);
-    int ta = expect_assign(r, 1);
+    int ta = one_worker_first_trial(r, 3, "");
     sqlite3 *h;
     assert_int_equal(sqlite3_open(r->db, &h), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     send_result(r, 1, ta, NS_TRAIN_OK, 11);
     settle(r);
-    int tb = expect_assign(r, 1); /* the search goes on */
+    int tb = expect_assign(r, 1);               /* the search goes on */
     assert_true(ns_coord_unwritten(r->c) >= 4); /* 2 epochs, the result, the next start */
     send_result(r, 1, tb, NS_TRAIN_OK, 12);
     r->clock += 5;
@@ -523,13 +528,7 @@ static void fatal_from_a_worker_stops_the_study(void **state)
 static void silent_worker_is_not_waited_for_forever(void **state)
 {
     struct rig *r = *state;
-    write_experiment(r, 1, "");
-    rig_open(r);
-    rig_begin(r, 2);
-    send_ready(r, 1);
-    settle(r);
-    expect(r, 1, NS_MSG_SETUP);
-    int t = expect_assign(r, 1);
+    int t = one_worker_first_trial(r, 1, "");
     send_result(r, 1, t, NS_TRAIN_ERROR, NAN);
     int steps = 0;
     while (ns_coord_step(r->c) && steps < 100000)
