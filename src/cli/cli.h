@@ -17,5 +17,9 @@ int ns_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Parse a whole string as an int/double; 0 ok, -1 with a message naming `opt`. */
 int ns_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out);
+/* getopt_long (with opterr = 0 and an optstring starting with ':') returned c, '?' or ':',
+ * for argv[optind - 1]: print one usage error naming the option ("--db needs a value",
+ * "unknown option '--x'") and return 2. */
+int ns_cli_bad_option(const char *cmd, int c, char **argv);
 
 #endif

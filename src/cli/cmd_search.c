@@ -91,7 +91,8 @@ int ns_cmd_search(int argc, char **argv)
     struct ns_search_opts o = {.progress = stdout, .use_mpi = -1};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             o.experiment = optarg;
@@ -109,7 +110,7 @@ int ns_cmd_search(int argc, char **argv)
             fputs(help, stdout);
             return 0;
         default:
-            return ns_cli_usage_error("search", "unknown option");
+            return ns_cli_bad_option("search", c, argv);
         }
     }
     if (optind < argc)

@@ -5,6 +5,7 @@
 #include "util/err.h"
 #include "util/timer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -412,6 +413,37 @@ static int ro_authorizer(void *ctx, int action, const char *a, const char *b, co
     }
 }
 
+/* A read-only open of a file no connection has open (no -wal file beside it: the last one to
+ * close removed it) goes through "file:PATH?immutable=1": SQLite then reads the file alone,
+ * without creating -wal and -shm files. So a db in a folder the reader cannot write (a
+ * colleague's results, a read-only share) can be read, and a reader never leaves files that
+ * another user's search could not write. Its content is the last checkpoint, which with no
+ * -wal file is the last commit. While a search writes, the -wal file exists and readers
+ * share it as usual. The URI is malloc'd; NULL when out of memory. */
+static char *immutable_uri(const char *path)
+{
+    char *u = malloc(3 * strlen(path) + 32), *o = u;
+    if (!u)
+        return NULL;
+    o += sprintf(o, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || strchr("/-_.~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    sprintf(o, "?immutable=1");
+    return u;
+}
+
+static int wal_exists(const char *path)
+{
+    char wal[4096];
+    if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal)
+        return 1;
+    return access(wal, F_OK) == 0;
+}
+
 struct ns_db *ns_db_open(const char *path, int flags)
 {
     if (!path || !*path) {
@@ -429,7 +461,17 @@ struct ns_db *ns_db_open(const char *path, int flags)
     db->rw = (flags & NS_DB_RW) != 0;
     int oflags = db->rw ? SQLITE_OPEN_READWRITE | ((flags & NS_DB_CREATE) ? SQLITE_OPEN_CREATE : 0)
                         : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, &db->h, oflags, NULL) != SQLITE_OK) {
+    char *uri = NULL;
+    if (!db->rw && !wal_exists(path)) {
+        if (!(uri = immutable_uri(path))) {
+            ns_err("%s: out of memory", path);
+            goto fail;
+        }
+        oflags |= SQLITE_OPEN_URI;
+    }
+    int orc = sqlite3_open_v2(uri ? uri : path, &db->h, oflags, NULL);
+    free(uri);
+    if (orc != SQLITE_OK) {
         cantopen(path, flags);
         goto fail;
     }
@@ -488,9 +530,11 @@ struct ns_db *ns_db_open(const char *path, int flags)
         sqlite3_limit(db->h, SQLITE_LIMIT_ATTACHED, 0);
         /* Memory-mapped reads: a sort over 100k trials fetches rows at random, and one
          * pread per page costs more than the query itself. */
+        /* temp_store: a sort that outgrows the cache stays in memory, under the caller's cap
+         * (ns_db_read_limits), instead of filling the disk with temporary files */
         if (exec(db,
                  "PRAGMA query_only = 1; PRAGMA mmap_size = 1073741824; "
-                 "PRAGMA cache_size = -65536",
+                 "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                  "pragma") < 0)
             goto fail;
         sqlite3_set_authorizer(db->h, ro_authorizer, NULL);

@@ -21,8 +21,10 @@
  *   per poll: ns_db_begin; ns_db_trial_start / _epoch / _complete / _fail for the messages
  *   drained; ns_db_commit;  on SIGINT: ns_db_trial_reset the unfinished ones; ns_db_close.
  *
- * Readers and WAL: a read-only handle needs the db's folder writable or the -shm file
- * present (SQLite's WAL index); the writer removes -wal/-shm when it closes cleanly.
+ * Readers and WAL: the writer removes -wal/-shm when it closes cleanly. A read-only open of
+ * a db that no connection has open (no -wal file) reads the file alone (SQLite's immutable
+ * mode): it works in a folder the reader cannot write and never leaves -wal/-shm files
+ * behind. While a search writes, readers share its -wal/-shm files as usual.
  * A RW open runs PRAGMA quick_check (about 0.2 s CPU for 100k trials, once per search).
  *
  * Units: errors are in percent (0..100); times are seconds; timestamps are seconds since the
@@ -52,6 +54,7 @@
 #ifndef NS_STORE_H
 #define NS_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NS_DB_SCHEMA_VERSION 2
@@ -286,8 +289,60 @@ int ns_db_trial_values(struct ns_db *db, int64_t study, unsigned states, const c
  * frees it. A trial with no epochs gives *n = 0; a missing trial is an error. */
 int ns_db_epochs_load(struct ns_db *db, int64_t study, int idx, struct ns_db_epoch **out, int *n);
 
-/* The underlying SQLite connection (a `struct sqlite3 *`), for read-only ad hoc queries by
- * netspace query. Writers must use the functions above. */
+/* ---------------------------------------------------------------------------------------
+ * Queries for users (query.c): rows streamed to a callback as they are read, so an endless
+ * query costs no memory, under a time limit and a memory cap. */
+
+enum ns_db_type { NS_DB_NULL, NS_DB_INT, NS_DB_REAL, NS_DB_TEXT };
+struct ns_db_value {
+    enum ns_db_type type;
+    long long i;   /* NS_DB_INT */
+    double d;      /* NS_DB_REAL */
+    const char *s; /* NS_DB_TEXT (blobs too), valid during the callback only */
+};
+/* Called first with v NULL (the ncols column names, even when no row follows), then once per
+ * row. Return 0 to go on, anything else to stop (the query function then returns that
+ * value). */
+typedef int (*ns_db_row_fn)(void *ctx, int ncols, const char *const *names,
+                            const struct ns_db_value *v);
+
+struct ns_db_read_limits {
+    double timeout_s;   /* a statement running longer is stopped with an error; 0 = none */
+    long max_memory_mb; /* SQLite's heap during the statement (sorts, CTEs); 0 = no cap */
+};
+
+struct ns_db_trials_query {
+    int64_t study;       /* -1: every study */
+    int state;           /* enum ns_db_state, -1: every state */
+    int trial;           /* one trial index, -1: all */
+    const char *where;   /* NULL, or an SQL expression over the trial columns that can only
+                            narrow the selection (ns_db_where_check) */
+    const char *columns; /* comma-separated trial columns, NULL: all */
+    const char *sort;    /* a trial column (missing values last, then study, trial); NULL:
+                            study, trial */
+    int desc;
+    long long limit; /* -1: none */
+    struct ns_db_read_limits limits;
+};
+
+/* The trials listing: the relation of every trial column with its study's name as `study`
+ * (ns_db_trial_columns), selected, filtered, sorted and limited as q says. Unknown columns
+ * are errors listing the columns there are. 0, fn's non-zero value, or -1 with ns_err. */
+int ns_db_trials_query(struct ns_db *db, const struct ns_db_trials_query *q, ns_db_row_fn fn,
+                       void *ctx);
+/* One read-only SQL statement (a writing one is refused before it runs). */
+int ns_db_sql_query(struct ns_db *db, const char *sql, const struct ns_db_read_limits *rl,
+                    ns_db_row_fn fn, void *ctx);
+/* A trial's epoch rows (epoch, train_loss, train_error, test_error, seconds) by epoch. */
+int ns_db_epochs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
+/* The trial columns, ", "-separated, into buf (n bytes); their count, or -1. */
+int ns_db_trial_columns(struct ns_db *db, char *buf, size_t n);
+/* 0 when expr is a --where expression that stays inside its parentheses (balanced outside
+ * quotes, no ';', no comments), else -1 with ns_err saying what is wrong. */
+int ns_db_where_check(const char *expr);
+
+/* The underlying SQLite connection (a `struct sqlite3 *`), for the store's own query code.
+ * Writers must use the functions above. */
 void *ns_db_sqlite(struct ns_db *db);
 
 /* Report an SQLite failure on db: ns_err("FILE: WHAT: <sqlite message>"); returns -1. */
