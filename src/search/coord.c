@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "search/isolate.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/progress.h"
@@ -624,6 +625,24 @@ static int local_epoch(void *ctx, const struct ns_epoch_metrics *m)
     return 0;
 }
 
+/* Train trial t in a child process (isolate.h), recording its epochs as they come; a signal
+ * stops it. *res is its result, or how it died. */
+static void train_isolated(struct ns_coord *c, const struct ns_shared_data *data,
+                           const struct ns_recipe *r, int t, struct local_ctx *l,
+                           struct ns_train_result *res)
+{
+    struct ns_child child;
+    if (ns_child_start(&child, data, r, &c->ex.limits, c->trials[t].json) < 0) {
+        memset(res, 0, sizeof *res);
+        res->status = NS_TRAIN_ERROR;
+        snprintf(res->reason, sizeof res->reason, "%s", ns_errmsg());
+        return;
+    }
+    while (!ns_child_poll(&child, 0.05, local_epoch, l, res))
+        if (l->failed || atomic_load(&ns_search_signal))
+            ns_child_stop(&child);
+}
+
 /* Keep trying to write the journal while another process holds the lock; a signal ends the
  * wait (the db stays consistent: what was not written is trained again). 0 or -1. */
 static int flush_wait(struct ns_coord *c)
@@ -644,7 +663,9 @@ int ns_coord_run_local(struct ns_coord *c)
     if (ns_exp_data_load(&c->ex.data, &train, &eval) < 0)
         return NS_SEARCH_ERROR;
     int status = NS_SEARCH_DONE;
-    if (ns_exp_data_check(&c->ex, &train) < 0)
+    struct ns_shared_data data = {-1, 0};
+    if (ns_exp_data_check(&c->ex, &train) < 0 ||
+        (c->ex.limits.isolate && ns_shared_data_make(&data, &train, &eval) < 0))
         status = NS_SEARCH_ERROR;
     char host[64];
     ns_search_host(host, sizeof host);
@@ -666,9 +687,12 @@ int ns_coord_run_local(struct ns_coord *c)
         struct ns_recipe r = c->ex.recipe;
         r.seed = ns_search_train_seed(c->ex.seed, t);
         struct local_ctx l = {c, t, 0};
-        struct ns_train_opts o = {local_epoch, &l, NULL, &ns_search_signal};
         struct ns_train_result res;
-        ns_train(&cfg, &train, &eval, &r, &o, &res);
+        if (data.fd >= 0)
+            train_isolated(c, &data, &r, t, &l, &res);
+        else
+            ns_train(&cfg, &train, &eval, &r,
+                     &(struct ns_train_opts){local_epoch, &l, NULL, &ns_search_signal}, &res);
         if (l.failed || trial_result(c, t, 0, &res, res.img_per_s) < 0 || flush(c) < 0) {
             status = NS_SEARCH_ERROR;
             break;
@@ -682,6 +706,7 @@ int ns_coord_run_local(struct ns_coord *c)
         put_back(c);
         ns_err("%s", msg);
     }
+    ns_shared_data_free(&data);
     ns_data_free(&train);
     ns_data_free(&eval);
     return status;

@@ -21,9 +21,10 @@
 #define MAX_SEED 9007199254740992LL /* 2^53: every seed survives a trip through a double */
 #define MAX_VAL_SPLIT 0.9
 
-static const char *const top_keys[] = {"name", "space",   "samples", "seed",   "constraints",
+static const char *const top_keys[] = {"name", "space",  "samples", "seed",   "constraints",
                                        "data", "recipe", "threads", "limits", NULL};
-static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", NULL};
+static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", "isolate",
+                                          NULL};
 #define DEFAULT_MAX_ATTEMPTS 2
 static const char *const data_keys[] = {"name",       "dir",     "val_split", "train_limit",
                                         "test_limit", "n",       "n_test",    "size",
@@ -104,7 +105,8 @@ static int get_int(const struct ctx *c, const json_t *obj, const char *key, long
                fabs(json_real_value(v)) < 9.2e18) {
         x = (long long)json_real_value(v);
     } else {
-        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi, ns_json_type_name(v));
+        return fail(c, key, "expected an integer in %lld..%lld, got %s", lo, hi,
+                    ns_json_type_name(v));
     }
     if (x < lo || x > hi)
         return fail(c, key, "%lld is not in %lld..%lld", x, lo, hi);
@@ -276,8 +278,13 @@ static int parse_limits(const struct ctx *top, const json_t *j, struct ns_exp_li
         return -1;
     return get_int32(&c, j, "memory_mb", 0, 16 << 20, &l->memory_mb) < 0 ||
                    get_num(&c, j, "trial_minutes", 0, 0, 1e6, &l->trial_minutes) < 0 ||
-                   get_int32(&c, j, "max_attempts", 1, 1000, &l->max_attempts) < 0
+                   get_int32(&c, j, "max_attempts", 1, 1000, &l->max_attempts) < 0 ||
+                   get_bool(&c, j, "isolate", &l->isolate) < 0
                ? -1
+           : !l->isolate && l->memory_mb > 0
+               ? fail(&c, "memory_mb",
+                      "needs \"isolate\": true (the limit is set on the "
+                      "trial's own process)")
                : 0;
 }
 
@@ -314,11 +321,12 @@ static char *canonical(const struct ns_experiment *ex)
     if (top && ex->constraints)
         json_object_set(top, "constraints", ex->constraints);
     const struct ns_exp_limits *l = &ex->limits;
-    if (top && (l->memory_mb || l->trial_minutes > 0 || l->max_attempts != DEFAULT_MAX_ATTEMPTS))
+    if (top && (l->memory_mb || l->trial_minutes > 0 || l->max_attempts != DEFAULT_MAX_ATTEMPTS ||
+                !l->isolate))
         json_object_set_new(top, "limits",
-                            json_pack("{s:i, s:f, s:i}", "memory_mb", l->memory_mb,
+                            json_pack("{s:i, s:f, s:i, s:b}", "memory_mb", l->memory_mb,
                                       "trial_minutes", l->trial_minutes, "max_attempts",
-                                      l->max_attempts));
+                                      l->max_attempts, "isolate", l->isolate));
     char *s = top ? json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(top);
     if (!s)
@@ -329,7 +337,8 @@ static char *canonical(const struct ns_experiment *ex)
 static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experiment *ex)
 {
     if (!json_is_object(root))
-        return ns_err("%s: expected a JSON object at the top, got %s", c->where, ns_json_type_name(root));
+        return ns_err("%s: expected a JSON object at the top, got %s", c->where,
+                      ns_json_type_name(root));
     if (check_keys(c, root, top_keys) < 0 || get_str(c, root, "name", 1, &ex->name) < 0)
         return -1;
     if (!valid_name(ex->name))
@@ -342,7 +351,8 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         if (get_str(c, root, "space", 1, &ex->space_file) < 0)
             return -1;
     } else {
-        return fail(c, "space", "expected a file name or a space object, got %s", ns_json_type_name(space));
+        return fail(c, "space", "expected a file name or a space object, got %s",
+                    ns_json_type_name(space));
     }
     long long seed = 1, samples = 0;
     if (!json_object_get(root, "samples"))
@@ -376,6 +386,7 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
     if (get_int32(c, root, "threads", 1, MAX_THREADS, &ex->recipe.threads) < 0)
         return -1;
     ex->limits.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    ex->limits.isolate = 1;
     json_t *limits = json_object_get(root, "limits");
     if (limits && parse_limits(c, limits, &ex->limits) < 0)
         return -1;

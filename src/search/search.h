@@ -64,8 +64,10 @@
  *    "threads": 1,                      compute threads per worker (1..256)
  *    "limits": {"memory_mb": 0,         per trial: memory limit (0 = none)
  *               "trial_minutes": 0,     wall-clock limit of one trial (0 = none)
- *               "max_attempts": 2}}     a trial lost (its process died, its worker stalled)
+ *               "max_attempts": 2,      a trial lost (its process died, its worker stalled)
  *                                       this many times is failed with the reason
+ *               "isolate": true}}       train each trial in a child process (isolate.h); the
+ *                                       memory limit needs it
  *   "limits" are not part of the study: a resume may change them.
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */
@@ -86,6 +88,7 @@ struct ns_exp_limits {
     int memory_mb;        /* 0 = none */
     double trial_minutes; /* 0 = none */
     int max_attempts;     /* >= 1 */
+    int isolate;          /* train each trial in a child process (default 1) */
 };
 
 struct ns_experiment {
@@ -280,6 +283,11 @@ int ns_search_under_mpi(void);
  * NS_SEARCH_ERROR ns_errmsg() says why (on the rank that failed; rank 0 also reports a
  * worker's fatal error). */
 int ns_search_run(const struct ns_search_opts *opts, struct ns_search_report *rep);
+
+/* The process that trains one trial in isolation (src/search/isolate.h): `netspace
+ * trial-child PARENT_PID`, started by a worker with its job on fd 3, events to fd 4 and the
+ * dataset on fd 5. Returns the process exit status. */
+int ns_search_trial_child(int argc, char **argv);
 
 /* Finalize MPI if ns_search_run() initialized it. Call it after printing the summary: when
  * mpirun is stopping the job (it forwarded a SIGTERM), MPI_Finalize waits for a runtime

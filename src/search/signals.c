@@ -12,7 +12,7 @@
 
 atomic_int ns_search_signal;
 
-static struct sigaction old_int, old_term;
+static struct sigaction old_int, old_term, old_pipe;
 
 static void on_signal(int sig)
 {
@@ -35,12 +35,16 @@ void ns_search_signals_install(void)
     atomic_store(&ns_search_signal, 0);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* a trial child that dies before reading its job must not take the worker with it */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old_pipe);
 }
 
 void ns_search_signals_restore(void)
 {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
 }
 
 void ns_search_sleep(double seconds)

@@ -1,12 +1,17 @@
 /* A worker rank: loads the dataset once, then trains the trials the coordinator assigns.
  *
- * Training runs on a second thread so that the main thread stays free to talk to the
+ * By default (limits.isolate) each trial trains in a child process (isolate.h) that maps the
+ * worker's dataset; the main thread forwards its epochs and watches for STOP, a signal and
+ * the time limit, so a trial that crashes or runs out of memory fails alone. Otherwise
+ * training runs on a second thread so that the main thread stays free to talk to the
  * coordinator (only it uses the transport; under MPI: MPI_THREAD_FUNNELED): it forwards each
  * epoch's metrics as the epoch ends and watches for STOP from the coordinator, a signal or
  * the trial's time limit (limits.trial_minutes), which it turns into the trainer's stop
  * flag, so a trial is aborted within one SGD step whatever the epoch length. While it waits
  * it sleeps on a condition variable, not in a spinning receive. */
 #include "search/worker.h"
+
+#include "search/isolate.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -78,6 +83,8 @@ struct worker {
     int rank;
     struct ns_transport *t;
     double trial_s; /* limits.trial_minutes in seconds, 0 = none */
+    const struct ns_exp_limits *limits;
+    struct ns_shared_data data; /* the dataset for trial children (limits.isolate) */
     struct ns_inbox in;
     struct ns_msgbuf out;
     int stop_received;
@@ -191,6 +198,56 @@ out:
     return rc;
 }
 
+/* Forward one epoch of a child's trial (ns_child_poll's callback). */
+struct forward {
+    struct worker *w;
+    int trial;
+    struct ns_msgbuf b;
+    int failed;
+};
+
+static int forward_epoch(void *ctx, const struct ns_epoch_metrics *m)
+{
+    struct forward *f = ctx;
+    struct ns_msg_epoch e = {.trial = f->trial, .m = *m};
+    if (!f->failed &&
+        (ns_msg_pack_epoch(&f->b, &e) < 0 || ns_send(f->w->t, NS_COORD, NS_MSG_EPOCH, &f->b) < 0))
+        f->failed = 1;
+    return 0;
+}
+
+/* Train one assigned trial in a child process (isolate.h): its epochs are forwarded as they
+ * come, STOP or a signal stops it, and however it ends the coordinator gets a result. 0, or
+ * -1 when the coordinator can no longer be told (the worker cannot go on). */
+static int run_trial_isolated(struct worker *w, const struct ns_msg_assign *a,
+                              const struct ns_recipe *base, double wait_s)
+{
+    struct ns_recipe r = *base;
+    r.seed = a->seed;
+    struct ns_train_result res;
+    struct ns_child child;
+    if (ns_child_start(&child, &w->data, &r, w->limits, a->config) < 0) {
+        memset(&res, 0, sizeof res);
+        res.status = NS_TRAIN_ERROR;
+        snprintf(res.reason, sizeof res.reason, "%s", ns_errmsg());
+        return send_result(w, a->trial, &res, wait_s);
+    }
+    struct forward f = {w, a->trial, {0}, 0};
+    int rc = 0;
+    while (!ns_child_poll(&child, TRAIN_POLL_S, forward_epoch, &f, &res)) {
+        if (!f.failed && check_stop(w) < 0)
+            f.failed = 1;
+        if (f.failed || atomic_load(&ns_search_signal) || w->stop_received)
+            ns_child_stop(&child);
+    }
+    ns_msgbuf_free(&f.b);
+    if (f.failed)
+        rc = -1;
+    else
+        rc = send_result(w, a->trial, &res, wait_s);
+    return rc;
+}
+
 /* Wait for the next message from the coordinator, sleeping between polls. 1 with w->in
  * filled, or -1. */
 static int wait_msg(struct worker *w)
@@ -231,7 +288,7 @@ static int report_fatal(struct worker *w)
 int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
 {
     int rank = t->rank;
-    struct worker w = {.rank = rank, .t = t};
+    struct worker w = {.rank = rank, .t = t, .data = {-1, 0}};
     struct ns_experiment ex;
     struct ns_dataset train, eval;
     memset(&ex, 0, sizeof ex);
@@ -254,6 +311,9 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
                       ns_exp_data_load(&ex.data, &train, &eval) < 0 ||
                       ns_exp_data_check(&ex, &train) < 0;
             w.trial_s = ex.limits.trial_minutes * 60;
+            w.limits = &ex.limits;
+            if (!bad && ex.limits.isolate && ns_shared_data_make(&w.data, &train, &eval) < 0)
+                bad = 1;
             free(text);
             if (bad) {
                 fatal = 1;
@@ -273,7 +333,8 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
             struct ns_msg_assign a;
             double wait_s = ns_now() - t_idle;
             if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0 ||
-                run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s) < 0) {
+                (ex.limits.isolate ? run_trial_isolated(&w, &a, &ex.recipe, wait_s)
+                                   : run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s)) < 0) {
                 fatal = 1;
                 if (report_fatal(&w) < 0)
                     goto out;
@@ -300,6 +361,7 @@ out:
     ns_experiment_free(&ex);
     ns_data_free(&train);
     ns_data_free(&eval);
+    ns_shared_data_free(&w.data);
     ns_inbox_free(&w.in);
     ns_msgbuf_free(&w.out);
     return status;
