@@ -1,6 +1,7 @@
 /* netspace model: generate a config from RegNet parameters (or read one) and print its stages
  * and exact complexity. */
 #include "cli/cli.h"
+#include "nn/memory.h"
 
 #include "space/space.h"
 #include "util/err.h"
@@ -28,8 +29,10 @@ static const char *help =
     "  --block x|y          RegNetX or RegNetY blocks (default x; --regnet only)\n"
     "  --bot-mul B          bottleneck multiplier (same as bot_mul= in --regnet)\n"
     "  --first-stride 1|2   stride of the first stage (default 2; --regnet only)\n"
+    "  --batch N            the batch for the memory estimate (default 128)\n"
     "  --json               print one JSON object: the canonical config plus hash, flops,\n"
-    "                       params, acts, widths, depths, group_widths\n"
+    "                       params, acts, widths, depths, group_widths, train_memory\n"
+    "                       (bytes to train at --batch, estimated before allocating)\n"
     "  -h, --help           this help\n";
 
 /* "199040872" as "0.199 G": the unit that puts the value in [0.1, 100). */
@@ -46,6 +49,14 @@ static void human(double v, char *buf, size_t n)
         u++;
     }
     snprintf(buf, n, "%.3g %s", v, units[u]);
+}
+
+/* The batch of the memory estimate (--batch). */
+static long mem_batch = 128;
+
+static double train_memory(const struct ns_config *c, const struct ns_complexity *cx)
+{
+    return (double)ns_net_memory_estimate(c, cx->params, cx->acts, (int)mem_batch);
 }
 
 static int print_json(const struct ns_config *c, const struct ns_complexity *cx)
@@ -67,6 +78,7 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx)
     json_object_set_new(j, "flops", json_integer((json_int_t)cx->flops));
     json_object_set_new(j, "params", json_integer((json_int_t)cx->params));
     json_object_set_new(j, "acts", json_integer((json_int_t)cx->acts));
+    json_object_set_new(j, "train_memory", json_integer((json_int_t)train_memory(c, cx)));
     json_object_set_new(j, "hash", json_string(hash));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(j);
@@ -98,24 +110,21 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
     printf("\nflops   %-9s (%.0f multiply-adds per image)\n", f, cx->flops);
     printf("params  %-9s (%.0f)\n", p, cx->params);
     printf("acts    %-9s (%.0f)\n", a, cx->acts);
+    printf("memory  %.0f MB to train at batch %ld (estimated)\n", train_memory(c, cx) / (1 << 20),
+           mem_batch);
     printf("hash    %s\n", hash);
 }
 
 int ns_cmd_model(int argc, char **argv)
 {
-    static const struct option opts[] = {{"regnet", required_argument, 0, 'r'},
-                                         {"config", required_argument, 0, 'c'},
-                                         {"im-size", required_argument, 0, 'i'},
-                                         {"in-ch", required_argument, 0, 'n'},
-                                         {"classes", required_argument, 0, 'k'},
-                                         {"stem", required_argument, 0, 's'},
-                                         {"stem-w", required_argument, 0, 'w'},
-                                         {"block", required_argument, 0, 'b'},
-                                         {"bot-mul", required_argument, 0, 'm'},
-                                         {"first-stride", required_argument, 0, 'f'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"regnet", required_argument, 0, 'r'},  {"config", required_argument, 0, 'c'},
+        {"im-size", required_argument, 0, 'i'}, {"in-ch", required_argument, 0, 'n'},
+        {"classes", required_argument, 0, 'k'}, {"stem", required_argument, 0, 's'},
+        {"stem-w", required_argument, 0, 'w'},  {"block", required_argument, 0, 'b'},
+        {"bot-mul", required_argument, 0, 'm'}, {"first-stride", required_argument, 0, 'f'},
+        {"json", no_argument, 0, 'j'},          {"batch", required_argument, 0, 'B'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *regnet = NULL, *config = NULL;
     long im_size = -1, in_ch = -1, classes = -1, stem_w = -1, first_stride = -1;
     int stem = -1, block = -1, json = 0;
@@ -172,6 +181,10 @@ int ns_cmd_model(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'B':
+            if (ns_cli_int("model", "--batch", optarg, 1, 1 << 20, &mem_batch))
+                return 2;
             break;
         case 'h':
             fputs(help, stdout);

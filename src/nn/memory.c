@@ -5,9 +5,9 @@
  * its BN's and its activation's (and adds, pools and SE pieces by smaller ones); measured
  * over the block types by tests/nn/test_memory.c. */
 #define ACT_TENSORS_PER_ACT 2.5
-/* Working buffers of the kernels (im2col, per-thread partial sums), relative to one batch
- * of the largest layer: small next to the tensors; a fixed allowance covers them. */
-#define SCRATCH_BYTES (8u << 20)
+/* Working buffers of the kernels (im2col, per-thread partial sums) and the allocations'
+ * rounding: small next to the tensors; a fixed allowance covers them. */
+#define SCRATCH_BYTES (1u << 20)
 
 size_t ns_net_memory_estimate(const struct ns_config *cfg, double params, double acts, int batch)
 {

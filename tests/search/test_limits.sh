@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A study always moves on (netspace search end to end, on small synthetic studies):
+#  - a trial whose process is killed (isolation off: the search itself dies) is retried on
+#    resume and, after max_attempts (2), failed with the reason instead of retried forever;
+#  - with isolation (the default) a trial child killed with SIGKILL, one over its memory
+#    limit and one over its time limit are failed with the reason, and the study finishes,
+#    alone and under mpirun;
+#  - a batch larger than the training set is refused before any trial runs.
+# Env (from CTest): NETSPACE, SRC, TMP.
+set -u
+: "${NETSPACE:?}" "${SRC:?}" "${TMP:?}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+rm -rf "$TMP" && mkdir -p "$TMP"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+q() { sqlite3 -readonly "$1" "$2"; }
+# experiment NAME SAMPLES N EPOCHS BATCH LIMITS: a study of tiny RegNetX models
+experiment() {
+    cat >"$TMP/$1.json" <<JSON
+{"name": "$1", "space": "$SRC/spaces/tiny_regnetx.json", "samples": $2, "seed": 3,
+ "constraints": {"flops": [null, 6e5]},
+ "data": {"name": "synthetic", "n": $3, "n_test": 64, "size": 16},
+ "recipe": {"epochs": $4, "batch": $5}, "threads": 1 $6}
+JSON
+}
+# wait_state DB STATE [SQL]: until a trial is in STATE (and SQL holds; 30 s at most)
+wait_state() {
+    for _ in $(seq 300); do
+        [ "$(q "$1" "select count(*) from trials where state = '$2' and ${3:-1}" 2>/dev/null)" -ge 1 ] 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "no trial became $2 in $1"
+}
+
+# --- 1. crash loop: the process dies with its trial twice; the third run fails it ---------
+experiment loop 3 1024 3 32 ', "limits": {"isolate": false}'
+DB=$TMP/loop.db
+for run in 1 2; do
+    "$NETSPACE" search --experiment "$TMP/loop.json" --db "$DB" --quiet >/dev/null 2>&1 &
+    pid=$!
+    wait_state "$DB" running "attempts = $run" # this run's start, not the dead run's row
+    kill -9 $pid
+    wait $pid 2>/dev/null
+done
+lost=$(q "$DB" "select trial from trials where attempts = 2")
+[ -n "$lost" ] || fail "crash loop: no trial with 2 attempts: $(q "$DB" "select trial, state, attempts from trials")"
+"$NETSPACE" search --experiment "$TMP/loop.json" --db "$DB" --quiet >"$TMP/o" 2>&1 ||
+    fail "crash loop: the third run failed: $(cat "$TMP/o")"
+[ "$(q "$DB" "select state || ': ' || reason from trials where trial = $lost")" = \
+    "failed: lost 2 times: its process died (out of memory? see limits.memory_mb)" ] ||
+    fail "crash loop: trial $lost: $(q "$DB" "select state, reason from trials where trial = $lost")"
+[ "$(q "$DB" "select count(*) from trials where state = 'complete'")" = 2 ] || fail "crash loop: the others"
+
+# --- 2. isolated trials: killed, over memory, over time -------------------------------------
+experiment mem 3 256 1 32 ', "limits": {"memory_mb": 1}'
+"$NETSPACE" search --experiment "$TMP/mem.json" --db "$TMP/mem.db" --quiet >"$TMP/o" 2>&1 ||
+    fail "memory limit: the study did not finish: $(cat "$TMP/o")"
+[ "$(q "$TMP/mem.db" "select count(*) from trials where state = 'failed' and reason like
+      'error: memory: the net needs about % MB at batch 32; limits.memory_mb is 1'")" = 3 ] ||
+    fail "memory limit: $(q "$TMP/mem.db" "select state, reason from trials")"
+
+experiment time 2 4096 50 32 ', "limits": {"trial_minutes": 0.01}'
+"$NETSPACE" search --experiment "$TMP/time.json" --db "$TMP/time.db" --quiet >"$TMP/o" 2>&1 ||
+    fail "time limit: the study did not finish: $(cat "$TMP/o")"
+[ "$(q "$TMP/time.db" "select count(*) from trials where state = 'failed' and reason like
+      'error: time limit: killed after % minutes (limits.trial_minutes 0.01)'")" = 2 ] ||
+    fail "time limit: $(q "$TMP/time.db" "select state, reason from trials")"
+
+experiment kill 3 1024 2 32 ''
+for how in alone mpi; do
+    DB=$TMP/kill-$how.db
+    if [ $how = mpi ]; then
+        mpirun -np 2 --oversubscribe "$NETSPACE" search --experiment "$TMP/kill.json" --db "$DB" \
+            --quiet >"$TMP/o" 2>&1 &
+    else
+        "$NETSPACE" search --experiment "$TMP/kill.json" --db "$DB" --quiet >"$TMP/o" 2>&1 &
+    fi
+    pid=$!
+    wait_state "$DB" running
+    child=""
+    for _ in $(seq 100); do
+        child=$(pgrep -f "netspace trial-child" | head -1)
+        [ -n "$child" ] && break
+        sleep 0.05
+    done
+    [ -n "$child" ] || fail "$how: no trial child found"
+    kill -9 "$child"
+    wait $pid || fail "$how: the study did not survive its trial's death: $(cat "$TMP/o")"
+    [ "$(q "$DB" "select count(*) from trials where state = 'failed' and reason like
+          'error: crashed: its process was killed (SIGKILL: out of memory?%'")" = 1 ] ||
+        fail "$how: killed child: $(q "$DB" "select trial, state, reason from trials")"
+    [ "$(q "$DB" "select count(*) from trials where state = 'complete'")" = 2 ] ||
+        fail "$how: the other trials did not complete"
+done
+
+# --- 3. batch larger than the training set --------------------------------------------------
+experiment big 2 100 1 128 ''
+for how in alone mpi; do
+    if [ $how = mpi ]; then
+        mpirun -np 2 --oversubscribe "$NETSPACE" search --experiment "$TMP/big.json" \
+            --db "$TMP/big-$how.db" --quiet >"$TMP/o" 2>&1 && fail "$how: batch 128 > 100 accepted"
+    else
+        "$NETSPACE" search --experiment "$TMP/big.json" --db "$TMP/big-$how.db" --quiet \
+            >"$TMP/o" 2>&1 && fail "$how: batch 128 > 100 accepted"
+    fi
+    grep -q "recipe.batch: 128 is larger than the training set (100 images)" "$TMP/o" ||
+        fail "$how: message: $(cat "$TMP/o")"
+    [ "$(q "$TMP/big-$how.db" "select count(*) from trials where state != 'waiting'")" = 0 ] ||
+        fail "$how: a trial ran"
+done
+echo ok
