@@ -52,19 +52,18 @@ lost=$(q "$DB" "select trial from trials where attempts = 2")
 [ "$(q "$DB" "select count(*) from trials where state = 'complete'")" = 2 ] || fail "crash loop: the others"
 
 # --- 2. isolated trials: killed, over memory, over time -------------------------------------
+# all_fail NAME N REASON: the study NAME finishes with its N trials failed for REASON (LIKE)
+all_fail() {
+    "$NETSPACE" search --experiment "$TMP/$1.json" --db "$TMP/$1.db" --quiet >"$TMP/o" 2>&1 ||
+        fail "$1: the study did not finish: $(cat "$TMP/o")"
+    [ "$(q "$TMP/$1.db" "select count(*) from trials where state = 'failed' and reason like '$3'")" = "$2" ] ||
+        fail "$1: $(q "$TMP/$1.db" "select state, reason from trials")"
+}
 experiment mem 3 256 1 32 ', "limits": {"memory_mb": 1}'
-"$NETSPACE" search --experiment "$TMP/mem.json" --db "$TMP/mem.db" --quiet >"$TMP/o" 2>&1 ||
-    fail "memory limit: the study did not finish: $(cat "$TMP/o")"
-[ "$(q "$TMP/mem.db" "select count(*) from trials where state = 'failed' and reason like
-      'error: memory: the net needs about % MB at batch 32; limits.memory_mb is 1'")" = 3 ] ||
-    fail "memory limit: $(q "$TMP/mem.db" "select state, reason from trials")"
-
+all_fail mem 3 'error: memory: the net needs about % MB at batch 32; limits.memory_mb is 1'
 experiment time 2 4096 50 32 ', "limits": {"trial_minutes": 0.01}'
-"$NETSPACE" search --experiment "$TMP/time.json" --db "$TMP/time.db" --quiet >"$TMP/o" 2>&1 ||
-    fail "time limit: the study did not finish: $(cat "$TMP/o")"
-[ "$(q "$TMP/time.db" "select count(*) from trials where state = 'failed' and reason like
-      'error: time limit: killed after % minutes (limits.trial_minutes 0.01)'")" = 2 ] ||
-    fail "time limit: $(q "$TMP/time.db" "select state, reason from trials")"
+all_fail time 2 'error: time limit: killed after % minutes (limits.trial_minutes 0.01)'
+
 
 experiment kill 3 1024 2 32 ''
 for how in alone mpi; do
