@@ -300,7 +300,10 @@ int ns_cmd_train(int argc, char **argv)
     struct ns_complexity cx = {0};
     ns_complexity(&cfg, &cx);
     static const char *names[] = {"complete", "diverged", "stopped", "error"};
-    if (st != NS_TRAIN_OK)
+    /* the trainer's reason may already name the outcome ("diverged: loss nan at ...") */
+    if (st != NS_TRAIN_OK && !strncmp(res.reason, names[st], strlen(names[st])))
+        fprintf(stderr, "netspace train: %s\n", res.reason);
+    else if (st != NS_TRAIN_OK)
         fprintf(stderr, "netspace train: %s: %s\n", names[st], res.reason);
     else if (!quiet)
         printf("final: train error %.2f%%, %s error %.2f%% (best %.2f%%), %.1f s, %.0f img/s\n",

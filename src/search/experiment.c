@@ -406,7 +406,7 @@ int ns_experiment_parse(const char *text, const char *where, struct ns_experimen
     json_error_t jerr;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        ns_err("%s:%d:%d: %s", where, jerr.line, jerr.column, jerr.text);
+        ns_err("%s:%d:%d: %s", where, jerr.line, jerr.column, ns_json_error_text(&jerr));
         ns_experiment_free(ex);
         return -1;
     }

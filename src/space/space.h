@@ -21,6 +21,10 @@
 /* How a JSON value reads in an error message: "an object", "an array", "a string",
  * "a number", "a boolean", "null". Shared by every reader of netspace's JSON files. */
 const char *ns_json_type_name(const json_t *v);
+/* jansson's message for a parse error, in words for a user: its hint about the
+ * JSON_ALLOW_NUL flag (an option of the library, not of the file) becomes "a NUL character
+ * (\u0000) is not allowed". Points into e or a static buffer. */
+const char *ns_json_error_text(const json_error_t *e);
 
 /* ---------------------------------------------------------------- model config ---------- */
 

@@ -38,6 +38,7 @@ out=$(ns train --bench-net --data synthetic --epochs 1 --lr 1e9 --momentum 0 --q
 [ $rc = 1 ] || fail "diverged exit $rc"
 echo "$out" | grep -q '"status":"diverged"' || fail "diverged status: $out"
 echo "$out" | grep -Eq "loss (nan|inf)" || fail "diverged reason: $out"
+echo "$out" | grep -q "diverged: diverged" && fail "the outcome named twice: $out"
 
 # A RegNet from parameters, and a config file.
 ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --classes 10 \

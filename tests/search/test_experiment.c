@@ -250,7 +250,7 @@ static void limits_are_read_and_not_part_of_the_study(void **state)
     assert_int_equal(ex.limits.memory_mb, 900);
     assert_true(ex.limits.trial_minutes == 2.5);
     assert_int_equal(ex.limits.max_attempts, 3);
-    assert_non_null(strstr(ex.canonical, "\"limits\":{\"max_attempts\":3"));
+    assert_non_null(strstr(ex.canonical, "\"limits\":{\"isolate\":true,\"max_attempts\":3"));
     char *limited = ns_experiment_study_json(&ex, NULL);
     assert_string_equal(plain, limited);
     /* the canonical form, as a worker gets it, parses back to the same limits */
@@ -270,6 +270,8 @@ static void limits_are_read_and_not_part_of_the_study(void **state)
                  "x.json: limits.memory: unknown key (known: memory_mb, trial_minutes, "
                  "max_attempts)");
     expect_error("{" BASE ", " DATA ", \"limits\": 3}", "x.json: limits: expected an object");
+    /* jansson's hint about a library flag is said in words */
+    expect_error("{\"name\": \"a\\u0000b\"}", "a NUL character (\\u0000) is not allowed");
 }
 
 /* A batch larger than the training set is refused before any trial runs. */
