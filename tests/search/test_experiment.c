@@ -268,7 +268,7 @@ static void limits_are_read_and_not_part_of_the_study(void **state)
                  "x.json: limits.trial_minutes:");
     expect_error("{" BASE ", " DATA ", \"limits\": {\"memory\": 1}}",
                  "x.json: limits.memory: unknown key (known: memory_mb, trial_minutes, "
-                 "max_attempts)");
+                 "max_attempts, isolate)");
     expect_error("{" BASE ", " DATA ", \"limits\": 3}", "x.json: limits: expected an object");
     /* jansson's hint about a library flag is said in words */
     expect_error("{\"name\": \"a\\u0000b\"}", "a NUL character (\\u0000) is not allowed");
