@@ -21,5 +21,8 @@ int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out);
  * for argv[optind - 1]: print one usage error naming the option ("--db needs a value",
  * "unknown option '--x'") and return 2. */
 int ns_cli_bad_option(const char *cmd, int c, char **argv);
+/* A comma-separated list option (--study a,b, --trials 1,5): refuse an empty item or an item
+ * given twice with a usage error naming opt; 0 or -1 (the message is printed). */
+int ns_cli_list_check(const char *cmd, const char *opt, const char *arg);
 
 #endif

@@ -51,6 +51,15 @@ ls "$O" | grep -q '^a' && fail "a refused name left files: $(ls "$O")"
     >/dev/null 2>"$TMP/err" || fail "plot with a non-UTF-8 title: $(cat "$TMP/err")"
 xmllint --noout "$O/t.svg" 2>"$TMP/err" || fail "ill-formed SVG: $(head -3 "$TMP/err")"
 
+# list options: an empty item or an item given twice is a usage error, not ignored
+for args in "edf --study a,,a" "edf --study ,a" "curves --trials ,," "curves --trials 1,2,1"; do
+    # shellcheck disable=SC2086
+    "$NETSPACE" plot $args --db "$DB" --out "$O/l.png" >/dev/null 2>"$TMP/err"
+    rc=$?
+    [ $rc = 2 ] || fail "plot $args: exit $rc, want 2 ($(cat "$TMP/err"))"
+    grep -Eq "an empty item|is given twice" "$TMP/err" || fail "plot $args: $(cat "$TMP/err")"
+done
+
 # no temporary file left behind
 ls -a "$O" | grep -q 'tmp-' && fail "temporary files left: $(ls -a "$O" | grep tmp-)"
 echo ok
