@@ -10,10 +10,29 @@
 #include "util/progress.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --config FILE: a config, or a line of `netspace sample` output (the config is nested under
+ * "config" there, beside its complexity and sampled parameters). */
+static int load_config(const char *path, struct ns_config *cfg)
+{
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *inner = json_is_object(j) ? json_object_get(j, "config") : NULL;
+    int rc;
+    if (json_is_object(inner)) {
+        rc = ns_config_from_jansson(inner, cfg);
+        if (rc < 0)
+            ns_err_prefix("%s: config", path);
+    } else {
+        rc = ns_config_load(path, cfg); /* its messages name the line and the field */
+    }
+    json_decref(j);
+    return rc;
+}
 
 static atomic_int stop_flag; /* lock-free: safe in a signal handler */
 static void on_signal(int sig)
@@ -34,7 +53,8 @@ static void help(void)
          "  --regnet \"PARAMS\"       RegNet parameters: \"depth=.. w0=.. wa=.. wm=.. group_w=..\"\n"
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
-         "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --config FILE           a model config (canonical JSON, see `netspace model --json`),\n"
+         "                          or a line of `netspace sample` output\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
          "                          config as recorded, its study's dataset unless --data\n"
          "                          (--study NAME when the db has several studies)\n"
@@ -266,7 +286,7 @@ int ns_cmd_train(int argc, char **argv)
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
     } else if (config) {
-        rc = ns_config_load(config, &cfg);
+        rc = load_config(config, &cfg);
     } /* else --db: from_db above filled cfg */
     if (rc != 0) {
         ns_die_msg();

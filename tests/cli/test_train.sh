@@ -46,6 +46,11 @@ ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --c
 ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
   --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
 
+# A line of `netspace sample` output is a config for --config too (nested under "config").
+ns sample --space "$SRC/spaces/tiny_regnetx.json" --n 1 --seed 1 >"$TMP/sample.json" || fail "sample"
+ns train --config "$TMP/sample.json" --data synthetic --epochs 1 --quiet --json | tail -n 1 |
+    grep -q '"status":"complete"' || fail "train --config with a sample line"
+
 # Retrain a trial of a results db: the recorded config, with this command's recipe.
 cat > "$TMP/retrain.json" <<EOF
 {"name": "retrain", "space": "$SRC/spaces/tiny_regnetx.json", "samples": 2, "seed": 3,
