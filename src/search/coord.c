@@ -462,6 +462,20 @@ void ns_coord_close(struct ns_coord *c)
     ns_err("%s", msg);
 }
 
+/* The dataset a process loaded (its fingerprint fp) must be the study's: the first run stores
+ * it, a resume on other data is refused naming the files. `who` names the process. */
+static int data_check(struct ns_coord *c, const char *fp, const char *who)
+{
+    char stored[32], files[1024];
+    int rc = ns_db_study_data_check(c->db, c->study, fp, stored, sizeof stored);
+    if (rc <= 0)
+        return rc;
+    ns_exp_data_describe(&c->ex.data, files, sizeof files);
+    return ns_err("%s: %s%sthe dataset differs from the one study '%s' was trained on "
+                  "(fingerprint %s, now %s): %s; use that data, or another study name",
+                  c->ex.file, who ? who : "", who ? ": " : "", c->ex.name, stored, fp, files);
+}
+
 /* ---------------------------------------------------------------- trial state machine --- */
 
 static int trial_start(struct ns_coord *c, int trial, int rank, const char *host)
@@ -664,7 +678,9 @@ int ns_coord_run_local(struct ns_coord *c)
         return NS_SEARCH_ERROR;
     int status = NS_SEARCH_DONE;
     struct ns_shared_data data = {-1, 0};
-    if (ns_exp_data_check(&c->ex, &train) < 0 ||
+    char fp[17];
+    ns_exp_data_fingerprint(&train, &eval, fp);
+    if (ns_exp_data_check(&c->ex, &train) < 0 || data_check(c, fp, NULL) < 0 ||
         (c->ex.limits.isolate && ns_shared_data_make(&data, &train, &eval) < 0))
         status = NS_SEARCH_ERROR;
     char host[64];
@@ -795,6 +811,10 @@ static int handle(struct ns_coord *c)
         if (ns_msg_unpack_ready(in->buf, in->len, &rd) < 0)
             return ns_err_prefix("rank %d", in->src);
         snprintf(w->host, sizeof w->host, "%s", rd.host);
+        char who[128];
+        snprintf(who, sizeof who, "rank %d (%s)", in->src, rd.host);
+        if (data_check(c, rd.data_fp, who) < 0)
+            return -1;
         if (w->state == W_SETUP)
             w->state = W_IDLE;
         return 0;
@@ -870,11 +890,14 @@ void ns_coord_begin(struct ns_coord *c, struct ns_transport *t)
         c->deadline = -INFINITY;
         return;
     }
-    if (ns_msg_pack_str(&c->out, c->ex.canonical) < 0) {
+    char *setup = ns_experiment_setup_json(&c->ex);
+    if (!setup || ns_msg_pack_str(&c->out, setup) < 0) {
+        free(setup);
         ns_err("out of memory for the SETUP message");
         begin_stop(c, NS_SEARCH_ERROR);
         return;
     }
+    free(setup);
     for (int r = 1; r < t->size; r++)
         if (ns_send(t, r, NS_MSG_SETUP, &c->out) < 0) {
             ns_err_prefix("cannot send the experiment to rank %d", r);

@@ -455,6 +455,8 @@ static char *read_file(const char *path)
     return buf;
 }
 
+static int resolve_data_dir(const char *path, struct ns_experiment *ex);
+
 int ns_experiment_load(const char *path, struct ns_experiment *ex)
 {
     memset(ex, 0, sizeof *ex);
@@ -463,6 +465,10 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
         return -1;
     int rc = ns_experiment_parse(text, path, ex);
     free(text);
+    if (rc == 0 && resolve_data_dir(path, ex) < 0) {
+        ns_experiment_free(ex);
+        return -1;
+    }
     if (rc < 0 || ex->space_inline)
         return rc;
     /* A relative space path is looked up beside the experiment file first, so an
@@ -494,6 +500,27 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
     return 0;
 }
 
+/* A relative data.dir is beside the experiment file (not the current folder: a resume from
+ * another folder must read the same data), made absolute so that every rank reads the same
+ * path whatever its current folder. */
+static int resolve_data_dir(const char *path, struct ns_experiment *ex)
+{
+    const char *dir = ex->data.dir;
+    if (!dir || dir[0] == '/')
+        return 0;
+    char cwd[PATH_MAX] = "";
+    const char *slash = strrchr(path, '/');
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        return ns_err("%s: data.dir: cannot resolve '%s': %m", path, dir);
+    size_t n = strlen(cwd) + strlen(path) + strlen(dir) + 4;
+    ex->data.dir_path = malloc(n);
+    if (!ex->data.dir_path)
+        return ns_err("%s: out of memory", path);
+    snprintf(ex->data.dir_path, n, "%s%s%.*s%s%s", cwd, cwd[0] ? "/" : "",
+             slash ? (int)(slash - path) : 0, path, slash ? "/" : "", dir);
+    return 0;
+}
+
 void ns_experiment_free(struct ns_experiment *ex)
 {
     free(ex->file);
@@ -503,6 +530,7 @@ void ns_experiment_free(struct ns_experiment *ex)
     json_decref(ex->space_inline);
     json_decref(ex->constraints);
     free(ex->data.dir);
+    free(ex->data.dir_path);
     free(ex->canonical);
     memset(ex, 0, sizeof *ex);
 }
@@ -534,7 +562,7 @@ int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train, stru
         rc = ns_data_synthetic_pair(train, eval, d->synth_n, d->synth_n_test, d->synth_channels,
                                     d->synth_size, d->synth_classes, d->synth_seed);
     else
-        rc = ns_data_load(d->kind, d->dir, train, eval);
+        rc = ns_data_load(d->kind, d->dir_path ? d->dir_path : d->dir, train, eval);
     if (rc < 0)
         return -1;
     int c, size, classes;
@@ -671,6 +699,57 @@ int ns_experiment_diff(const char *a, const char *b, char *out, size_t n)
     json_decref(ja);
     json_decref(jb);
     return count;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+void ns_exp_data_fingerprint(const struct ns_dataset *train, const struct ns_dataset *eval,
+                             char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const struct ns_dataset *sets[2] = {train, eval};
+    for (int k = 0; k < 2; k++) {
+        const struct ns_dataset *d = sets[k];
+        int shape[5] = {d->n, d->h, d->w, d->c, d->classes};
+        h = fnv1a(h, shape, sizeof shape);
+        h = fnv1a(h, d->x, (size_t)d->n * d->h * d->w * d->c);
+        h = fnv1a(h, d->y, (size_t)d->n);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void ns_exp_data_describe(const struct ns_exp_data *d, char *buf, size_t n)
+{
+    const char *dir = d->dir_path ? d->dir_path : d->dir ? d->dir : ns_data_default_dir(d->kind);
+    if (d->kind == NS_DATA_FASHION_MNIST)
+        snprintf(buf, n,
+                 "%s in %s (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)",
+                 d->name, dir);
+    else if (d->kind == NS_DATA_CIFAR10)
+        snprintf(buf, n, "%s in %s (data_batch_1.bin ... data_batch_5.bin, test_batch.bin)",
+                 d->name, dir);
+    else
+        snprintf(buf, n, "%s (generated)", d->name);
+}
+
+char *ns_experiment_setup_json(const struct ns_experiment *ex)
+{
+    json_t *top = json_loads(ex->canonical, 0, NULL);
+    json_t *data = top ? json_object_get(top, "data") : NULL;
+    if (data && ex->data.dir_path)
+        json_object_set_new(data, "dir", json_string(ex->data.dir_path));
+    char *s = top ? json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(top);
+    if (!s)
+        ns_err("%s: out of memory", ex->file);
+    return s;
 }
 
 int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train)

@@ -9,7 +9,9 @@
  * that reason; the worker lives on. The child's private memory (RLIMIT_DATA: heap and private
  * mappings) is capped at limits.memory_mb, and a trial whose estimated need
  * (ns_net_memory_estimate) is over it fails before anything is allocated. The child dies
- * with its parent (PR_SET_PDEATHSIG). */
+ * with its parent (PR_SET_PDEATHSIG). The child is the running executable (/proc/self/exe),
+ * so isolation works in the netspace binary, whose main() dispatches `trial-child`; unit
+ * tests of the worker set limits.isolate false. */
 #ifndef NS_SEARCH_ISOLATE_H
 #define NS_SEARCH_ISOLATE_H
 

@@ -75,7 +75,9 @@
 struct ns_exp_data {
     enum ns_data_kind kind;
     char name[32];             /* as written: "fashion-mnist", "cifar10", "synthetic" */
-    char *dir;                 /* NULL = the default folder; owned */
+    char *dir;                 /* NULL = the default folder; as written; owned */
+    char *dir_path;            /* dir resolved: a relative dir is beside the experiment file
+                                  (ns_experiment_load); NULL = dir as is; owned */
     double val_split;          /* 0 = evaluate on the test set */
     int train_limit;           /* 0 = all */
     int test_limit;            /* 0 = all */
@@ -127,6 +129,18 @@ void ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, in
 int ns_exp_data_load(const struct ns_exp_data *d, struct ns_dataset *train,
                      struct ns_dataset *eval);
 
+/* A fingerprint of the loaded dataset's content (images, labels, shapes of both sets):
+ * 16 hex digits (FNV-1a 64) into out. Stored in the study, so that a resume on other data is
+ * refused. */
+void ns_exp_data_fingerprint(const struct ns_dataset *train, const struct ns_dataset *eval,
+                             char out[17]);
+/* The files a dataset is read from, for messages ("fashion-mnist in DIR
+ * (train-images-idx3-ubyte.gz, ...)"), into buf. */
+void ns_exp_data_describe(const struct ns_exp_data *d, char *buf, size_t n);
+/* The experiment as rank 0 sends it to the workers (SETUP): the canonical form with data.dir
+ * resolved. Malloc'd; NULL with ns_err. */
+char *ns_experiment_setup_json(const struct ns_experiment *ex);
+
 /* Refuse a dataset the recipe cannot train on (a batch larger than the training set), before
  * any trial runs. 0, or -1 with ns_err ("FILE: recipe.batch: ..."). */
 int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train);
@@ -176,7 +190,7 @@ void ns_sched_free(struct ns_sched *s);
  * the bytes. Order between a pair of ranks is MPI's (non-overtaking), which the protocol
  * relies on: a trial's EPOCH messages arrive before its RESULT.
  *   C->W SETUP  experiment canonical JSON: load the data, then answer READY or FATAL
- *   W->C READY  host name, threads: give me work
+ *   W->C READY  host name, threads, dataset fingerprint: give me work
  *   W->C FATAL  message: this worker cannot work (data missing, ...); C stops the study
  *   C->W ASSIGN trial, training seed, config JSON
  *   W->C EPOCH  trial, epoch metrics (sent as each epoch ends)
@@ -222,6 +236,7 @@ struct ns_msg_result {
 struct ns_msg_ready {
     char host[64];
     int threads;
+    char data_fp[17]; /* the fingerprint of the dataset it loaded (ns_exp_data_fingerprint) */
 };
 
 void ns_msgbuf_free(struct ns_msgbuf *b);

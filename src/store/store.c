@@ -44,7 +44,8 @@ static const char schema_sql[] =
     "  experiment TEXT NOT NULL,\n"
     "  seed INTEGER NOT NULL,\n"
     "  space TEXT,\n"
-    "  created REAL NOT NULL);\n"
+    "  created REAL NOT NULL,\n"
+    "  data_fingerprint TEXT);\n"
     "CREATE TABLE trials(\n"
     "  study_id INTEGER NOT NULL REFERENCES studies(id),\n"
     "  trial INTEGER NOT NULL CHECK(trial >= 0),\n"
@@ -356,7 +357,7 @@ static int check_version(struct ns_db *db)
 }
 
 /* Bring a db of an older schema up to this one (a writer only; readers read any version):
- * version 2 added trials.attempts. */
+ * version 2 added trials.attempts and studies.data_fingerprint. */
 static int migrate(struct ns_db *db)
 {
     if (db->version >= NS_DB_SCHEMA_VERSION)
@@ -365,6 +366,7 @@ static int migrate(struct ns_db *db)
         return -1;
     if (exec(db,
              "ALTER TABLE trials ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0; "
+             "ALTER TABLE studies ADD COLUMN data_fingerprint TEXT; "
              "UPDATE netspace_version SET schema_version = 2",
              "migrate to schema version 2") < 0) {
         exec(db, "ROLLBACK", "rollback");
@@ -1116,6 +1118,36 @@ int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts)
     return sqlite3_changes(db->h);
 }
 
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n)
+{
+    stored[0] = 0;
+    if (writable(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "SELECT data_fingerprint FROM studies WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "data fingerprint");
+    sqlite3_bind_int64(st, 1, study);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(stored, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return ns_err("%s: no study with id %lld", db->path, (long long)study);
+    if (rc != SQLITE_ROW)
+        return ns_db_sqlerr(db, "data fingerprint");
+    if (stored[0])
+        return strcmp(stored, fp) ? 1 : 0;
+    if (sqlite3_prepare_v2(db->h, "UPDATE studies SET data_fingerprint = ?2 WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "data fingerprint");
+    sqlite3_bind_int64(st, 1, study);
+    sqlite3_bind_text(st, 2, fp, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : ns_db_sqlerr(db, "data fingerprint");
+}
+
 void ns_db_set_busy_timeout(struct ns_db *db, int ms)
 {
     sqlite3_busy_timeout(db->h, ms);
@@ -1424,8 +1456,8 @@ int ns_db_trials_load(struct ns_db *db, int64_t study, unsigned states, struct n
     *n = 0;
     char filter[160], sql[1024];
     state_filter(states, filter, sizeof filter);
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM trials WHERE study_id = ?1%s ORDER BY trial", trial_cols(db), filter);
+    snprintf(sql, sizeof sql, "SELECT %s FROM trials WHERE study_id = ?1%s ORDER BY trial",
+             trial_cols(db), filter);
     sqlite3_stmt *st;
     if (prepare(db, sql, &st, "load trials") < 0)
         return -1;

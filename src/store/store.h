@@ -40,14 +40,14 @@
  * Schema (version NS_DB_SCHEMA_VERSION; the names are the ones --where/--columns and
  * ns_db_trial_values() accept):
  *   netspace_version(schema_version)
- *   studies(id, name UNIQUE, experiment JSON, seed, space, created)
+ *   studies(id, name UNIQUE, experiment JSON, seed, space, created, data_fingerprint)
  *   trials(study_id, trial, stream, state, config JSON, config_hash, flops, params, acts,
  *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d4, w1..w4, b1..b4,
  *          g1..g4,
  *          other_params JSON, train_seed, train_error, test_error, best_test_error, wall_s,
  *          host, rank, started, ended, reason, attempts;  UNIQUE(study_id, trial))
- *   (version 2 added attempts; a writer migrates a version-1 file when it opens it, readers
- *   read either)
+ *   (version 2 added trials.attempts and studies.data_fingerprint; a writer migrates a
+ *   version-1 file when it opens it, readers read either)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
  */
@@ -208,6 +208,11 @@ int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx);
  * attempts, with the reason "lost N times: its process died (out of memory? ...)". Returns
  * how many, or -1. */
 int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts);
+
+/* The study's dataset fingerprint: store fp if the study has none (0), compare otherwise:
+ * 0 equal, 1 different (*stored, n bytes, gets the stored one), -1 with ns_err. */
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored,
+                           size_t n);
 
 /* How long a write waits for a lock held by another connection (10 s after ns_db_open). */
 void ns_db_set_busy_timeout(struct ns_db *db, int ms);

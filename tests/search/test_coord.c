@@ -159,14 +159,20 @@ static int expect_assign(struct rig *r, int w)
     return a.trial;
 }
 
-static void send_ready(struct rig *r, int w)
+static void send_ready_fp(struct rig *r, int w, const char *fp)
 {
     struct ns_msgbuf b = {0};
     struct ns_msg_ready m = {.threads = 1};
+    snprintf(m.data_fp, sizeof m.data_fp, "%s", fp);
     snprintf(m.host, sizeof m.host, "host%d", w);
     assert_int_equal(ns_msg_pack_ready(&b, &m), 0);
     assert_int_equal(ns_send(ns_mem_net_end(r->net, w), NS_COORD, NS_MSG_READY, &b), 0);
     ns_msgbuf_free(&b);
+}
+
+static void send_ready(struct rig *r, int w)
+{
+    send_ready_fp(r, w, "");
 }
 
 static void send_empty(struct rig *r, int w, int kind)
@@ -541,6 +547,35 @@ static void silent_worker_is_not_waited_for_forever(void **state)
     ns_db_trial_clear(&dt);
 }
 
+/* The study stores the fingerprint of the data its first worker loaded; a worker (here: a
+ * resumed run's) that loaded other data is refused, naming the data, before it gets a trial. */
+static void other_data_is_refused(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 3, "");
+    rig_open(r);
+    rig_begin(r, 3);
+    send_ready_fp(r, 1, "00112233aabbccdd");
+    settle(r);
+    expect(r, 1, NS_MSG_SETUP);
+    expect_assign(r, 1);
+    send_ready_fp(r, 2, "ffffffffffffffff");
+    settle(r);
+    expect(r, 2, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_STOP); /* no ASSIGN */
+    send_empty(r, 1, NS_MSG_BYE);
+    send_empty(r, 2, NS_MSG_BYE);
+    while (ns_coord_step(r->c))
+        ;
+    assert_int_equal(ns_coord_status(r->c), NS_SEARCH_ERROR);
+    assert_non_null(strstr(ns_errmsg(), "rank 2 (host2): the dataset differs from the one study "
+                                        "'unit' was trained on (fingerprint 00112233aabbccdd, "
+                                        "now ffffffffffffffff): synthetic (generated)"));
+    assert_int_equal(db_count(r, "select count(*) from studies where data_fingerprint = "
+                                 "'00112233aabbccdd'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(setup_send_failure_stops_the_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(fatal_from_a_worker_stops_the_study, setup, teardown),
         cmocka_unit_test_setup_teardown(silent_worker_is_not_waited_for_forever, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_data_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

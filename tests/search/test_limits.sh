@@ -5,7 +5,9 @@
 #  - with isolation (the default) a trial child killed with SIGKILL, one over its memory
 #    limit and one over its time limit are failed with the reason, and the study finishes,
 #    alone and under mpirun;
-#  - a batch larger than the training set is refused before any trial runs.
+#  - a batch larger than the training set is refused before any trial runs;
+#  - a relative data.dir is read beside the experiment file, and a resume on other data is
+#    refused naming the files.
 # Env (from CTest): NETSPACE, SRC, TMP.
 set -u
 : "${NETSPACE:?}" "${SRC:?}" "${TMP:?}"
@@ -106,5 +108,48 @@ for how in alone mpi; do
         fail "$how: message: $(cat "$TMP/o")"
     [ "$(q "$TMP/big-$how.db" "select count(*) from trials where state != 'waiting'")" = 0 ] ||
         fail "$how: a trial ran"
+done
+# --- 4. data.dir beside the experiment file; a resume on other data is refused ----------------
+# idx DIR SEED: tiny Fashion-MNIST-format files (64 training, 16 test images)
+idx() {
+    mkdir -p "$1"
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import gzip, random, struct, sys
+d, seed = sys.argv[1], int(sys.argv[2])
+rng = random.Random(seed)
+for name, n in (("train", 64), ("t10k", 16)):
+    with gzip.open(f"{d}/{name}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(rng.randrange(256) for _ in range(n * 784)))
+    with gzip.open(f"{d}/{name}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(rng.randrange(10) for _ in range(n)))
+PY
+}
+mkdir -p "$TMP/exp" "$TMP/elsewhere"
+idx "$TMP/exp/data" 1
+cat >"$TMP/exp/fm.json" <<JSON
+{"name": "fm", "space": "$SRC/spaces/tiny_regnetx.json", "samples": 2, "seed": 3,
+ "constraints": {"flops": [null, 6e5]}, "data": {"name": "fashion-mnist", "dir": "data"},
+ "recipe": {"epochs": 1, "batch": 16}}
+JSON
+(cd "$TMP/elsewhere" && "$NETSPACE" search --experiment ../exp/fm.json --db ../fm.db --quiet >"$TMP/o" 2>&1) ||
+    fail "data.dir beside the experiment file, run from another folder: $(cat "$TMP/o")"
+[ "$(q "$TMP/fm.db" "select count(*) from trials where state = 'complete'")" = 2 ] || fail "fm: not complete"
+# grow the study on other data: refused before any trial, naming the files
+sed -i 's/"samples": 2/"samples": 3/' "$TMP/exp/fm.json"
+idx "$TMP/exp/data" 2
+for how in alone mpi; do
+    if [ $how = mpi ]; then
+        (cd "$TMP/elsewhere" && mpirun -np 2 --oversubscribe "$NETSPACE" search \
+            --experiment ../exp/fm.json --db ../fm.db --quiet >"$TMP/o" 2>&1) && fail "$how: other data accepted"
+    else
+        (cd "$TMP/elsewhere" && "$NETSPACE" search --experiment ../exp/fm.json --db ../fm.db \
+            --quiet >"$TMP/o" 2>&1) && fail "$how: other data accepted"
+    fi
+    grep -q "the dataset differs from the one study 'fm' was trained on" "$TMP/o" ||
+        fail "$how: message: $(cat "$TMP/o")"
+    grep -q "exp/data (train-images-idx3-ubyte" "$TMP/o" || fail "$how: files not named: $(cat "$TMP/o")"
+    [ "$(q "$TMP/fm.db" "select count(*) from trials where state != 'complete'")" = 1 ] &&
+        [ "$(q "$TMP/fm.db" "select state from trials where trial = 2")" = waiting ] ||
+        fail "$how: a trial ran on the other data"
 done
 echo ok

@@ -20,7 +20,7 @@
 #define EXPERIMENT(batch)                                                                          \
     "{\"name\": \"w\", \"samples\": 1, \"space\": \"unused.json\", \"data\": {\"name\": "          \
     "\"synthetic\", \"n\": 64, \"n_test\": 16, \"size\": 8}, \"recipe\": {\"epochs\": 2, "         \
-    "\"batch\": " #batch "}}"
+    "\"batch\": " #batch "}, \"limits\": {\"isolate\": false}}"
 
 static void send_str(struct ns_transport *t, int kind, const char *s)
 {

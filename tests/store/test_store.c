@@ -713,7 +713,7 @@ static void version_1_db_is_read_and_migrated(void **state)
     struct ns_db *db = new_db(s->db, &id);
     assert_int_equal(add_trial(db, id, 0, NULL), 1);
     ns_db_close(db);
-    raw_sql(s->db, "ALTER TABLE trials DROP COLUMN attempts; "
+    raw_sql(s->db, "ALTER TABLE trials DROP COLUMN attempts; ALTER TABLE studies DROP COLUMN data_fingerprint; "
                    "UPDATE netspace_version SET schema_version = 1");
     db = ns_db_open(s->db, NS_DB_RO);
     assert_non_null(db);
