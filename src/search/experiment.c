@@ -497,6 +497,13 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
         ns_experiment_free(ex);
         return ns_err("%s: out of memory", path);
     }
+    json_error_t jerr;
+    ex->space_file_json = json_load_file(ex->space_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!ex->space_file_json) {
+        ns_err("%s:%d:%d: %s", ex->space_path, jerr.line, jerr.column, ns_json_error_text(&jerr));
+        ns_experiment_free(ex);
+        return -1;
+    }
     return 0;
 }
 
@@ -528,6 +535,7 @@ void ns_experiment_free(struct ns_experiment *ex)
     free(ex->space_file);
     free(ex->space_path);
     json_decref(ex->space_inline);
+    json_decref(ex->space_file_json);
     json_decref(ex->constraints);
     free(ex->data.dir);
     free(ex->data.dir_path);
@@ -598,6 +606,8 @@ struct ns_space *ns_experiment_space(const struct ns_experiment *ex)
         char where[600];
         snprintf(where, sizeof where, "%s: space", ex->file);
         sp = ns_space_from_jansson(ex->space_inline, where);
+    } else if (ex->space_file_json) {
+        sp = ns_space_from_jansson(ex->space_file_json, ex->space_path);
     } else {
         sp = ns_space_load(ex->space_path ? ex->space_path : ex->space_file);
     }
@@ -630,15 +640,21 @@ char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space
     json_t *top = json_loads(ex->canonical, 0, &jerr);
     if (!top)
         return ns_err("%s: canonical form does not parse: %s", ex->file, jerr.text), NULL;
-    if (!ex->space_inline && space_path) {
-        json_t *def = json_load_file(space_path, JSON_REJECT_DUPLICATES, &jerr);
-        if (!def) {
-            json_decref(top);
-            return ns_err("%s:%d:%d: %s", space_path, jerr.line, jerr.column, jerr.text), NULL;
+    if (!ex->space_inline && (ex->space_file_json || space_path)) {
+        if (ex->space_file_json) {
+            json_object_set_new(top, "space", json_deep_copy(ex->space_file_json));
+        } else {
+            json_t *def = json_load_file(space_path, JSON_REJECT_DUPLICATES, &jerr);
+            if (!def) {
+                json_decref(top);
+                return ns_err("%s:%d:%d: %s", space_path, jerr.line, jerr.column,
+                              ns_json_error_text(&jerr)),
+                       NULL;
+            }
+            json_object_set_new(top, "space", def);
         }
         /* the content, not the path: moving the file, or naming it relative to another
          * folder, is the same experiment; editing it is not */
-        json_object_set_new(top, "space", def);
     }
     json_object_del(top, "limits"); /* a resume may change them */
     char *s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));

@@ -99,6 +99,9 @@ struct ns_experiment {
     char *space_file;     /* "space" as written, NULL when inline; owned */
     char *space_path;     /* the space file found by ns_experiment_load (NULL until then or
                              when inline); owned */
+    json_t *space_file_json; /* its content, read once by ns_experiment_load: the space is
+                                sampled from it and stored from it, so an edit of the file
+                                while a study starts cannot make the two disagree; owned */
     json_t *space_inline; /* an inline space object, or NULL; owned reference */
     int samples;
     uint64_t seed;
@@ -115,7 +118,8 @@ struct ns_experiment {
  * ("WHERE: recipe.lr: ..."); on error nothing is left allocated. Free with
  * ns_experiment_free(). */
 int ns_experiment_parse(const char *text, const char *where, struct ns_experiment *ex);
-/* Read and parse the file `path`, then find the space file (ns_experiment::space_path). */
+/* Read and parse the file `path`, then find and read the space file (space_path,
+ * space_file_json). */
 int ns_experiment_load(const char *path, struct ns_experiment *ex);
 void ns_experiment_free(struct ns_experiment *ex);
 
@@ -153,6 +157,8 @@ struct ns_space *ns_experiment_space(const struct ns_experiment *ex);
  * file's content in place of its path, so that editing the space file is refused on resume
  * while moving it is not. Malloc'd; NULL with ns_err. */
 char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space_path);
+/* (space_path is read only when ex has no space_file_json: an experiment that was parsed,
+ * not loaded.) */
 
 /* Where two experiment (or study) JSON texts differ, for messages: up to 4 key paths
  * ("recipe.lr, space.params.depth.hi"), comma-separated, into out (n bytes; "" when

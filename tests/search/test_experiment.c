@@ -338,6 +338,9 @@ static void space_file_is_found_beside_the_experiment(void **state)
     char want[400];
     snprintf(want, sizeof want, "%s/../tiny.json", sub);
     assert_string_equal(ex.space_path, want);
+    /* the space file is read once, by the load: an edit made afterwards (while a study
+     * starts) reaches neither the sampling nor the stored study */
+    write_file(sp, "{\"edited\": true}");
     struct ns_space *s = ns_experiment_space(&ex);
     if (!s)
         fail_msg("%s", ns_errmsg());
