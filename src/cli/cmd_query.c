@@ -57,10 +57,10 @@ static const char *help =
     "  -h, --help             this help\n"
     "\n"
     "Trial columns: study, trial, stream, state, config, config_hash, flops, params, acts,\n"
-    "the sampled parameters (depth w0 wa wm group_w bot_mul se_r d w b g d1..d4 w1..w4 b1..b4\n"
-    "g1..g4; empty when the space has no such parameter), other_params, train_seed,\n"
+    "the sampled parameters (depth w0 wa wm group_w bot_mul se_r d w b g d1..d8 w1..w8 b1..b8\n"
+    "g1..g8; empty when the space has no such parameter), other_params, train_seed,\n"
     "train_error, test_error, best_test_error (percent), wall_s, host, rank, started, ended\n"
-    "(Unix seconds), reason. Tables: studies, trials, epochs (study_id, trial, epoch,\n"
+    "(Unix seconds), reason, attempts. Tables: studies, trials, epochs (study_id, trial, epoch,\n"
     "train_loss, train_error, test_error, seconds).\n";
 
 static const char *default_cols = "study,trial,state,test_error,train_error,flops,params,acts,"

@@ -42,12 +42,13 @@
  *   netspace_version(schema_version)
  *   studies(id, name UNIQUE, experiment JSON, seed, space, created, data_fingerprint)
  *   trials(study_id, trial, stream, state, config JSON, config_hash, flops, params, acts,
- *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d4, w1..w4, b1..b4,
- *          g1..g4,
+ *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d8, w1..w8, b1..b8,
+ *          g1..g8,
  *          other_params JSON, train_seed, train_error, test_error, best_test_error, wall_s,
  *          host, rank, started, ended, reason, attempts;  UNIQUE(study_id, trial))
- *   (version 2 added trials.attempts and studies.data_fingerprint; a writer migrates a
- *   version-1 file when it opens it, readers read either)
+ *   (version 2 added trials.attempts, the parameters of stages 5-8 and
+ *   studies.data_fingerprint; a writer migrates a version-1 file when it opens it, readers
+ *   read either; the trial columns are one table in store.c)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
  */
@@ -80,10 +81,17 @@ const char *ns_db_state_name(int state);
 int ns_db_state_from_name(const char *name);
 
 /* The typed sampled-parameter columns, in schema order: the RegNet parameters depth w0 wa wm
- * group_w bot_mul se_r, then AnyNet's shared d w b g and per-stage d1..d4 w1..w4 b1..b4
- * g1..g4 (NS_DB_N_PARAMS names; the names of ns_space_param_name()). Any other sampled
- * parameter name is kept in the trial's other_params JSON object. */
-#define NS_DB_N_PARAMS 27
+ * group_w bot_mul se_r, then AnyNet's shared d w b g and per-stage d1..d8 w1..w8 b1..b8
+ * g1..g8 (NS_DB_N_PARAMS names; the names of ns_space_param_name()). Any other sampled
+ * parameter name is kept in the trial's other_params JSON object. One list: adding a typed
+ * parameter is one P(name) here. */
+#define NS_DB_PARAMS(P)                                                                            \
+    P(depth)                                                                                       \
+    P(w0) P(wa) P(wm) P(group_w) P(bot_mul) P(se_r) P(d) P(w) P(b) P(g) P(d1) P(d2) P(d3) P(d4)    \
+        P(d5) P(d6) P(d7) P(d8) P(w1) P(w2) P(w3) P(w4) P(w5) P(w6) P(w7) P(w8) P(b1) P(b2) P(b3)  \
+            P(b4) P(b5) P(b6) P(b7) P(b8) P(g1) P(g2) P(g3) P(g4) P(g5) P(g6) P(g7) P(g8)
+#define NS_DB_COUNT_ONE(name) +1
+#define NS_DB_N_PARAMS (0 NS_DB_PARAMS(NS_DB_COUNT_ONE))
 extern const char *const ns_db_param_names[NS_DB_N_PARAMS];
 
 struct ns_db;
@@ -211,8 +219,7 @@ int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts);
 
 /* The study's dataset fingerprint: store fp if the study has none (0), compare otherwise:
  * 0 equal, 1 different (*stored, n bytes, gets the stored one), -1 with ns_err. */
-int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored,
-                           size_t n);
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n);
 
 /* How long a write waits for a lock held by another connection (10 s after ns_db_open). */
 void ns_db_set_busy_timeout(struct ns_db *db, int ms);

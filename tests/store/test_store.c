@@ -713,13 +713,21 @@ static void version_1_db_is_read_and_migrated(void **state)
     struct ns_db *db = new_db(s->db, &id);
     assert_int_equal(add_trial(db, id, 0, NULL), 1);
     ns_db_close(db);
-    raw_sql(s->db, "ALTER TABLE trials DROP COLUMN attempts; ALTER TABLE studies DROP COLUMN data_fingerprint; "
-                   "UPDATE netspace_version SET schema_version = 1");
+    /* version 1: no attempts, no stage 5-8 parameters, no data fingerprint */
+    char sql[2048] = "ALTER TABLE trials DROP COLUMN attempts; ALTER TABLE studies DROP COLUMN "
+                     "data_fingerprint; UPDATE netspace_version SET schema_version = 1; ";
+    for (int st = 5; st <= 8; st++)
+        for (const char *c = "dwbg"; *c; c++)
+            snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+                     "ALTER TABLE trials DROP COLUMN %c%d; ", *c, st);
+    raw_sql(s->db, sql);
     db = ns_db_open(s->db, NS_DB_RO);
     assert_non_null(db);
     struct ns_db_trial t;
     assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
     assert_int_equal(t.attempts, 0);
+    assert_true(t.p[15] != t.p[15]); /* d5: NAN */
+    assert_true(t.p[0] == 10);       /* depth of add_trial */
     ns_db_trial_clear(&t);
     ns_db_close(db);
     db = ns_db_open(s->db, NS_DB_RW);
@@ -727,6 +735,41 @@ static void version_1_db_is_read_and_migrated(void **state)
     assert_int_equal(count_rows(db, "SELECT schema_version FROM netspace_version"), 2);
     assert_int_equal(ns_db_trial_start(db, id, 0, 1, NULL), 0);
     assert_int_equal(count_rows(db, "SELECT attempts FROM trials"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_table_info('trials') WHERE name "
+                                    "IN ('d5', 'w6', 'b7', 'g8')"),
+                     4);
+    ns_db_close(db);
+}
+
+/* The parameters of stages 5 to 8 have typed columns (not other_params), like stages 1-4. */
+static void stage_5_to_8_parameters_are_typed(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    struct ns_db_param p[] = {{"d1", 1}, {"d5", 3}, {"w8", 640}, {"b6", 0.5}, {"g7", 16}};
+    struct ns_db_trial_def td = {
+        .idx = 0, .config_json = "{}", .config_hash = "h", .sampled = p, .n_sampled = 5};
+    assert_int_equal(ns_db_trial_add(db, id, &td), 1);
+    struct ns_db_trial t;
+    assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
+    static const char *const names[] = {"d1", "d5", "w8", "b6", "g7"};
+    for (int i = 0; i < 5; i++) {
+        int k = 0;
+        while (k < NS_DB_N_PARAMS && strcmp(ns_db_param_names[k], names[i]))
+            k++;
+        assert_true(k < NS_DB_N_PARAMS);
+        assert_true(t.p[k] == p[i].value);
+    }
+    assert_null(t.other_params);
+    ns_db_trial_clear(&t);
+    double *v;
+    int n;
+    const char *cols[] = {"d5", "w8"};
+    assert_int_equal(ns_db_trial_values_n(db, id, 0, cols, 2, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(v[0] == 3 && v[1] == 640);
+    free(v);
     ns_db_close(db);
 }
 
@@ -778,6 +821,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(version_1_db_is_read_and_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(a_lock_held_elsewhere_is_recognized, setup, teardown),
+        cmocka_unit_test_setup_teardown(stage_5_to_8_parameters_are_typed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
