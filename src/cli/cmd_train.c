@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "data/data.h"
+#include "nn/memory.h"
 #include "nn/train.h"
 #include "search/search.h"
 #include "space/space.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* --config FILE: a config, or a line of `netspace sample` output (the config is nested under
  * "config" there, beside its complexity and sampled parameters). */
@@ -313,6 +315,23 @@ int ns_cmd_train(int argc, char **argv)
                r.threads == 1 ? "" : "s");
         free(js);
         fflush(stdout);
+    }
+    /* the memory the net needs is known before anything is allocated: more than the machine
+     * has is refused with the figure, instead of swapping until something stops it */
+    struct ns_complexity need_cx = {0, 0, 0};
+    ns_complexity(&cfg, &need_cx);
+    int bmax = r.eval_batch > r.batch ? r.eval_batch : r.batch;
+    double need = (double)ns_net_memory_estimate(&cfg, need_cx.params, need_cx.acts, bmax);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have) {
+        fprintf(stderr,
+                "netspace train: the net needs about %.0f MB to train at batch %d; this machine "
+                "has %.0f MB (use a smaller --batch)\n",
+                need / (1 << 20), bmax, have / (1 << 20));
+        ns_data_free(&tr);
+        ns_data_free(&te);
+        ns_data_free(&va);
+        return 1;
     }
     struct ns_train_result res;
     enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);

@@ -46,6 +46,13 @@ ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --c
 ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
   --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
 
+# The memory a net needs is known before allocating: far more than the machine has is
+# refused at once with the figure (the process stays small), not swapped into.
+out=$(ns train --bench-net --batch 65536 --data synthetic --epochs 1 --quiet 2>&1); rc=$?
+[ $rc = 1 ] || fail "huge batch: exit $rc"
+echo "$out" | grep -q "needs about [0-9]* MB to train at batch 65536; this machine has" ||
+    fail "huge batch: $out"
+
 # A line of `netspace sample` output is a config for --config too (nested under "config").
 ns sample --space "$SRC/spaces/tiny_regnetx.json" --n 1 --seed 1 >"$TMP/sample.json" || fail "sample"
 ns train --config "$TMP/sample.json" --data synthetic --epochs 1 --quiet --json | tail -n 1 |
