@@ -576,6 +576,33 @@ static void other_data_is_refused(void **state)
                      1);
 }
 
+/* With tied errors the best trial is the lowest index, whatever order the results came in:
+ * a resumed study (which reads the db in index order) names the same best trial as an
+ * uninterrupted one. */
+static void ties_go_to_the_lowest_trial(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 2, "");
+    rig_open(r);
+    rig_begin(r, 3);
+    send_ready(r, 1);
+    send_ready(r, 2);
+    settle(r);
+    expect(r, 1, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_SETUP);
+    int ta = expect_assign(r, 1), tb = expect_assign(r, 2);
+    int hi = ta > tb ? ta : tb, lo = ta < tb ? ta : tb;
+    send_result(r, hi == ta ? 1 : 2, hi, NS_TRAIN_OK, 20); /* the higher index first */
+    settle(r);
+    send_result(r, lo == ta ? 1 : 2, lo, NS_TRAIN_OK, 20);
+    settle(r);
+    rig_close(r);
+    assert_int_equal(r->rep.best_trial, lo);
+    rig_open(r); /* the resumed view agrees */
+    rig_close(r);
+    assert_int_equal(r->rep.best_trial, lo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +617,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(fatal_from_a_worker_stops_the_study, setup, teardown),
         cmocka_unit_test_setup_teardown(silent_worker_is_not_waited_for_forever, setup, teardown),
         cmocka_unit_test_setup_teardown(other_data_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(ties_go_to_the_lowest_trial, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
