@@ -257,6 +257,22 @@ static int one_worker_first_trial(struct rig *r, int samples, const char *limits
     return expect_assign(r, 1);
 }
 
+/* The same with two workers: the trials they are handed, in *ta and *tb. */
+static void two_workers_first_trials(struct rig *r, int samples, const char *limits, int *ta,
+                                     int *tb)
+{
+    write_experiment(r, samples, limits);
+    rig_open(r);
+    rig_begin(r, 3);
+    send_ready(r, 1);
+    send_ready(r, 2);
+    settle(r);
+    expect(r, 1, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_SETUP);
+    *ta = expect_assign(r, 1);
+    *tb = expect_assign(r, 2);
+}
+
 /* Workers answer SETUP with READY and get a trial each; results are recorded with their
  * epochs, the worker gets the next trial, and when none is left every worker is told to
  * stop; the run ends when they have all said goodbye. */
@@ -385,15 +401,8 @@ static void lost_trials_fail_after_max_attempts(void **state)
 static void stalled_worker_loses_its_trial(void **state)
 {
     struct rig *r = *state;
-    write_experiment(r, 3, ", \"limits\": {\"trial_minutes\": 1}");
-    rig_open(r);
-    rig_begin(r, 3);
-    send_ready(r, 1);
-    send_ready(r, 2);
-    settle(r);
-    expect(r, 1, NS_MSG_SETUP);
-    expect(r, 2, NS_MSG_SETUP);
-    int ta = expect_assign(r, 1), tb = expect_assign(r, 2);
+    int ta, tb;
+    two_workers_first_trials(r, 3, ", \"limits\": {\"trial_minutes\": 1}", &ta, &tb);
     r->clock += 50; /* within the limit: nothing happens */
     send_result(r, 2, tb, NS_TRAIN_OK, 12);
     settle(r);
@@ -582,15 +591,8 @@ static void other_data_is_refused(void **state)
 static void ties_go_to_the_lowest_trial(void **state)
 {
     struct rig *r = *state;
-    write_experiment(r, 2, "");
-    rig_open(r);
-    rig_begin(r, 3);
-    send_ready(r, 1);
-    send_ready(r, 2);
-    settle(r);
-    expect(r, 1, NS_MSG_SETUP);
-    expect(r, 2, NS_MSG_SETUP);
-    int ta = expect_assign(r, 1), tb = expect_assign(r, 2);
+    int ta, tb;
+    two_workers_first_trials(r, 2, "", &ta, &tb);
     int hi = ta > tb ? ta : tb, lo = ta < tb ? ta : tb;
     send_result(r, hi == ta ? 1 : 2, hi, NS_TRAIN_OK, 20); /* the higher index first */
     settle(r);
