@@ -972,6 +972,14 @@ int ns_coord_step(struct ns_coord *c)
     return 1;
 }
 
+int ns_coord_workers_stalled(const struct ns_coord *c)
+{
+    int n = 0;
+    for (int r = 1; c->w && r < c->t->size; r++)
+        n += c->w[r].state == W_LOST;
+    return n;
+}
+
 int ns_coord_status(const struct ns_coord *c)
 {
     if (c->status == NS_SEARCH_ERROR)

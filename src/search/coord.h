@@ -47,6 +47,9 @@ void ns_coord_begin(struct ns_coord *c, struct ns_transport *t);
 int ns_coord_step(struct ns_coord *c);
 int ns_coord_status(const struct ns_coord *c);
 int ns_coord_serve(struct ns_coord *c, struct ns_transport *t);
+/* Workers given up on for silence (limits.trial_minutes) that have not come back by the end
+ * of the run: MPI_Finalize would wait for them forever. */
+int ns_coord_workers_stalled(const struct ns_coord *c);
 /* Writes queued and not yet accepted by the db (for tests and messages). */
 int ns_coord_unwritten(const struct ns_coord *c);
 

@@ -34,6 +34,7 @@ static int coordinate(const struct ns_search_opts *o, struct ns_transport *t,
         return NS_SEARCH_ERROR;
     }
     int status = ns_coord_serve(c, t);
+    ns_search_abandon_workers(ns_coord_workers_stalled(c), status);
     ns_coord_close(c);
     return status;
 }

@@ -86,6 +86,11 @@ extern const struct ns_clock ns_clock_real;
 /* Sleep for `seconds` (interrupted early by a signal). */
 void ns_search_sleep(double seconds);
 
+/* Rank 0: n workers never said goodbye (stalled) in a run that ended with `status`; then
+ * ns_search_finalize() ends the job with MPI_Abort (with the run's exit status) instead of
+ * an MPI_Finalize that would wait for them forever. */
+void ns_search_abandon_workers(int n, int status);
+
 /* This host's name (MPI processor name when MPI is up, else gethostname) into out. */
 void ns_search_host(char *out, size_t n);
 

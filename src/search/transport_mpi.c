@@ -4,6 +4,7 @@
 #include "search/transport.h"
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,11 +83,29 @@ int ns_search_under_mpi(void)
     return 0;
 }
 
+/* Workers rank 0 gave up on (stalled: stopped, swapping, cut off) and the exit status the run
+ * ends with: MPI_Finalize would wait for those workers forever, so the job is ended with
+ * MPI_Abort instead, once the db is consistent and the summary printed. */
+static int abandoned, abandon_code;
+
+void ns_search_abandon_workers(int n, int status)
+{
+    abandoned = n;
+    abandon_code = status == NS_SEARCH_DONE ? 0 : status == NS_SEARCH_INTERRUPTED ? 3 : 1;
+}
+
 void ns_search_finalize(void)
 {
     int init = 0, fin = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
+    if (init && !fin && abandoned > 0) {
+        fprintf(stderr,
+                "netspace search: %d worker%s never answered (stalled); ending the MPI job "
+                "with MPI_Abort\n",
+                abandoned, abandoned == 1 ? "" : "s");
+        MPI_Abort(MPI_COMM_WORLD, abandon_code);
+    }
     if (init && !fin)
         MPI_Finalize();
 }

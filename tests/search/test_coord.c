@@ -418,9 +418,11 @@ static void stalled_worker_loses_its_trial(void **state)
     assert_int_equal(t.rank, 2);
     assert_int_equal(t.attempts, 2);
     ns_db_trial_clear(&t);
+    assert_int_equal(ns_coord_workers_stalled(r->c), 1); /* the job would end with MPI_Abort */
     /* worker 1 comes back: its epochs and result for ta are not recorded */
     send_result(r, 1, ta, NS_TRAIN_OK, 1);
     settle(r);
+    assert_int_equal(ns_coord_workers_stalled(r->c), 0);
     assert_int_equal(db_state(r, ta), NS_DB_RUNNING);
     assert_int_equal(db_count(r, "select count(*) from epochs where trial = "
                                  "(select trial from trials where state = 'running')"),
