@@ -25,6 +25,17 @@ experiment() {
  "recipe": {"epochs": $4, "batch": $5}, "threads": 1 $6}
 JSON
 }
+# trial_child_of PID: a trial child among PID's descendants (never another test's)
+trial_child_of() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        if tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q "trial-child"; then
+            echo "$p"
+            return
+        fi
+        trial_child_of "$p"
+    done | head -1
+}
 # wait_state DB STATE [SQL]: until a trial is in STATE (and SQL holds; 30 s at most)
 wait_state() {
     for _ in $(seq 300); do
@@ -80,7 +91,7 @@ for how in alone mpi; do
     wait_state "$DB" running
     child=""
     for _ in $(seq 100); do
-        child=$(pgrep -f "netspace trial-child" | head -1)
+        child=$(trial_child_of $pid)
         [ -n "$child" ] && break
         sleep 0.05
     done
