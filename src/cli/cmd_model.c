@@ -1,6 +1,7 @@
 /* netspace model: generate a config from RegNet parameters (or read one) and print its stages
  * and exact complexity. */
 #include "cli/cli.h"
+#include "nn/memory.h"
 
 #include "model/graph.h"
 #include "nn/net.h"
@@ -37,7 +38,7 @@ static const char *help =
     "                       output shape, parameters and flops\n"
     "  --batch N            batch size of the memory estimate (default 128)\n"
     "  --json               print one JSON object: the canonical config plus hash, flops,\n"
-    "                       params, acts, widths, depths, group_widths, memory_bytes\n"
+    "                       params, acts, widths, depths, group_widths, train_memory\n"
     "  -h, --help           this help\n";
 
 /* "199040872" as "0.199 G": the unit that puts the value in [0.1, 100). */
@@ -76,7 +77,7 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     json_object_set_new(j, "params", json_integer((json_int_t)cx->params));
     json_object_set_new(j, "acts", json_integer((json_int_t)cx->acts));
     json_object_set_new(j, "hash", json_string(hash));
-    json_object_set_new(j, "memory_bytes", json_integer((json_int_t)mem));
+    json_object_set_new(j, "train_memory", json_integer((json_int_t)mem));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (!s)
@@ -191,7 +192,7 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
     printf("params  %-9s (%.0f)\n", p, cx->params);
     printf("acts    %-9s (%.0f)\n", a, cx->acts);
     printf("memory  %.1f MB to train at batch %d (parameters, gradients, momentum,\n"
-           "        activations and their gradients, scratch; 1 thread)\n",
+           "        activations and their gradients, scratch, input; 1 thread)\n",
            mem / 1048576.0, batch);
     printf("hash    %s\n", hash);
 }
@@ -348,7 +349,7 @@ int ns_cmd_model(int argc, char **argv)
         return ns_cli_usage_error("model", "--layers and --json: give one");
     struct ns_complexity cx;
     size_t mem = 0;
-    if (ns_complexity(&c, &cx) || ns_net_memory(&c, (int)batch, NULL, 1, &mem)) {
+    if (ns_complexity(&c, &cx) || !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch))) {
         ns_die_msg();
         return 1;
     }

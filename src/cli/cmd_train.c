@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "data/data.h"
+#include "nn/memory.h"
 #include "nn/train.h"
 #include "search/search.h"
 #include "space/space.h"
@@ -10,12 +11,32 @@
 #include "util/progress.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static volatile sig_atomic_t stop_flag;
+/* --config FILE: a config, or a line of `netspace sample` output (the config is nested under
+ * "config" there, beside its complexity and sampled parameters). */
+static int load_config(const char *path, struct ns_config *cfg)
+{
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *inner = json_is_object(j) ? json_object_get(j, "config") : NULL;
+    int rc;
+    if (json_is_object(inner)) {
+        rc = ns_config_from_jansson(inner, cfg);
+        if (rc < 0)
+            ns_err_prefix("%s: config", path);
+    } else {
+        rc = ns_config_load(path, cfg); /* its messages name the line and the field */
+    }
+    json_decref(j);
+    return rc;
+}
+
+static atomic_int stop_flag; /* lock-free: safe in a signal handler */
 static void on_signal(int sig)
 {
     (void)sig;
@@ -35,7 +56,8 @@ static void help(void)
          "  --regnet \"PARAMS\"       RegNet parameters: \"depth=.. w0=.. wa=.. wm=.. group_w=..\"\n"
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
-         "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --config FILE           a model config (canonical JSON, see `netspace model --json`),\n"
+         "                          or a line of `netspace sample` output\n"
          "  --preset NAME           a published ImageNet model at the data's size and classes\n"
          "                          (netspace model --preset list)\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
@@ -357,7 +379,7 @@ int ns_cmd_train(int argc, char **argv)
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
     } else if (config) {
-        rc = ns_config_load(config, &cfg);
+        rc = load_config(config, &cfg);
     } else if (preset) {
         rc = ns_model_preset(preset, tr.c, tr.h, tr.classes, &cfg);
     } /* else --db: from_db above filled cfg */
@@ -398,13 +420,33 @@ int ns_cmd_train(int argc, char **argv)
                    fi.built ? "built now" : "reused");
         fflush(stdout);
     }
+    /* the memory the net needs is known before anything is allocated: more than the machine
+     * has is refused with the figure, instead of swapping until something stops it */
+    struct ns_complexity need_cx = {0, 0, 0};
+    ns_complexity(&cfg, &need_cx);
+    int bmax = r.eval_batch > r.batch ? r.eval_batch : r.batch;
+    double need = (double)ns_net_memory_estimate(&cfg, need_cx.params, need_cx.acts, bmax);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have) {
+        fprintf(stderr,
+                "netspace train: the net needs about %.0f MB to train at batch %d; this machine "
+                "has %.0f MB (use a smaller --batch)\n",
+                need / (1 << 20), bmax, have / (1 << 20));
+        ns_data_free(&tr);
+        ns_data_free(&te);
+        ns_data_free(&va);
+        return 1;
+    }
     struct ns_train_result res;
     enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);
     ns_progress_end(&prog);
     struct ns_complexity cx = {0};
     ns_complexity(&cfg, &cx);
     static const char *names[] = {"complete", "diverged", "stopped", "error"};
-    if (st != NS_TRAIN_OK)
+    /* the trainer's reason may already name the outcome ("diverged: loss nan at ...") */
+    if (st != NS_TRAIN_OK && !strncmp(res.reason, names[st], strlen(names[st])))
+        fprintf(stderr, "netspace train: %s\n", res.reason);
+    else if (st != NS_TRAIN_OK)
         fprintf(stderr, "netspace train: %s: %s\n", names[st], res.reason);
     else if (!quiet)
         printf("final: train error %.2f%%, %s error %.2f%% (best %.2f%%), %.1f s, %.0f img/s\n",

@@ -222,7 +222,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         double loss_sum = 0;
         long wrong = 0;
         for (long s = 0; s < steps; s++) {
-            if (opts->stop && *opts->stop) {
+            if (opts->stop && atomic_load(opts->stop)) {
                 st = fail(res, NS_TRAIN_STOPPED, "stopped at epoch %d step %ld", e, s + 1);
                 goto done;
             }

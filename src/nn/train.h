@@ -8,7 +8,7 @@
 #ifndef NS_TRAIN_H
 #define NS_TRAIN_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "data/data.h"
@@ -89,7 +89,8 @@ struct ns_train_opts {
     ns_epoch_fn on_epoch;          /* may be NULL */
     void *ctx;                     /* passed to on_epoch */
     struct ns_progress *progress;  /* per-step progress line; NULL = silent */
-    volatile sig_atomic_t *stop;   /* checked every step; non-zero = stop; may be NULL */
+    atomic_int *stop;              /* checked every step (another thread or a signal handler
+                                      may set it: lock-free); non-zero = stop; may be NULL */
 };
 
 /* Train `cfg` on `train`, evaluating on `test`. The data's channels must be the config's

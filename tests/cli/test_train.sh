@@ -38,12 +38,25 @@ out=$(ns train --bench-net --data synthetic --epochs 1 --lr 1e9 --momentum 0 --q
 [ $rc = 1 ] || fail "diverged exit $rc"
 echo "$out" | grep -q '"status":"diverged"' || fail "diverged status: $out"
 echo "$out" | grep -Eq "loss (nan|inf)" || fail "diverged reason: $out"
+echo "$out" | grep -q "diverged: diverged" && fail "the outcome named twice: $out"
 
 # A RegNet from parameters, and a config file.
 ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --classes 10 \
   --stem cifar --stem-w 8 --first-stride 1 --json > "$TMP/m.json" 2>/dev/null || true
 ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
   --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
+
+# The memory a net needs is known before allocating: far more than the machine has is
+# refused at once with the figure (the process stays small), not swapped into.
+out=$(ns train --bench-net --batch 65536 --data synthetic --epochs 1 --quiet 2>&1); rc=$?
+[ $rc = 1 ] || fail "huge batch: exit $rc"
+echo "$out" | grep -q "needs about [0-9]* MB to train at batch 65536; this machine has" ||
+    fail "huge batch: $out"
+
+# A line of `netspace sample` output is a config for --config too (nested under "config").
+ns sample --space "$SRC/spaces/tiny_regnetx.json" --n 1 --seed 1 >"$TMP/sample.json" || fail "sample"
+ns train --config "$TMP/sample.json" --data synthetic --epochs 1 --quiet --json | tail -n 1 |
+    grep -q '"status":"complete"' || fail "train --config with a sample line"
 
 # Retrain a trial of a results db: the recorded config, with this command's recipe.
 cat > "$TMP/retrain.json" <<EOF
