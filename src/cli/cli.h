@@ -19,6 +19,13 @@ int ns_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Parse a whole string as an int/double; 0 ok, -1 with a message naming `opt`. */
 int ns_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int ns_cli_double(const char *cmd, const char *opt, const char *s, double *out);
+/* getopt_long (with opterr = 0 and an optstring starting with ':') returned c, '?' or ':',
+ * for argv[optind - 1]: print one usage error naming the option ("--db needs a value",
+ * "unknown option '--x'") and return 2. */
+int ns_cli_bad_option(const char *cmd, int c, char **argv);
+/* A comma-separated list option (--study a,b, --trials 1,5): refuse an empty item or an item
+ * given twice with a usage error naming opt; 0 or -1 (the message is printed). */
+int ns_cli_list_check(const char *cmd, const char *opt, const char *arg);
 
 
 /* Grow-only list of strings split on commas (--study values; cmd_plot.c). 0, or -1 when out

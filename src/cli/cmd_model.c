@@ -1,6 +1,7 @@
 /* netspace model: generate a config from RegNet parameters (or read one) and print its stages
  * and exact complexity. */
 #include "cli/cli.h"
+#include "nn/memory.h"
 
 #include "model/graph.h"
 #include "nn/net.h"
@@ -41,7 +42,7 @@ static const char *help =
     "                       its complexity (and layers with --layers, numbers with --json)\n"
     "  --batch N            batch size of the memory estimate (default 128)\n"
     "  --json               print one JSON object: the canonical config plus hash, flops,\n"
-    "                       params, acts, widths, depths, group_widths, memory_bytes\n"
+    "                       params, acts, widths, depths, group_widths, train_memory\n"
     "  -h, --help           this help\n";
 
 /* "199040872" as "0.199 G": the unit that puts the value in [0.1, 100). */
@@ -81,7 +82,7 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     json_object_set_new(j, "params", json_integer((json_int_t)cx->params));
     json_object_set_new(j, "acts", json_integer((json_int_t)cx->acts));
     json_object_set_new(j, "hash", json_string(hash));
-    json_object_set_new(j, "memory_bytes", json_integer((json_int_t)mem));
+    json_object_set_new(j, "train_memory", json_integer((json_int_t)mem));
     if (deploy)
         json_object_set_new(j, "form", json_string("deploy"));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
@@ -110,6 +111,7 @@ static void print_layers(const struct ns_config *c, const struct ns_graph *gp)
             snprintf(where, sizeof where, "s%d.b%d", l->stage, l->block + 1);
         switch (l->kind) {
         case NS_L_CONV:
+        case NS_L_WSCONV:
             snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, ns_layer_kw(l), l->stride,
                      l->groups == l->c && l->groups > 1 ? " depthwise" : "");
             if (l->groups > 1 && l->groups != l->c)
@@ -140,6 +142,13 @@ static void print_layers(const struct ns_config *c, const struct ns_graph *gp)
             break;
         case NS_L_SLICE:
             snprintf(detail, sizeof detail, "channels %d..%d", l->lo, l->lo + l->c - 1);
+            break;
+        case NS_L_NF_ACT:
+            snprintf(detail, sizeof detail, "%.4g*%s(x*%.4g)", l->mul_out, ns_act_name(l->act),
+                     l->mul_in);
+            break;
+        case NS_L_NF_ADD:
+            snprintf(detail, sizeof detail, "in0 + %g*in1", l->alpha);
             break;
         default:
             break;
@@ -189,7 +198,7 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
     printf("params  %-9s (%.0f)\n", p, cx->params);
     printf("acts    %-9s (%.0f)\n", a, cx->acts);
     printf("memory  %.1f MB to train at batch %d (parameters, gradients, momentum,\n"
-           "        activations and their gradients, scratch; 1 thread)\n",
+           "        activations and their gradients, scratch, input; 1 thread)\n",
            mem / 1048576.0, batch);
     printf("hash    %s\n", hash);
 }
@@ -351,6 +360,10 @@ int ns_cmd_model(int argc, char **argv)
     struct ns_complexity cx;
     struct ns_graph g, d;
     size_t mem = 0;
+    /* the training memory is the training form's */
+    if (ns_complexity(&c, &cx) ||
+        !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch)))
+        goto fail;
     if (ns_graph_build(&c, NULL, &g))
         goto fail;
     if (deploy) {
@@ -359,11 +372,7 @@ int ns_cmd_model(int argc, char **argv)
         if (rc)
             goto fail;
         g = d;
-    }
-    ns_graph_complexity(&g, &cx);
-    if (ns_net_memory(&c, (int)batch, 0, 1, &mem)) {
-        ns_graph_free(&g);
-        goto fail;
+        ns_graph_complexity(&g, &cx);
     }
     int rc = 0;
     if (layers)

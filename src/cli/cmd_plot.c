@@ -155,6 +155,8 @@ void ns_cli_names_free(struct ns_cli_names *l)
 /* "1,5,9" into a malloc'd int array. */
 static int parse_trials(const char *arg, int **out, int *n)
 {
+    if (ns_cli_list_check("plot", "--trials", arg) < 0)
+        return -1;
     char *copy = strdup(arg), *save = NULL;
     int cap = 0, rc = 0;
     if (!copy)
@@ -269,6 +271,8 @@ int ns_cmd_plot(int argc, char **argv)
             r.out = optarg;
             break;
         case OPT_STUDY:
+            if (ns_cli_list_check("plot", "--study", optarg) < 0)
+                goto done;
             if (ns_cli_names_add(&studies, optarg)) {
                 fprintf(stderr, "netspace plot: out of memory\n");
                 status = 1;

@@ -6,13 +6,13 @@
 
 #include "store/store.h"
 #include "util/err.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,36 +40,44 @@ static const char *help =
     "  --state S              trials: only this state (waiting, running, complete, failed,\n"
     "                         stale)\n"
     "  --where EXPR           trials, best: an SQL expression over trial columns,\n"
-    "                         e.g. \"flops < 4e8 AND depth >= 10\"\n"
+    "                         e.g. \"flops < 4e8 AND depth >= 10\"; it only narrows what the\n"
+    "                         other options select (balanced parentheses, no ';', no\n"
+    "                         comments)\n"
     "  --sort COL [--desc]    trials: order by COL (missing values last), then trial\n"
     "  --limit N              trials: at most N rows\n"
     "  -k N                   best: how many (default 10)\n"
     "  --columns a,b,...      trials, best: the columns to print\n"
     "  --csv                  CSV with a header line\n"
     "  --json                 one JSON object per line\n"
+    "  --timeout S            trials, best, export, sql: stop a query running longer than S\n"
+    "                         seconds (default 60; 0 = no limit)\n"
+    "  --max-memory MB        the same: at most MB of memory for SQLite (sorts, recursive\n"
+    "                         queries; default 1024; 0 = no cap). Rows are printed as they\n"
+    "                         are read, so a long listing costs no memory\n"
     "  -h, --help             this help\n"
     "\n"
     "Trial columns: study, trial, stream, state, config, config_hash, flops, params, acts,\n"
-    "the sampled parameters (depth w0 wa wm group_w bot_mul se_r d w b g d1..d4 w1..w4 b1..b4\n"
-    "g1..g4; empty when the space has no such parameter), other_params, train_seed,\n"
+    "the sampled parameters (depth w0 wa wm group_w bot_mul se_r d w b g d1..d8 w1..w8 b1..b8\n"
+    "g1..g8; empty when the space has no such parameter), other_params, train_seed,\n"
     "train_error, test_error, best_test_error (percent), wall_s, host, rank, started, ended\n"
-    "(Unix seconds), reason. Tables: studies, trials, epochs (study_id, trial, epoch,\n"
+    "(Unix seconds), reason, attempts. Tables: studies, trials, epochs (study_id, trial, epoch,\n"
     "train_loss, train_error, test_error, seconds).\n";
-
-/* The trials with their study's name: the relation that trials, best, show and export read.
- * SQLite flattens it into the outer query, so the trials indexes still serve WHERE/ORDER. */
-static const char trial_rel[] =
-    "(SELECT s.name AS study, t.* FROM trials t JOIN studies s ON s.id = t.study_id)";
 
 static const char *default_cols = "study,trial,state,test_error,train_error,flops,params,acts,"
                                   "wall_s,config_hash";
 
 enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
 
+/* What a query may cost by default: a minute, and 1 GiB of SQLite's memory (sorts, CTEs). */
+#define DEFAULT_TIMEOUT_S 60
+#define DEFAULT_MAX_MEMORY_MB 1024
+
 struct opts {
     const char *db, *study, *state, *where, *sort, *columns;
     int desc, has_limit, has_k;
     long limit, k;
+    double timeout;  /* seconds, 0 = none */
+    long max_memory; /* MB, 0 = no cap */
     enum fmt fmt;
     unsigned given; /* OPT_ bits of the options on the command line */
 };
@@ -85,133 +93,104 @@ enum {
     OPT_COLUMNS = 1u << 7,
     OPT_CSV = 1u << 8,
     OPT_JSON = 1u << 9,
+    OPT_TIMEOUT = 1u << 10,
+    OPT_MAX_MEMORY = 1u << 11,
 };
 
 static const struct {
     unsigned bit;
     const char *name;
-} opt_names[] = {{OPT_STUDY, "--study"}, {OPT_STATE, "--state"},     {OPT_WHERE, "--where"},
-                 {OPT_SORT, "--sort"},   {OPT_DESC, "--desc"},       {OPT_LIMIT, "--limit"},
-                 {OPT_K, "-k"},          {OPT_COLUMNS, "--columns"}, {OPT_CSV, "--csv"},
-                 {OPT_JSON, "--json"}};
+} opt_names[] = {
+    {OPT_STUDY, "--study"}, {OPT_STATE, "--state"},     {OPT_WHERE, "--where"},
+    {OPT_SORT, "--sort"},   {OPT_DESC, "--desc"},       {OPT_LIMIT, "--limit"},
+    {OPT_K, "-k"},          {OPT_COLUMNS, "--columns"}, {OPT_CSV, "--csv"},
+    {OPT_JSON, "--json"},   {OPT_TIMEOUT, "--timeout"}, {OPT_MAX_MEMORY, "--max-memory"}};
 
 /* ------------------------------------------------------------------------------------- */
-/* Result tables: every command collects its rows, then prints them in one of three forms. */
+/* Printing rows as they come: an aligned table, CSV or JSON lines.
+ *
+ * The store streams rows to on_row(). CSV and JSON are printed at once. The aligned table
+ * needs column widths: the first TABLE_PROBE rows are held to measure them, then printed,
+ * and later rows are printed as they come with those widths (a longer value just widens its
+ * line), so an endless query holds at most TABLE_PROBE rows. Text from a db is shown with
+ * control characters escaped (\x1b, \n): a name holding ESC or BEL reaches no terminal raw. */
+
+#define TABLE_PROBE 1000
 
 struct cell {
-    int type; /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_NULL */
+    enum ns_db_type type;
     long long i;
     double d;
-    char *s;
+    char *s; /* NS_DB_TEXT: owned */
 };
 
-struct table {
+struct printer {
+    enum fmt fmt;
     int ncols;
     char **names;
-    struct cell *cells; /* row-major */
-    long nrows, cap;
+    struct cell *held; /* table: up to TABLE_PROBE rows, row-major */
+    long n_held;
+    int *w, *right; /* table: widths and alignment, fixed once the held rows are out */
+    int started;    /* the header (table, CSV) is out */
+    long rows;
 };
 
-static void table_free(struct table *t)
+static void cells_clear(struct cell *c, int n)
 {
-    for (long k = 0; k < t->nrows * t->ncols; k++)
-        free(t->cells[k].s);
-    for (int c = 0; c < t->ncols; c++)
-        free(t->names[c]);
-    free(t->cells);
-    free(t->names);
-    memset(t, 0, sizeof *t);
-}
-
-static int table_init(struct table *t, int ncols, const char *const *names)
-{
-    memset(t, 0, sizeof *t);
-    if (ncols < 0)
-        return ns_err("bad column count");
-    t->names = calloc((size_t)ncols + 1, sizeof *t->names);
-    if (!t->names)
-        return ns_err("out of memory");
-    t->ncols = ncols;
-    for (int c = 0; c < ncols; c++)
-        if (!(t->names[c] = strdup(names[c])))
-            return ns_err("out of memory");
-    return 0;
-}
-
-/* A new row of NULL cells. */
-static struct cell *table_row(struct table *t)
-{
-    if (t->nrows == t->cap) {
-        long cap = t->cap ? 2 * t->cap : 64;
-        struct cell *p = realloc(t->cells, (size_t)(cap * t->ncols) * sizeof *p);
-        if (!p) {
-            ns_err("out of memory");
-            return NULL;
-        }
-        t->cells = p;
-        t->cap = cap;
+    for (int k = 0; k < n; k++) {
+        free(c[k].s);
+        c[k] = (struct cell){NS_DB_NULL, 0, 0, NULL};
     }
-    struct cell *r = &t->cells[t->nrows++ * t->ncols];
-    for (int c = 0; c < t->ncols; c++)
-        r[c] = (struct cell){.type = SQLITE_NULL};
-    return r;
 }
 
-static void cell_int(struct cell *c, long long v)
+static int cell_set(struct cell *c, const struct ns_db_value *v)
 {
-    *c = (struct cell){.type = SQLITE_INTEGER, .i = v};
-}
-
-static void cell_real(struct cell *c, double v)
-{
-    *c = isfinite(v) ? (struct cell){.type = SQLITE_FLOAT, .d = v}
-                     : (struct cell){.type = SQLITE_NULL};
-}
-
-static int cell_text(struct cell *c, const char *s)
-{
-    *c = (struct cell){.type = SQLITE_NULL};
-    if (!s)
-        return 0;
-    if (!(c->s = strdup(s)))
+    *c = (struct cell){v->type, v->i, v->d, NULL};
+    if (v->type == NS_DB_TEXT && !(c->s = strdup(v->s)))
         return ns_err("out of memory");
-    c->type = SQLITE_TEXT;
+    if (v->type == NS_DB_REAL && !isfinite(v->d))
+        c->type = NS_DB_NULL;
     return 0;
 }
 
-/* All rows of a prepared statement into a new table. */
-static int table_from_stmt(struct ns_db *db, sqlite3_stmt *st, struct table *t)
+/* s with its control characters escaped, malloc'd; NULL when s has none (use s). */
+static char *escape_controls(const char *s)
 {
-    int n = sqlite3_column_count(st);
-    const char *names[n > 0 ? n : 1];
-    for (int c = 0; c < n; c++)
-        names[c] = sqlite3_column_name(st, c);
-    if (table_init(t, n, names) < 0)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct cell *r = table_row(t);
-        if (!r)
-            return -1;
-        for (int c = 0; c < n; c++) {
-            switch (sqlite3_column_type(st, c)) {
-            case SQLITE_INTEGER:
-                cell_int(&r[c], sqlite3_column_int64(st, c));
-                break;
-            case SQLITE_FLOAT:
-                cell_real(&r[c], sqlite3_column_double(st, c));
-                break;
-            case SQLITE_NULL:
-                break;
-            default: /* text, and blobs shown as text */
-                if (cell_text(&r[c], (const char *)sqlite3_column_text(st, c)) < 0)
-                    return -1;
-            }
-        }
+    size_t extra = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            extra += 3;
+    if (!extra)
+        return NULL;
+    char *out = malloc(strlen(s) + extra + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r')
+            o += sprintf(o, "\\%c", *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r');
+        else if (*p < 0x20 || *p == 0x7f)
+            o += sprintf(o, "\\x%02x", *p);
+        else
+            *o++ = (char)*p;
     }
-    if (rc != SQLITE_DONE)
-        return ns_db_sqlerr(db, "query");
-    return 0;
+    *o = 0;
+    return out;
+}
+
+/* Print s for a terminal (control characters escaped), padded to w (negative: left). */
+static void put_text(const char *s, int w)
+{
+    char *e = escape_controls(s);
+    printf("%*s", w, e ? e : s);
+    free(e);
+}
+
+static int text_width(const char *s)
+{
+    char *e = escape_controls(s);
+    int n = (int)strlen(e ? e : s);
+    free(e);
+    return n;
 }
 
 static int is_time_col(const char *name)
@@ -225,18 +204,18 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-/* A cell for the aligned table: errors with 2 decimals, times as UTC dates, seconds with
+/* A number for the aligned table: errors with 2 decimals, times as UTC dates, seconds with
  * one decimal, other reals with 6 significant digits. */
 static void fmt_display(const char *col, const struct cell *c, char *buf, size_t n)
 {
     switch (c->type) {
-    case SQLITE_NULL:
+    case NS_DB_NULL:
         snprintf(buf, n, "-");
         break;
-    case SQLITE_INTEGER:
+    case NS_DB_INT:
         snprintf(buf, n, "%lld", c->i);
         break;
-    case SQLITE_FLOAT:
+    case NS_DB_REAL:
         if (is_time_col(col) && c->d > 0 && c->d < 1e11) {
             time_t tt = (time_t)c->d;
             struct tm tm;
@@ -255,57 +234,54 @@ static void fmt_display(const char *col, const struct cell *c, char *buf, size_t
     }
 }
 
-static void print_aligned(const struct table *t)
+static void table_line(const struct printer *p, const struct cell *row)
 {
-    int *w = calloc((size_t)t->ncols, sizeof *w), *right = calloc((size_t)t->ncols, sizeof *right);
-    if (!w || !right) {
-        free(w);
-        free(right);
-        return;
-    }
     char buf[128];
-    for (int c = 0; c < t->ncols; c++) {
-        w[c] = (int)strlen(t->names[c]);
-        right[c] = 1;
-    }
-    for (long r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const struct cell *x = &t->cells[r * t->ncols + c];
-            if (x->type == SQLITE_TEXT) {
-                right[c] = 0;
-                int len = (int)strlen(x->s);
-                w[c] = len > w[c] ? len : w[c];
-                continue;
-            }
-            fmt_display(t->names[c], x, buf, sizeof buf);
-            int len = (int)strlen(buf);
-            w[c] = len > w[c] ? len : w[c];
+    for (int c = 0; c < p->ncols; c++) {
+        /* the last column is not padded (no trailing blanks) */
+        int w = c == p->ncols - 1 && !p->right[c] ? 0 : p->right[c] ? p->w[c] : -p->w[c];
+        if (c)
+            fputs("  ", stdout);
+        if (!row) {
+            put_text(p->names[c], w);
+        } else if (row[c].type == NS_DB_TEXT) {
+            put_text(row[c].s, w);
+        } else {
+            fmt_display(p->names[c], &row[c], buf, sizeof buf);
+            printf("%*s", w, buf);
         }
-    for (int c = 0; c < t->ncols; c++) {
-        if (c == t->ncols - 1 && !right[c])
-            printf("%s%s", c ? "  " : "", t->names[c]);
-        else
-            printf("%s%*s", c ? "  " : "", right[c] ? w[c] : -w[c], t->names[c]);
     }
     putchar('\n');
-    for (long r = 0; r < t->nrows; r++) {
-        for (int c = 0; c < t->ncols; c++) {
-            const struct cell *x = &t->cells[r * t->ncols + c];
-            const char *s = buf;
-            if (x->type == SQLITE_TEXT)
-                s = x->s;
-            else
-                fmt_display(t->names[c], x, buf, sizeof buf);
-            /* the last column is not padded (no trailing blanks) */
-            if (c == t->ncols - 1 && !right[c])
-                printf("%s%s", c ? "  " : "", s);
-            else
-                printf("%s%*s", c ? "  " : "", right[c] ? w[c] : -w[c], s);
-        }
-        putchar('\n');
+}
+
+/* Measure the held rows, print the header and them. */
+static void table_flush(struct printer *p)
+{
+    char buf[128];
+    for (int c = 0; c < p->ncols; c++) {
+        p->w[c] = text_width(p->names[c]);
+        p->right[c] = 1;
     }
-    free(w);
-    free(right);
+    for (long r = 0; r < p->n_held; r++)
+        for (int c = 0; c < p->ncols; c++) {
+            const struct cell *x = &p->held[r * p->ncols + c];
+            int len;
+            if (x->type == NS_DB_TEXT) {
+                p->right[c] = 0;
+                len = text_width(x->s);
+            } else {
+                fmt_display(p->names[c], x, buf, sizeof buf);
+                len = (int)strlen(buf);
+            }
+            p->w[c] = len > p->w[c] ? len : p->w[c];
+        }
+    table_line(p, NULL);
+    for (long r = 0; r < p->n_held; r++) {
+        table_line(p, &p->held[r * p->ncols]);
+        cells_clear(&p->held[r * p->ncols], p->ncols);
+    }
+    p->n_held = 0;
+    p->started = 1;
 }
 
 static void csv_text(const char *s)
@@ -323,28 +299,21 @@ static void csv_text(const char *s)
     putchar('"');
 }
 
-static void print_csv(const struct table *t)
+static void csv_line(const struct printer *p, const struct ns_db_value *v)
 {
-    for (int c = 0; c < t->ncols; c++) {
+    for (int c = 0; c < p->ncols; c++) {
         if (c)
             putchar(',');
-        csv_text(t->names[c]);
+        if (!v)
+            csv_text(p->names[c]);
+        else if (v[c].type == NS_DB_INT)
+            printf("%lld", v[c].i);
+        else if (v[c].type == NS_DB_REAL && isfinite(v[c].d))
+            printf("%.15g", v[c].d);
+        else if (v[c].type == NS_DB_TEXT)
+            csv_text(v[c].s);
     }
     putchar('\n');
-    for (long r = 0; r < t->nrows; r++) {
-        for (int c = 0; c < t->ncols; c++) {
-            const struct cell *x = &t->cells[r * t->ncols + c];
-            if (c)
-                putchar(',');
-            if (x->type == SQLITE_INTEGER)
-                printf("%lld", x->i);
-            else if (x->type == SQLITE_FLOAT)
-                printf("%.15g", x->d);
-            else if (x->type == SQLITE_TEXT)
-                csv_text(x->s);
-        }
-        putchar('\n');
-    }
 }
 
 /* Columns holding JSON text are embedded as JSON, not as strings. */
@@ -353,18 +322,24 @@ static int is_json_col(const char *name)
     return !strcmp(name, "config") || !strcmp(name, "other_params") || !strcmp(name, "experiment");
 }
 
-static json_t *cell_json(const char *col, const struct cell *x)
+static json_t *value_json(const char *col, const struct ns_db_value *x)
 {
     switch (x->type) {
-    case SQLITE_INTEGER:
+    case NS_DB_INT:
         return json_integer(x->i);
-    case SQLITE_FLOAT:
-        return json_real(x->d);
-    case SQLITE_TEXT:
+    case NS_DB_REAL:
+        return isfinite(x->d) ? json_real(x->d) : json_null();
+    case NS_DB_TEXT:
         if (is_json_col(col)) {
             json_t *j = json_loads(x->s, JSON_DECODE_ANY, NULL);
             if (j)
                 return j;
+        }
+        if (!ns_utf8_valid(x->s)) { /* shown with its bad bytes replaced, not dropped */
+            char *fixed = ns_utf8_repair(x->s);
+            json_t *j = fixed ? json_string(fixed) : json_null();
+            free(fixed);
+            return j;
         }
         return json_string(x->s);
     default:
@@ -372,11 +347,11 @@ static json_t *cell_json(const char *col, const struct cell *x)
     }
 }
 
-static json_t *row_json(const struct table *t, long r)
+static json_t *row_json(int ncols, const char *const *names, const struct ns_db_value *v)
 {
     json_t *o = json_object();
-    for (int c = 0; o && c < t->ncols; c++)
-        json_object_set_new(o, t->names[c], cell_json(t->names[c], &t->cells[r * t->ncols + c]));
+    for (int c = 0; o && c < ncols; c++)
+        json_object_set_new(o, names[c], value_json(names[c], &v[c]));
     return o;
 }
 
@@ -388,157 +363,69 @@ static void print_json_obj(json_t *o)
     free(s);
 }
 
-static void print_json(const struct table *t)
+static int printer_header(struct printer *p, int ncols, const char *const *names)
 {
-    for (long r = 0; r < t->nrows; r++) {
-        json_t *o = row_json(t, r);
+    p->ncols = ncols;
+    p->names = calloc((size_t)ncols + 1, sizeof *p->names);
+    p->w = calloc((size_t)ncols + 1, sizeof *p->w);
+    p->right = calloc((size_t)ncols + 1, sizeof *p->right);
+    if (p->fmt == FMT_TABLE)
+        p->held = calloc((size_t)(ncols + 1) * TABLE_PROBE, sizeof *p->held);
+    if (!p->names || !p->w || !p->right || (p->fmt == FMT_TABLE && !p->held))
+        return ns_err("out of memory");
+    for (int c = 0; c < ncols; c++)
+        if (!(p->names[c] = strdup(names[c])))
+            return ns_err("out of memory");
+    if (p->fmt == FMT_CSV) {
+        csv_line(p, NULL);
+        p->started = 1;
+    }
+    return 0;
+}
+
+/* The row callback (ns_db_row_fn): v NULL is the header. */
+static int on_row(void *ctx, int ncols, const char *const *names, const struct ns_db_value *v)
+{
+    struct printer *p = ctx;
+    if (!v)
+        return printer_header(p, ncols, names) < 0 ? -1 : 0;
+    p->rows++;
+    if (p->fmt == FMT_CSV) {
+        csv_line(p, v);
+    } else if (p->fmt == FMT_JSON) {
+        json_t *o = row_json(ncols, names, v);
         print_json_obj(o);
         json_decref(o);
-    }
-}
-
-static void table_print(const struct table *t, enum fmt f)
-{
-    if (f == FMT_CSV)
-        print_csv(t);
-    else if (f == FMT_JSON)
-        print_json(t);
-    else
-        print_aligned(t);
-}
-
-/* ------------------------------------------------------------------------------------- */
-/* Columns */
-
-/* The columns of the trial relation, comma separated, into buf; their count. */
-static int rel_columns(struct ns_db *db, const char *rel, char *buf, size_t n)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", rel);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return ns_db_sqlerr(db, "columns");
-    int cnt = sqlite3_column_count(st);
-    size_t len = 0;
-    buf[0] = 0;
-    for (int c = 0; c < cnt && len < n; c++)
-        len +=
-            (size_t)snprintf(buf + len, n - len, "%s%s", c ? ", " : "", sqlite3_column_name(st, c));
-    sqlite3_finalize(st);
-    return cnt;
-}
-
-/* The columns of the trial relation (study name joined in) that the commands read. */
-static int trial_columns(struct ns_db *db, char *buf, size_t n)
-{
-    return rel_columns(db, trial_rel, buf, n);
-}
-
-/* For raw SQL: the columns of each stored table, "trials (a, b, ...); studies (...); ..." */
-static void table_columns(struct ns_db *db, char *buf, size_t n)
-{
-    static const char *const tables[] = {"trials", "studies", "epochs"};
-    size_t len = 0;
-    buf[0] = 0;
-    for (int i = 0; i < 3 && len < n; i++) {
-        char cols[2048];
-        if (rel_columns(db, tables[i], cols, sizeof cols) < 0)
-            continue;
-        len += (size_t)snprintf(buf + len, n - len, "%s%s (%s)", len ? "; " : "", tables[i], cols);
-    }
-}
-
-/* Whether name is one of the trial relation's columns. */
-static int known_column(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == 0))
-            return 1;
-    return 0;
-}
-
-/* Validate a comma list of columns; writes the SQL select list into out. */
-static int select_list(struct ns_db *db, const char *cols, char *out, size_t n)
-{
-    char known[2048];
-    if (trial_columns(db, known, sizeof known) < 0)
-        return -1;
-    char *copy = strdup(cols);
-    if (!copy)
-        return ns_err("out of memory");
-    size_t len = 0;
-    int k = 0;
-    out[0] = 0;
-    for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (isspace((unsigned char)*tok))
-            tok++;
-        char *e = tok + strlen(tok);
-        while (e > tok && isspace((unsigned char)e[-1]))
-            *--e = 0;
-        if (!*tok)
-            continue;
-        if (!known_column(known, tok)) {
-            ns_err("unknown column '%s'; columns: %s", tok, known);
-            free(copy);
-            return -1;
-        }
-        len += (size_t)snprintf(out + len, n - len, "%s\"%s\"", k++ ? ", " : "", tok);
-        if (len >= n) {
-            free(copy);
-            return ns_err("--columns: too many columns");
+    } else {
+        struct cell *row = &p->held[(p->started ? 0 : p->n_held) * ncols];
+        for (int c = 0; c < ncols; c++)
+            if (cell_set(&row[c], &v[c]) < 0)
+                return -1;
+        if (p->started) {
+            table_line(p, row);
+            cells_clear(row, ncols);
+        } else if (++p->n_held == TABLE_PROBE) {
+            table_flush(p);
         }
     }
-    free(copy);
-    if (!k)
-        return ns_err("--columns: no column named");
-    return 0;
+    return ferror(stdout) ? ns_err("cannot write the output") : 0;
 }
 
-static int check_sort(struct ns_db *db, const char *col)
+/* Print what is held, free everything. */
+static void printer_end(struct printer *p)
 {
-    char known[2048];
-    if (trial_columns(db, known, sizeof known) < 0)
-        return -1;
-    if (!known_column(known, col))
-        return ns_err("--sort: unknown column '%s'; columns: %s", col, known);
-    return 0;
+    if (p->fmt == FMT_TABLE && p->names && !p->started)
+        table_flush(p);
+    for (long k = 0; p->held && k < (long)p->ncols * TABLE_PROBE; k++)
+        free(p->held[k].s);
+    for (int c = 0; p->names && c < p->ncols; c++)
+        free(p->names[c]);
+    free(p->held);
+    free(p->names);
+    free(p->w);
+    free(p->right);
+    memset(p, 0, sizeof *p);
 }
-
-/* Prepare sql; a "no such column" error lists the columns there are. */
-static int prepare_user(struct ns_db *db, const char *sql, sqlite3_stmt **st, const char *what)
-{
-    const char *tail = NULL;
-    if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, st, &tail) != SQLITE_OK) {
-        /* copied: the column listings below run statements on the same connection */
-        char msg[512], known[4096];
-        snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(ns_db_sqlite(db)));
-        if (!strncmp(msg, "no such column: ", 16)) {
-            const char *col = msg + 16;
-            if (!strcmp(what, "sql")) {
-                table_columns(db, known, sizeof known);
-                return ns_err("sql: no such column '%s'; the tables are %s (the study's name is "
-                              "studies.name: JOIN studies s ON s.id = trials.study_id)",
-                              col, known);
-            }
-            if (trial_columns(db, known, sizeof known) > 0)
-                return ns_err("%s: unknown column '%s'; columns: %s", what, col, known);
-        }
-        return ns_err("%s: %s", what, msg);
-    }
-    while (tail && (isspace((unsigned char)*tail) || *tail == ';'))
-        tail++;
-    if (tail && *tail) {
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return ns_err("%s: one statement only (extra text: '%.*s')", what, (int)strcspn(tail, "\n"),
-                      tail);
-    }
-    if (!*st)
-        return ns_err("%s: no statement", what);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------------- */
 /* Commands */
 
@@ -550,90 +437,80 @@ static int cmd_studies(struct ns_db *db, const struct opts *o)
         return -1;
     static const char *const names[] = {"study",    "space",  "trials", "waiting", "running",
                                         "complete", "failed", "stale",  "best",    "median"};
-    struct table t;
-    int rc = table_init(&t, 10, names);
+    struct printer p = {.fmt = o->fmt};
+    int rc = on_row(&p, 10, names, NULL);
     for (int i = 0; rc == 0 && i < n; i++) {
-        struct cell *r = table_row(&t);
-        if (!r || cell_text(&r[0], s[i].name) < 0 || cell_text(&r[1], s[i].space) < 0) {
-            rc = -1;
-            break;
-        }
-        cell_int(&r[2], s[i].n_trials);
+        struct ns_db_value v[10] = {{NS_DB_TEXT, 0, 0, s[i].name},
+                                    {s[i].space ? NS_DB_TEXT : NS_DB_NULL, 0, 0, s[i].space},
+                                    {NS_DB_INT, s[i].n_trials, 0, NULL}};
         for (int k = 0; k < NS_DB_NSTATES; k++)
-            cell_int(&r[3 + k], s[i].n_state[k]);
-        cell_real(&r[8], s[i].best_test_error);
-        cell_real(&r[9], s[i].median_test_error);
+            v[3 + k] = (struct ns_db_value){NS_DB_INT, s[i].n_state[k], 0, NULL};
+        v[8] = (struct ns_db_value){NS_DB_REAL, 0, s[i].best_test_error, NULL};
+        v[9] = (struct ns_db_value){NS_DB_REAL, 0, s[i].median_test_error, NULL};
+        rc = on_row(&p, 10, names, v);
     }
-    if (rc == 0)
-        table_print(&t, o->fmt);
-    table_free(&t);
+    printer_end(&p);
     ns_db_studies_free(s, n);
     return rc;
 }
 
-/* trials and best: one query over the trial relation. study < 0: all studies. */
-static int list_trials(struct ns_db *db, int64_t study, const struct opts *o, int state,
-                       const char *sort, int desc, long limit, const char *cols)
+/* trials, best, export: the store's listing, streamed to the printer. */
+static int list_trials(struct ns_db *db, struct ns_db_trials_query *q, enum fmt f)
 {
-    char sel[4096];
-    if (select_list(db, cols, sel, sizeof sel) < 0)
-        return -1;
-    if (sort && check_sort(db, sort) < 0)
-        return -1;
-    size_t n = strlen(sel) + (o->where ? strlen(o->where) : 0) + 512;
-    char *sql = malloc(n);
-    if (!sql)
-        return ns_err("out of memory");
-    size_t len = (size_t)snprintf(sql, n, "SELECT %s FROM %s WHERE 1", sel, trial_rel);
-    if (study >= 0)
-        len += (size_t)snprintf(sql + len, n - len, " AND study_id = ?1");
-    if (state >= 0)
-        len += (size_t)snprintf(sql + len, n - len, " AND state = ?2");
-    /* own lines, so that a -- comment in the expression cannot swallow the rest */
-    if (o->where)
-        len += (size_t)snprintf(sql + len, n - len, " AND (\n%s\n)", o->where);
-    if (sort)
-        len +=
-            (size_t)snprintf(sql + len, n - len, " ORDER BY \"%s\" %s NULLS LAST, study_id, trial",
-                             sort, desc ? "DESC" : "ASC");
-    else
-        len += (size_t)snprintf(sql + len, n - len, " ORDER BY study_id, trial");
-    snprintf(sql + len, n - len, " LIMIT ?3");
-    sqlite3_stmt *st;
-    int rc = prepare_user(db, sql, &st, o->where ? "--where" : "query");
-    free(sql);
-    if (rc < 0)
-        return -1;
-    sqlite3_bind_int64(st, 1, study);
-    if (state >= 0)
-        sqlite3_bind_text(st, 2, ns_db_state_name(state), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit);
-    struct table t;
-    rc = table_from_stmt(db, st, &t);
-    sqlite3_finalize(st);
-    if (rc == 0)
-        table_print(&t, o->fmt);
-    table_free(&t);
+    struct printer p = {.fmt = f};
+    int rc = ns_db_trials_query(db, q, on_row, &p);
+    printer_end(&p);
     return rc;
+}
+
+static struct ns_db_trials_query base_query(const struct opts *o)
+{
+    struct ns_db_trials_query q = {.study = -1, .state = -1, .trial = -1, .limit = -1};
+    q.where = o->where;
+    q.columns = o->columns ? o->columns : default_cols;
+    q.limits = (struct ns_db_read_limits){o->timeout, o->max_memory};
+    return q;
 }
 
 static int cmd_trials(struct ns_db *db, const struct opts *o)
 {
-    int64_t study = -1;
-    if (o->study && (study = ns_db_study_resolve(db, o->study)) < 0)
+    struct ns_db_trials_query q = base_query(o);
+    if (o->study && (q.study = ns_db_study_resolve(db, o->study)) < 0)
         return -1;
-    int state = o->state ? ns_db_state_from_name(o->state) : -1;
-    return list_trials(db, study, o, state, o->sort, o->desc, o->has_limit ? o->limit : -1,
-                       o->columns ? o->columns : default_cols);
+    q.state = o->state ? ns_db_state_from_name(o->state) : -1;
+    q.sort = o->sort;
+    q.desc = o->desc;
+    q.limit = o->has_limit ? o->limit : -1;
+    return list_trials(db, &q, o->fmt);
 }
 
 static int cmd_best(struct ns_db *db, const struct opts *o)
 {
-    int64_t study = ns_db_study_resolve(db, o->study);
-    if (study < 0)
+    struct ns_db_trials_query q = base_query(o);
+    if ((q.study = ns_db_study_resolve(db, o->study)) < 0)
         return -1;
-    return list_trials(db, study, o, NS_DB_COMPLETE, "test_error", 0, o->has_k ? o->k : 10,
-                       o->columns ? o->columns : default_cols);
+    q.state = NS_DB_COMPLETE;
+    q.sort = "test_error";
+    q.limit = o->has_k ? o->k : 10;
+    return list_trials(db, &q, o->fmt);
+}
+
+static int cmd_export(struct ns_db *db, const struct opts *o)
+{
+    struct ns_db_trials_query q = base_query(o);
+    if ((q.study = ns_db_study_resolve(db, o->study)) < 0)
+        return -1;
+    q.columns = NULL;
+    return list_trials(db, &q, o->fmt == FMT_JSON ? FMT_JSON : FMT_CSV);
+}
+
+static int cmd_sql(struct ns_db *db, const struct opts *o, const char *text)
+{
+    struct ns_db_read_limits rl = {o->timeout, o->max_memory};
+    struct printer p = {.fmt = o->fmt};
+    int rc = ns_db_sql_query(db, text, &rl, on_row, &p);
+    printer_end(&p);
+    return rc;
 }
 
 /* "5781002 (5.78M)" */
@@ -657,130 +534,103 @@ static void print_count(const char *name, long long v)
         printf("%-16s %lld\n", name, v);
 }
 
+/* show: the trial's row, kept (JSON: as an object), then its epochs. */
+struct shown {
+    int found;
+    json_t *obj;
+};
+
+static int show_row(void *ctx, int ncols, const char *const *names, const struct ns_db_value *v)
+{
+    struct shown *s = ctx;
+    if (!v)
+        return 0;
+    s->found = 1;
+    if (s->obj) {
+        json_t *o = row_json(ncols, names, v);
+        json_object_update(s->obj, o);
+        json_decref(o);
+        return 0;
+    }
+    char buf[128];
+    const char *config = NULL;
+    for (int c = 0; c < ncols; c++) {
+        struct cell x;
+        if (v[c].type == NS_DB_NULL || !strcmp(names[c], "study_id"))
+            continue;
+        if (!strcmp(names[c], "config")) {
+            config = v[c].s;
+            continue;
+        }
+        if (v[c].type == NS_DB_INT && (!strcmp(names[c], "flops") || !strcmp(names[c], "params") ||
+                                       !strcmp(names[c], "acts"))) {
+            print_count(names[c], v[c].i);
+            continue;
+        }
+        printf("%-16s ", names[c]);
+        if (v[c].type == NS_DB_TEXT) {
+            put_text(v[c].s, 0);
+        } else {
+            x = (struct cell){v[c].type, v[c].i, v[c].d, NULL};
+            fmt_display(names[c], &x, buf, sizeof buf);
+            fputs(buf, stdout);
+        }
+        putchar('\n');
+    }
+    if (config) {
+        printf("%-16s ", "config");
+        put_text(config, 0);
+        putchar('\n');
+    }
+    return 0;
+}
+
+static int epoch_json(void *ctx, int ncols, const char *const *names, const struct ns_db_value *v)
+{
+    if (v)
+        json_array_append_new(ctx, row_json(ncols, names, v));
+    return 0;
+}
+
 static int cmd_show(struct ns_db *db, const struct opts *o, const char *arg)
 {
     long idx;
     if (ns_cli_int("query show", "N", arg, 0, INT_MAX, &idx) < 0)
         return 2;
-    int64_t study = ns_db_study_resolve(db, o->study);
-    if (study < 0)
+    struct ns_db_trials_query q = base_query(o);
+    if ((q.study = ns_db_study_resolve(db, o->study)) < 0)
         return -1;
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE study_id = ?1 AND trial = ?2", trial_rel);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return ns_db_sqlerr(db, "show");
-    sqlite3_bind_int64(st, 1, study);
-    sqlite3_bind_int64(st, 2, idx);
-    struct table row, ep;
-    memset(&ep, 0, sizeof ep);
-    int rc = table_from_stmt(db, st, &row);
-    sqlite3_finalize(st);
-    /* the store's message: "FILE: study 'x' has no trial N" */
-    if (rc == 0 && row.nrows == 0)
-        rc = ns_db_trial_state(db, study, (int)idx) < 0
+    q.trial = (int)idx;
+    q.columns = NULL;
+    q.where = NULL;
+    struct shown s = {0, o->fmt == FMT_JSON ? json_object() : NULL};
+    int rc = ns_db_trials_query(db, &q, show_row, &s);
+    if (rc == 0 && !s.found) /* the store's message: "FILE: study 'x' has no trial N" */
+        rc = ns_db_trial_state(db, q.study, (int)idx) < 0
                  ? -1
                  : ns_err("%s: trial %ld changed while reading", ns_db_path(db), idx);
-    if (rc == 0) {
-        rc = -1;
-        if (sqlite3_prepare_v2(ns_db_sqlite(db),
-                               "SELECT epoch, train_loss, train_error, test_error, seconds FROM "
-                               "epochs WHERE study_id = ?1 AND trial = ?2 ORDER BY epoch",
-                               -1, &st, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, study);
-            sqlite3_bind_int64(st, 2, idx);
-            rc = table_from_stmt(db, st, &ep);
-            sqlite3_finalize(st);
-        } else {
-            ns_db_sqlerr(db, "show");
+    if (rc == 0 && s.obj) {
+        json_t *arr = json_array();
+        rc = ns_db_epochs_query(db, q.study, (int)idx, epoch_json, arr);
+        json_object_set_new(s.obj, "epochs", arr);
+        if (rc == 0)
+            print_json_obj(s.obj);
+    } else if (rc == 0) {
+        struct printer p = {.fmt = FMT_TABLE};
+        putchar('\n');
+        rc = ns_db_epochs_query(db, q.study, (int)idx, on_row, &p);
+        if (rc == 0 && p.rows == 0) {
+            printer_end(&p);
+            printf("(no epochs recorded)\n");
         }
+        printer_end(&p);
     }
-    if (rc < 0) {
-        table_free(&row);
-        table_free(&ep);
-        return -1;
-    }
-    if (o->fmt == FMT_JSON) {
-        json_t *obj = row_json(&row, 0), *arr = json_array();
-        for (long r = 0; r < ep.nrows; r++)
-            json_array_append_new(arr, row_json(&ep, r));
-        json_object_set_new(obj, "epochs", arr);
-        print_json_obj(obj);
-        json_decref(obj);
-    } else {
-        const char *config = NULL;
-        char buf[128];
-        for (int c = 0; c < row.ncols; c++) {
-            const char *name = row.names[c];
-            const struct cell *x = &row.cells[c];
-            if (x->type == SQLITE_NULL || !strcmp(name, "study_id"))
-                continue;
-            if (!strcmp(name, "config")) {
-                config = x->s;
-                continue;
-            }
-            if (x->type == SQLITE_INTEGER &&
-                (!strcmp(name, "flops") || !strcmp(name, "params") || !strcmp(name, "acts"))) {
-                print_count(name, x->i);
-                continue;
-            }
-            fmt_display(name, x, buf, sizeof buf);
-            printf("%-16s %s\n", name, x->type == SQLITE_TEXT ? x->s : buf);
-        }
-        if (config)
-            printf("%-16s %s\n", "config", config);
-        if (ep.nrows) {
-            printf("\n");
-            print_aligned(&ep);
-        } else {
-            printf("\n(no epochs recorded)\n");
-        }
-    }
-    table_free(&row);
-    table_free(&ep);
-    return 0;
-}
-
-static int cmd_export(struct ns_db *db, const struct opts *o)
-{
-    int64_t study = ns_db_study_resolve(db, o->study);
-    if (study < 0)
-        return -1;
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE study_id = ?1 ORDER BY trial", trial_rel);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return ns_db_sqlerr(db, "export");
-    sqlite3_bind_int64(st, 1, study);
-    struct table t;
-    int rc = table_from_stmt(db, st, &t);
-    sqlite3_finalize(st);
-    if (rc == 0)
-        table_print(&t, o->fmt == FMT_JSON ? FMT_JSON : FMT_CSV);
-    table_free(&t);
+    json_decref(s.obj);
     return rc;
 }
-
-static int cmd_sql(struct ns_db *db, const struct opts *o, const char *text)
-{
-    sqlite3_stmt *st;
-    if (prepare_user(db, text, &st, "sql") < 0)
-        return -1;
-    /* query_only refuses writes anyway; this gives the clearer message before trying */
-    if (!sqlite3_stmt_readonly(st)) {
-        sqlite3_finalize(st);
-        return ns_err("sql: only read-only statements (SELECT, read-only PRAGMA, ...)");
-    }
-    struct table t;
-    int rc = table_from_stmt(db, st, &t);
-    sqlite3_finalize(st);
-    if (rc == 0)
-        table_print(&t, o->fmt);
-    table_free(&t);
-    return rc;
-}
-
 /* ------------------------------------------------------------------------------------- */
+
+#define OPT_LIMITS (OPT_TIMEOUT | OPT_MAX_MEMORY)
 
 static const struct {
     const char *name;
@@ -790,28 +640,29 @@ static const struct {
     {"studies", 0, OPT_CSV | OPT_JSON},
     {"trials", 0,
      OPT_STUDY | OPT_STATE | OPT_WHERE | OPT_SORT | OPT_DESC | OPT_LIMIT | OPT_COLUMNS | OPT_CSV |
-         OPT_JSON},
-    {"best", 0, OPT_STUDY | OPT_K | OPT_WHERE | OPT_COLUMNS | OPT_CSV | OPT_JSON},
+         OPT_JSON | OPT_LIMITS},
+    {"best", 0, OPT_STUDY | OPT_K | OPT_WHERE | OPT_COLUMNS | OPT_CSV | OPT_JSON | OPT_LIMITS},
     {"show", 1, OPT_STUDY | OPT_JSON},
-    {"export", 0, OPT_STUDY | OPT_CSV | OPT_JSON},
-    {"sql", 1, OPT_CSV | OPT_JSON},
+    {"export", 0, OPT_STUDY | OPT_CSV | OPT_JSON | OPT_LIMITS},
+    {"sql", 1, OPT_CSV | OPT_JSON | OPT_LIMITS},
 };
 #define N_SUBCMDS (int)(sizeof subcmds / sizeof subcmds[0])
 
 int ns_cmd_query(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},    {"study", required_argument, NULL, 's'},
-        {"state", required_argument, NULL, 'S'}, {"where", required_argument, NULL, 'w'},
-        {"sort", required_argument, NULL, 'o'},  {"desc", no_argument, NULL, 'D'},
-        {"limit", required_argument, NULL, 'l'}, {"columns", required_argument, NULL, 'c'},
-        {"csv", no_argument, NULL, 'C'},         {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    struct opts o = {0};
+        {"db", required_argument, NULL, 'd'},      {"study", required_argument, NULL, 's'},
+        {"state", required_argument, NULL, 'S'},   {"where", required_argument, NULL, 'w'},
+        {"sort", required_argument, NULL, 'o'},    {"desc", no_argument, NULL, 'D'},
+        {"limit", required_argument, NULL, 'l'},   {"columns", required_argument, NULL, 'c'},
+        {"csv", no_argument, NULL, 'C'},           {"json", no_argument, NULL, 'J'},
+        {"timeout", required_argument, NULL, 'T'}, {"max-memory", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    struct opts o = {.timeout = DEFAULT_TIMEOUT_S, .max_memory = DEFAULT_MAX_MEMORY_MB};
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "hk:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":hk:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'h':
             fputs(help, stdout);
@@ -863,12 +714,20 @@ int ns_cmd_query(int argc, char **argv)
             o.fmt = FMT_JSON;
             o.given |= OPT_JSON;
             break;
+        case 'T':
+            if (ns_cli_double("query", "--timeout", optarg, &o.timeout) < 0)
+                return 2;
+            if (!(o.timeout >= 0 && o.timeout <= 1e7))
+                return ns_cli_usage_error("query", "--timeout: %s is not 0..1e7 seconds", optarg);
+            o.given |= OPT_TIMEOUT;
+            break;
+        case 'M':
+            if (ns_cli_int("query", "--max-memory", optarg, 0, 1L << 24, &o.max_memory) < 0)
+                return 2;
+            o.given |= OPT_MAX_MEMORY;
+            break;
         default:
-            if (optopt)
-                return ns_cli_usage_error("query", "option -%c: unknown or missing its value",
-                                          optopt);
-            return ns_cli_usage_error("query", "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            return ns_cli_bad_option("query", ch, argv);
         }
     }
     if (optind >= argc)

@@ -27,7 +27,11 @@ static const char *help =
     "waiting, interrupted and stale ones are trained with their original config and seed.\n"
     "An existing study of the same name with a different experiment is refused, except a\n"
     "larger \"samples\", which grows the study (the trials done are kept; fewer is refused).\n"
-    "SIGINT/SIGTERM stop it cleanly (exit status 3); a second signal stops it at once.\n"
+    "SIGINT/SIGTERM stop it cleanly (exit status 3; a SIGTERM to mpirun stops every rank\n"
+    "cleanly too, but mpirun itself then exits 1); a second signal stops it at once.\n"
+    "Each trial trains in a child process of its worker, so one that crashes or runs past\n"
+    "its limits (the experiment's \"limits\": memory_mb, trial_minutes) fails alone; a trial\n"
+    "lost with its process twice (limits.max_attempts) is failed instead of retried.\n"
     "\n"
     "  --experiment FILE   experiment file (experiments/*.json; see experiments/README.md)\n"
     "  --db FILE           results db (results/NAME.db; put it on a local disk)\n"
@@ -91,7 +95,8 @@ int ns_cmd_search(int argc, char **argv)
     struct ns_search_opts o = {.progress = stdout, .use_mpi = -1};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             o.experiment = optarg;
@@ -109,7 +114,7 @@ int ns_cmd_search(int argc, char **argv)
             fputs(help, stdout);
             return 0;
         default:
-            return ns_cli_usage_error("search", "unknown option");
+            return ns_cli_bad_option("search", c, argv);
         }
     }
     if (optind < argc)

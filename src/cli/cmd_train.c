@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "data/data.h"
+#include "nn/memory.h"
 #include "nn/train.h"
 #include "search/search.h"
 #include "space/space.h"
@@ -10,12 +11,32 @@
 #include "util/progress.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static volatile sig_atomic_t stop_flag;
+/* --config FILE: a config, or a line of `netspace sample` output (the config is nested under
+ * "config" there, beside its complexity and sampled parameters). */
+static int load_config(const char *path, struct ns_config *cfg)
+{
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    json_t *inner = json_is_object(j) ? json_object_get(j, "config") : NULL;
+    int rc;
+    if (json_is_object(inner)) {
+        rc = ns_config_from_jansson(inner, cfg);
+        if (rc < 0)
+            ns_err_prefix("%s: config", path);
+    } else {
+        rc = ns_config_load(path, cfg); /* its messages name the line and the field */
+    }
+    json_decref(j);
+    return rc;
+}
+
+static atomic_int stop_flag; /* lock-free: safe in a signal handler */
 static void on_signal(int sig)
 {
     (void)sig;
@@ -35,7 +56,8 @@ static void help(void)
          "  --regnet \"PARAMS\"       RegNet parameters: \"depth=.. w0=.. wa=.. wm=.. group_w=..\"\n"
          "                          [bot_mul=1] [se_r=0.25 with --block y]; the first stage\n"
          "                          has stride 1, as in spaces/regnetx.json for small inputs\n"
-         "  --config FILE           a model config (canonical JSON, see `netspace model --json`)\n"
+         "  --config FILE           a model config (canonical JSON, see `netspace model --json`),\n"
+         "                          or a line of `netspace sample` output\n"
          "  --preset NAME           a published ImageNet model at the data's size and classes\n"
          "                          (netspace model --preset list)\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
@@ -71,6 +93,9 @@ static void help(void)
          "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
          "                decoupled weight decay (--wd), none on biases, norms, embeddings\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
+         "  --agc L (0 = off)       adaptive gradient clipping: each output unit's gradient\n"
+         "                          norm is clipped to L * max(|unit weights|, 1e-3), every\n"
+         "                          parameter but the classifier's (for nf nets; 0.01-0.16)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
          "output:\n"
          "  --json                  last line: one JSON object with the results\n"
@@ -83,7 +108,7 @@ enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
     O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
-    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC
+    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC, O_AGC
 };
 
 static const struct option opts[] = {
@@ -111,7 +136,7 @@ static const struct option opts[] = {
     {"strict", no_argument, 0, O_STRICT}, {"data-cache", required_argument, 0, O_CACHE},
     {"rotate", required_argument, 0, O_ROTATE}, {"zoom", required_argument, 0, O_ZOOM},
     {"rrc", required_argument, 0, O_RRC},
-    {0, 0, 0, 0}};
+    {"agc", required_argument, 0, O_AGC}, {0, 0, 0, 0}};
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
  * shape; the run's limits, split and normalization still come from the flags). 0 or -1. */
@@ -255,6 +280,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_ZERO: r.zero_init_last_bn = 1; break;
         case O_SEED: if (ns_cli_int(C, "--seed", optarg, 0, 0x7fffffffL, &lv)) return 2; r.seed = (uint64_t)lv; break;
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
+        case O_AGC: if (ns_cli_double(C, "--agc", optarg, &r.agc)) return 2; break;
         case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
@@ -353,7 +379,7 @@ int ns_cmd_train(int argc, char **argv)
         if (ns_regnet_parse(regnet, &rp) != 0 || ns_regnet_generate(&rp, 1, &cfg) != 0)
             rc = ns_err_prefix("--regnet");
     } else if (config) {
-        rc = ns_config_load(config, &cfg);
+        rc = load_config(config, &cfg);
     } else if (preset) {
         rc = ns_model_preset(preset, tr.c, tr.h, tr.classes, &cfg);
     } /* else --db: from_db above filled cfg */
@@ -381,9 +407,12 @@ int ns_cmd_train(int argc, char **argv)
         else
             snprintf(opt, sizeof opt, "momentum %g%s", r.momentum, r.nesterov ? " (Nesterov)" : "");
         printf("model %s\ndata %s: %d train, %d %s images; recipe: %d epochs, batch %d, lr %g, "
-               "%s, wd %g, %d thread%s\n",
+               "%s, wd %g, ",
                js ? js : "?", tr.name, tr.n, eval->n, val > 0 ? "validation" : "test", r.epochs,
-               r.batch, r.lr, opt, r.wd, r.threads, r.threads == 1 ? "" : "s");
+               r.batch, r.lr, opt, r.wd);
+        if (r.agc > 0)
+            printf("agc %g, ", r.agc);
+        printf("%d thread%s\n", r.threads, r.threads == 1 ? "" : "s");
         free(js);
         if (tr.map)
             printf("image folder: %d classes, %d file%s skipped, cache %s (%s)\n", fi.classes,
@@ -391,13 +420,33 @@ int ns_cmd_train(int argc, char **argv)
                    fi.built ? "built now" : "reused");
         fflush(stdout);
     }
+    /* the memory the net needs is known before anything is allocated: more than the machine
+     * has is refused with the figure, instead of swapping until something stops it */
+    struct ns_complexity need_cx = {0, 0, 0};
+    ns_complexity(&cfg, &need_cx);
+    int bmax = r.eval_batch > r.batch ? r.eval_batch : r.batch;
+    double need = (double)ns_net_memory_estimate(&cfg, need_cx.params, need_cx.acts, bmax);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have) {
+        fprintf(stderr,
+                "netspace train: the net needs about %.0f MB to train at batch %d; this machine "
+                "has %.0f MB (use a smaller --batch)\n",
+                need / (1 << 20), bmax, have / (1 << 20));
+        ns_data_free(&tr);
+        ns_data_free(&te);
+        ns_data_free(&va);
+        return 1;
+    }
     struct ns_train_result res;
     enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);
     ns_progress_end(&prog);
     struct ns_complexity cx = {0};
     ns_complexity(&cfg, &cx);
     static const char *names[] = {"complete", "diverged", "stopped", "error"};
-    if (st != NS_TRAIN_OK)
+    /* the trainer's reason may already name the outcome ("diverged: loss nan at ...") */
+    if (st != NS_TRAIN_OK && !strncmp(res.reason, names[st], strlen(names[st])))
+        fprintf(stderr, "netspace train: %s\n", res.reason);
+    else if (st != NS_TRAIN_OK)
         fprintf(stderr, "netspace train: %s: %s\n", names[st], res.reason);
     else if (!quiet)
         printf("final: train error %.2f%%, %s error %.2f%% (best %.2f%%), %.1f s, %.0f img/s\n",

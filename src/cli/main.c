@@ -1,5 +1,6 @@
 /* netspace: git-style dispatch to the subcommands. */
 #include "cli/cli.h"
+#include "search/search.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,6 +171,8 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
+    if (!strcmp(argv[1], "trial-child")) /* not a user's command: a search starts it */
+        return ns_search_trial_child(argc - 1, argv + 1);
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

@@ -10,6 +10,8 @@
 
 #include "util/err.h"
 
+#include <math.h>
+
 /* y + sc, then the block's activation (ReLU fused into the add); add_act: y is a residual
  * block's branch, after stochastic depth (if any). */
 static int sum2_act(struct ns_emit *e, int y, int sc)
@@ -56,17 +58,27 @@ static int emit_res_basic(struct ns_emit *e, int x, const struct ns_stage *st, i
     return add_act(e, y, sc);
 }
 
-/* x (ResNeXt bottleneck): wb = round(w*b), groups = wb/g: conv 1x1 w_in->wb-BN-act, conv
- * 3x3 s grouped-BN-act, [y: SE of width round(se_r*w_in)], conv 1x1 wb->w-BN, + shortcut,
- * act. y is x with SE (RegNetY). */
-static int emit_x(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+/* The bottleneck width round(w*b) of a grouped bottleneck, or -1 (ns_err) when it is 0 or
+ * the group width does not divide it. */
+static int bottleneck_width(const struct ns_stage *st, int i)
 {
-    int w_in = ns_e_c(e, x), wb = ns_round_even(st->w * st->b);
+    int wb = ns_round_even(st->w * st->b);
     if (wb < 1)
         return ns_err("stages[%d].b: bottleneck width round(%d*%g) is 0", i, st->w, st->b);
     if (st->g < 1 || wb % st->g != 0)
         return ns_err("stages[%d].g: group width %d does not divide the bottleneck width %d", i,
                       st->g, wb);
+    return wb;
+}
+
+/* x (ResNeXt bottleneck): wb = round(w*b), groups = wb/g: conv 1x1 w_in->wb-BN-act, conv
+ * 3x3 s grouped-BN-act, [y: SE of width round(se_r*w_in)], conv 1x1 wb->w-BN, + shortcut,
+ * act. y is x with SE (RegNetY). */
+static int emit_x(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int w_in = ns_e_c(e, x), wb = bottleneck_width(st, i);
+    if (wb < 0)
+        return -1;
     int sc = need_projection(e, x, st, s) ? ns_e_projection(e, x, st->w, s) : x;
     int y = ns_e_conv_bn_act(e, x, wb, 1, 1, 1);
     y = ns_e_conv_bn_act(e, y, wb, 3, s, wb / st->g);
@@ -265,6 +277,32 @@ static int head_vit(struct ns_emit *e, int x)
     return ns_e_token0(e, ns_e_ln(e, x));
 }
 
+/* nf (NF-ResNet pre-activation bottleneck, Brock et al. 2021: "Characterizing signal
+ * propagation to close the performance gap in unnormalized ResNets"): no BN anywhere; every
+ * conv is a scaled weight-standardized conv with a bias ("WS conv"), every activation
+ * gamma-scaled to preserve variance (ns_nf_gamma). With beta = sqrt(Var), the analytically
+ * tracked variance of the block's input, wb = round(w*b) and groups = wb/g:
+ *   a = gamma * act(x / beta); WS conv 1x1 w_in->wb, gamma*act; WS conv 3x3 s grouped,
+ *   gamma*act; WS conv 1x1 wb->w; out = shortcut + alpha * branch,
+ * the shortcut being WS conv 1x1 s of a where the shape changes (a transition block), else
+ * x itself. Var is reset to 1 + alpha^2 after a transition block and grows by alpha^2 after
+ * any other (it starts at 1 after the stem). */
+static int emit_nf(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    int wb = bottleneck_width(st, i);
+    if (wb < 0)
+        return -1;
+    const double alpha = NS_NF_ALPHA;
+    int a = ns_e_nf_act(e, x, 1.0 / sqrt(e->nf_var));
+    int proj = need_projection(e, x, st, s);
+    int sc = proj ? ns_e_wsconv(e, a, st->w, 1, s, 1) : x;
+    int y = ns_e_nf_act(e, ns_e_wsconv(e, a, wb, 1, 1, 1), 1.0);
+    y = ns_e_nf_act(e, ns_e_wsconv(e, y, wb, 3, s, wb / st->g), 1.0);
+    y = ns_e_wsconv(e, y, st->w, 1, 1, 1);
+    e->nf_var = proj ? 1.0 + alpha * alpha : e->nf_var + alpha * alpha;
+    return ns_e_nf_add(e, sc, y, alpha);
+}
+
 const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_VANILLA] = {"vanilla", NS_TAKES_ACT, emit_vanilla},
     [NS_BLOCK_RES_BASIC] = {"res_basic", NS_TAKES_ACT, emit_res_basic},
@@ -278,6 +316,7 @@ const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_SHUFFLE_V2] = {"shuffle_v2", NS_TAKES_ACT, emit_shuffle_v2},
     [NS_BLOCK_SHUFFLE_V1] = {"shuffle_v1", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_shuffle_v1},
     [NS_BLOCK_VIT] = {"vit", NS_TAKES_G | NS_TAKES_B | NS_TOKENS, emit_vit, head_vit},
+    [NS_BLOCK_NF] = {"nf", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT | NS_NORM_FREE, emit_nf},
     [NS_BLOCK_REPVGG] = {"repvgg", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_repvgg},
     [NS_BLOCK_ACNET] = {"acnet", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_acnet},
 };

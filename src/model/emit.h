@@ -18,6 +18,8 @@ struct ns_emit {
     float drop_path;        /* the graph's stochastic depth rate (0 = none) */
     int zero_classifier;    /* the head asks for a classifier initialized to zeros */
     int failed;       /* out of memory */
+    double nf_var;    /* NF nets: the analytically tracked variance of the residual stream
+                       * at the current block's input (1 after the stem) */
 };
 
 /* One block of a stage: x is the block's input (its width is w_in), st the stage, s the
@@ -86,5 +88,21 @@ int ns_e_projection(struct ns_emit *e, int x, int w, int stride);
 /* RepVGG's training-time unit (blocks.c): conv 3x3 s-BN + conv 1x1 s-BN [+ BN of x when
  * s == 1 and x has w channels], summed, then the config's activation. Also the repvgg stem. */
 int ns_e_repvgg_unit(struct ns_emit *e, int x, int w, int s);
+
+/* ---- normalizer-free nets (NS_NORM_FREE) ----
+ * NS_NF_ALPHA: the residual branch's scale; ns_nf_gamma: the gain that makes the config's
+ * activation variance-preserving for unit Gaussian inputs (relu, silu; 0 for others), the
+ * constants of the NF-ResNet paper's code (DeepMind's and timm's). */
+#define NS_NF_ALPHA 0.2
+double ns_nf_gamma(enum ns_act a);
+/* Scaled weight-standardized conv with a bias (its gain is part of the layer). */
+int ns_e_wsconv(struct ns_emit *e, int x, int cout, int k, int stride, int groups);
+/* gamma * act(mul_in * x) with the config's act. */
+int ns_e_nf_act(struct ns_emit *e, int x, double mul_in);
+/* x + alpha * y. */
+int ns_e_nf_add(struct ns_emit *e, int x, int y, double alpha);
+/* The stem's and head's "conv, normalize, act": conv-BN-act, or for a norm-free block
+ * type WS conv then the gamma-scaled act. */
+int ns_e_conv_norm_act(struct ns_emit *e, int x, int cout, int k, int stride);
 
 #endif

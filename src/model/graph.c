@@ -4,13 +4,14 @@
 
 #include "util/err.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const kind_names[NS_L_KIND_COUNT] = {
     "input", "conv", "bn", "act", "add", "maxpool", "avgpool", "gap", "linear", "scale",
     "dropout", "shuffle", "slice", "concat", "droppath", "patchify", "tokens", "ln", "attn",
-    "token0"};
+    "token0", "wsconv", "nf_act", "nf_add"};
 
 const char *ns_layer_kind_name(enum ns_layer_kind k)
 {
@@ -262,6 +263,47 @@ int ns_e_projection(struct ns_emit *e, int x, int w, int stride)
     return ns_e_bn(e, ns_e_conv(e, x, w, 1, stride, 1, 0), 0, 0);
 }
 
+/* ---- normalizer-free nets ------------------------------------------------------------ */
+
+double ns_nf_gamma(enum ns_act a)
+{
+    /* 1 / std(act(z)) for z ~ N(0, 1), as estimated in the NF-ResNet paper's code */
+    return a == NS_ACT_RELU ? 1.7139588594436646 : a == NS_ACT_SILU ? 1.7881293296813965 : 0.0;
+}
+
+int ns_e_wsconv(struct ns_emit *e, int x, int cout, int k, int stride, int groups)
+{
+    int id = ns_e_conv(e, x, cout, k, stride, groups, 1);
+    last(e)->kind = NS_L_WSCONV;
+    return id;
+}
+
+int ns_e_nf_act(struct ns_emit *e, int x, double mul_in)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_NF_ACT, x, -1, in->h, in->w, in->c);
+    struct ns_layer *l = last(e);
+    l->act = e->cfg->act;
+    l->mul_in = (float)mul_in;
+    l->mul_out = (float)ns_nf_gamma(e->cfg->act);
+    return id;
+}
+
+int ns_e_nf_add(struct ns_emit *e, int x, int y, double alpha)
+{
+    const struct ns_layer *in = &e->g->layer[x];
+    int id = append(e, NS_L_NF_ADD, x, y, in->h, in->w, in->c);
+    last(e)->alpha = (float)alpha;
+    return id;
+}
+
+int ns_e_conv_norm_act(struct ns_emit *e, int x, int cout, int k, int stride)
+{
+    if (ns_block_takes(e->cfg->block) & NS_NORM_FREE)
+        return ns_e_nf_act(e, ns_e_wsconv(e, x, cout, k, stride, 1), 1.0);
+    return ns_e_conv_bn_act(e, x, cout, k, stride, 1);
+}
+
 /* ---- the whole network ----------------------------------------------------------------- */
 
 static int stem(struct ns_emit *e, int x)
@@ -269,13 +311,13 @@ static int stem(struct ns_emit *e, int x)
     const struct ns_config *c = e->cfg;
     switch (c->stem) {
     case NS_STEM_CIFAR:
-        return ns_e_conv_bn_act(e, x, c->stem_w, 3, 1, 1);
+        return ns_e_conv_norm_act(e, x, c->stem_w, 3, 1);
     case NS_STEM_SIMPLE:
-        return ns_e_conv_bn_act(e, x, c->stem_w, 3, 2, 1);
+        return ns_e_conv_norm_act(e, x, c->stem_w, 3, 2);
     case NS_STEM_RES:
-        return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 7, 2, 1), 3, 2, 1);
+        return ns_e_maxpool(e, ns_e_conv_norm_act(e, x, c->stem_w, 7, 2), 3, 2, 1);
     case NS_STEM_SIMPLE_POOL:
-        return ns_e_maxpool(e, ns_e_conv_bn_act(e, x, c->stem_w, 3, 2, 1), 3, 2, 1);
+        return ns_e_maxpool(e, ns_e_conv_norm_act(e, x, c->stem_w, 3, 2), 3, 2, 1);
     case NS_STEM_PATCHIFY: /* the k = p, stride p conv with bias, as patches and a 1x1 */
         return ns_e_linear_init(e, ns_e_patchify(e, x, c->patch), c->stem_w, NS_INIT_LECUN, 0);
     case NS_STEM_CONV_PATCH: /* "early convolutions help transformers see better" */
@@ -295,7 +337,7 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
     memset(g, 0, sizeof *g);
     if (ns_config_check_fields(cfg))
         return -1;
-    struct ns_emit e = {.g = g, .cfg = cfg};
+    struct ns_emit e = {.g = g, .cfg = cfg, .nf_var = 1.0};
     g->cfg = cfg;
     if (opts && opts->drop_path > 0) {
         e.drop_path = opts->drop_path;
@@ -324,7 +366,9 @@ int ns_graph_build(const struct ns_config *cfg, const struct ns_graph_opts *opts
         x = ns_block_defs[cfg->block].head(&e, x);
     } else {
         if (cfg->head_w > 0)
-            x = ns_e_conv_bn_act(&e, x, cfg->head_w, 1, 1, 1);
+            x = ns_e_conv_norm_act(&e, x, cfg->head_w, 1, 1);
+        else if (ns_block_takes(cfg->block) & NS_NORM_FREE)
+            x = ns_e_nf_act(&e, x, 1.0); /* pre-activation blocks end un-activated */
         x = ns_e_gap(&e, x);
     }
     if (opts && opts->dropout > 0) {
@@ -353,12 +397,14 @@ void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity 
 {
     const struct ns_layer *l = &g->layer[id];
     memset(out, 0, sizeof *out);
-    if (l->kind == NS_L_CONV) {
+    if (l->kind == NS_L_CONV || l->kind == NS_L_WSCONV) {
         int cin = g->layer[l->in[0]].c;
         double w = (double)l->k * ns_layer_kw(l) * cin * l->c / l->groups;
         /* a bias costs one add per output element */
         out->flops = w * l->h * l->w + (l->bias ? (double)l->c * l->h * l->w : 0);
-        out->params = w + (l->bias ? l->c : 0);
+        /* a WS conv's gain: one parameter per output channel (the standardization itself
+         * is per weight, not per image: no flops) */
+        out->params = w + (l->bias ? l->c : 0) + (l->kind == NS_L_WSCONV ? l->c : 0);
         out->acts = (double)l->c * l->h * l->w;
     } else if (l->kind == NS_L_LINEAR) {
         double w = (double)g->layer[l->in[0]].c * l->c;

@@ -38,6 +38,11 @@ enum ns_layer_kind {
     NS_L_ATTN,     /* multi-head self-attention on (T, 1, 3C) q|k|v rows -> (T, 1, C);
                     * groups = heads */
     NS_L_TOKEN0,   /* the class token's row: (T, 1, C) -> (1, 1, C) */
+    NS_L_WSCONV,  /* conv (as NS_L_CONV) whose weights are scaled weight-standardized per
+                   * output channel, with a learnable gain per output channel (NF nets) */
+    NS_L_NF_ACT,  /* mul_out * act(mul_in * x): NF nets' 1/beta input scaling and
+                   * variance-preserving gamma */
+    NS_L_NF_ADD,  /* in[0] + alpha * in[1]: NF nets' shortcut plus scaled residual branch */
     NS_L_KIND_COUNT
 };
 
@@ -68,6 +73,8 @@ struct ns_layer {
     float rate;          /* DROPOUT, DROPPATH */
     enum ns_init init;   /* CONV, LINEAR: how the weights start */
     int small_bias;      /* CONV, LINEAR: bias N(0, 1e-6) instead of 0 (ViT's MLP) */
+    float mul_in, mul_out; /* NF_ACT */
+    float alpha;         /* NF_ADD */
     int kw;              /* conv: kernel width when not square (ACNet's 1x3 and 3x1; k is the
                           * height), 0 for a square k x k kernel */
 };

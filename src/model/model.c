@@ -114,6 +114,12 @@ static int check_fields(const struct ns_config *c)
         return ns_err("act: %s blocks are pre-activation with ReLU; act is for the other block "
                       "types",
                       bname);
+    if ((takes & NS_NORM_FREE) && c->bn_order != NS_BN_BEFORE_ACT)
+        return ns_err("bn_order: %s blocks have no BN", bname);
+    if ((takes & NS_NORM_FREE) && ns_nf_gamma(c->act) == 0)
+        return ns_err("act: %s blocks need a variance-preserving gain, known for relu and silu "
+                      "only",
+                      bname);
     if (c->head_w < 0 || c->head_w > 8192)
         return ns_err("head_w: %d is not in 0..8192", c->head_w);
     const int patch_stem = c->stem == NS_STEM_PATCHIFY || c->stem == NS_STEM_CONV_PATCH;

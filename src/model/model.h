@@ -37,7 +37,7 @@
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
                 NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_SHUFFLE_V1,
-                NS_BLOCK_VIT, NS_BLOCK_REPVGG, NS_BLOCK_ACNET, NS_BLOCK_COUNT };
+                NS_BLOCK_VIT, NS_BLOCK_NF, NS_BLOCK_REPVGG, NS_BLOCK_ACNET, NS_BLOCK_COUNT };
 enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL,
                NS_STEM_PATCHIFY, NS_STEM_CONV_PATCH, NS_STEM_REPVGG, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
@@ -93,6 +93,9 @@ enum {
     NS_DEPTHWISE_G1 = 64,  /* canonical g is 1 (depthwise convs), not 0 */
     NS_TOKENS = 128,       /* a transformer: one stage of stride 1 on a patch stem; g is the
                             * head width, b the MLP ratio */
+    NS_NORM_FREE = 256,    /* no BN anywhere (nf): the stem and head convs are scaled
+                            * weight-standardized convs with biases and their activations
+                            * gamma-scaled; bn_order must be before_act; act relu or silu */
     NS_NO_BN_AFTER = 512,  /* act, but not bn_order after_act: the block sums BN'd branches
                             * before its activation (repvgg, acnet) */
 };
@@ -168,8 +171,9 @@ const char *ns_model_preset_name(int i, const char **what);
 
 /* Forward cost of one image, pycls conventions (DESIGN.md): flops = multiply-adds of convs and
  * linear layers (+ one per output channel for a bias), params = weights + biases + 2 per BN
- * channel, acts = output elements of every conv and linear layer (SE's at 1x1). Activations,
- * add, pooling, shuffle, split and concat are free; conv/pool output size (h-1)//stride+1.
+ * channel + 1 per output channel of a WS conv (its gain), acts = output elements of every conv
+ * and linear layer (SE's at 1x1). Activations (scaled ones too), adds, pooling, shuffle, split
+ * and concat are free, and so is weight standardization (per weight, not per image); conv/pool output size (h-1)//stride+1.
  * Summed over the layers of the config's graph (graph.h). Integers held in doubles (exact
  * below 2^53). */
 struct ns_complexity {

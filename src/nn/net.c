@@ -29,7 +29,8 @@ static int add_param_init(struct ns_net *n, int *cap, int *oom, size_t len,
     }
     n->params[n->n_params] = (struct ns_param){.off = n->n_weights, .len = len, .kind = kind,
                                                .init = init, .fan_in = fan_in,
-                                               .fan_out = fan_out, .zero_init = zero_init};
+                                               .fan_out = fan_out, .zero_init = zero_init,
+                                               .units = 1};
     n->n_weights += len;
     return n->n_params++;
 }
@@ -66,7 +67,7 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
         nd->in[0] = l->in[0];
         nd->in[1] = l->in[1];
         nd->out = i;
-        nd->w = nd->b = -1;
+        nd->w = nd->b = nd->gain = -1;
         switch (l->kind) {
         case NS_L_CONV:
             nd->kind = NS_N_CONV;
@@ -77,11 +78,38 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
                                    NS_P_CONV_W, l->init,
                                    l->k * ns_layer_kw(l) * (in->c / l->groups),
                                    l->k * ns_layer_kw(l) * l->c, 0);
+            if (!oom)
+                net->params[nd->w].units = l->c;
             if (l->bias)
                 nd->b = add_param_init(net, &cap, &oom, (size_t)l->c, NS_P_BIAS,
                                        l->small_bias ? NS_INIT_LECUN : NS_INIT_DEFAULT, 0, 0, 0);
             nd->bias_off = net->fused_len; /* the bias slot used after BN fusion */
             net->fused_len += (size_t)l->c;
+            break;
+        case NS_L_WSCONV: {
+            size_t rows = (size_t)l->k * l->k * (in->c / l->groups);
+            nd->kind = NS_N_WSCONV;
+            ns_conv_setup(&nd->u.conv, in->h, in->w, in->c, l->c, l->k, l->stride, l->groups,
+                          l->bias);
+            nd->w = add_param(net, &cap, &oom, rows * l->c, NS_P_WS_W, 0, 0);
+            if (!oom)
+                net->params[nd->w].units = l->c;
+            nd->gain = add_param(net, &cap, &oom, (size_t)l->c, NS_P_WS_GAIN, 0, 0);
+            if (l->bias)
+                nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BIAS, 0, 0);
+            nd->ws_off = net->ws_len;
+            net->ws_len += 2 * rows * l->c + 2 * (size_t)l->c;
+            break;
+        }
+        case NS_L_NF_ACT:
+            nd->kind = NS_N_NF_ACT;
+            nd->u.nf.act = l->act;
+            nd->u.nf.mul_in = l->mul_in;
+            nd->u.nf.mul_out = l->mul_out;
+            break;
+        case NS_L_NF_ADD:
+            nd->kind = NS_N_NF_ADD;
+            nd->u.alpha = l->alpha;
             break;
         case NS_L_BN:
             nd->kind = NS_N_BN;
@@ -119,6 +147,10 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
                                    l->classifier ? NS_P_FC_W : NS_P_CONV_W, l->init, in->c,
                                    l->classifier ? 0 : l->c, 0);
             nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BIAS, 0, 0);
+            if (!oom) {
+                net->params[nd->w].units = l->c;
+                net->params[nd->w].classifier = net->params[nd->b].classifier = l->classifier;
+            }
             break;
         case NS_L_SCALE:
             nd->kind = NS_N_SCALE;
@@ -202,7 +234,7 @@ static void plan(struct ns_net *net, int nth)
         act += padded(net->tensors[i].per_image * net->max_batch);
     for (int i = 0; i < net->n_nodes; i++) {
         size_t s = 0;
-        if (net->nodes[i].kind == NS_N_CONV)
+        if (net->nodes[i].kind == NS_N_CONV || net->nodes[i].kind == NS_N_WSCONV)
             s = ns_conv_scratch(&net->nodes[i].u.conv, net->max_batch, nth);
         else if (net->nodes[i].kind == NS_N_BN)
             s = ns_bn_scratch(&net->nodes[i].u.bn, nth);
@@ -212,8 +244,8 @@ static void plan(struct ns_net *net, int nth)
     }
     net->act_len = act;
     net->scratch_len = scratch;
-    size_t floats = 3 * net->n_weights + net->bn_state_len + net->fused_len + 2 * act + scratch +
-                    net->cache_len;
+    size_t floats = 3 * net->n_weights + net->bn_state_len + net->fused_len + net->ws_len +
+                    2 * act + scratch + net->cache_len;
     net->plan_bytes = floats * sizeof(float) + net->drop_len;
 }
 
@@ -300,13 +332,15 @@ struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
     net->mom = alloc_floats(net, net->n_weights);
     net->bn_state = alloc_floats(net, net->bn_state_len);
     net->fused_bias = alloc_floats(net, net->fused_len);
+    net->ws_mem = alloc_floats(net, net->ws_len);
     net->act_mem = alloc_floats(net, act);
     net->grad_mem = alloc_floats(net, act);
     net->scratch = alloc_floats(net, net->scratch_len);
     net->drop_mask = net->drop_len ? malloc(net->drop_len) : NULL;
     net->cache = net->cache_len ? alloc_floats(net, net->cache_len) : NULL;
-    if ((net->cache_len && !net->cache) || !net->w || !net->dw || !net->mom || !net->bn_state || !net->fused_bias || !net->act_mem ||
-        !net->grad_mem || !net->scratch || (net->drop_len && !net->drop_mask)) {
+    if ((net->cache_len && !net->cache) || !net->w || !net->dw || !net->mom || !net->bn_state ||
+        !net->fused_bias || !net->ws_mem || !net->act_mem || !net->grad_mem || !net->scratch ||
+        (net->drop_len && !net->drop_mask)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
         return NULL;
@@ -333,6 +367,7 @@ void ns_net_free(struct ns_net *net)
     free(net->var);
     free(net->bn_state);
     free(net->fused_bias);
+    free(net->ws_mem);
     free(net->act_mem);
     free(net->grad_mem);
     free(net->scratch);
@@ -373,8 +408,11 @@ static float init_value(const struct ns_param *p, struct ns_pcg32 *rng)
         }
     case NS_P_BIAS:
         return p->init == NS_INIT_LECUN ? (float)(1e-6 * ns_pcg32_normal(rng)) : 0.0f;
+    case NS_P_WS_W: /* N(0, sqrt(1/fan_in)), fan_in = len/units */
+        return (float)(sqrt((double)p->units / (double)p->len) * ns_pcg32_normal(rng));
     case NS_P_BN_GAMMA:
         return p->zero_init ? 0.0f : 1.0f;
+    case NS_P_WS_GAIN:
     case NS_P_LN_GAMMA:
         return 1.0f;
     case NS_P_POS:
@@ -438,7 +476,7 @@ int ns_net_use_adamw(struct ns_net *net)
 
 static int decays(enum ns_param_kind k)
 {
-    return k == NS_P_CONV_W || k == NS_P_FC_W;
+    return k == NS_P_CONV_W || k == NS_P_FC_W || k == NS_P_WS_W;
 }
 
 void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
@@ -464,6 +502,36 @@ void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2
 
 void ns_net_zero_grad(struct ns_net *net) { memset(net->dw, 0, sizeof(float) * net->n_weights); }
 
+int ns_net_agc(struct ns_net *net, double lambda)
+{
+    int clipped = 0;
+    for (int i = 0; i < net->n_params; i++) {
+        const struct ns_param *p = &net->params[i];
+        if (!p->classifier)
+            clipped += ns_agc_clip(p->len / (size_t)p->units, p->units, net->w + p->off,
+                                   net->dw + p->off, lambda);
+    }
+    return clipped;
+}
+
+/* A WS conv's standardized weights, their gradient, and the cached mean and rstd. */
+struct ws_bufs {
+    int rows;
+    float *what, *dwhat, *mean, *rstd;
+};
+
+static struct ws_bufs ws_bufs(struct ns_net *net, const struct ns_node *nd)
+{
+    const struct ns_conv *c = &nd->u.conv;
+    struct ws_bufs b = {.rows = c->k * c->k * c->cpg};
+    size_t len = (size_t)b.rows * c->cout;
+    b.what = net->ws_mem + nd->ws_off;
+    b.dwhat = b.what + len;
+    b.mean = b.dwhat + len;
+    b.rstd = b.mean + c->cout;
+    return b;
+}
+
 /* ---- running ------------------------------------------------------------------------ */
 
 static float *P(struct ns_net *net, int id) { return id >= 0 ? net->w + net->params[id].off : NULL; }
@@ -488,6 +556,21 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
             ns_conv_forward(pool, &nd->u.conv, n, a->data, P(net, nd->w), bias, y->data, net->scratch);
             break;
         }
+        case NS_N_WSCONV: {
+            struct ws_bufs wb = ws_bufs(net, nd);
+            ns_ws_forward(pool, wb.rows, nd->u.conv.cout, P(net, nd->w), P(net, nd->gain), wb.what,
+                          wb.mean, wb.rstd);
+            ns_conv_forward(pool, &nd->u.conv, n, a->data, wb.what, P(net, nd->b), y->data,
+                            net->scratch);
+            break;
+        }
+        case NS_N_NF_ACT:
+            ns_nf_act_forward(pool, nd->u.nf.act, a->per_image * n, nd->u.nf.mul_in,
+                              nd->u.nf.mul_out, a->data, y->data);
+            break;
+        case NS_N_NF_ADD:
+            ns_nf_add_forward(pool, a->per_image * n, a->data, nd->u.alpha, b2->data, y->data);
+            break;
         case NS_N_BN: {
             float *st = net->bn_state + nd->bn_off;
             int c = nd->u.bn.c;
@@ -586,6 +669,24 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
         case NS_N_CONV:
             ns_conv_backward(pool, &nd->u.conv, n, a->data, P(net, nd->w), y->grad, da, nd->acc[0],
                              G(net, nd->w), G(net, nd->b), net->scratch);
+            break;
+        case NS_N_WSCONV: {
+            struct ws_bufs wb = ws_bufs(net, nd);
+            const struct ns_conv *c = &nd->u.conv;
+            memset(wb.dwhat, 0, sizeof(float) * (size_t)wb.rows * c->cout);
+            ns_conv_backward(pool, c, n, a->data, wb.what, y->grad, da, nd->acc[0], wb.dwhat,
+                             G(net, nd->b), net->scratch);
+            ns_ws_backward(pool, wb.rows, c->cout, P(net, nd->w), P(net, nd->gain), wb.mean,
+                           wb.rstd, wb.dwhat, G(net, nd->w), G(net, nd->gain));
+            break;
+        }
+        case NS_N_NF_ACT:
+            ns_nf_act_backward(pool, nd->u.nf.act, a->per_image * n, nd->u.nf.mul_in,
+                               nd->u.nf.mul_out, a->data, y->grad, da, nd->acc[0]);
+            break;
+        case NS_N_NF_ADD:
+            ns_nf_add_backward(pool, a->per_image * n, nd->u.alpha, y->grad, da, nd->acc[0],
+                               nd->in[1] == net->input ? NULL : b2->grad, nd->acc[1]);
             break;
         case NS_N_BN: {
             float *st = net->bn_state + nd->bn_off;

@@ -16,9 +16,9 @@
 #include "model/graph.h"
 
 /* What a parameter tensor is. Norm parameters, biases and embeddings (BN_*, LN_*, BIAS,
- * CLS, POS) take no weight decay under AdamW. */
+ * CLS, POS) and WS gains take no weight decay under AdamW. */
 enum ns_param_kind { NS_P_CONV_W, NS_P_BIAS, NS_P_FC_W, NS_P_BN_GAMMA, NS_P_BN_BETA,
-                     NS_P_LN_GAMMA, NS_P_LN_BETA, NS_P_CLS, NS_P_POS };
+                     NS_P_LN_GAMMA, NS_P_LN_BETA, NS_P_CLS, NS_P_POS, NS_P_WS_W, NS_P_WS_GAIN };
 
 struct ns_param {
     size_t off, len;
@@ -28,12 +28,15 @@ struct ns_param {
     int fan_in;
     int fan_out;    /* conv: k*k*cout (pycls init) */
     int zero_init;  /* BN gamma that starts at 0 (last BN of a residual block, if asked) */
+    int units;      /* output units of a weight laid out (len/units, units): cout of conv
+                     * and linear weights; 1 for vectors (adaptive gradient clipping) */
+    int classifier; /* the classifier's weight or bias (not clipped) */
 };
 
 enum ns_node_kind { NS_N_CONV, NS_N_BN, NS_N_ACT, NS_N_ADD, NS_N_MAXPOOL, NS_N_AVGPOOL,
                     NS_N_GAP, NS_N_LINEAR, NS_N_SCALE, NS_N_DROPOUT, NS_N_SHUFFLE, NS_N_SLICE,
                     NS_N_CONCAT, NS_N_DROPPATH, NS_N_PATCHIFY, NS_N_TOKENS, NS_N_LN,
-                    NS_N_ATTN, NS_N_TOKEN0 };
+                    NS_N_ATTN, NS_N_TOKEN0, NS_N_WSCONV, NS_N_NF_ACT, NS_N_NF_ADD };
 
 struct ns_node {
     enum ns_node_kind kind;
@@ -46,6 +49,9 @@ struct ns_node {
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
     size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
     size_t cache_off; /* LN: mean and rstd per row, ATTN: attention maps, in cache */
+    int gain;         /* WSCONV: parameter id of the per-channel gain (w: the raw weights) */
+    size_t ws_off;    /* WSCONV: offset in ws_mem of the standardized weights, their
+                       * gradient (k*k*cpg*cout each), then mean and rstd (cout each) */
     union {
         struct ns_conv conv;
         struct ns_bn bn;
@@ -57,6 +63,8 @@ struct ns_node {
         struct { int groups, lo; } ch; /* SHUFFLE: groups; SLICE: first channel */
         struct ns_patchify patch;
         struct ns_attention attn;
+        struct { enum ns_act act; float mul_in, mul_out; } nf; /* NF_ACT */
+        float alpha;  /* NF_ADD */
     } u;
 };
 
@@ -84,6 +92,8 @@ struct ns_net {
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
     size_t fused_len;
+    float *ws_mem;            /* per WS conv: standardized weights and what backward needs */
+    size_t ws_len;
     float *act_mem, *grad_mem, *scratch;
     size_t act_len, scratch_len;
     float *cache;             /* what LN and attention keep for backward */
@@ -115,7 +125,8 @@ int ns_net_memory(const struct ns_config *cfg, int max_batch, const struct ns_gr
                   int nth, size_t *bytes);
 
 /* Initialize parameters (pycls): conv N(0, sqrt(2/fan_out)), FC N(0, 0.01), biases 0, BN
- * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1. */
+ * gamma 1 (0 where zero_init) and beta 0, running mean 0 and var 1; WS convs (timm's NF
+ * nets) N(0, 1/sqrt(fan_in)) with gains 1. */
 void ns_net_init(struct ns_net *net, uint64_t seed);
 
 /* x: (n, h, w, in_ch) floats, n <= max_batch. train: batch statistics and dropout (rng
@@ -141,6 +152,9 @@ int ns_net_use_adamw(struct ns_net *net);
  * since ns_net_use_adamw. */
 void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2, double eps,
                        double wd);
+/* Adaptive gradient clipping of the gradients in dw (ns_agc_clip, unit-wise) with factor
+ * lambda, every parameter but the classifier's. Returns the number of units clipped. */
+int ns_net_agc(struct ns_net *net, double lambda);
 
 /* Fold every BN that follows a conv into the conv's weights and a bias, then every
  * re-parameterizable sum of conv-BN and BN branches (RepVGG, ACNet: graph.h) into one conv

@@ -211,6 +211,42 @@ void ns_droppath_forward(struct ns_pool *p, int n, size_t per_image, float rate,
                          struct ns_pcg32 *rng, const float *x, uint8_t *mask, float *y);
 void ns_droppath_backward(struct ns_pool *p, int n, size_t per_image, float rate,
                           const uint8_t *mask, const float *dy, float *dx, int acc);
+/* ---- normalizer-free nets (nf.c) ------------------------------------------------------
+ * Scaled weight standardization (NF-ResNets; timm's ScaledStdConv2d convention): conv
+ * weights W (rows, cout) in the conv layout, rows = k*k*cin/groups = fan_in. Per output
+ * channel co: mu = mean_r W[r,co], var = mean_r (W[r,co] - mu)^2 (biased), rstd =
+ * 1/sqrt(var + NS_WS_EPS), and
+ *     What[r,co] = gain[co] * (W[r,co] - mu) * rstd / sqrt(rows).
+ * Forward writes What and caches mean, rstd (cout each) for backward; backward takes
+ * dWhat (rows, cout) and adds the gradients of W and gain into dw, dgain (nothing else
+ * depends on the standardization's inputs). Reductions in double per channel; channels are
+ * split over threads, so results do not depend on the thread count. */
+#define NS_WS_EPS 1e-6
+void ns_ws_forward(struct ns_pool *p, int rows, int cout, const float *w, const float *gain,
+                   float *what, float *mean, float *rstd);
+void ns_ws_backward(struct ns_pool *p, int rows, int cout, const float *w, const float *gain,
+                    const float *mean, const float *rstd, const float *dwhat, float *dw,
+                    float *dgain);
+/* y = mul_out * act(mul_in * x), act relu or silu (mul_in = 1/beta, mul_out = gamma). */
+void ns_nf_act_forward(struct ns_pool *p, enum ns_act a, size_t len, float mul_in, float mul_out,
+                       const float *x, float *y);
+void ns_nf_act_backward(struct ns_pool *p, enum ns_act a, size_t len, float mul_in,
+                        float mul_out, const float *x, const float *dy, float *dx, int acc);
+/* y = a + alpha * b; backward: da = dy, db = alpha * dy (either may be NULL). */
+void ns_nf_add_forward(struct ns_pool *p, size_t len, const float *a, float alpha,
+                       const float *b, float *y);
+void ns_nf_add_backward(struct ns_pool *p, size_t len, float alpha, const float *dy, float *da,
+                        int acc_a, float *db, int acc_b);
+
+/* Adaptive gradient clipping (Brock et al. 2021, "High-performance large-scale image
+ * recognition without normalization"), unit-wise, in place. w and g are (rows, units) with
+ * units fastest (the conv and linear weight layouts: a unit is an output channel); a vector
+ * (bias, gain, BN's gamma or beta) is one unit (units = 1), as in DeepMind's code. For each
+ * unit u with column norms |w_u|, |g_u|: max = lambda * max(|w_u|, NS_AGC_EPS); where
+ * |g_u| >= max, g_u *= max / max(|g_u|, 1e-6) (timm's adaptive_clip_grad). Returns the
+ * number of units clipped. */
+#define NS_AGC_EPS 1e-3
+int ns_agc_clip(size_t rows, int units, const float *w, float *g, double lambda);
 
 /* ---- loss ------------------------------------------------------------------------------
  * Mean softmax cross-entropy over n rows of `classes` logits. Writes dlogits

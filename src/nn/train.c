@@ -67,6 +67,8 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("threads: %d is not in 1..256", r->threads);
     if (r->eval_batch < 0 || r->eval_batch > 65536)
         return ns_err("eval_batch: %d is not in 0..65536", r->eval_batch);
+    if (!(r->agc >= 0 && r->agc <= 100))
+        return ns_err("agc: %g is not in [0, 100] (0 = off)", r->agc);
     return 0;
 }
 
@@ -220,7 +222,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         double loss_sum = 0;
         long wrong = 0;
         for (long s = 0; s < steps; s++) {
-            if (opts->stop && *opts->stop) {
+            if (opts->stop && atomic_load(opts->stop)) {
                 st = fail(res, NS_TRAIN_STOPPED, "stopped at epoch %d step %ld", e, s + 1);
                 goto done;
             }
@@ -236,6 +238,8 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             ns_net_backward(net, r->batch, dlogits);
+            if (r->agc > 0)
+                ns_net_agc(net, r->agc);
             if (r->optimizer == NS_OPT_ADAMW)
                 ns_net_adamw_step(net, lr_at(r, t, total, warm), r->beta1, r->beta2, 1e-8, r->wd);
             else

@@ -8,7 +8,7 @@
 #ifndef NS_TRAIN_H
 #define NS_TRAIN_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "data/data.h"
@@ -40,10 +40,13 @@ struct ns_recipe {
     uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
     int threads;            /* compute threads, >= 1 */
     int eval_batch;         /* batch for evaluation (0 = the training batch) */
+    double agc;             /* adaptive gradient clipping factor lambda (0 = off): each
+                             * step's gradients are clipped unit-wise (ns_net_agc, every
+                             * parameter but the classifier's) before the SGD update */
 };
 
 /* Defaults: SGD, 10 epochs, batch 128, lr 0.1, momentum 0.9, Nesterov, wd 5e-4, no warmup,
- * no augmentation, seed 1, 1 thread; AdamW's betas 0.9 and 0.999. With AdamW the weight
+ * no augmentation, no gradient clipping, seed 1, 1 thread; AdamW's betas 0.9 and 0.999. With AdamW the weight
  * decay is decoupled and spares biases, norms and embeddings (ns_net_adamw_step). The learning rate follows a cosine from lr to 0 over
  * all steps (per step), after the warmup. */
 void ns_recipe_default(struct ns_recipe *r);
@@ -86,7 +89,8 @@ struct ns_train_opts {
     ns_epoch_fn on_epoch;          /* may be NULL */
     void *ctx;                     /* passed to on_epoch */
     struct ns_progress *progress;  /* per-step progress line; NULL = silent */
-    volatile sig_atomic_t *stop;   /* checked every step; non-zero = stop; may be NULL */
+    atomic_int *stop;              /* checked every step (another thread or a signal handler
+                                      may set it: lock-free); non-zero = stop; may be NULL */
 };
 
 /* Train `cfg` on `train`, evaluating on `test`. The data's channels must be the config's

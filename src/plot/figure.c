@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/text.h"
 
 #define FIG_W 800
 #define FIG_H 560
@@ -22,52 +23,72 @@ static const char *const palette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7"
 struct fig {
     const struct ns_plot_files *files;
     FILE *gp, *dat;
+    struct ns_plot_file gpf, datf; /* written beside the final names, renamed at the end */
 };
 
 static int fig_open(struct fig *g, const struct ns_plot_files *f)
 {
     g->files = f;
-    g->gp = fopen(f->gp, "w");
+    g->gp = ns_plot_file_create(&g->gpf, f->gp);
     if (!g->gp)
-        return ns_err("%s: cannot write: %s", f->gp, strerror(errno));
-    g->dat = fopen(f->dat, "w");
+        return -1;
+    g->dat = ns_plot_file_create(&g->datf, f->dat);
     if (!g->dat) {
-        int e = errno;
-        fclose(g->gp);
-        return ns_err("%s: cannot write: %s", f->dat, strerror(e));
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ns_errmsg());
+        ns_plot_file_finish(&g->gpf, 0);
+        return ns_err("%s", msg);
     }
     return 0;
 }
 
 /* Close both files; rc is the writer's status so far. Returns 0 only if everything was
- * written (a full disk shows up in ferror/fclose). */
+ * written (a full disk shows up in ferror/fclose); then both are in place, else neither
+ * new file is. */
 static int fig_close(struct fig *g, int rc)
 {
-    int bad_gp = ferror(g->gp), bad_dat = ferror(g->dat);
-    bad_gp |= fclose(g->gp) != 0;
-    bad_dat |= fclose(g->dat) != 0;
-    if (rc)
+    if (rc) {
+        ns_plot_file_finish(&g->gpf, 0);
+        ns_plot_file_finish(&g->datf, 0);
         return rc;
-    if (bad_gp)
-        return ns_err("%s: write failed", g->files->gp);
-    if (bad_dat)
-        return ns_err("%s: write failed", g->files->dat);
-    return 0;
+    }
+    if (ns_plot_file_finish(&g->datf, 1) < 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ns_errmsg());
+        ns_plot_file_finish(&g->gpf, 0);
+        return ns_err("%s", msg);
+    }
+    return ns_plot_file_finish(&g->gpf, 1);
 }
 
 /* s as a gnuplot single-quoted string: '' stands for a quote; control characters (which
- * would end a command) become spaces. */
+ * would end a command) become spaces; bytes that are not UTF-8 become U+FFFD (an SVG holding
+ * them would be ill-formed). */
 static void put_str(FILE *f, const char *s)
 {
+    char *fixed = ns_utf8_valid(s) ? NULL : ns_utf8_repair(s);
     fputc('\'', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (const char *p = fixed ? fixed : s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
         if (c == '\'')
             fputs("''", f);
         else
             fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
     }
     fputc('\'', f);
+    free(fixed);
+}
+
+/* A file name for the script: "./NAME", so that a name starting with '$' is not read as a
+ * datablock, nor '-' as the standard input. */
+static void put_file(FILE *f, const char *base)
+{
+    char *name = malloc(strlen(base) + 3);
+    if (name) {
+        sprintf(name, "./%s", base);
+        put_str(f, name);
+    }
+    free(name);
 }
 
 /* s on a '#' comment line of the data file (newlines would end the comment). */
@@ -92,8 +113,8 @@ static void prelude(struct fig *g, const char *title, const char *xlabel, const 
     const struct ns_plot_files *files = g->files;
     fprintf(f,
             "# Written by netspace plot. Restyle and re-run from this folder:\n"
-            "#   gnuplot %s\n# The data is in %s, one index block per series.\n\n",
-            strrchr(files->gp, '/') ? strrchr(files->gp, '/') + 1 : files->gp, files->dat_base);
+            "#   gnuplot ./%s\n# The data is in %s, one index block per series.\n\n",
+            files->gp_base, files->dat_base);
     if (files->svg) {
         fprintf(f,
                 "set terminal svg size %d,%d dynamic noenhanced font 'Sans,12' "
@@ -109,10 +130,12 @@ static void prelude(struct fig *g, const char *title, const char *xlabel, const 
                 "}\n",
                 FIG_W, FIG_H, FIG_W, FIG_H);
     }
-    fputs("set output ", f);
-    put_str(f, files->img_base);
-    fputs("\ndatafile = ", f);
-    put_str(f, files->dat_base);
+    /* netspace plot names a new file to write (then renamed over the image); run by hand, the
+     * script writes the image itself */
+    fputs("if (!exists('outfile')) outfile = ", f);
+    put_file(f, files->img_base);
+    fputs("\nset output outfile\ndatafile = ", f);
+    put_file(f, files->dat_base);
     fputs("\nset datafile missing 'NaN'\n\n", f);
     for (int i = 0; i < N_PALETTE; i++)
         fprintf(f, "set linetype %d lc rgb '%s' lw 2 pt 7 ps 0.6\n", i + 1, palette[i]);

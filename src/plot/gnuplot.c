@@ -16,6 +16,8 @@
 
 extern char **environ;
 
+static int run_gnuplot(const struct ns_plot_files *f, const char *set_out, char **log);
+
 /* A malloc'd copy of s with its last n characters replaced by ext. */
 static char *swap_ext(const char *s, size_t n, const char *ext)
 {
@@ -31,6 +33,11 @@ static char *swap_ext(const char *s, size_t n, const char *ext)
 int ns_plot_files_init(struct ns_plot_files *f, const char *out)
 {
     memset(f, 0, sizeof *f);
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return ns_err("--out: the name holds a control character (byte 0x%02x); use a plain "
+                          "file name",
+                          *p);
     size_t n = strlen(out);
     const char *dot = strrchr(out, '.');
     const char *slash = strrchr(out, '/');
@@ -49,10 +56,69 @@ int ns_plot_files_init(struct ns_plot_files *f, const char *out)
         ns_plot_files_free(f);
         return ns_err("--out %s: out of memory", out);
     }
-    const char *s1 = strrchr(f->img, '/'), *s2 = strrchr(f->dat, '/');
+    const char *s1 = strrchr(f->img, '/'), *s2 = strrchr(f->dat, '/'), *s3 = strrchr(f->gp, '/');
     f->img_base = s1 ? s1 + 1 : f->img;
     f->dat_base = s2 ? s2 + 1 : f->dat;
+    f->gp_base = s3 ? s3 + 1 : f->gp;
     return 0;
+}
+
+/* ---------------------------------------------------------------- safe writes ----------- */
+
+/* A new file beside `final` (same folder, so the rename is atomic), created exclusively:
+ * whatever is at `final` (a link planted in a shared folder, another user's file) is never
+ * opened, and the rename replaces the name, not what a link points to. Mode 0666 less the
+ * umask, like fopen's. Returns the stream with *tmp the malloc'd temporary name, or NULL
+ * with ns_err. */
+static FILE *create_beside(const char *final, char **tmp)
+{
+    *tmp = malloc(strlen(final) + 16);
+    if (!*tmp)
+        return ns_err("%s: out of memory", final), NULL;
+    sprintf(*tmp, "%s.tmp-XXXXXX", final);
+    int fd = mkostemp(*tmp, O_CLOEXEC);
+    if (fd < 0) {
+        ns_err("%s: cannot write: %s", final, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+        return NULL;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+    FILE *fp = fdopen(fd, "w");
+    if (!fp) {
+        ns_err("%s: cannot write: %s", final, strerror(errno));
+        close(fd);
+        unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return fp;
+}
+
+FILE *ns_plot_file_create(struct ns_plot_file *pf, const char *final)
+{
+    pf->final = final;
+    pf->fp = create_beside(final, &pf->tmp);
+    return pf->fp;
+}
+
+int ns_plot_file_finish(struct ns_plot_file *pf, int ok)
+{
+    int bad = ferror(pf->fp);
+    bad |= fclose(pf->fp) != 0;
+    pf->fp = NULL;
+    int rc = 0;
+    if (ok && bad)
+        rc = ns_err("%s: write failed", pf->final);
+    else if (ok && rename(pf->tmp, pf->final) != 0)
+        rc = ns_err("%s: cannot write: %s", pf->final, strerror(errno));
+    if (!ok || rc)
+        unlink(pf->tmp);
+    free(pf->tmp);
+    pf->tmp = NULL;
+    return ok ? rc : -1;
 }
 
 void ns_plot_files_free(struct ns_plot_files *f)
@@ -101,14 +167,55 @@ int ns_plot_gnuplot_run(const struct ns_plot_files *f, char **log)
 {
     if (log)
         *log = NULL;
-    if (unlink(f->img) && errno != ENOENT)
-        return ns_err("%s: cannot replace the old image: %s", f->img, strerror(errno));
-    const char *gp_base = strrchr(f->gp, '/');
-    gp_base = gp_base ? gp_base + 1 : f->gp;
     /* posix_spawnp reports a failed chdir as ENOENT too, which would read as "no gnuplot". */
     struct stat st;
     if (stat(f->dir, &st) || !S_ISDIR(st.st_mode))
         return ns_err("%s: not a folder", f->dir);
+    /* gnuplot writes the image into a file made here (exclusively, beside the image), named
+     * by the script's `outfile` variable; it is renamed over the image when gnuplot is done,
+     * so a link at the image's name is replaced, never followed. */
+    char *tmp = NULL;
+    FILE *img = create_beside(f->img, &tmp);
+    if (!img)
+        return -1;
+    fclose(img);
+    const char *tmp_base = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+    char *set_out = malloc(2 * strlen(tmp_base) + 32), *o = set_out;
+    if (!set_out) {
+        unlink(tmp);
+        free(tmp);
+        return ns_err("out of memory");
+    }
+    o += sprintf(o, "outfile = './");
+    for (const char *p = tmp_base; *p; p++) /* '' is a quote in a single-quoted string */
+        o += sprintf(o, *p == '\'' ? "''" : "%c", *p);
+    sprintf(o, "'");
+    int rc = run_gnuplot(f, set_out, log);
+    free(set_out);
+    if (rc == 0 && (stat(tmp, &st) || st.st_size == 0))
+        rc = ns_err("gnuplot wrote no image %s%s%s", f->img, log && *log ? ": " : "",
+                    log && *log ? *log : "");
+    if (rc == 0 && rename(tmp, f->img) != 0)
+        rc = ns_err("%s: cannot write: %s", f->img, strerror(errno));
+    if (rc) {
+        unlink(tmp);
+        if (log) {
+            free(*log);
+            *log = NULL;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Run `gnuplot -e SET_OUT ./NAME.gp` in f->dir ("./": a name starting with '-' is not an
+ * option). 0 with *log (may be NULL) gnuplot's stderr, or -1. */
+static int run_gnuplot(const struct ns_plot_files *f, const char *set_out, char **log)
+{
+    char *gp_arg = malloc(strlen(f->gp_base) + 3);
+    if (!gp_arg)
+        return ns_err("out of memory");
+    sprintf(gp_arg, "./%s", f->gp_base);
 
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC))
@@ -119,18 +226,19 @@ int ns_plot_gnuplot_run(const struct ns_plot_files *f, char **log)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
     posix_spawn_file_actions_addchdir_np(&fa, f->dir);
-    char *argv[] = {"gnuplot", (char *)gp_base, NULL};
+    char *argv[] = {"gnuplot", "-e", (char *)set_out, gp_arg, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(pfd[1]);
+    free(gp_arg);
     if (rc) {
         close(pfd[0]);
         if (rc == ENOENT)
             return ns_err("gnuplot not found on PATH; install it (apt-get install gnuplot-nox) "
                           "and re-run, or run 'gnuplot %s' in %s later (the script and data "
                           "are written)",
-                          gp_base, f->dir);
+                          f->gp_base, f->dir);
         if (rc == ENOTDIR || rc == EACCES)
             return ns_err("gnuplot: cannot run in %s: %s", f->dir, strerror(rc));
         return ns_err("gnuplot: cannot start: %s", strerror(rc));
@@ -151,11 +259,6 @@ int ns_plot_gnuplot_run(const struct ns_plot_files *f, char **log)
         else
             snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
         ns_err("gnuplot failed on %s (%s): %s", f->gp, how, err ? err : "(no message)");
-        free(err);
-        return -1;
-    }
-    if (stat(f->img, &st) || st.st_size == 0) {
-        ns_err("gnuplot wrote no image %s%s%s", f->img, err ? ": " : "", err ? err : "");
         free(err);
         return -1;
     }

@@ -21,6 +21,8 @@
 #ifndef NS_PLOT_H
 #define NS_PLOT_H
 
+#include <stdio.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,16 +93,31 @@ struct ns_plot_files {
     char *dat; /* the same with .dat */
     char *dir; /* the folder of img ("." when img has none): gnuplot runs there */
     const char *img_base, *dat_base; /* base names (point into img, dat): what the script uses */
+    const char *gp_base;             /* the script's base name (points into gp) */
     int svg;                         /* 1 for an .svg image */
 };
 
 /* Derive the file names from --out. Errors: an extension other than .png/.svg, a name ending
- * in '/'. Free with ns_plot_files_free() (safe on a zeroed struct). */
+ * in '/', a control character in the name (CR, LF, ...). Names starting with '-' or '$' are
+ * fine: the script and gnuplot's command line say "./NAME" (not an option, not a datablock).
+ * Free with ns_plot_files_free() (safe on a zeroed struct). */
 int ns_plot_files_init(struct ns_plot_files *f, const char *out);
 void ns_plot_files_free(struct ns_plot_files *f);
 
-/* Run `gnuplot NAME.gp` (found on PATH) in f->dir with stdin and stdout on /dev/null, after
- * removing any old image. Success means exit status 0 and a non-empty image; *log (may be
+/* Writing a file without following a link at its name: ns_plot_file_create() opens a new file
+ * beside `final` (exclusively created); ns_plot_file_finish(ok = 1) closes it and renames it
+ * over `final` (0, or -1 when a write failed), ok = 0 discards it (returns -1). */
+struct ns_plot_file {
+    FILE *fp;
+    const char *final;
+    char *tmp;
+};
+FILE *ns_plot_file_create(struct ns_plot_file *pf, const char *final);
+int ns_plot_file_finish(struct ns_plot_file *pf, int ok);
+
+/* Run `gnuplot NAME.gp` (found on PATH) in f->dir with stdin and stdout on /dev/null; the
+ * image is written to a new file and renamed over the old one (a link there is replaced, not
+ * followed). Success means exit status 0 and a non-empty image; *log (may be
  * NULL) then receives gnuplot's stderr (warnings, the pngcairo fallback note; malloc'd, NULL
  * when empty) for the caller to show. Errors: gnuplot missing ("gnuplot not found on PATH;
  * install it (apt-get install gnuplot-nox) ..."), a failed run (its exit status and stderr),

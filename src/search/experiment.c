@@ -22,8 +22,11 @@
 #define MAX_SEED 9007199254740992LL /* 2^53: every seed survives a trip through a double */
 #define MAX_VAL_SPLIT 0.9
 
-static const char *const top_keys[] = {"name", "space",  "samples", "seed", "constraints",
-                                       "data", "recipe", "threads", NULL};
+static const char *const top_keys[] = {"name", "space",  "samples", "seed",   "constraints",
+                                       "data", "recipe", "threads", "limits", NULL};
+static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", "isolate",
+                                          NULL};
+#define DEFAULT_MAX_ATTEMPTS 2
 static const char *const data_keys[] = {"name", "dir",    "val_split", "train_limit", "test_limit",
                                         "n",    "n_test", "size",      "channels",    "classes",
                                         "seed", "strict", "cache",     NULL};
@@ -49,6 +52,7 @@ static const char *const recipe_keys[] = {"epochs",
                                           "beta2",
                                           "zero_init_last_bn",
                                           "eval_batch",
+                                          "agc",
                                           NULL};
 
 /* The parse context: the name of the text for messages and the section being read. */
@@ -290,7 +294,8 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
         get_bool(&c, j, "zero_init_last_bn", &r->zero_init_last_bn) < 0 ||
         get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0 ||
         get_num(&c, j, "beta1", 0, 0, 0.999999, &r->beta1) < 0 ||
-        get_num(&c, j, "beta2", 0, 0, 0.999999, &r->beta2) < 0)
+        get_num(&c, j, "beta2", 0, 0, 0.999999, &r->beta2) < 0 ||
+        get_num(&c, j, "agc", 0, 0, 100, &r->agc) < 0)
         return -1;
     char *opt = NULL;
     if (get_str(&c, j, "optimizer", 0, &opt) < 0)
@@ -316,7 +321,29 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
     return 0;
 }
 
-/* The canonical form: every value, defaults included, as compact JSON with sorted keys. */
+static int parse_limits(const struct ctx *top, const json_t *j, struct ns_exp_limits *l)
+{
+    struct ctx c = {top->where, "limits."};
+    if (!json_is_object(j))
+        return fail(top, "limits", "expected an object, got %s", ns_json_type_name(j));
+    if (check_keys(&c, j, limits_keys) < 0)
+        return -1;
+    return get_int32(&c, j, "memory_mb", 0, 16 << 20, &l->memory_mb) < 0 ||
+                   get_num(&c, j, "trial_minutes", 0, 0, 1e6, &l->trial_minutes) < 0 ||
+                   get_int32(&c, j, "max_attempts", 1, 1000, &l->max_attempts) < 0 ||
+                   get_bool(&c, j, "isolate", &l->isolate) < 0
+               ? -1
+           : !l->isolate && l->memory_mb > 0
+               ? fail(&c, "memory_mb",
+                      "needs \"isolate\": true (the limit is set on the "
+                      "trial's own process)")
+               : 0;
+}
+
+/* The canonical form: every value, defaults included, as compact JSON with sorted keys.
+ * "limits" only when one differs from its default, so the experiments written before it
+ * existed keep their text; it is how a run is limited, not what it trains, and
+ * ns_experiment_study_json() leaves it out of the study. */
 static char *canonical(const struct ns_experiment *ex)
 {
     const struct ns_exp_data *d = &ex->data;
@@ -360,12 +387,21 @@ static char *canonical(const struct ns_experiment *ex)
         json_object_set_new(recipe, "zoom", json_real(r->zoom));
     if (recipe && r->rrc_scale > 0)
         json_object_set_new(recipe, "rrc_scale", json_real(r->rrc_scale));
+    if (recipe && r->agc > 0)
+        json_object_set_new(recipe, "agc", json_real(r->agc));
     json_t *space = ex->space_inline ? json_incref(ex->space_inline) : json_string(ex->space_file);
     json_t *top = json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:i}", "name", ex->name, "space", space,
                             "samples", ex->samples, "seed", (json_int_t)ex->seed, "data", data,
                             "recipe", recipe, "threads", r->threads);
     if (top && ex->constraints)
         json_object_set(top, "constraints", ex->constraints);
+    const struct ns_exp_limits *l = &ex->limits;
+    if (top && (l->memory_mb || l->trial_minutes > 0 || l->max_attempts != DEFAULT_MAX_ATTEMPTS ||
+                !l->isolate))
+        json_object_set_new(top, "limits",
+                            json_pack("{s:i, s:f, s:i, s:b}", "memory_mb", l->memory_mb,
+                                      "trial_minutes", l->trial_minutes, "max_attempts",
+                                      l->max_attempts, "isolate", l->isolate));
     char *s = top ? json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(top);
     if (!s)
@@ -424,6 +460,11 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         return -1;
     if (get_int32(c, root, "threads", 1, MAX_THREADS, &ex->recipe.threads) < 0)
         return -1;
+    ex->limits.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    ex->limits.isolate = 1;
+    json_t *limits = json_object_get(root, "limits");
+    if (limits && parse_limits(c, limits, &ex->limits) < 0)
+        return -1;
     if (ns_recipe_check(&ex->recipe) < 0)
         return ns_err_prefix("%s: recipe", c->where);
     ex->canonical = canonical(ex);
@@ -440,7 +481,7 @@ int ns_experiment_parse(const char *text, const char *where, struct ns_experimen
     json_error_t jerr;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        ns_err("%s:%d:%d: %s", where, jerr.line, jerr.column, jerr.text);
+        ns_err("%s:%d:%d: %s", where, jerr.line, jerr.column, ns_json_error_text(&jerr));
         ns_experiment_free(ex);
         return -1;
     }
@@ -489,6 +530,8 @@ static char *read_file(const char *path)
     return buf;
 }
 
+static int resolve_data_dir(const char *path, struct ns_experiment *ex);
+
 int ns_experiment_load(const char *path, struct ns_experiment *ex)
 {
     memset(ex, 0, sizeof *ex);
@@ -497,6 +540,10 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
         return -1;
     int rc = ns_experiment_parse(text, path, ex);
     free(text);
+    if (rc == 0 && resolve_data_dir(path, ex) < 0) {
+        ns_experiment_free(ex);
+        return -1;
+    }
     if (rc < 0 || ex->space_inline)
         return rc;
     /* A relative space path is looked up beside the experiment file first, so an
@@ -534,6 +581,34 @@ int ns_experiment_load(const char *path, struct ns_experiment *ex)
         ns_experiment_free(ex);
         return ns_err("%s: out of memory", path);
     }
+    json_error_t jerr;
+    ex->space_file_json = json_load_file(ex->space_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!ex->space_file_json) {
+        ns_err("%s:%d:%d: %s", ex->space_path, jerr.line, jerr.column, ns_json_error_text(&jerr));
+        ns_experiment_free(ex);
+        return -1;
+    }
+    return 0;
+}
+
+/* A relative data.dir is beside the experiment file (not the current folder: a resume from
+ * another folder must read the same data), made absolute so that every rank reads the same
+ * path whatever its current folder. */
+static int resolve_data_dir(const char *path, struct ns_experiment *ex)
+{
+    const char *dir = ex->data.dir;
+    if (!dir || dir[0] == '/')
+        return 0;
+    char cwd[PATH_MAX] = "";
+    const char *slash = strrchr(path, '/');
+    if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+        return ns_err("%s: data.dir: cannot resolve '%s': %m", path, dir);
+    size_t n = strlen(cwd) + strlen(path) + strlen(dir) + 4;
+    ex->data.dir_path = malloc(n);
+    if (!ex->data.dir_path)
+        return ns_err("%s: out of memory", path);
+    snprintf(ex->data.dir_path, n, "%s%s%.*s%s%s", cwd, cwd[0] ? "/" : "",
+             slash ? (int)(slash - path) : 0, path, slash ? "/" : "", dir);
     return 0;
 }
 
@@ -544,9 +619,11 @@ void ns_experiment_free(struct ns_experiment *ex)
     free(ex->space_file);
     free(ex->space_path);
     json_decref(ex->space_inline);
+    json_decref(ex->space_file_json);
     json_decref(ex->constraints);
     free(ex->data.dir);
     free(ex->data.folder_cache);
+    free(ex->data.dir_path);
     free(ex->canonical);
     memset(ex, 0, sizeof *ex);
 }
@@ -604,7 +681,7 @@ int ns_exp_data_load(struct ns_exp_data *d, struct ns_dataset *train, struct ns_
         rc = ns_data_synthetic_pair(train, eval, d->synth_n, d->synth_n_test, d->synth_channels,
                                     d->synth_size, d->synth_classes, d->synth_seed);
     else
-        rc = ns_data_load(d->kind, d->dir, train, eval);
+        rc = ns_data_load(d->kind, d->dir_path ? d->dir_path : d->dir, train, eval);
     if (rc < 0)
         return -1;
     int c, size, classes;
@@ -641,6 +718,8 @@ struct ns_space *ns_experiment_space(const struct ns_experiment *ex)
         char where[600];
         snprintf(where, sizeof where, "%s: space", ex->file);
         sp = ns_space_from_jansson(ex->space_inline, where);
+    } else if (ex->space_file_json) {
+        sp = ns_space_from_jansson(ex->space_file_json, ex->space_path);
     } else {
         sp = ns_space_load(ex->space_path ? ex->space_path : ex->space_file);
     }
@@ -673,16 +752,23 @@ char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space
     json_t *top = json_loads(ex->canonical, 0, &jerr);
     if (!top)
         return ns_err("%s: canonical form does not parse: %s", ex->file, jerr.text), NULL;
-    if (!ex->space_inline && space_path) {
-        json_t *def = json_load_file(space_path, JSON_REJECT_DUPLICATES, &jerr);
-        if (!def) {
-            json_decref(top);
-            return ns_err("%s:%d:%d: %s", space_path, jerr.line, jerr.column, jerr.text), NULL;
+    if (!ex->space_inline && (ex->space_file_json || space_path)) {
+        if (ex->space_file_json) {
+            json_object_set_new(top, "space", json_deep_copy(ex->space_file_json));
+        } else {
+            json_t *def = json_load_file(space_path, JSON_REJECT_DUPLICATES, &jerr);
+            if (!def) {
+                json_decref(top);
+                return ns_err("%s:%d:%d: %s", space_path, jerr.line, jerr.column,
+                              ns_json_error_text(&jerr)),
+                       NULL;
+            }
+            json_object_set_new(top, "space", def);
         }
         /* the content, not the path: moving the file, or naming it relative to another
          * folder, is the same experiment; editing it is not */
-        json_object_set_new(top, "space", def);
     }
+    json_object_del(top, "limits"); /* a resume may change them */
     char *s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(top);
     if (!s)
@@ -741,6 +827,66 @@ int ns_experiment_diff(const char *a, const char *b, char *out, size_t n)
     json_decref(ja);
     json_decref(jb);
     return count;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+void ns_exp_data_fingerprint(const struct ns_dataset *train, const struct ns_dataset *eval,
+                             char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const struct ns_dataset *sets[2] = {train, eval};
+    for (int k = 0; k < 2; k++) {
+        const struct ns_dataset *d = sets[k];
+        int shape[5] = {d->n, d->h, d->w, d->c, d->classes};
+        h = fnv1a(h, shape, sizeof shape);
+        h = fnv1a(h, d->x, (size_t)d->n * d->h * d->w * d->c);
+        h = fnv1a(h, d->y, (size_t)d->n);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void ns_exp_data_describe(const struct ns_exp_data *d, char *buf, size_t n)
+{
+    const char *dir = d->dir_path ? d->dir_path : d->dir ? d->dir : ns_data_default_dir(d->kind);
+    if (d->kind == NS_DATA_FASHION_MNIST)
+        snprintf(buf, n,
+                 "%s in %s (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)",
+                 d->name, dir);
+    else if (d->kind == NS_DATA_CIFAR10)
+        snprintf(buf, n, "%s in %s (data_batch_1.bin ... data_batch_5.bin, test_batch.bin)",
+                 d->name, dir);
+    else
+        snprintf(buf, n, "%s (generated)", d->name);
+}
+
+char *ns_experiment_setup_json(const struct ns_experiment *ex)
+{
+    json_t *top = json_loads(ex->canonical, 0, NULL);
+    json_t *data = top ? json_object_get(top, "data") : NULL;
+    if (data && ex->data.dir_path)
+        json_object_set_new(data, "dir", json_string(ex->data.dir_path));
+    char *s = top ? json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(top);
+    if (!s)
+        ns_err("%s: out of memory", ex->file);
+    return s;
+}
+
+int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train)
+{
+    if (ex->recipe.batch > train->n)
+        return ns_err("%s: recipe.batch: %d is larger than the training set (%d images): no "
+                      "trial could take a step; use a batch of at most %d",
+                      ex->file, ex->recipe.batch, train->n, train->n);
+    return 0;
 }
 
 uint64_t ns_search_train_seed(uint64_t study_seed, int trial)

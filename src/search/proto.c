@@ -90,6 +90,7 @@ int ns_msg_pack_ready(struct ns_msgbuf *b, const struct ns_msg_ready *m)
     b->len = 0;
     put_str(b, m->host);
     put_i32(b, m->threads);
+    put_str(b, m->data_fp);
     return finish(b);
 }
 
@@ -234,6 +235,7 @@ int ns_msg_unpack_ready(const void *p, size_t n, struct ns_msg_ready *m)
     struct reader r = {p, n, 0, 0};
     get_str_into(&r, m->host, sizeof m->host);
     m->threads = get_i32(&r);
+    get_str_into(&r, m->data_fp, sizeof m->data_fp);
     return done(&r, "READY");
 }
 

@@ -41,6 +41,16 @@ int ns_sched_next(struct ns_sched *s)
     return s->next < s->n ? s->order[s->next++] : -1;
 }
 
+/* The slot before `next` held a trial already handed out; reusing it keeps the queue within
+ * its allocation however often trials come back. */
+int ns_sched_requeue(struct ns_sched *s, int t)
+{
+    if (s->next <= 0)
+        return ns_err("scheduler: trial %d put back, but nothing was handed out", t);
+    s->order[--s->next] = t;
+    return 0;
+}
+
 void ns_sched_free(struct ns_sched *s)
 {
     free(s->order);

@@ -64,16 +64,28 @@
  *             are skipped and logged), "cache" (the cache file; default data.h's)},
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
  *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "rotate", "zoom",
- *               "rrc_scale", "dropout", "zero_init_last_bn", "eval_batch"}   optional,
- *               defaults of ns_recipe_default,
- *    "threads": 1}                      compute threads per worker (1..256)
+ *               "rrc_scale", "dropout", "drop_path", "optimizer", "beta1", "beta2",
+ *               "zero_init_last_bn", "eval_batch", "agc"}   optional, defaults of
+ *               ns_recipe_default ("agc": adaptive gradient clipping factor, 0 = off;
+ *               options added after the first studies are written in the canonical form
+ *               only when set),
+ *    "threads": 1,                      compute threads per worker (1..256)
+ *    "limits": {"memory_mb": 0,         per trial: memory limit (0 = none)
+ *               "trial_minutes": 0,     wall-clock limit of one trial (0 = none)
+ *               "max_attempts": 2,      a trial lost (its process died, its worker stalled)
+ *                                       this many times is failed with the reason
+ *               "isolate": true}}       train each trial in a child process (isolate.h); the
+ *                                       memory limit needs it
+ *   "limits" are not part of the study: a resume may change them.
  * Unknown keys, wrong types and out-of-range values are errors naming the file and the key
  * ("experiments/x.json: recipe.lrate: unknown key (known: epochs, batch, ...)"). */
 
 struct ns_exp_data {
     enum ns_data_kind kind;
     char name[32];             /* as written: "fashion-mnist", "cifar10", "synthetic" */
-    char *dir;                 /* NULL = the default folder; owned */
+    char *dir;                 /* NULL = the default folder; as written; owned */
+    char *dir_path;            /* dir resolved: a relative dir is beside the experiment file
+                                  (ns_experiment_load); NULL = dir as is; owned */
     double val_split;          /* 0 = evaluate on the test set */
     int train_limit;           /* 0 = all */
     int test_limit;            /* 0 = all */
@@ -85,18 +97,29 @@ struct ns_exp_data {
     int skipped; /* set by ns_exp_data_load: files of an image folder that did not decode */
 };
 
+struct ns_exp_limits {
+    int memory_mb;        /* 0 = none */
+    double trial_minutes; /* 0 = none */
+    int max_attempts;     /* >= 1 */
+    int isolate;          /* train each trial in a child process (default 1) */
+};
+
 struct ns_experiment {
     char *file;           /* the file it came from, or the `where` of a text; owned */
     char *name;           /* owned */
     char *space_file;     /* "space" as written, NULL when inline; owned */
     char *space_path;     /* the space file found by ns_experiment_load (NULL until then or
                              when inline); owned */
+    json_t *space_file_json; /* its content, read once by ns_experiment_load: the space is
+                                sampled from it and stored from it, so an edit of the file
+                                while a study starts cannot make the two disagree; owned */
     json_t *space_inline; /* an inline space object, or NULL; owned reference */
     int samples;
     uint64_t seed;
     json_t *constraints; /* as written (validated), or NULL; owned reference */
     struct ns_exp_data data;
     struct ns_recipe recipe; /* threads set from "threads"; seed is per trial (unused here) */
+    struct ns_exp_limits limits;
     char *canonical;         /* the experiment with defaults filled in, as compact JSON with
                                 sorted keys: equal meaning <=> equal text; owned */
 };
@@ -106,7 +129,8 @@ struct ns_experiment {
  * ("WHERE: recipe.lr: ..."); on error nothing is left allocated. Free with
  * ns_experiment_free(). */
 int ns_experiment_parse(const char *text, const char *where, struct ns_experiment *ex);
-/* Read and parse the file `path`, then find the space file (ns_experiment::space_path). */
+/* Read and parse the file `path`, then find and read the space file (space_path,
+ * space_file_json). */
 int ns_experiment_load(const char *path, struct ns_experiment *ex);
 void ns_experiment_free(struct ns_experiment *ex);
 
@@ -123,6 +147,22 @@ int ns_exp_data_shape(const struct ns_exp_data *d, int *in_ch, int *im_size, int
  * allocated). */
 int ns_exp_data_load(struct ns_exp_data *d, struct ns_dataset *train, struct ns_dataset *eval);
 
+/* A fingerprint of the loaded dataset's content (images, labels, shapes of both sets):
+ * 16 hex digits (FNV-1a 64) into out. Stored in the study, so that a resume on other data is
+ * refused. */
+void ns_exp_data_fingerprint(const struct ns_dataset *train, const struct ns_dataset *eval,
+                             char out[17]);
+/* The files a dataset is read from, for messages ("fashion-mnist in DIR
+ * (train-images-idx3-ubyte.gz, ...)"), into buf. */
+void ns_exp_data_describe(const struct ns_exp_data *d, char *buf, size_t n);
+/* The experiment as rank 0 sends it to the workers (SETUP): the canonical form with data.dir
+ * resolved. Malloc'd; NULL with ns_err. */
+char *ns_experiment_setup_json(const struct ns_experiment *ex);
+
+/* Refuse a dataset the recipe cannot train on (a batch larger than the training set), before
+ * any trial runs. 0, or -1 with ns_err ("FILE: recipe.batch: ..."). */
+int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *train);
+
 /* Load the experiment's space (file or inline), set its input shape from the dataset and
  * narrow it by the experiment's constraints. NULL with ns_err on error. */
 struct ns_space *ns_experiment_space(const struct ns_experiment *ex);
@@ -131,6 +171,8 @@ struct ns_space *ns_experiment_space(const struct ns_experiment *ex);
  * file's content in place of its path, so that editing the space file is refused on resume
  * while moving it is not. Malloc'd; NULL with ns_err. */
 char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space_path);
+/* (space_path is read only when ex has no space_file_json: an experiment that was parsed,
+ * not loaded.) */
 
 /* Where two experiment (or study) JSON texts differ, for messages: up to 4 key paths
  * ("recipe.lr, space.params.depth.hi"), comma-separated, into out (n bytes; "" when
@@ -156,6 +198,9 @@ struct ns_sched {
 int ns_sched_init(struct ns_sched *s, const int *idx, int n, const double *flops);
 /* The next trial to hand out, or -1 when none is left. */
 int ns_sched_next(struct ns_sched *s);
+/* Hand trial t out again, next (it was handed out and lost). 0, or -1 when nothing was
+ * handed out (then t cannot have been). */
+int ns_sched_requeue(struct ns_sched *s, int t);
 void ns_sched_free(struct ns_sched *s);
 
 /* ---------------------------------------------------------------- messages -------------- */
@@ -165,7 +210,7 @@ void ns_sched_free(struct ns_sched *s);
  * the bytes. Order between a pair of ranks is MPI's (non-overtaking), which the protocol
  * relies on: a trial's EPOCH messages arrive before its RESULT.
  *   C->W SETUP  experiment canonical JSON: load the data, then answer READY or FATAL
- *   W->C READY  host name, threads: give me work
+ *   W->C READY  host name, threads, dataset fingerprint: give me work
  *   W->C FATAL  message: this worker cannot work (data missing, ...); C stops the study
  *   C->W ASSIGN trial, training seed, config JSON
  *   W->C EPOCH  trial, epoch metrics (sent as each epoch ends)
@@ -211,6 +256,7 @@ struct ns_msg_result {
 struct ns_msg_ready {
     char host[64];
     int threads;
+    char data_fp[17]; /* the fingerprint of the dataset it loaded (ns_exp_data_fingerprint) */
 };
 
 void ns_msgbuf_free(struct ns_msgbuf *b);
@@ -272,6 +318,11 @@ int ns_search_under_mpi(void);
  * NS_SEARCH_ERROR ns_errmsg() says why (on the rank that failed; rank 0 also reports a
  * worker's fatal error). */
 int ns_search_run(const struct ns_search_opts *opts, struct ns_search_report *rep);
+
+/* The process that trains one trial in isolation (src/search/isolate.h): `netspace
+ * trial-child PARENT_PID`, started by a worker with its job on fd 3, events to fd 4 and the
+ * dataset on fd 5. Returns the process exit status. */
+int ns_search_trial_child(int argc, char **argv);
 
 /* Finalize MPI if ns_search_run() initialized it. Call it after printing the summary: when
  * mpirun is stopping the job (it forwarded a SIGTERM), MPI_Finalize waits for a runtime

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search/internal.h"
+#include "search/transport.h"
 #include "util/err.h"
 
 /* The tag of MPI_Comm_create_group: any value, only this call uses it. */
@@ -86,6 +86,10 @@ int ns_shared_data_load(struct ns_exp_data *d, struct ns_shared_data *sh,
     sh->win = MPI_WIN_NULL;
     memset(train, 0, sizeof *train);
     memset(eval, 0, sizeof *eval);
+    int mpi = 0;
+    MPI_Initialized(&mpi);
+    if (!mpi) /* a worker driven without MPI (the unit tests' in-memory transport) */
+        return ns_exp_data_load(d, train, eval);
     MPI_Comm node = node_workers();
     if (node == MPI_COMM_NULL)
         return -1;

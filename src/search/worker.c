@@ -1,16 +1,22 @@
 /* A worker rank: gets the dataset (read once per node: shared_data.h), then trains the
  * trials the coordinator assigns.
  *
- * Training runs on a second thread so that the main thread stays free to talk MPI (only it
- * calls MPI: MPI_THREAD_FUNNELED): it forwards each epoch's metrics as the epoch ends and
- * watches for STOP from the coordinator or a signal, which it turns into the trainer's stop
+ * By default (limits.isolate) each trial trains in a child process (isolate.h) that maps the
+ * worker's dataset; the main thread forwards its epochs and watches for STOP, a signal and
+ * the time limit, so a trial that crashes or runs out of memory fails alone. Otherwise
+ * training runs on a second thread so that the main thread stays free to talk to the
+ * coordinator (only it uses the transport; under MPI: MPI_THREAD_FUNNELED): it forwards each
+ * epoch's metrics as the epoch ends and watches for STOP from the coordinator, a signal or
+ * the trial's time limit (limits.trial_minutes), which it turns into the trainer's stop
  * flag, so a trial is aborted within one SGD step whatever the epoch length. While it waits
  * it sleeps on a condition variable, not in a spinning receive. */
-#include "search/internal.h"
+#include "search/worker.h"
+
+#include "search/isolate.h"
 #include "search/shared_data.h"
 
 #include <errno.h>
-#include <mpi.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +41,7 @@ struct job {
     struct ns_recipe recipe;
     const struct ns_dataset *train, *eval;
     struct ns_train_result res;
-    volatile sig_atomic_t stop; /* the trainer's stop flag */
+    atomic_int stop; /* the trainer's stop flag, set by the main thread */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -77,6 +83,10 @@ static void deadline_in(struct timespec *ts, double s)
 
 struct worker {
     int rank;
+    struct ns_transport *t;
+    double trial_s; /* limits.trial_minutes in seconds, 0 = none */
+    const struct ns_exp_limits *limits;
+    struct ns_child_data data; /* the dataset for trial children (limits.isolate) */
     struct ns_inbox in;
     struct ns_msgbuf out;
     int stop_received;
@@ -87,7 +97,7 @@ static int send_result(struct worker *w, int trial, const struct ns_train_result
     struct ns_msg_result m = {.trial = trial, .r = *r, .wait_s = wait_s};
     if (ns_msg_pack_result(&w->out, &m) < 0)
         return -1;
-    return ns_search_send(NS_COORD, NS_MSG_RESULT, &w->out);
+    return ns_send(w->t, NS_COORD, NS_MSG_RESULT, &w->out);
 }
 
 /* Check for STOP from the coordinator without blocking. 0 or -1. */
@@ -95,7 +105,7 @@ static int check_stop(struct worker *w)
 {
     if (w->stop_received)
         return 0;
-    int got = ns_search_poll(&w->in, NS_COORD, NS_MSG_STOP);
+    int got = ns_poll(w->t, &w->in, NS_COORD, NS_MSG_STOP);
     if (got < 0)
         return -1;
     if (got)
@@ -136,14 +146,15 @@ static int run_trial(struct worker *w, const struct ns_msg_assign *a, const stru
         ns_err("rank %d: out of memory", w->rank);
         goto out;
     }
-    if (ns_search_signal || w->stop_received)
-        j->stop = 1;
+    if (atomic_load(&ns_search_signal) || w->stop_received)
+        atomic_store(&j->stop, 1);
     if (pthread_create(&th, NULL, train_thread, j)) {
         ns_err("rank %d: cannot start the training thread", w->rank);
         goto out_sync;
     }
     struct ns_msgbuf eb = {0};
-    int done = 0, failed = 0;
+    int done = 0, failed = 0, over_time = 0;
+    double t0 = ns_now();
     while (!done) {
         struct timespec ts;
         deadline_in(&ts, TRAIN_POLL_S);
@@ -158,16 +169,25 @@ static int run_trial(struct worker *w, const struct ns_msg_assign *a, const stru
         pthread_mutex_unlock(&j->mu);
         for (int i = 0; i < n && !failed; i++) {
             struct ns_msg_epoch m = {.trial = a->trial, .m = batch[i]};
-            if (ns_msg_pack_epoch(&eb, &m) < 0 || ns_search_send(NS_COORD, NS_MSG_EPOCH, &eb) < 0)
+            if (ns_msg_pack_epoch(&eb, &m) < 0 || ns_send(w->t, NS_COORD, NS_MSG_EPOCH, &eb) < 0)
                 failed = 1;
         }
         if (!failed && check_stop(w) < 0)
             failed = 1;
-        if (failed || ns_search_signal || w->stop_received)
-            j->stop = 1;
+        if (!over_time && w->trial_s > 0 && ns_now() - t0 > w->trial_s)
+            over_time = 1;
+        if (failed || over_time || atomic_load(&ns_search_signal) || w->stop_received)
+            atomic_store(&j->stop, 1);
     }
     pthread_join(th, NULL);
     ns_msgbuf_free(&eb);
+    if (over_time && j->res.status == NS_TRAIN_STOPPED && !w->stop_received &&
+        !atomic_load(&ns_search_signal)) {
+        j->res.status = NS_TRAIN_ERROR;
+        snprintf(j->res.reason, sizeof j->res.reason,
+                 "time limit: stopped after %.1f minutes (limits.trial_minutes %g) in epoch %d",
+                 (ns_now() - t0) / 60, w->trial_s / 60, j->res.epochs_done + 1);
+    }
     rc = failed ? -1 : send_result(w, a->trial, &j->res, wait_s);
 out_sync:
     pthread_cond_destroy(&j->cv);
@@ -180,13 +200,63 @@ out:
     return rc;
 }
 
+/* Forward one epoch of a child's trial (ns_child_poll's callback). */
+struct forward {
+    struct worker *w;
+    int trial;
+    struct ns_msgbuf b;
+    int failed;
+};
+
+static int forward_epoch(void *ctx, const struct ns_epoch_metrics *m)
+{
+    struct forward *f = ctx;
+    struct ns_msg_epoch e = {.trial = f->trial, .m = *m};
+    if (!f->failed &&
+        (ns_msg_pack_epoch(&f->b, &e) < 0 || ns_send(f->w->t, NS_COORD, NS_MSG_EPOCH, &f->b) < 0))
+        f->failed = 1;
+    return 0;
+}
+
+/* Train one assigned trial in a child process (isolate.h): its epochs are forwarded as they
+ * come, STOP or a signal stops it, and however it ends the coordinator gets a result. 0, or
+ * -1 when the coordinator can no longer be told (the worker cannot go on). */
+static int run_trial_isolated(struct worker *w, const struct ns_msg_assign *a,
+                              const struct ns_recipe *base, double wait_s)
+{
+    struct ns_recipe r = *base;
+    r.seed = a->seed;
+    struct ns_train_result res;
+    struct ns_child child;
+    if (ns_child_start(&child, &w->data, &r, w->limits, a->config) < 0) {
+        memset(&res, 0, sizeof res);
+        res.status = NS_TRAIN_ERROR;
+        snprintf(res.reason, sizeof res.reason, "%s", ns_errmsg());
+        return send_result(w, a->trial, &res, wait_s);
+    }
+    struct forward f = {w, a->trial, {0}, 0};
+    int rc = 0;
+    while (!ns_child_poll(&child, TRAIN_POLL_S, forward_epoch, &f, &res)) {
+        if (!f.failed && check_stop(w) < 0)
+            f.failed = 1;
+        if (f.failed || atomic_load(&ns_search_signal) || w->stop_received)
+            ns_child_stop(&child);
+    }
+    ns_msgbuf_free(&f.b);
+    if (f.failed)
+        rc = -1;
+    else
+        rc = send_result(w, a->trial, &res, wait_s);
+    return rc;
+}
+
 /* Wait for the next message from the coordinator, sleeping between polls. 1 with w->in
  * filled, or -1. */
 static int wait_msg(struct worker *w)
 {
     double nap = IDLE_POLL_MIN_S, t0 = ns_now();
     for (;;) {
-        int got = ns_search_poll(&w->in, NS_COORD, MPI_ANY_TAG);
+        int got = ns_poll(w->t, &w->in, NS_COORD, NS_ANY);
         if (got)
             return got;
         ns_search_sleep(nap);
@@ -200,7 +270,7 @@ static int wait_msg(struct worker *w)
 static int say_bye(struct worker *w)
 {
     w->out.len = 0;
-    return ns_search_send(NS_COORD, NS_MSG_BYE, &w->out);
+    return ns_send(w->t, NS_COORD, NS_MSG_BYE, &w->out);
 }
 
 /* Tell the coordinator this worker cannot go on (ns_errmsg says why). It answers with STOP,
@@ -214,12 +284,13 @@ static int report_fatal(struct worker *w)
     snprintf(msg, sizeof msg, "rank %d (%s): %s", w->rank, host, ns_errmsg());
     if (ns_msg_pack_str(&w->out, msg) < 0)
         return -1;
-    return ns_search_send(NS_COORD, NS_MSG_FATAL, &w->out);
+    return ns_send(w->t, NS_COORD, NS_MSG_FATAL, &w->out);
 }
 
-int ns_search_worker(int rank, struct ns_search_report *rep)
+int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
 {
-    struct worker w = {.rank = rank};
+    int rank = t->rank;
+    struct worker w = {.rank = rank, .t = t, .data = {-1, 0}};
     struct ns_experiment ex;
     struct ns_dataset train, eval;
     struct ns_shared_data shared = {0};
@@ -240,7 +311,12 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
             char *text = NULL;
             int bad = ns_msg_unpack_str(w.in.buf, w.in.len, &text) < 0 ||
                       ns_experiment_parse(text, "experiment from rank 0", &ex) < 0 ||
-                      ns_shared_data_load(&ex.data, &shared, &train, &eval) < 0;
+                      ns_shared_data_load(&ex.data, &shared, &train, &eval) < 0 ||
+                      ns_exp_data_check(&ex, &train) < 0;
+            w.trial_s = ex.limits.trial_minutes * 60;
+            w.limits = &ex.limits;
+            if (!bad && ex.limits.isolate && ns_child_data_make(&w.data, &train, &eval) < 0)
+                bad = 1;
             free(text);
             if (bad) {
                 fatal = 1;
@@ -249,9 +325,9 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
                 continue; /* the coordinator answers FATAL with STOP */
             }
             struct ns_msg_ready m = {.threads = ex.recipe.threads};
+            ns_exp_data_fingerprint(&train, &eval, m.data_fp);
             ns_search_host(m.host, sizeof m.host);
-            if (ns_msg_pack_ready(&w.out, &m) < 0 ||
-                ns_search_send(NS_COORD, NS_MSG_READY, &w.out) < 0)
+            if (ns_msg_pack_ready(&w.out, &m) < 0 || ns_send(t, NS_COORD, NS_MSG_READY, &w.out) < 0)
                 goto out;
             ready = 1;
             t_idle = ns_now();
@@ -261,7 +337,8 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
             struct ns_msg_assign a;
             double wait_s = ns_now() - t_idle;
             if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0 ||
-                run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s) < 0) {
+                (ex.limits.isolate ? run_trial_isolated(&w, &a, &ex.recipe, wait_s)
+                                   : run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s)) < 0) {
                 fatal = 1;
                 if (report_fatal(&w) < 0)
                     goto out;
@@ -279,12 +356,15 @@ int ns_search_worker(int rank, struct ns_search_report *rep)
     }
     if (say_bye(&w) < 0)
         goto out;
-    status = fatal ? NS_SEARCH_ERROR : ns_search_signal ? NS_SEARCH_INTERRUPTED : NS_SEARCH_DONE;
+    status = fatal                            ? NS_SEARCH_ERROR
+             : atomic_load(&ns_search_signal) ? NS_SEARCH_INTERRUPTED
+                                              : NS_SEARCH_DONE;
     if (rep)
         rep->n_trials = ex.samples;
 out:
     ns_experiment_free(&ex);
     ns_shared_data_free(&shared, &train, &eval);
+    ns_child_data_free(&w.data);
     ns_inbox_free(&w.in);
     ns_msgbuf_free(&w.out);
     return status;

@@ -48,6 +48,12 @@ int ns_regnet_generate(const struct ns_regnet *r, int first_stride, struct ns_co
         return ns_err("regnet.group_w: %d must be >= 1", r->group_w);
     if (!(r->bot_mul > 0) || !isfinite(r->bot_mul))
         return ns_err("regnet.bot_mul: %g must be > 0", r->bot_mul);
+    /* the bottleneck of the narrowest stage must keep a channel: the compatibility
+     * adjustment would otherwise inflate the stage width to keep w = w_b / b */
+    if (!(r->w0 * r->bot_mul >= 1))
+        return ns_err("regnet.bot_mul: %g leaves the first stage (w0 %g) a bottleneck of "
+                      "%g channels; it needs at least 1",
+                      r->bot_mul, r->w0, r->w0 * r->bot_mul);
     if (c->block != NS_BLOCK_X && c->block != NS_BLOCK_Y)
         return ns_err("regnet: block must be x or y, not %s",
                       ns_block_name(c->block) ? ns_block_name(c->block) : "unknown");
@@ -97,7 +103,8 @@ int ns_regnet_generate(const struct ns_regnet *r, int first_stride, struct ns_co
 int ns_regnet_parse(const char *text, struct ns_regnet *out)
 {
     struct ns_regnet r = {.depth = 0, .bot_mul = 1.0, .se_r = 0.25};
-    int seen = 0; /* bit per required key: depth, w0, wa, wm, group_w */
+    int seen = 0;  /* bit per required key: depth, w0, wa, wm, group_w */
+    int given = 0; /* bit per key */
     const char *p = text;
     for (;;) {
         while (*p && (isspace((unsigned char)*p) || *p == ','))
@@ -131,6 +138,9 @@ int ns_regnet_parse(const char *text, struct ns_regnet *out)
                           key);
         if ((idx == 0 || idx == 4) && (v != floor(v) || fabs(v) > 1e6))
             return ns_err("regnet.%s: %g is not an integer", key, v);
+        if (given & (1 << idx))
+            return ns_err("regnet.%s: given twice", key);
+        given |= 1 << idx;
         switch (idx) {
         case 0:
             r.depth = (int)v;

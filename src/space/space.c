@@ -461,6 +461,8 @@ static int load(struct ns_space *sp, const json_t *j)
             return ns_err("%s.bn_order: %s blocks are pre-activation; after_act is for the "
                           "other block types",
                           sp->where, ns_block_name(sp->block));
+        if (v == NS_BN_AFTER_ACT && (ns_block_takes(sp->block) & NS_NORM_FREE))
+            return ns_err("%s.bn_order: %s blocks have no BN", sp->where, ns_block_name(sp->block));
         sp->bn_order = (enum ns_bn_order)v;
     }
     s = NULL;

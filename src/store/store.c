@@ -5,6 +5,7 @@
 #include "util/err.h"
 #include "util/timer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,77 +15,108 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const ns_db_param_names[NS_DB_N_PARAMS] = {
-    "depth", "w0", "wa", "wm", "group_w", "bot_mul", "se_r", "d",  "w",
-    "b",     "g",  "d1", "d2", "d3",      "d4",      "w1",   "w2", "w3",
-    "w4",    "b1", "b2", "b3", "b4",      "g1",      "g2",   "g3", "g4"};
+/* The trials table, one line a column: X(name, SQL declaration, kind, member of struct
+ * ns_db_trial). The sampled parameters are a block of NUMERIC columns (NS_DB_PARAMS in
+ * store.h) read into ns_db_trial.p[]. The CREATE TABLE text, the numeric columns a caller may
+ * ask for (ns_db_value_columns), the loader's column list and the columns a writer adds to an
+ * older file are all made from these lists: adding a column is one line here (and its member
+ * in struct ns_db_trial). Kinds: K_KEY (the study id), K_I64, K_U64, K_INT, K_REAL (NULL reads
+ * as NAN), K_TEXT (malloc'd, NULL stays NULL), K_STATE (a state name), K_RANK (NULL reads as
+ * -1). */
+#define TRIAL_HEAD_COLUMNS(X)                                                                      \
+    X(study_id, "INTEGER NOT NULL REFERENCES studies(id)", K_KEY, study_id)                        \
+    X(trial, "INTEGER NOT NULL CHECK(trial >= 0)", K_INT, idx)                                     \
+    X(stream, "INTEGER NOT NULL", K_U64, stream)                                                   \
+    X(state,                                                                                       \
+      "TEXT NOT NULL DEFAULT 'waiting' CHECK(state IN "                                            \
+      "('waiting','running','complete','failed','stale'))",                                        \
+      K_STATE, state)                                                                              \
+    X(config, "TEXT NOT NULL", K_TEXT, config_json)                                                \
+    X(config_hash, "TEXT NOT NULL", K_TEXT, config_hash)                                           \
+    X(flops, "INTEGER NOT NULL", K_I64, flops)                                                     \
+    X(params, "INTEGER NOT NULL", K_I64, params)                                                   \
+    X(acts, "INTEGER NOT NULL", K_I64, acts)
+#define TRIAL_TAIL_COLUMNS(X)                                                                      \
+    X(other_params, "TEXT", K_TEXT, other_params)                                                  \
+    X(train_seed, "INTEGER NOT NULL", K_U64, train_seed)                                           \
+    X(train_error, "REAL", K_REAL, train_error)                                                    \
+    X(test_error, "REAL", K_REAL, test_error)                                                      \
+    X(best_test_error, "REAL", K_REAL, best_test_error)                                            \
+    X(wall_s, "REAL", K_REAL, wall_s)                                                              \
+    X(host, "TEXT", K_TEXT, host)                                                                  \
+    X(rank, "INTEGER", K_RANK, rank)                                                               \
+    X(started, "REAL", K_REAL, started)                                                            \
+    X(ended, "REAL", K_REAL, ended)                                                                \
+    X(reason, "TEXT", K_TEXT, reason)                                                              \
+    X(attempts, "INTEGER NOT NULL DEFAULT 0", K_INT, attempts)
 
-const char *const ns_db_value_columns[] = {
-    "trial",  "stream", "flops",      "params",      "acts",       "depth",
-    "w0",     "wa",     "wm",         "group_w",     "bot_mul",    "se_r",
-    "d",      "w",      "b",          "g",           "d1",         "d2",
-    "d3",     "d4",     "w1",         "w2",          "w3",         "w4",
-    "b1",     "b2",     "b3",         "b4",          "g1",         "g2",
-    "g3",     "g4",     "train_seed", "train_error", "test_error", "best_test_error",
-    "wall_s", "rank",   "started",    "ended"};
+enum col_kind { K_KEY, K_I64, K_U64, K_INT, K_REAL, K_TEXT, K_STATE, K_RANK, K_PARAM };
+
+#define PARAM_NAME(name) #name,
+const char *const ns_db_param_names[NS_DB_N_PARAMS] = {NS_DB_PARAMS(PARAM_NAME)};
+
+/* The numeric columns: every kind but the key, text and state. */
+#define VALUE_K_KEY(name)
+#define VALUE_K_I64(name) #name,
+#define VALUE_K_U64(name) #name,
+#define VALUE_K_INT(name) #name,
+#define VALUE_K_REAL(name) #name,
+#define VALUE_K_TEXT(name)
+#define VALUE_K_STATE(name)
+#define VALUE_K_RANK(name) #name,
+#define VALUE_COL(name, decl, kind, member) VALUE_##kind(name)
+const char *const ns_db_value_columns[] = {TRIAL_HEAD_COLUMNS(VALUE_COL) NS_DB_PARAMS(PARAM_NAME)
+                                               TRIAL_TAIL_COLUMNS(VALUE_COL)};
 const int ns_db_n_value_columns = (int)(sizeof ns_db_value_columns / sizeof ns_db_value_columns[0]);
+
+/* Every column with its declaration, kind and place in struct ns_db_trial, in table order. */
+struct col_desc {
+    const char *name, *decl;
+    enum col_kind kind;
+    size_t off;
+};
+#define DESC_COL(name, decl, kind, member)                                                         \
+    {#name, decl, kind, offsetof(struct ns_db_trial, member)},
+#define DESC_PARAM(name) {#name, "NUMERIC", K_PARAM, 0},
+static const struct col_desc trial_cols[] = {TRIAL_HEAD_COLUMNS(DESC_COL) NS_DB_PARAMS(DESC_PARAM)
+                                                 TRIAL_TAIL_COLUMNS(DESC_COL)};
+#define N_TRIAL_COLS (int)(sizeof trial_cols / sizeof trial_cols[0])
 
 static const char *const state_names[NS_DB_NSTATES] = {"waiting", "running", "complete", "failed",
                                                        "stale"};
 
 /* The typed parameter columns are NUMERIC so that integer-valued parameters (depth, w0)
  * read back and print as integers. */
+#define SQL_COL(name, decl, kind, member) "  " #name " " decl ",\n"
+#define SQL_PARAM(name) "  " #name " NUMERIC,\n"
 static const char schema_sql[] =
     "CREATE TABLE netspace_version(schema_version INTEGER NOT NULL);\n"
-    "INSERT INTO netspace_version VALUES(1);\n"
+    "INSERT INTO netspace_version VALUES(2);\n"
     "CREATE TABLE studies(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  name TEXT NOT NULL UNIQUE,\n"
     "  experiment TEXT NOT NULL,\n"
     "  seed INTEGER NOT NULL,\n"
     "  space TEXT,\n"
-    "  created REAL NOT NULL);\n"
-    "CREATE TABLE trials(\n"
-    "  study_id INTEGER NOT NULL REFERENCES studies(id),\n"
-    "  trial INTEGER NOT NULL CHECK(trial >= 0),\n"
-    "  stream INTEGER NOT NULL,\n"
-    "  state TEXT NOT NULL DEFAULT 'waiting'\n"
-    "    CHECK(state IN ('waiting','running','complete','failed','stale')),\n"
-    "  config TEXT NOT NULL,\n"
-    "  config_hash TEXT NOT NULL,\n"
-    "  flops INTEGER NOT NULL, params INTEGER NOT NULL, acts INTEGER NOT NULL,\n"
-    "  depth NUMERIC, w0 NUMERIC, wa NUMERIC, wm NUMERIC, group_w NUMERIC, bot_mul NUMERIC,\n"
-    "  se_r NUMERIC, d NUMERIC, w NUMERIC, b NUMERIC, g NUMERIC,\n"
-    "  d1 NUMERIC, d2 NUMERIC, d3 NUMERIC, d4 NUMERIC,\n"
-    "  w1 NUMERIC, w2 NUMERIC, w3 NUMERIC, w4 NUMERIC,\n"
-    "  b1 NUMERIC, b2 NUMERIC, b3 NUMERIC, b4 NUMERIC,\n"
-    "  g1 NUMERIC, g2 NUMERIC, g3 NUMERIC, g4 NUMERIC,\n"
-    "  other_params TEXT,\n"
-    "  train_seed INTEGER NOT NULL,\n"
-    "  train_error REAL, test_error REAL, best_test_error REAL, wall_s REAL,\n"
-    "  host TEXT, rank INTEGER, started REAL, ended REAL, reason TEXT,\n"
-    "  PRIMARY KEY(study_id, trial));\n"
-    "CREATE TABLE epochs(\n"
-    "  study_id INTEGER NOT NULL,\n"
-    "  trial INTEGER NOT NULL,\n"
-    "  epoch INTEGER NOT NULL,\n"
-    "  train_loss REAL, train_error REAL, test_error REAL, seconds REAL,\n"
-    "  PRIMARY KEY(study_id, trial, epoch),\n"
-    "  FOREIGN KEY(study_id, trial) REFERENCES trials(study_id, trial)) WITHOUT ROWID;\n"
-    /* The analysis queries: state counts and best-of-state, sort by error, complexity
-     * filters, dedupe by hash. */
-    "CREATE INDEX trials_state ON trials(study_id, state, test_error);\n"
-    "CREATE INDEX trials_test_error ON trials(study_id, test_error);\n"
-    "CREATE INDEX trials_flops ON trials(study_id, flops);\n"
-    "CREATE INDEX trials_params ON trials(study_id, params);\n"
-    "CREATE INDEX trials_hash ON trials(study_id, config_hash);\n";
-
-/* Every column of trials, in the order load_trial_row() reads them. */
-#define TRIAL_COLS                                                                                 \
-    "study_id, trial, stream, state, config, config_hash, flops, params, acts, depth, w0, wa, "    \
-    "wm, group_w, bot_mul, se_r, d, w, b, g, d1, d2, d3, d4, w1, w2, w3, w4, b1, b2, b3, b4, g1, " \
-    "g2, g3, g4, other_params, train_seed, train_error, test_error, best_test_error, wall_s, "     \
-    "host, rank, started, ended, reason"
+    "  created REAL NOT NULL,\n"
+    "  data_fingerprint TEXT);\n"
+    "CREATE TABLE trials(\n" TRIAL_HEAD_COLUMNS(SQL_COL) NS_DB_PARAMS(SQL_PARAM) TRIAL_TAIL_COLUMNS(
+        SQL_COL) "  PRIMARY KEY(study_id, trial));\n"
+                 "CREATE TABLE epochs(\n"
+                 "  study_id INTEGER NOT NULL,\n"
+                 "  trial INTEGER NOT NULL,\n"
+                 "  epoch INTEGER NOT NULL,\n"
+                 "  train_loss REAL, train_error REAL, test_error REAL, seconds REAL,\n"
+                 "  PRIMARY KEY(study_id, trial, epoch),\n"
+                 "  FOREIGN KEY(study_id, trial) REFERENCES trials(study_id, trial)) WITHOUT "
+                 "ROWID;\n"
+                 /* The analysis queries: state counts and best-of-state, sort by error, complexity
+                  * filters, dedupe by hash. */
+                 "CREATE INDEX trials_state ON trials(study_id, state, test_error);\n"
+                 "CREATE INDEX trials_test_error ON trials(study_id, test_error);\n"
+                 "CREATE INDEX trials_flops ON trials(study_id, flops);\n"
+                 "CREATE INDEX trials_params ON trials(study_id, params);\n"
+                 "CREATE INDEX trials_hash ON trials(study_id, config_hash);\n";
 
 /* The writer's statements, prepared once and reused (inserting 100k trials one prepare each
  * would cost more than the inserts). */
@@ -103,17 +135,19 @@ enum {
     ST_COUNT
 };
 
+#define PARAM_LIST(name) #name ", "
+#define PARAM_Q(name) "?, "
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_TRIAL_ADD] = "INSERT OR IGNORE INTO trials(study_id, trial, stream, state, config, "
-                     "config_hash, flops, params, acts, depth, w0, wa, wm, group_w, bot_mul, "
-                     "se_r, d, w, b, g, d1, d2, d3, d4, w1, w2, w3, w4, b1, b2, b3, b4, g1, g2, "
-                     "g3, g4, other_params, train_seed) VALUES(?1, ?2, ?3, 'waiting', ?4, ?5, "
-                     "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                     "?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, "
-                     "?36, ?37)",
+    /* ?1..?8, then one ? per sampled parameter (?9..), other_params, train_seed */
+    [ST_TRIAL_ADD] =
+        "INSERT OR IGNORE INTO trials(study_id, trial, stream, config, config_hash, "
+        "flops, params, acts, " NS_DB_PARAMS(
+            PARAM_LIST) "other_params, train_seed) "
+                        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, " NS_DB_PARAMS(PARAM_Q) "?, ?)",
     [ST_TRIAL_HASH] = "SELECT config_hash FROM trials WHERE study_id = ?1 AND trial = ?2",
     [ST_TRIAL_STATE] = "SELECT state FROM trials WHERE study_id = ?1 AND trial = ?2",
-    [ST_START] = "UPDATE trials SET state = 'running', rank = ?3, host = ?4, started = ?5, "
+    [ST_START] = "UPDATE trials SET state = 'running', attempts = attempts + 1, rank = ?3, "
+                 "host = ?4, started = ?5, "
                  "ended = NULL, train_error = NULL, test_error = NULL, best_test_error = NULL, "
                  "wall_s = NULL, reason = NULL WHERE study_id = ?1 AND trial = ?2",
     [ST_EPOCHS_DELETE] = "DELETE FROM epochs WHERE study_id = ?1 AND trial = ?2",
@@ -124,9 +158,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                   "best_test_error = coalesce(?6, (SELECT min(test_error) FROM epochs e WHERE "
                   "e.study_id = ?1 AND e.trial = ?2)), wall_s = ?7, ended = ?8, reason = ?9 "
                   "WHERE study_id = ?1 AND trial = ?2",
+    /* ?3: 1 when the attempt is given back (put back unharmed), 0 when it counts (lost) */
     [ST_RESET] = "UPDATE trials SET state = 'waiting', rank = NULL, host = NULL, started = "
                  "NULL, ended = NULL, train_error = NULL, test_error = NULL, best_test_error "
-                 "= NULL, wall_s = NULL, reason = NULL WHERE study_id = ?1 AND trial = ?2",
+                 "= NULL, wall_s = NULL, reason = NULL, attempts = max(attempts - ?3, 0) "
+                 "WHERE study_id = ?1 AND trial = ?2",
     [ST_SAVEPOINT] = "SAVEPOINT ns_write",
     [ST_RELEASE] = "RELEASE ns_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ns_write",
@@ -137,6 +173,8 @@ struct ns_db {
     char *path;
     int rw;
     int in_batch;
+    int version;                                                     /* the file's schema version */
+    unsigned char has_col[sizeof trial_cols / sizeof trial_cols[0]]; /* in this file's trials */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -344,7 +382,63 @@ static int check_version(struct ns_db *db)
                       db->path, v, NS_DB_SCHEMA_VERSION);
     if (v < 1)
         return ns_err("%s: unknown schema version %lld", db->path, v);
+    db->version = (int)v;
     return 0;
+}
+
+/* Which trial columns the file has (trial_cols order) into db->has_col. 0 or -1. */
+static int read_columns(struct ns_db *db)
+{
+    memset(db->has_col, 0, sizeof db->has_col);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "SELECT name FROM pragma_table_info('trials')", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ns_db_sqlerr(db, "trial columns");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (int i = 0; name && i < N_TRIAL_COLS; i++)
+            if (!strcmp(name, trial_cols[i].name))
+                db->has_col[i] = 1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Bring a db of an older schema up to this one (a writer only; readers read any version):
+ * every trial column of the table above that the file lacks is added (version 2 added
+ * attempts and the parameters of stages 5 to 8), and studies.data_fingerprint. */
+static int migrate(struct ns_db *db)
+{
+    if (read_columns(db) < 0)
+        return -1;
+    int missing = db->version < NS_DB_SCHEMA_VERSION;
+    for (int i = 0; i < N_TRIAL_COLS; i++)
+        missing |= !db->has_col[i];
+    if (!missing)
+        return 0;
+    if (exec(db, "BEGIN IMMEDIATE", "migrate") < 0)
+        return -1;
+    int rc = 0;
+    char sql[512];
+    for (int i = 0; rc == 0 && i < N_TRIAL_COLS; i++)
+        if (!db->has_col[i]) {
+            snprintf(sql, sizeof sql, "ALTER TABLE trials ADD COLUMN %s %s", trial_cols[i].name,
+                     trial_cols[i].decl);
+            rc = exec(db, sql, "migrate to schema version 2");
+        }
+    if (rc == 0 && db->version < 2)
+        rc = exec(db,
+                  "ALTER TABLE studies ADD COLUMN data_fingerprint TEXT; "
+                  "UPDATE netspace_version SET schema_version = 2",
+                  "migrate to schema version 2");
+    if (rc < 0) {
+        exec(db, "ROLLBACK", "rollback");
+        return -1;
+    }
+    if (exec(db, "COMMIT", "migrate") < 0)
+        return -1;
+    db->version = NS_DB_SCHEMA_VERSION;
+    return read_columns(db);
 }
 
 /* One-row text PRAGMA (journal_mode, quick_check); 0 if it answers `want`, else -1 with the
@@ -384,6 +478,37 @@ static int ro_authorizer(void *ctx, int action, const char *a, const char *b, co
     }
 }
 
+/* A read-only open of a file no connection has open (no -wal file beside it: the last one to
+ * close removed it) goes through "file:PATH?immutable=1": SQLite then reads the file alone,
+ * without creating -wal and -shm files. So a db in a folder the reader cannot write (a
+ * colleague's results, a read-only share) can be read, and a reader never leaves files that
+ * another user's search could not write. Its content is the last checkpoint, which with no
+ * -wal file is the last commit. While a search writes, the -wal file exists and readers
+ * share it as usual. The URI is malloc'd; NULL when out of memory. */
+static char *immutable_uri(const char *path)
+{
+    char *u = malloc(3 * strlen(path) + 32), *o = u;
+    if (!u)
+        return NULL;
+    o += sprintf(o, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || strchr("/-_.~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    sprintf(o, "?immutable=1");
+    return u;
+}
+
+static int wal_exists(const char *path)
+{
+    char wal[4096];
+    if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal)
+        return 1;
+    return access(wal, F_OK) == 0;
+}
+
 struct ns_db *ns_db_open(const char *path, int flags)
 {
     if (!path || !*path) {
@@ -401,7 +526,17 @@ struct ns_db *ns_db_open(const char *path, int flags)
     db->rw = (flags & NS_DB_RW) != 0;
     int oflags = db->rw ? SQLITE_OPEN_READWRITE | ((flags & NS_DB_CREATE) ? SQLITE_OPEN_CREATE : 0)
                         : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, &db->h, oflags, NULL) != SQLITE_OK) {
+    char *uri = NULL;
+    if (!db->rw && !wal_exists(path)) {
+        if (!(uri = immutable_uri(path))) {
+            ns_err("%s: out of memory", path);
+            goto fail;
+        }
+        oflags |= SQLITE_OPEN_URI;
+    }
+    int orc = sqlite3_open_v2(uri ? uri : path, &db->h, oflags, NULL);
+    free(uri);
+    if (orc != SQLITE_OK) {
         cantopen(path, flags);
         goto fail;
     }
@@ -424,7 +559,7 @@ struct ns_db *ns_db_open(const char *path, int flags)
         if (create_schema(db) < 0)
             goto fail;
     }
-    if (check_version(db) < 0)
+    if (check_version(db) < 0 || (!db->rw && read_columns(db) < 0))
         goto fail;
     char got[256];
     if (db->rw) {
@@ -440,6 +575,8 @@ struct ns_db *ns_db_open(const char *path, int flags)
             ns_err("%s: corrupt database (quick_check: %s%s)", path, g, nl ? "; ..." : "");
             goto fail;
         }
+        if (migrate(db) < 0)
+            goto fail;
         if (pragma_text(db, "PRAGMA journal_mode = WAL", "wal", got, sizeof got) < 0) {
             ns_err("%s: cannot switch to WAL mode (%s); is the folder writable?", path, got);
             goto fail;
@@ -458,9 +595,11 @@ struct ns_db *ns_db_open(const char *path, int flags)
         sqlite3_limit(db->h, SQLITE_LIMIT_ATTACHED, 0);
         /* Memory-mapped reads: a sort over 100k trials fetches rows at random, and one
          * pread per page costs more than the query itself. */
+        /* temp_store: a sort that outgrows the cache stays in memory, under the caller's cap
+         * (ns_db_read_limits), instead of filling the disk with temporary files */
         if (exec(db,
                  "PRAGMA query_only = 1; PRAGMA mmap_size = 1073741824; "
-                 "PRAGMA cache_size = -65536",
+                 "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                  "pragma") < 0)
             goto fail;
         sqlite3_set_authorizer(db->h, ro_authorizer, NULL);
@@ -992,7 +1131,7 @@ int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reaso
     return finish(db, study, idx, NS_DB_FAILED, reason && *reason ? reason : "error", r);
 }
 
-int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
+static int reset(struct ns_db *db, int64_t study, int idx, int give_back)
 {
     if (sp_begin(db) < 0)
         return -1;
@@ -1002,11 +1141,85 @@ int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
         goto out;
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);
+    sqlite3_bind_int(st, 3, give_back);
     if (step_done(db, st, "reset trial") < 0 || one_changed(db, study, idx) < 0)
         goto out;
     rc = delete_epochs(db, study, idx);
 out:
     return sp_end(db, rc);
+}
+
+int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
+{
+    return reset(db, study, idx, 1);
+}
+
+int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx)
+{
+    return reset(db, study, idx, 0);
+}
+
+int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts)
+{
+    if (writable(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h,
+                           "UPDATE trials SET state = 'failed', ended = ?3, reason = 'lost ' || "
+                           "attempts || ' times: its process died (out of memory? see "
+                           "limits.memory_mb)' WHERE study_id = ?1 AND state IN ('waiting', "
+                           "'stale') AND attempts >= ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "fail lost trials");
+    sqlite3_bind_int64(st, 1, study);
+    sqlite3_bind_int(st, 2, max_attempts);
+    sqlite3_bind_double(st, 3, ns_wall_time());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return ns_db_sqlerr(db, "fail lost trials");
+    return sqlite3_changes(db->h);
+}
+
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n)
+{
+    stored[0] = 0;
+    if (writable(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "SELECT data_fingerprint FROM studies WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "data fingerprint");
+    sqlite3_bind_int64(st, 1, study);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(stored, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return ns_err("%s: no study with id %lld", db->path, (long long)study);
+    if (rc != SQLITE_ROW)
+        return ns_db_sqlerr(db, "data fingerprint");
+    if (stored[0])
+        return strcmp(stored, fp) ? 1 : 0;
+    if (sqlite3_prepare_v2(db->h, "UPDATE studies SET data_fingerprint = ?2 WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "data fingerprint");
+    sqlite3_bind_int64(st, 1, study);
+    sqlite3_bind_text(st, 2, fp, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : ns_db_sqlerr(db, "data fingerprint");
+}
+
+void ns_db_set_busy_timeout(struct ns_db *db, int ms)
+{
+    sqlite3_busy_timeout(db->h, ms);
+}
+
+int ns_db_locked(struct ns_db *db)
+{
+    int rc = sqlite3_extended_errcode(db->h) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -1238,37 +1451,56 @@ int ns_db_study_experiment(struct ns_db *db, const char *name, char **out)
     return found;
 }
 
+/* The columns load_trial_row() reads, in trial_cols order, into buf: NULL for a column an
+ * older file lacks (a reader does not migrate). */
+static void select_columns(const struct ns_db *db, char *buf, size_t n)
+{
+    size_t len = 0;
+    for (int i = 0; i < N_TRIAL_COLS && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+                                db->has_col[i] ? trial_cols[i].name : "NULL");
+}
+
 static int load_trial_row(sqlite3_stmt *st, struct ns_db_trial *t)
 {
     memset(t, 0, sizeof *t);
-    t->study_id = sqlite3_column_int64(st, 0);
-    t->idx = sqlite3_column_int(st, 1);
-    t->stream = (uint64_t)sqlite3_column_int64(st, 2);
-    const char *state = (const char *)sqlite3_column_text(st, 3);
-    t->state = -1;
-    for (int s = 0; s < NS_DB_NSTATES; s++)
-        if (state && !strcmp(state, state_names[s]))
-            t->state = s;
-    t->config_json = col_text(st, 4);
-    t->config_hash = col_text(st, 5);
-    t->flops = sqlite3_column_int64(st, 6);
-    t->params = sqlite3_column_int64(st, 7);
-    t->acts = sqlite3_column_int64(st, 8);
-    for (int k = 0; k < NS_DB_N_PARAMS; k++)
-        t->p[k] = col_double(st, 9 + k);
-    int c = 9 + NS_DB_N_PARAMS;
-    t->other_params = col_text(st, c++);
-    t->train_seed = (uint64_t)sqlite3_column_int64(st, c++);
-    t->train_error = col_double(st, c++);
-    t->test_error = col_double(st, c++);
-    t->best_test_error = col_double(st, c++);
-    t->wall_s = col_double(st, c++);
-    t->host = col_text(st, c++);
-    t->rank = sqlite3_column_type(st, c) == SQLITE_NULL ? -1 : sqlite3_column_int(st, c);
-    c++;
-    t->started = col_double(st, c++);
-    t->ended = col_double(st, c++);
-    t->reason = col_text(st, c++);
+    int k = 0; /* the next sampled parameter */
+    for (int i = 0; i < N_TRIAL_COLS; i++) {
+        char *m = (char *)t + trial_cols[i].off;
+        int null = sqlite3_column_type(st, i) == SQLITE_NULL;
+        switch (trial_cols[i].kind) {
+        case K_KEY:
+        case K_I64:
+            *(int64_t *)m = sqlite3_column_int64(st, i);
+            break;
+        case K_U64:
+            *(uint64_t *)m = (uint64_t)sqlite3_column_int64(st, i);
+            break;
+        case K_INT:
+            *(int *)m = sqlite3_column_int(st, i);
+            break;
+        case K_REAL:
+            *(double *)m = col_double(st, i);
+            break;
+        case K_TEXT:
+            *(char **)m = col_text(st, i);
+            break;
+        case K_RANK:
+            *(int *)m = null ? -1 : sqlite3_column_int(st, i);
+            break;
+        case K_PARAM:
+            t->p[k++] = col_double(st, i);
+            break;
+        case K_STATE: {
+            const char *state = (const char *)sqlite3_column_text(st, i);
+            *(int *)m = -1;
+            for (int s = 0; s < NS_DB_NSTATES; s++)
+                if (state && !strcmp(state, state_names[s]))
+                    *(int *)m = s;
+            break;
+        }
+        }
+    }
     return t->config_json && t->config_hash ? 0 : -1;
 }
 
@@ -1296,10 +1528,11 @@ int ns_db_trials_load(struct ns_db *db, int64_t study, unsigned states, struct n
 {
     *out = NULL;
     *n = 0;
-    char filter[160], sql[1024];
+    char filter[160], cols[2048], sql[2400];
     state_filter(states, filter, sizeof filter);
-    snprintf(sql, sizeof sql,
-             "SELECT " TRIAL_COLS " FROM trials WHERE study_id = ?1%s ORDER BY trial", filter);
+    select_columns(db, cols, sizeof cols);
+    snprintf(sql, sizeof sql, "SELECT %s FROM trials WHERE study_id = ?1%s ORDER BY trial", cols,
+             filter);
     sqlite3_stmt *st;
     if (prepare(db, sql, &st, "load trials") < 0)
         return -1;
@@ -1336,8 +1569,10 @@ int ns_db_trial_load(struct ns_db *db, int64_t study, int idx, struct ns_db_tria
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (prepare(db, "SELECT " TRIAL_COLS " FROM trials WHERE study_id = ?1 AND trial = ?2", &st,
-                "load trial") < 0)
+    char cols[2048], sql[2400];
+    select_columns(db, cols, sizeof cols);
+    snprintf(sql, sizeof sql, "SELECT %s FROM trials WHERE study_id = ?1 AND trial = ?2", cols);
+    if (prepare(db, sql, &st, "load trial") < 0)
         return -1;
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);

@@ -21,8 +21,10 @@
  *   per poll: ns_db_begin; ns_db_trial_start / _epoch / _complete / _fail for the messages
  *   drained; ns_db_commit;  on SIGINT: ns_db_trial_reset the unfinished ones; ns_db_close.
  *
- * Readers and WAL: a read-only handle needs the db's folder writable or the -shm file
- * present (SQLite's WAL index); the writer removes -wal/-shm when it closes cleanly.
+ * Readers and WAL: the writer removes -wal/-shm when it closes cleanly. A read-only open of
+ * a db that no connection has open (no -wal file) reads the file alone (SQLite's immutable
+ * mode): it works in a folder the reader cannot write and never leaves -wal/-shm files
+ * behind. While a search writes, readers share its -wal/-shm files as usual.
  * A RW open runs PRAGMA quick_check (about 0.2 s CPU for 100k trials, once per search).
  *
  * Units: errors are in percent (0..100); times are seconds; timestamps are seconds since the
@@ -38,21 +40,25 @@
  * Schema (version NS_DB_SCHEMA_VERSION; the names are the ones --where/--columns and
  * ns_db_trial_values() accept):
  *   netspace_version(schema_version)
- *   studies(id, name UNIQUE, experiment JSON, seed, space, created)
+ *   studies(id, name UNIQUE, experiment JSON, seed, space, created, data_fingerprint)
  *   trials(study_id, trial, stream, state, config JSON, config_hash, flops, params, acts,
- *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d4, w1..w4, b1..b4,
- *          g1..g4,
+ *          depth, w0, wa, wm, group_w, bot_mul, se_r, d, w, b, g, d1..d8, w1..w8, b1..b8,
+ *          g1..g8,
  *          other_params JSON, train_seed, train_error, test_error, best_test_error, wall_s,
- *          host, rank, started, ended, reason;  UNIQUE(study_id, trial))
+ *          host, rank, started, ended, reason, attempts;  UNIQUE(study_id, trial))
+ *   (version 2 added trials.attempts, the parameters of stages 5-8 and
+ *   studies.data_fingerprint; a writer migrates a version-1 file when it opens it, readers
+ *   read either; the trial columns are one table in store.c)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
  */
 #ifndef NS_STORE_H
 #define NS_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define NS_DB_SCHEMA_VERSION 1
+#define NS_DB_SCHEMA_VERSION 2
 
 /* ns_db_open() flags. NS_DB_RO alone opens read-only (SQLITE_OPEN_READONLY and
  * PRAGMA query_only, no ATTACH): nothing done through that handle can modify the file. */
@@ -75,10 +81,17 @@ const char *ns_db_state_name(int state);
 int ns_db_state_from_name(const char *name);
 
 /* The typed sampled-parameter columns, in schema order: the RegNet parameters depth w0 wa wm
- * group_w bot_mul se_r, then AnyNet's shared d w b g and per-stage d1..d4 w1..w4 b1..b4
- * g1..g4 (NS_DB_N_PARAMS names; the names of ns_space_param_name()). Any other sampled
- * parameter name is kept in the trial's other_params JSON object. */
-#define NS_DB_N_PARAMS 27
+ * group_w bot_mul se_r, then AnyNet's shared d w b g and per-stage d1..d8 w1..w8 b1..b8
+ * g1..g8 (NS_DB_N_PARAMS names; the names of ns_space_param_name()). Any other sampled
+ * parameter name is kept in the trial's other_params JSON object. One list: adding a typed
+ * parameter is one P(name) here. */
+#define NS_DB_PARAMS(P)                                                                            \
+    P(depth)                                                                                       \
+    P(w0) P(wa) P(wm) P(group_w) P(bot_mul) P(se_r) P(d) P(w) P(b) P(g) P(d1) P(d2) P(d3) P(d4)    \
+        P(d5) P(d6) P(d7) P(d8) P(w1) P(w2) P(w3) P(w4) P(w5) P(w6) P(w7) P(w8) P(b1) P(b2) P(b3)  \
+            P(b4) P(b5) P(b6) P(b7) P(b8) P(g1) P(g2) P(g3) P(g4) P(g5) P(g6) P(g7) P(g8)
+#define NS_DB_COUNT_ONE(name) +1
+#define NS_DB_N_PARAMS (0 NS_DB_PARAMS(NS_DB_COUNT_ONE))
 extern const char *const ns_db_param_names[NS_DB_N_PARAMS];
 
 struct ns_db;
@@ -190,9 +203,29 @@ int ns_db_trial_complete(struct ns_db *db, int64_t study, int idx, const struct 
 int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reason,
                      const struct ns_db_result *r);
 
+/* Attempts: ns_db_trial_start() counts one. A trial put back unharmed (stopped by a signal)
+ * gives it back; a trial lost with its process (a dead run's 'stale' trials) or its worker
+ * (timed out) keeps it, so that a trial that kills its process cannot be retried forever. */
+
 /* Put a trial back to 'waiting' (e.g. stopped by a signal): clears rank, host, times,
- * results and reason, and deletes its epoch rows. */
+ * results and reason, deletes its epoch rows, and gives back the attempt. */
 int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx);
+/* The same for a trial that was lost (its worker stopped answering): the attempt counts. */
+int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx);
+/* Mark 'failed' every waiting or stale trial of the study that has used max_attempts
+ * attempts, with the reason "lost N times: its process died (out of memory? ...)". Returns
+ * how many, or -1. */
+int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts);
+
+/* The study's dataset fingerprint: store fp if the study has none (0), compare otherwise:
+ * 0 equal, 1 different (*stored, n bytes, gets the stored one), -1 with ns_err. */
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n);
+
+/* How long a write waits for a lock held by another connection (10 s after ns_db_open). */
+void ns_db_set_busy_timeout(struct ns_db *db, int ms);
+/* 1 when the last failed call on db failed because another connection held a lock (the
+ * write can be retried later), else 0. */
+int ns_db_locked(struct ns_db *db);
 
 /* ---------------------------------------------------------------------------------------
  * Reading (any handle) */
@@ -236,6 +269,7 @@ struct ns_db_trial {
     int rank;                                                /* -1 if never started */
     double started, ended;                                   /* NAN if not recorded */
     char *reason;                                            /* failure reason, or NULL */
+    int attempts; /* times handed out and not given back (ns_db_trial_start counts them) */
 };
 
 /* The trials of a study whose state is in the mask `states` (0 = all), ordered by index.
@@ -267,8 +301,60 @@ int ns_db_trial_values(struct ns_db *db, int64_t study, unsigned states, const c
  * frees it. A trial with no epochs gives *n = 0; a missing trial is an error. */
 int ns_db_epochs_load(struct ns_db *db, int64_t study, int idx, struct ns_db_epoch **out, int *n);
 
-/* The underlying SQLite connection (a `struct sqlite3 *`), for read-only ad hoc queries by
- * netspace query. Writers must use the functions above. */
+/* ---------------------------------------------------------------------------------------
+ * Queries for users (query.c): rows streamed to a callback as they are read, so an endless
+ * query costs no memory, under a time limit and a memory cap. */
+
+enum ns_db_type { NS_DB_NULL, NS_DB_INT, NS_DB_REAL, NS_DB_TEXT };
+struct ns_db_value {
+    enum ns_db_type type;
+    long long i;   /* NS_DB_INT */
+    double d;      /* NS_DB_REAL */
+    const char *s; /* NS_DB_TEXT (blobs too), valid during the callback only */
+};
+/* Called first with v NULL (the ncols column names, even when no row follows), then once per
+ * row. Return 0 to go on, anything else to stop (the query function then returns that
+ * value). */
+typedef int (*ns_db_row_fn)(void *ctx, int ncols, const char *const *names,
+                            const struct ns_db_value *v);
+
+struct ns_db_read_limits {
+    double timeout_s;   /* a statement running longer is stopped with an error; 0 = none */
+    long max_memory_mb; /* SQLite's heap during the statement (sorts, CTEs); 0 = no cap */
+};
+
+struct ns_db_trials_query {
+    int64_t study;       /* -1: every study */
+    int state;           /* enum ns_db_state, -1: every state */
+    int trial;           /* one trial index, -1: all */
+    const char *where;   /* NULL, or an SQL expression over the trial columns that can only
+                            narrow the selection (ns_db_where_check) */
+    const char *columns; /* comma-separated trial columns, NULL: all */
+    const char *sort;    /* a trial column (missing values last, then study, trial); NULL:
+                            study, trial */
+    int desc;
+    long long limit; /* -1: none */
+    struct ns_db_read_limits limits;
+};
+
+/* The trials listing: the relation of every trial column with its study's name as `study`
+ * (ns_db_trial_columns), selected, filtered, sorted and limited as q says. Unknown columns
+ * are errors listing the columns there are. 0, fn's non-zero value, or -1 with ns_err. */
+int ns_db_trials_query(struct ns_db *db, const struct ns_db_trials_query *q, ns_db_row_fn fn,
+                       void *ctx);
+/* One read-only SQL statement (a writing one is refused before it runs). */
+int ns_db_sql_query(struct ns_db *db, const char *sql, const struct ns_db_read_limits *rl,
+                    ns_db_row_fn fn, void *ctx);
+/* A trial's epoch rows (epoch, train_loss, train_error, test_error, seconds) by epoch. */
+int ns_db_epochs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
+/* The trial columns, ", "-separated, into buf (n bytes); their count, or -1. */
+int ns_db_trial_columns(struct ns_db *db, char *buf, size_t n);
+/* 0 when expr is a --where expression that stays inside its parentheses (balanced outside
+ * quotes, no ';', no comments), else -1 with ns_err saying what is wrong. */
+int ns_db_where_check(const char *expr);
+
+/* The underlying SQLite connection (a `struct sqlite3 *`), for the store's own query code.
+ * Writers must use the functions above. */
 void *ns_db_sqlite(struct ns_db *db);
 
 /* Report an SQLite failure on db: ns_err("FILE: WHAT: <sqlite message>"); returns -1. */

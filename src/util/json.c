@@ -109,15 +109,24 @@ double ns_json_canon_real(double v)
     return strtod(buf, NULL);
 }
 
+const char *ns_json_error_text(const json_error_t *e)
+{
+    static _Thread_local char buf[sizeof e->text + 64];
+    if (!strstr(e->text, "JSON_ALLOW_NUL"))
+        return e->text;
+    snprintf(buf, sizeof buf, "a NUL character (\\u0000) is not allowed in a string");
+    return buf;
+}
+
 json_t *ns_json_load_file(const char *path)
 {
     json_error_t e;
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
     if (!j) {
         if (e.line < 1)
-            ns_err("%s: %s", path, e.text);
+            ns_err("%s: %s", path, ns_json_error_text(&e));
         else
-            ns_err("%s: line %d, column %d: %s", path, e.line, e.column, e.text);
+            ns_err("%s: line %d, column %d: %s", path, e.line, e.column, ns_json_error_text(&e));
     }
     return j;
 }

@@ -25,6 +25,10 @@ int ns_json_check_keys(const json_t *obj, const char *where, const char *const *
 void ns_json_fmt_real(double v, char buf[32]);
 /* v rounded to what ns_json_fmt_real writes. */
 double ns_json_canon_real(double v);
+/* jansson's message for a parse error, in words for a user: its hint about the
+ * JSON_ALLOW_NUL flag (an option of the library, not of the file) becomes "a NUL character
+ * (\u0000) is not allowed". Points into e or a static buffer. */
+const char *ns_json_error_text(const json_error_t *e);
 /* Load a JSON file (duplicate keys rejected); NULL with "PATH: line L, column C: MSG". */
 json_t *ns_json_load_file(const char *path);
 

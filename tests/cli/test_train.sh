@@ -38,12 +38,25 @@ out=$(ns train --bench-net --data synthetic --epochs 1 --lr 1e9 --momentum 0 --q
 [ $rc = 1 ] || fail "diverged exit $rc"
 echo "$out" | grep -q '"status":"diverged"' || fail "diverged status: $out"
 echo "$out" | grep -Eq "loss (nan|inf)" || fail "diverged reason: $out"
+echo "$out" | grep -q "diverged: diverged" && fail "the outcome named twice: $out"
 
 # A RegNet from parameters, and a config file.
 ns model --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --im-size 28 --in-ch 1 --classes 10 \
   --stem cifar --stem-w 8 --first-stride 1 --json > "$TMP/m.json" 2>/dev/null || true
 ns train --regnet "depth=4 w0=16 wa=8 wm=2 group_w=8" --data synthetic --epochs 1 --quiet \
   --json | tail -n 1 | grep -q '"status":"complete"' || fail "--regnet training"
+
+# The memory a net needs is known before allocating: far more than the machine has is
+# refused at once with the figure (the process stays small), not swapped into.
+out=$(ns train --bench-net --batch 65536 --data synthetic --epochs 1 --quiet 2>&1); rc=$?
+[ $rc = 1 ] || fail "huge batch: exit $rc"
+echo "$out" | grep -q "needs about [0-9]* MB to train at batch 65536; this machine has" ||
+    fail "huge batch: $out"
+
+# A line of `netspace sample` output is a config for --config too (nested under "config").
+ns sample --space "$SRC/spaces/tiny_regnetx.json" --n 1 --seed 1 >"$TMP/sample.json" || fail "sample"
+ns train --config "$TMP/sample.json" --data synthetic --epochs 1 --quiet --json | tail -n 1 |
+    grep -q '"status":"complete"' || fail "train --config with a sample line"
 
 # Retrain a trial of a results db: the recorded config, with this command's recipe.
 cat > "$TMP/retrain.json" <<EOF
@@ -77,6 +90,30 @@ out=$(ns train --db "$TMP/retrain.db" --study retrain --trial 7 --data synthetic
 [ $rc = 1 ] && echo "$out" | grep -q "has no trial 7" || fail "missing trial ($rc): $out"
 out=$(ns train --db "$TMP/retrain.db" --study nosuch --trial 0 --data synthetic 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "study 'nosuch' not found" || fail "unknown study ($rc): $out"
+
+# An nf net (no BN anywhere) from a config file: its layers, a run with adaptive gradient
+# clipping (named in the recipe line), and the option's usage errors.
+cat > "$TMP/nf.json" <<EOF
+{"block": "nf", "classes": 10, "im_size": 28, "in_ch": 1, "se_r": 0.0,
+ "stages": [{"b": 0.5, "d": 1, "g": 4, "s": 2, "w": 16}, {"b": 0.5, "d": 2, "g": 4, "s": 2, "w": 32}],
+ "stem": {"type": "simple", "w": 8}}
+EOF
+layers=$(ns model --config "$TMP/nf.json" --layers) || fail "model --layers nf: $layers"
+for k in wsconv nf_act nf_add; do
+  echo "$layers" | grep -q " $k " || fail "--layers lacks $k: $layers"
+done
+echo "$layers" | grep -E -q " (bn|conv) " && fail "an nf net has a BN or plain conv: $layers"
+out=$(ns train --config "$TMP/nf.json" --data synthetic --epochs 2 --batch 64 --agc 0.05 --json) \
+  || fail "nf with --agc: $out"
+echo "$out" | grep -q "wd 0.0005, agc 0.05, 1 thread" || fail "recipe line lacks agc: $out"
+echo "$out" | tail -n 1 | grep -q '"status":"complete"' || fail "nf status: $out"
+ns train --config "$TMP/nf.json" --data synthetic --agc -1 >/dev/null 2>&1
+[ $? = 2 ] || fail "--agc -1 must be a usage error"
+out=$(ns train --config "$TMP/nf.json" --data synthetic --agc x 2>&1); rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q -- "--agc" || fail "--agc x ($rc): $out"
+sed 's/"block": "nf",/"block": "nf", "bn_order": "after_act",/' "$TMP/nf.json" > "$TMP/nf_bad.json"
+out=$(ns train --config "$TMP/nf_bad.json" --data synthetic 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "bn_order: nf blocks have no BN" || fail "nf bn_order ($rc): $out"
 
 # bench --json: the promised fields.
 b=$(ns bench --steps 3 --json) || fail "bench"

@@ -504,7 +504,7 @@ static void callback_and_stop_flag_end_training(void **state)
     assert_int_equal(log.m[0].epoch, 1);
     assert_true(strlen(res.reason) > 0);
 
-    volatile sig_atomic_t stop = 1;
+    atomic_int stop = 1;
     struct ns_train_opts o2 = {.stop = &stop};
     assert_int_equal(ns_train(&cfg, &train, &test, &r, &o2, &res), NS_TRAIN_STOPPED);
     assert_int_equal(res.epochs_done, 0);

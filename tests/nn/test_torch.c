@@ -575,6 +575,43 @@ static void adamw_step_matches_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* Normalizer-free nets (NF-ResNet pre-activation bottlenecks, no BN): every conv a scaled
+ * weight-standardized conv (timm's ScaledStdConv2d) with gain and bias, gamma-scaled
+ * activations with the analytic 1/beta, alpha-scaled residual branches; ReLU with a
+ * transition and identity blocks in two stages, SiLU with the res stem. */
+static void nf_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = check_net("nf", pool2, 4) + check_net("nf_silu", pool2, 4);
+    fails += check_net("nf", NULL, 5);
+    assert_int_equal(fails, 0);
+}
+
+/* ns_agc_clip against timm's adaptive_clip_grad on a conv weight (units from untouched to
+ * clipped tenfold, one whose weights are below eps), a linear weight, and a vector that is
+ * clipped as a whole and one that is not. */
+static void agc_matches_torch(void **state)
+{
+    (void)state;
+    static const char *cases[] = {"agc/conv/", "agc/linear/", "agc/vector/", "agc/vector_kept/"};
+    int fails = 0;
+    for (int ci = 0; ci < 4; ci++) {
+        const char *p = cases[ci];
+        const float *m = fx_get(p, "meta", 4); /* rows, units, lambda, units torch clipped */
+        size_t rows = (size_t)m[0], len = rows * (size_t)m[1];
+        float *g = nn_floats(len);
+        memcpy(g, fx_get(p, "g", len), sizeof(float) * len);
+        int clipped = ns_agc_clip(rows, (int)m[1], fx_get(p, "w", len), g, m[2]);
+        if (clipped != (int)m[3] || (ci < 3 && clipped == 0)) {
+            fprintf(stderr, "%s: %d units clipped, torch %d\n", p, clipped, (int)m[3]);
+            fails++;
+        }
+        fails += !cmp(p, "g_clipped", g, fx_get(p, "g_clipped", len), len, 1e-9, 1e-6);
+        free(g);
+    }
+    assert_int_equal(fails, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -612,6 +649,8 @@ int main(void)
         cmocka_unit_test(new_family_nets_match_torch),
         cmocka_unit_test(vit_net_matches_torch),
         cmocka_unit_test(adamw_step_matches_torch),
+        cmocka_unit_test(nf_nets_match_torch),
+        cmocka_unit_test(agc_matches_torch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

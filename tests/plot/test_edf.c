@@ -281,8 +281,9 @@ static void edf_figure_writes_steps_and_quotes_names(void **state)
     const char *gp = slurp(f.gp);
     assert_non_null(strstr(gp, "'it''s_a study  (n=5, 2 failed, min 1.00%, mean 2.60%)'"));
     assert_non_null(strstr(gp, "with steps"));
-    assert_non_null(strstr(gp, "set output 'edf.png'"));
-    assert_non_null(strstr(gp, "datafile = 'edf.dat'"));
+    assert_non_null(
+        strstr(gp, "if (!exists('outfile')) outfile = './edf.png'\nset output outfile"));
+    assert_non_null(strstr(gp, "datafile = './edf.dat'"));
     assert_non_null(strstr(gp, "failed trials dropped"));
     unlink(f.gp);
     unlink(f.dat);

@@ -212,6 +212,32 @@ static void canonical_form_ignores_spelling_not_meaning(void **state)
     free(e);
 }
 
+/* Adaptive gradient clipping: read, checked, and in the canonical form only when on, so
+ * the studies recorded before the option existed keep theirs ("agc": 0 is the default). */
+static void agc_is_canonical_only_when_on(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    const char *on = "{" BASE ", " DATA ", \"recipe\": {\"agc\": 0.04}}";
+    if (ns_experiment_parse(on, "x.json", &ex) < 0)
+        fail_msg("%s", ns_errmsg());
+    assert_true(ex.recipe.agc == 0.04);
+    ns_experiment_free(&ex);
+    char *a = canon("{" BASE ", " DATA "}");
+    char *b = canon("{" BASE ", " DATA ", \"recipe\": {\"agc\": 0}}");
+    char *c = canon(on);
+    assert_string_equal(a, b);
+    assert_null(strstr(a, "agc"));
+    assert_non_null(strstr(c, "\"agc\":0.04"));
+    char *d = canon(c); /* parses back to itself */
+    assert_string_equal(c, d);
+    free(a), free(b), free(c), free(d);
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"agc\": -0.1}}",
+                 "x.json: recipe.agc: -0.1 is not in [0, 100]");
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"agc\": true}}",
+                 "x.json: recipe.agc: expected a number");
+}
+
 static void diff_names_the_changed_keys(void **state)
 {
     (void)state;
@@ -227,6 +253,70 @@ static void diff_names_the_changed_keys(void **state)
     assert_int_equal(ns_experiment_diff("{", "{}", out, sizeof out), 0);
     free(a);
     free(b);
+}
+
+/* "limits" are read and checked, written into the canonical form only when one is not its
+ * default (old experiments keep their text), and left out of the study's JSON, so a resume
+ * may change them. */
+static void limits_are_read_and_not_part_of_the_study(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA "}", "x.json", &ex), 0);
+    assert_int_equal(ex.limits.max_attempts, 2);
+    assert_int_equal(ex.limits.memory_mb, 0);
+    assert_true(ex.limits.trial_minutes == 0);
+    assert_null(strstr(ex.canonical, "limits"));
+    char *plain = ns_experiment_study_json(&ex, NULL);
+    ns_experiment_free(&ex);
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA ", \"limits\": {\"memory_mb\": 900, "
+                                         "\"trial_minutes\": 2.5, \"max_attempts\": 3}}",
+                                         "x.json", &ex),
+                     0);
+    assert_int_equal(ex.limits.memory_mb, 900);
+    assert_true(ex.limits.trial_minutes == 2.5);
+    assert_int_equal(ex.limits.max_attempts, 3);
+    assert_non_null(strstr(ex.canonical, "\"limits\":{\"isolate\":true,\"max_attempts\":3"));
+    char *limited = ns_experiment_study_json(&ex, NULL);
+    assert_string_equal(plain, limited);
+    /* the canonical form, as a worker gets it, parses back to the same limits */
+    struct ns_experiment again;
+    assert_int_equal(ns_experiment_parse(ex.canonical, "rank 0", &again), 0);
+    assert_int_equal(again.limits.memory_mb, 900);
+    assert_true(again.limits.trial_minutes == 2.5);
+    ns_experiment_free(&again);
+    ns_experiment_free(&ex);
+    free(plain);
+    free(limited);
+    expect_error("{" BASE ", " DATA ", \"limits\": {\"max_attempts\": 0}}",
+                 "x.json: limits.max_attempts:");
+    expect_error("{" BASE ", " DATA ", \"limits\": {\"trial_minutes\": -1}}",
+                 "x.json: limits.trial_minutes:");
+    expect_error("{" BASE ", " DATA ", \"limits\": {\"memory\": 1}}",
+                 "x.json: limits.memory: unknown key (known: memory_mb, trial_minutes, "
+                 "max_attempts, isolate)");
+    expect_error("{" BASE ", " DATA ", \"limits\": 3}", "x.json: limits: expected an object");
+    /* jansson's hint about a library flag is said in words */
+    expect_error("{\"name\": \"a\\u0000b\"}", "a NUL character (\\u0000) is not allowed");
+}
+
+/* A batch larger than the training set is refused before any trial runs. */
+static void batch_larger_than_the_training_set_is_refused(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    assert_int_equal(ns_experiment_parse("{" BASE ", \"data\": {\"name\": \"synthetic\", "
+                                         "\"n\": 100}, \"recipe\": {\"batch\": 101}}",
+                                         "x.json", &ex),
+                     0);
+    struct ns_dataset train = {.n = 100};
+    ns_err_clear();
+    assert_int_equal(ns_exp_data_check(&ex, &train), -1);
+    assert_non_null(strstr(ns_errmsg(), "x.json: recipe.batch: 101 is larger than the training "
+                                        "set (100 images)"));
+    train.n = 101;
+    assert_int_equal(ns_exp_data_check(&ex, &train), 0);
+    ns_experiment_free(&ex);
 }
 
 static void train_seed_is_splitmix64(void **state)
@@ -274,6 +364,9 @@ static void space_file_is_found_beside_the_experiment(void **state)
     char want[400];
     snprintf(want, sizeof want, "%s/../tiny.json", sub);
     assert_string_equal(ex.space_path, want);
+    /* the space file is read once, by the load: an edit made afterwards (while a study
+     * starts) reaches neither the sampling nor the stored study */
+    write_file(sp, "{\"edited\": true}");
     struct ns_space *s = ns_experiment_space(&ex);
     if (!s)
         fail_msg("%s", ns_errmsg());
@@ -374,8 +467,11 @@ int main(void)
         cmocka_unit_test(missing_required_keys_are_named),
         cmocka_unit_test(malformed_json_gives_line_and_column),
         cmocka_unit_test(canonical_form_ignores_spelling_not_meaning),
+        cmocka_unit_test(agc_is_canonical_only_when_on),
         cmocka_unit_test(diff_names_the_changed_keys),
         cmocka_unit_test(train_seed_is_splitmix64),
+        cmocka_unit_test(limits_are_read_and_not_part_of_the_study),
+        cmocka_unit_test(batch_larger_than_the_training_set_is_refused),
         cmocka_unit_test(space_file_is_found_beside_the_experiment),
         cmocka_unit_test(inline_space_and_constraints_narrow_it),
         cmocka_unit_test(synthetic_data_loads_with_limits_and_split),

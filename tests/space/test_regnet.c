@@ -140,6 +140,9 @@ static void bad_parameters_are_clear_errors(void **state)
                      "regnet.wm: 1 must be > 1");
     expect_gen_error((struct ns_regnet){13, 24, 36, 2.5, 0, 1, 0}, NS_BLOCK_X, "regnet.group_w");
     expect_gen_error((struct ns_regnet){13, 24, 36, 2.5, 8, 0, 0}, NS_BLOCK_X, "regnet.bot_mul");
+    /* a bottleneck of no channel: refused, not a stage of 999999999 channels */
+    expect_gen_error((struct ns_regnet){13, 24, 36, 2.5, 8, 1e-9, 0}, NS_BLOCK_X,
+                     "regnet.bot_mul: 1e-09 leaves the first stage (w0 24) a bottleneck of");
     expect_gen_error((struct ns_regnet){13, 24, 36, 2.5, 8, 1, 0}, NS_BLOCK_Y, "regnet.se_r");
     expect_gen_error((struct ns_regnet){13, 24, 36, 2.5, 8, 1, 0}, NS_BLOCK_SEP,
                      "regnet: block must be x or y");
@@ -169,6 +172,12 @@ static void parse_regnet_strings(void **state)
     assert_non_null(strstr(ns_errmsg(), "unknown key 'foo'"));
     assert_int_equal(ns_regnet_parse("depth 13", &r), -1);
     assert_non_null(strstr(ns_errmsg(), "expected key=value"));
+    /* a key given twice is an error naming it, not the last one winning */
+    assert_int_equal(ns_regnet_parse("depth=13 w0=24 wa=3 wm=2.49 group_w=8 depth=2", &r), -1);
+    assert_string_equal(ns_errmsg(), "regnet.depth: given twice");
+    assert_int_equal(ns_regnet_parse("depth=13 w0=24 wa=3 wm=2.49 group_w=8 se_r=.2 se_r=.2", &r),
+                     -1);
+    assert_string_equal(ns_errmsg(), "regnet.se_r: given twice");
 }
 
 int main(void)

@@ -75,7 +75,7 @@ Q export --study anynet --json | head -1 | grep -q '"other_params":{"lr":0.05}' 
 expect_fail 1 "only read-only statements" Q sql "DELETE FROM trials"
 expect_fail 1 "one statement only" Q sql "SELECT 1; DELETE FROM trials"
 expect_fail 1 "no such column 'study'; the tables are trials (study_id, trial" Q sql "SELECT config FROM trials WHERE study = 'a'"
-expect_fail 1 "one statement only" Q trials --where "1); DELETE FROM trials; --"
+expect_fail 1 "--where: a ')' without its '('" Q trials --where "1); DELETE FROM trials; --"
 expect_fail 1 "" Q sql "PRAGMA query_only = 0"
 expect_fail 1 "" Q sql "ATTACH '$TMP/other.db' AS o"
 [ ! -e "$TMP/other.db" ] || fail "ATTACH created a file"
@@ -95,6 +95,63 @@ expect_fail 2 "--db FILE is required" "$NETSPACE" query studies
 expect_fail 2 "unknown command 'frob'" Q frob
 expect_fail 2 "--sort does not apply to 'studies'" Q studies --sort trial
 expect_fail 2 "--csv and --json" Q trials --csv --json
+
+# --where only narrows what the other options select: it cannot close its parentheses,
+# comment out the rest or end the statement; parentheses inside quotes are text
+expect_fail 1 "--where: a ')' without its '('" Q trials --study regnet --where "1) OR (1) /*"
+expect_fail 1 "--where: comments ('/*')" Q trials --study regnet --where "(1) /* x */"
+expect_fail 1 "--where: comments ('--')" Q trials --study regnet --where "1 --"
+expect_fail 1 "--where: 1 '(' not closed" Q trials --where "(1"
+expect_fail 1 "--where: unterminated '" Q trials --where "reason = 'x"
+[ "$(Q trials --study regnet --state complete --where "1 OR 1" --columns trial --csv | wc -l)" = 4 ] ||
+    fail "--where widened the selection"
+[ "$(Q trials --study regnet --where "coalesce(reason, ')(') = ')(' OR \"trial\" = 0" --columns trial --csv | wc -l)" = 6 ] ||
+    fail "--where: parentheses in quotes"
+
+# limits: an endless query stops at the time limit or the memory cap with a clear error;
+# rows stream as they are read (a listing piped to head ends at once, holding nothing)
+ENDLESS="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+expect_fail 1 "sql: stopped after 1 s (the time limit; --timeout raises it)" Q sql "$ENDLESS" --timeout 1
+expect_fail 1 "needs more than 16 MB of memory (the memory cap; --max-memory raises it)" \
+    Q sql "$ENDLESS ORDER BY x DESC" --max-memory 16
+out=$(timeout 30 "$NETSPACE" query --db "$DB" sql "$ENDLESS" --csv --timeout 0 | head -n 200001 | tail -n 1)
+[ "$out" = 200000 ] || fail "sql rows are not streamed (got '$out')"
+out=$(timeout 30 "$NETSPACE" query --db "$DB" sql "$ENDLESS" --timeout 0 | head -n 2001 | tail -n 1)
+[ "$(echo $out)" = 2000 ] || fail "table rows are not streamed (got '$out')"
+expect_fail 2 "--timeout: 'x' is not a number" Q sql "SELECT 1" --timeout x
+expect_fail 2 "--db needs a value" "$NETSPACE" query studies --db
+
+# control characters from a db reach no terminal raw in table output
+DBC="$TMP/ctl.db"
+rm -f "$DBC" "$DBC-wal" "$DBC-shm"
+sqlite3 "$DB" ".backup '$DBC'" &&
+    sqlite3 "$DBC" "UPDATE studies SET name = 'an' || char(27) || '[31m' || char(7) WHERE id = 2;
+                    UPDATE trials SET reason = 'a' || char(10) || 'b' WHERE study_id = 1" ||
+    fail "making a db with control characters"
+out=$("$NETSPACE" query --db "$DBC" studies)
+case "$out" in *$'\e'* | *$'\a'*) fail "studies printed a raw control character" ;; esac
+echo "$out" | grep -qF 'an\x1b[31m\x07' || fail "studies: escaped name missing: $out"
+out=$("$NETSPACE" query --db "$DBC" trials --columns study,reason)
+echo "$out" | grep -qF 'a\nb' || fail "trials: escaped newline missing: $out"
+"$NETSPACE" query --db "$DBC" trials --columns study --json | grep -qF '"an\u001B[31m\u0007"' ||
+    fail "json: control characters not escaped"
+
+# a finished db in a folder the reader cannot write is read, and a reader leaves no -wal or
+# -shm file behind (they would belong to the reader and block the owner's next search)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    RO="$TMP/rofolder"
+    rm -rf "$RO" && mkdir -p "$RO" && cp "$DB" "$RO/r.db" && chmod 444 "$RO/r.db" && chmod 555 "$RO"
+    as_other() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+    as_other "$NETSPACE" query --db "$RO/r.db" studies >/dev/null ||
+        fail "query of a db in a read-only folder"
+    chmod 777 "$RO"
+    as_other "$NETSPACE" query --db "$RO/r.db" trials --where "flops > 0" >/dev/null ||
+        fail "query of a mode-444 db as another user"
+    [ ! -e "$RO/r.db-wal" ] && [ ! -e "$RO/r.db-shm" ] || fail "a reader left -wal/-shm files"
+    chmod 755 "$RO"
+else
+    echo "skipped: the other-user checks need root and setpriv"
+fi
 
 # a db with one study needs no --study
 DB1="$TMP/one.db"

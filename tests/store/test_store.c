@@ -173,12 +173,12 @@ static void newer_schema_version_is_refused(void **state)
     struct scratch *s = *state;
     int64_t id;
     ns_db_close(new_db(s->db, &id));
-    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 2");
+    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 3");
     assert_null(ns_db_open(s->db, NS_DB_RW));
     assert_err_contains(s->db);
-    assert_err_contains("schema version 2 is newer");
+    assert_err_contains("schema version 3 is newer");
     assert_null(ns_db_open(s->db, NS_DB_RO));
-    assert_err_contains("schema version 2 is newer");
+    assert_err_contains("schema version 3 is newer");
     raw_sql(s->db, "INSERT INTO netspace_version VALUES (1)");
     assert_null(ns_db_open(s->db, NS_DB_RO));
     assert_err_contains("malformed netspace_version");
@@ -670,6 +670,132 @@ static void single_study_is_the_default(void **state)
     ns_db_close(db);
 }
 
+/* Attempts: a start counts one, a put-back gives it back, a lost trial keeps it; trials that
+ * used max_attempts are failed with the reason, the others stay pending. */
+static void attempts_are_counted_and_exhausted_trials_fail(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(add_trial(db, id, i, NULL), 1);
+    struct ns_db_trial t;
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
+    assert_int_equal(ns_db_trial_reset(db, id, 0), 0); /* interrupted: given back */
+    assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
+    assert_int_equal(t.attempts, 0);
+    ns_db_trial_clear(&t);
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
+    assert_int_equal(ns_db_trial_lost(db, id, 0), 0); /* lost: kept */
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
+    assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), 0);
+    assert_int_equal(ns_db_mark_stale(db, id), 2); /* the run died */
+    assert_int_equal(ns_db_fail_exhausted(db, id, 2), 1);
+    assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
+    assert_int_equal(t.state, NS_DB_FAILED);
+    assert_int_equal(t.attempts, 2);
+    assert_string_equal(t.reason, "lost 2 times: its process died (out of memory? see "
+                                  "limits.memory_mb)");
+    ns_db_trial_clear(&t);
+    assert_int_equal(ns_db_trial_state(db, id, 1), NS_DB_STALE);
+    int *idx, n;
+    assert_int_equal(ns_db_trials_pending(db, id, &idx, &n), 0);
+    assert_int_equal(n, 2);
+    free(idx);
+    ns_db_close(db);
+}
+
+/* A version-1 db (no attempts column) is read as is by a reader and migrated by a writer. */
+static void version_1_db_is_read_and_migrated(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    assert_int_equal(add_trial(db, id, 0, NULL), 1);
+    ns_db_close(db);
+    /* version 1: no attempts, no stage 5-8 parameters, no data fingerprint */
+    char sql[2048] = "ALTER TABLE trials DROP COLUMN attempts; ALTER TABLE studies DROP COLUMN "
+                     "data_fingerprint; UPDATE netspace_version SET schema_version = 1; ";
+    for (int st = 5; st <= 8; st++)
+        for (const char *c = "dwbg"; *c; c++)
+            snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+                     "ALTER TABLE trials DROP COLUMN %c%d; ", *c, st);
+    raw_sql(s->db, sql);
+    db = ns_db_open(s->db, NS_DB_RO);
+    assert_non_null(db);
+    struct ns_db_trial t;
+    assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
+    assert_int_equal(t.attempts, 0);
+    assert_true(t.p[15] != t.p[15]); /* d5: NAN */
+    assert_true(t.p[0] == 10);       /* depth of add_trial */
+    ns_db_trial_clear(&t);
+    ns_db_close(db);
+    db = ns_db_open(s->db, NS_DB_RW);
+    assert_non_null(db);
+    assert_int_equal(count_rows(db, "SELECT schema_version FROM netspace_version"), 2);
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, NULL), 0);
+    assert_int_equal(count_rows(db, "SELECT attempts FROM trials"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_table_info('trials') WHERE name "
+                                    "IN ('d5', 'w6', 'b7', 'g8')"),
+                     4);
+    ns_db_close(db);
+}
+
+/* The parameters of stages 5 to 8 have typed columns (not other_params), like stages 1-4. */
+static void stage_5_to_8_parameters_are_typed(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    struct ns_db_param p[] = {{"d1", 1}, {"d5", 3}, {"w8", 640}, {"b6", 0.5}, {"g7", 16}};
+    struct ns_db_trial_def td = {
+        .idx = 0, .config_json = "{}", .config_hash = "h", .sampled = p, .n_sampled = 5};
+    assert_int_equal(ns_db_trial_add(db, id, &td), 1);
+    struct ns_db_trial t;
+    assert_int_equal(ns_db_trial_load(db, id, 0, &t), 0);
+    static const char *const names[] = {"d1", "d5", "w8", "b6", "g7"};
+    for (int i = 0; i < 5; i++) {
+        int k = 0;
+        while (k < NS_DB_N_PARAMS && strcmp(ns_db_param_names[k], names[i]))
+            k++;
+        assert_true(k < NS_DB_N_PARAMS);
+        assert_true(t.p[k] == p[i].value);
+    }
+    assert_null(t.other_params);
+    ns_db_trial_clear(&t);
+    double *v;
+    int n;
+    const char *cols[] = {"d5", "w8"};
+    assert_int_equal(ns_db_trial_values_n(db, id, 0, cols, 2, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(v[0] == 3 && v[1] == 640);
+    free(v);
+    ns_db_close(db);
+}
+
+/* A write blocked by another connection's lock says so (ns_db_locked), so that a writer can
+ * keep it and retry; other failures do not. */
+static void a_lock_held_elsewhere_is_recognized(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    ns_db_set_busy_timeout(db, 10);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(s->db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(ns_db_begin(db), -1);
+    assert_int_equal(ns_db_locked(db), 1);
+    assert_err_contains("locked");
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(ns_db_begin(db), 0);
+    assert_int_equal(ns_db_trial_start(db, id, 99, 1, NULL), -1);
+    assert_int_equal(ns_db_locked(db), 0);
+    assert_int_equal(ns_db_rollback(db), 0);
+    ns_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +817,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(read_only_handle_cannot_write, setup, teardown),
         cmocka_unit_test_setup_teardown(read_api_studies_trials_values, setup, teardown),
         cmocka_unit_test_setup_teardown(single_study_is_the_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(attempts_are_counted_and_exhausted_trials_fail, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(version_1_db_is_read_and_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_lock_held_elsewhere_is_recognized, setup, teardown),
+        cmocka_unit_test_setup_teardown(stage_5_to_8_parameters_are_typed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
