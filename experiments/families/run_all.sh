@@ -2,7 +2,7 @@
 # The families' short studies of the README (Design spaces: families) into one db (default
 # results/families.db): 8 models a family (7 for the compound-scaling space, whose phi takes
 # 7 values), 1 epoch on the first 10,000 Fashion-MNIST training images, tested on the first
-# 2,000 test images. NP MPI ranks (default 1: a single process, no mpirun).
+# 2,000 test images (repvgg and acnet: 5,000). NP MPI ranks (default 1: a single process, no mpirun).
 # Usage: experiments/families/run_all.sh [NETSPACE] [DB] [NP]
 # Re-running resumes: finished trials are kept.
 set -euo pipefail

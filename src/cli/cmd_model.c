@@ -25,7 +25,8 @@ static const char *help =
     "  --config FILE        a canonical config JSON file instead\n"
     "  --preset NAME        a published ImageNet model (--preset list: the names): resnet18,\n"
     "                       resnet50, resnext50_32x4d, wide_resnet50_2, mobilenet_v2,\n"
-    "                       shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16\n"
+    "                       shufflenet_v2_x1_0, efficientnet_b0, regnet_y_400mf, vit_b_16,\n"
+    "                       repvgg_a0\n"
     "  --im-size N          input size (default 224, or the config's)\n"
     "  --in-ch N            input channels (default 3, or the config's)\n"
     "  --classes N          classes (default 1000, or the config's)\n"
@@ -36,6 +37,9 @@ static const char *help =
     "  --first-stride 1|2   stride of the first stage (default 2; --regnet only)\n"
     "  --layers             print the layer graph: one row per layer with its inputs,\n"
     "                       output shape, parameters and flops\n"
+    "  --deploy             the inference form: every BN after a conv folded into it,\n"
+    "                       RepVGG/ACNet branches merged into one 3x3 conv with a bias;\n"
+    "                       its complexity (and layers with --layers, numbers with --json)\n"
     "  --batch N            batch size of the memory estimate (default 128)\n"
     "  --json               print one JSON object: the canonical config plus hash, flops,\n"
     "                       params, acts, widths, depths, group_widths, train_memory\n"
@@ -57,7 +61,8 @@ static void human(double v, char *buf, size_t n)
     snprintf(buf, n, "%.3g %s", v, units[u]);
 }
 
-static int print_json(const struct ns_config *c, const struct ns_complexity *cx, size_t mem)
+static int print_json(const struct ns_config *c, const struct ns_complexity *cx, size_t mem,
+                      int deploy)
 {
     json_t *j = ns_config_to_jansson(c);
     if (!j)
@@ -78,6 +83,8 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     json_object_set_new(j, "acts", json_integer((json_int_t)cx->acts));
     json_object_set_new(j, "hash", json_string(hash));
     json_object_set_new(j, "train_memory", json_integer((json_int_t)mem));
+    if (deploy)
+        json_object_set_new(j, "form", json_string("deploy"));
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (!s)
@@ -87,12 +94,10 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     return 0;
 }
 
-/* One row per layer: what it is, where it reads from, its output and its cost. */
-static int print_layers(const struct ns_config *c)
+/* One row per layer of g: what it is, where it reads from, its output and its cost. */
+static void print_layers(const struct ns_config *c, const struct ns_graph *gp)
 {
-    struct ns_graph g;
-    if (ns_graph_build(c, NULL, &g))
-        return -1;
+    const struct ns_graph g = *gp;
     printf("%4s %-9s %-8s %-24s %-11s %-14s %10s %12s\n", "id", "where", "layer", "detail",
            "inputs", "output", "params", "flops");
     for (int i = 0; i < g.n; i++) {
@@ -107,7 +112,7 @@ static int print_layers(const struct ns_config *c)
         switch (l->kind) {
         case NS_L_CONV:
         case NS_L_WSCONV:
-            snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, l->k, l->stride,
+            snprintf(detail, sizeof detail, "%dx%d s%d%s", l->k, ns_layer_kw(l), l->stride,
                      l->groups == l->c && l->groups > 1 ? " depthwise" : "");
             if (l->groups > 1 && l->groups != l->c)
                 snprintf(detail + strlen(detail), sizeof detail - strlen(detail), " g%d",
@@ -160,12 +165,10 @@ static int print_layers(const struct ns_config *c)
     ns_graph_complexity(&g, &t);
     printf("%4s %-9s %-8s %-24s %-11s %-14s %10.0f %12.0f\n", "", "total", "", "", "", "",
            t.params, t.flops);
-    ns_graph_free(&g);
-    return 0;
 }
 
 static void print_table(const struct ns_config *c, const struct ns_complexity *cx, size_t mem,
-                        int batch)
+                        int batch, int deploy)
 {
     char hash[17], f[32], p[32], a[32];
     ns_config_hash(c, hash);
@@ -185,6 +188,9 @@ static void print_table(const struct ns_config *c, const struct ns_complexity *c
         printf("%5d %4d %6d %2d %6d %6g %2d\n", i + 1, s->d, s->w, s->s, s->g, s->b,
                ns_stage_k(s));
     }
+    if (deploy)
+        printf("\nform    deployed (inference): BN folded into convs, RepVGG/ACNet branches\n"
+               "        merged into one 3x3 conv with a bias\n");
     human(cx->flops, f, sizeof f);
     human(cx->params, p, sizeof p);
     human(cx->acts, a, sizeof a);
@@ -212,12 +218,13 @@ int ns_cmd_model(int argc, char **argv)
                                          {"first-stride", required_argument, 0, 'f'},
                                          {"json", no_argument, 0, 'j'},
                                          {"layers", no_argument, 0, 'L'},
+                                         {"deploy", no_argument, 0, 'D'},
                                          {"batch", required_argument, 0, 'B'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *regnet = NULL, *config = NULL, *preset = NULL;
     long im_size = -1, in_ch = -1, classes = -1, stem_w = -1, first_stride = -1;
-    int stem = -1, block = -1, json = 0, layers = 0;
+    int stem = -1, block = -1, json = 0, layers = 0, deploy = 0;
     long batch = 128;
     double bot_mul = -1;
     optind = 0;
@@ -278,6 +285,9 @@ int ns_cmd_model(int argc, char **argv)
             break;
         case 'L':
             layers = 1;
+            break;
+        case 'D':
+            deploy = 1;
             break;
         case 'B':
             if (ns_cli_int("model", "--batch", optarg, 1, 1000000, &batch))
@@ -348,16 +358,34 @@ int ns_cmd_model(int argc, char **argv)
     if (layers && json)
         return ns_cli_usage_error("model", "--layers and --json: give one");
     struct ns_complexity cx;
+    struct ns_graph g, d;
     size_t mem = 0;
-    if (ns_complexity(&c, &cx) || !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch))) {
-        ns_die_msg();
-        return 1;
+    /* the training memory is the training form's */
+    if (ns_complexity(&c, &cx) ||
+        !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch)))
+        goto fail;
+    if (ns_graph_build(&c, NULL, &g))
+        goto fail;
+    if (deploy) {
+        int rc = ns_graph_deploy(&g, &d);
+        ns_graph_free(&g);
+        if (rc)
+            goto fail;
+        g = d;
+        ns_graph_complexity(&g, &cx);
     }
-    int rc = layers ? print_layers(&c) : json ? print_json(&c, &cx, mem)
-                                               : (print_table(&c, &cx, mem, (int)batch), 0);
-    if (rc) {
-        ns_die_msg();
-        return 1;
-    }
+    int rc = 0;
+    if (layers)
+        print_layers(&c, &g);
+    else if (json)
+        rc = print_json(&c, &cx, mem, deploy);
+    else
+        print_table(&c, &cx, mem, (int)batch, deploy);
+    ns_graph_free(&g);
+    if (rc)
+        goto fail;
     return 0;
+fail:
+    ns_die_msg();
+    return 1;
 }

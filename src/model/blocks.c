@@ -12,14 +12,18 @@
 
 #include <math.h>
 
-/* The sum of a residual block's branch y (after stochastic depth, if any) and its shortcut,
- * then the block's activation (ReLU fused into the add). */
-static int add_act(struct ns_emit *e, int y, int sc)
+/* y + sc, then the block's activation (ReLU fused into the add); add_act: y is a residual
+ * block's branch, after stochastic depth (if any). */
+static int sum2_act(struct ns_emit *e, int y, int sc)
 {
-    y = ns_e_drop_path(e, y);
     if (e->cfg->act == NS_ACT_RELU)
         return ns_e_add(e, y, sc, 1);
     return ns_e_act(e, ns_e_add(e, y, sc, 0), e->cfg->act);
+}
+
+static int add_act(struct ns_emit *e, int y, int sc)
+{
+    return sum2_act(e, ns_e_drop_path(e, y), sc);
 }
 
 /* SE of width round(se_r * w_in) on x; -1 when that rounds to 0. */
@@ -159,6 +163,53 @@ static int emit_shuffle_v2(struct ns_emit *e, int x, const struct ns_stage *st, 
     return ns_e_shuffle(e, ns_e_concat(e, a, b), 2);
 }
 
+/* The sum of n >= 2 parallel branch outputs, then the block's activation. No stochastic
+ * depth: the branches are not a residual (and a dropped sum could not be folded). */
+static int sum_act(struct ns_emit *e, const int *y, int n)
+{
+    int sum = y[0];
+    for (int i = 1; i + 1 < n; i++)
+        sum = ns_e_add(e, sum, y[i], 0);
+    return sum2_act(e, sum, y[n - 1]);
+}
+
+/* A conv-BN branch of a structurally re-parameterizable block (no activation of its own). */
+static int conv_bn(struct ns_emit *e, int x, int w, int kh, int kw, int s)
+{
+    return ns_e_bn(e, ns_e_conv_rect(e, x, w, kh, kw, s, 1, 0), 0, 0);
+}
+
+int ns_e_repvgg_unit(struct ns_emit *e, int x, int w, int s)
+{
+    int y[3], n = 0;
+    y[n++] = conv_bn(e, x, w, 3, 3, s);
+    y[n++] = conv_bn(e, x, w, 1, 1, s);
+    if (s == 1 && ns_e_c(e, x) == w)
+        y[n++] = ns_e_bn(e, x, 0, 0);
+    return sum_act(e, y, n);
+}
+
+/* repvgg (RepVGG's training-time block): conv 3x3 s-BN + conv 1x1 s-BN + BN of the input
+ * (only when s == 1 and w_in == w), summed, act. For inference the three branches fold into
+ * one 3x3 conv with a bias (src/model/deploy.c, src/nn/reparam.c): a VGG-like plain net. */
+static int emit_repvgg(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    return ns_e_repvgg_unit(e, x, st->w, s);
+}
+
+/* acnet (ACNet's asymmetric convolution block, one per block): conv 3x3 s-BN + conv 1x3
+ * s-BN + conv 3x1 s-BN, summed, act; folds into one 3x3 conv with a bias for inference. */
+static int emit_acnet(struct ns_emit *e, int x, const struct ns_stage *st, int s, int i)
+{
+    (void)i;
+    int y[3]; /* one statement each: the layers' order is the branches' */
+    y[0] = conv_bn(e, x, st->w, 3, 3, s);
+    y[1] = conv_bn(e, x, st->w, 1, 3, s);
+    y[2] = conv_bn(e, x, st->w, 3, 1, s);
+    return sum_act(e, y, 3);
+}
+
 /* shuffle_v1 (ShuffleNet v1 unit): bottleneck bw = round(w*b) (the paper's b = 1/4), G =
  * bw/g groups (g: the group width on the bottleneck side). Grouped conv 1x1 w_in->bw-BN-act
  * (ungrouped in the net's first block, whose input is the stem's few channels, as in the
@@ -266,4 +317,6 @@ const struct ns_block_def ns_block_defs[NS_BLOCK_COUNT] = {
     [NS_BLOCK_SHUFFLE_V1] = {"shuffle_v1", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT, emit_shuffle_v1},
     [NS_BLOCK_VIT] = {"vit", NS_TAKES_G | NS_TAKES_B | NS_TOKENS, emit_vit, head_vit},
     [NS_BLOCK_NF] = {"nf", NS_TAKES_G | NS_TAKES_B | NS_TAKES_ACT | NS_NORM_FREE, emit_nf},
+    [NS_BLOCK_REPVGG] = {"repvgg", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_repvgg},
+    [NS_BLOCK_ACNET] = {"acnet", NS_TAKES_ACT | NS_NO_BN_AFTER, emit_acnet},
 };

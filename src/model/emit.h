@@ -48,6 +48,9 @@ int ns_e_h(const struct ns_emit *e, int x);
 int ns_e_c(const struct ns_emit *e, int x);
 
 int ns_e_conv(struct ns_emit *e, int x, int cout, int k, int stride, int groups, int bias);
+/* A kh x kw conv (pads kh/2 and kw/2; ns_e_conv is kh = kw = k). */
+int ns_e_conv_rect(struct ns_emit *e, int x, int cout, int kh, int kw, int stride, int groups,
+                   int bias);
 /* BN (relu: a ReLU fused after it; res_last: the last BN of a residual branch). */
 int ns_e_bn(struct ns_emit *e, int x, int relu, int res_last);
 int ns_e_act(struct ns_emit *e, int x, enum ns_act a);
@@ -77,8 +80,14 @@ int ns_e_ln(struct ns_emit *e, int x);
 int ns_e_attn(struct ns_emit *e, int qkv, int heads);
 int ns_e_token0(struct ns_emit *e, int x);
 int ns_e_linear_init(struct ns_emit *e, int x, int cout, enum ns_init init, int small_bias);
+/* A copy of layer l (its shape and settings, stamped with e's stage and block) reading
+ * x and y instead of l's inputs. */
+int ns_e_copy(struct ns_emit *e, const struct ns_layer *l, int x, int y);
 /* Projection shortcut: 1x1 strided conv + BN. */
 int ns_e_projection(struct ns_emit *e, int x, int w, int stride);
+/* RepVGG's training-time unit (blocks.c): conv 3x3 s-BN + conv 1x1 s-BN [+ BN of x when
+ * s == 1 and x has w channels], summed, then the config's activation. Also the repvgg stem. */
+int ns_e_repvgg_unit(struct ns_emit *e, int x, int w, int s);
 
 /* ---- normalizer-free nets (NS_NORM_FREE) ----
  * NS_NF_ALPHA: the residual branch's scale; ns_nf_gamma: the gain that makes the config's

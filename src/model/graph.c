@@ -60,19 +60,25 @@ static struct ns_layer *last(struct ns_emit *e)
 int ns_e_h(const struct ns_emit *e, int x) { return e->g->layer[x].h; }
 int ns_e_c(const struct ns_emit *e, int x) { return e->g->layer[x].c; }
 
-int ns_e_conv(struct ns_emit *e, int x, int cout, int k, int stride, int groups, int bias)
+int ns_e_conv_rect(struct ns_emit *e, int x, int cout, int kh, int kw, int stride, int groups,
+                   int bias)
 {
     const struct ns_layer *in = &e->g->layer[x];
-    int pad = k / 2;
-    int ho = (in->h + 2 * pad - k) / stride + 1, wo = (in->w + 2 * pad - k) / stride + 1;
+    int ho = (in->h + 2 * (kh / 2) - kh) / stride + 1, wo = (in->w + 2 * (kw / 2) - kw) / stride + 1;
     int id = append(e, NS_L_CONV, x, -1, ho, wo, cout);
     struct ns_layer *l = last(e);
-    l->k = k;
+    l->k = kh;
+    l->kw = kw == kh ? 0 : kw;
     l->stride = stride;
-    l->pad = pad;
+    l->pad = kh / 2;
     l->groups = groups;
     l->bias = bias;
     return id;
+}
+
+int ns_e_conv(struct ns_emit *e, int x, int cout, int k, int stride, int groups, int bias)
+{
+    return ns_e_conv_rect(e, x, cout, k, k, stride, groups, bias);
 }
 
 int ns_e_bn(struct ns_emit *e, int x, int relu, int res_last)
@@ -182,6 +188,20 @@ int ns_e_concat(struct ns_emit *e, int x, int y)
 {
     const struct ns_layer *a = &e->g->layer[x];
     return append(e, NS_L_CONCAT, x, y, a->h, a->w, a->c + ns_e_c(e, y));
+}
+
+int ns_e_copy(struct ns_emit *e, const struct ns_layer *l, int x, int y)
+{
+    int id = append(e, l->kind, x, y, l->h, l->w, l->c);
+    struct ns_layer *d = last(e);
+    if (!e->failed) {
+        *d = *l;
+        d->in[0] = x;
+        d->in[1] = y;
+        d->stage = e->stage;
+        d->block = e->block;
+    }
+    return id;
 }
 
 int ns_e_drop_path(struct ns_emit *e, int x)
@@ -304,6 +324,8 @@ static int stem(struct ns_emit *e, int x)
         for (int p = c->patch; p > 1; p /= 2)
             x = ns_e_bn(e, ns_e_conv(e, x, c->stem_w, 3, 2, 1, 0), 1, 0);
         return ns_e_conv(e, x, c->stem_w, 1, 1, 1, 1);
+    case NS_STEM_REPVGG:
+        return ns_e_repvgg_unit(e, x, c->stem_w, 2);
     default:
         return x;
     }
@@ -377,7 +399,7 @@ void ns_layer_complexity(const struct ns_graph *g, int id, struct ns_complexity 
     memset(out, 0, sizeof *out);
     if (l->kind == NS_L_CONV || l->kind == NS_L_WSCONV) {
         int cin = g->layer[l->in[0]].c;
-        double w = (double)l->k * l->k * cin * l->c / l->groups;
+        double w = (double)l->k * ns_layer_kw(l) * cin * l->c / l->groups;
         /* a bias costs one add per output element */
         out->flops = w * l->h * l->w + (l->bias ? (double)l->c * l->h * l->w : 0);
         /* a WS conv's gain: one parameter per output channel (the standardization itself

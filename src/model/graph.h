@@ -16,7 +16,8 @@
 
 enum ns_layer_kind {
     NS_L_INPUT,   /* the image */
-    NS_L_CONV,    /* k x k conv, stride, pad k/2, groups, optional bias */
+    NS_L_CONV,    /* k x kw conv (kw 0: square k x k), stride, pads k/2 and kw/2, groups,
+                   * optional bias */
     NS_L_BN,      /* batch norm (optionally with a ReLU fused after it) */
     NS_L_ACT,     /* elementwise activation */
     NS_L_ADD,     /* in[0] + in[1] (optionally followed by ReLU) */
@@ -74,7 +75,12 @@ struct ns_layer {
     int small_bias;      /* CONV, LINEAR: bias N(0, 1e-6) instead of 0 (ViT's MLP) */
     float mul_in, mul_out; /* NF_ACT */
     float alpha;         /* NF_ADD */
+    int kw;              /* conv: kernel width when not square (ACNet's 1x3 and 3x1; k is the
+                          * height), 0 for a square k x k kernel */
 };
+
+/* A conv layer's kernel width (k when square). */
+static inline int ns_layer_kw(const struct ns_layer *l) { return l->kw ? l->kw : l->k; }
 
 struct ns_graph {
     struct ns_layer *layer; /* layer[0] is the input */
@@ -107,5 +113,41 @@ double ns_layer_params(const struct ns_graph *g, int id);
 
 /* "conv", "bn", "act", ... */
 const char *ns_layer_kind_name(enum ns_layer_kind k);
+
+/* ---- the inference form (deploy.c) -----------------------------------------------------
+ * For evaluation a graph folds into a cheaper one with the same outputs: every BN that is
+ * the only reader of a conv, right after it, folds into the conv's weights and a bias (as
+ * src/nn/net.c's ns_net_fuse_bn does), and every structurally re-parameterizable sum folds
+ * into one conv (RepVGG, ACNet; src/nn/reparam.c folds the weights).
+ *
+ * A re-parameterizable sum is an ADD (the root) whose inputs are, through ADDs without
+ * ReLU that nothing else reads, n >= 2 linear branches of one tensor x, each a BN without
+ * ReLU that only the sum reads: of a conv that only that BN reads (a conv branch) or of x
+ * itself (an identity branch). It folds when the convs are ungrouped, share one stride and
+ * fit centred into the largest, which is square with an odd size (3x3 holds 1x1, 1x3, 3x1:
+ * pads k/2 keep their centres aligned); an identity branch needs stride 1 and as many
+ * output as input channels (it becomes the kernel's centre diagonal). */
+#define NS_MERGE_MAX 8
+struct ns_merge {
+    int root;   /* the last ADD: its output is the merged conv's (its ReLU after it) */
+    int x;      /* the branches' input */
+    int target; /* the conv that the others fold into */
+    int n;      /* branches */
+    int conv[NS_MERGE_MAX], bn[NS_MERGE_MAX]; /* branch i: its conv (-1: identity), its BN */
+    int n_adds;
+    int add[NS_MERGE_MAX]; /* the sum's ADDs, root first */
+};
+
+/* How many layers read each layer (a malloc'd array of g->n ints the caller frees), or
+ * NULL when out of memory. */
+int *ns_graph_uses(const struct ns_graph *g);
+/* Every re-parameterizable sum of g, outermost first (no two share a layer): *out is a
+ * malloc'd array of *n merges (NULL when none) the caller frees. 0, or -1 (ns_err) when out
+ * of memory. */
+int ns_graph_merges(const struct ns_graph *g, struct ns_merge **out, int *n);
+/* The inference form of g into *out (zeroed on entry or freed before): folded BNs and
+ * sums become convs with a bias (a BN's or root's ReLU an act layer after it); every other
+ * layer is copied. Its complexity is the deployed net's. 0, or -1 (ns_err; *out empty). */
+int ns_graph_deploy(const struct ns_graph *g, struct ns_graph *out);
 
 #endif

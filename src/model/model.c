@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const stem_names[NS_STEM_COUNT] = {"cifar",       "simple",   "res",
-                                                      "simple_pool", "patchify", "conv_patch"};
+static const char *const stem_names[NS_STEM_COUNT] = {
+    "cifar", "simple", "res", "simple_pool", "patchify", "conv_patch", "repvgg"};
 static const char *const bn_order_names[NS_BN_ORDER_COUNT] = {"before_act", "after_act"};
 static const char *const act_names[NS_ACT_COUNT] = {"relu", "silu", "relu6", "sigmoid", "gelu"};
 
@@ -103,6 +103,13 @@ static int check_fields(const struct ns_config *c)
         return ns_err("bn_order: %s blocks are pre-activation (BN, ReLU, conv); after_act "
                       "is for the other block types",
                       bname);
+    if ((takes & NS_NO_BN_AFTER) && c->bn_order == NS_BN_AFTER_ACT)
+        return ns_err("bn_order: %s blocks sum conv-BN branches before the activation; "
+                      "after_act does not apply",
+                      bname);
+    if (c->stem == NS_STEM_REPVGG && c->bn_order == NS_BN_AFTER_ACT)
+        return ns_err("bn_order: the repvgg stem sums conv-BN branches before the activation; "
+                      "after_act does not apply");
     if (!(takes & NS_TAKES_ACT) && c->act != NS_ACT_RELU)
         return ns_err("act: %s blocks are pre-activation with ReLU; act is for the other block "
                       "types",
@@ -384,7 +391,7 @@ int ns_config_from_jansson(const json_t *j, struct ns_config *out)
         return -1;
     if ((v = ns_stem_from_name(name)) < 0)
         return ns_err("config.stem.type: unknown stem '%s' (cifar, simple, res, simple_pool, "
-                      "patchify, conv_patch)",
+                      "patchify, conv_patch, repvgg)",
                       name);
     c.stem = (enum ns_stem)v;
 

@@ -7,7 +7,7 @@
  * Fields (canonical JSON names in quotes):
  *   "in_ch", "im_size", "classes"  input channels, square input size, classes
  *   "stem": {"type", "w"}          stem type (cifar, simple, res, simple_pool, patchify,
- *                                   conv_patch) and width
+ *                                   conv_patch, repvgg) and width
  *   "patch"                         the patch size of a patchify or conv_patch stem (written
  *                                   when not 0)
  *   "block"                         block type, the same for every stage (blocks.c)
@@ -37,9 +37,9 @@
 
 enum ns_block { NS_BLOCK_VANILLA, NS_BLOCK_RES_BASIC, NS_BLOCK_X, NS_BLOCK_Y, NS_BLOCK_SEP,
                 NS_BLOCK_MBCONV, NS_BLOCK_MBV1, NS_BLOCK_SHUFFLE_V2, NS_BLOCK_SHUFFLE_V1,
-                NS_BLOCK_VIT, NS_BLOCK_NF, NS_BLOCK_COUNT };
+                NS_BLOCK_VIT, NS_BLOCK_NF, NS_BLOCK_REPVGG, NS_BLOCK_ACNET, NS_BLOCK_COUNT };
 enum ns_stem { NS_STEM_CIFAR, NS_STEM_SIMPLE, NS_STEM_RES, NS_STEM_SIMPLE_POOL,
-               NS_STEM_PATCHIFY, NS_STEM_CONV_PATCH, NS_STEM_COUNT };
+               NS_STEM_PATCHIFY, NS_STEM_CONV_PATCH, NS_STEM_REPVGG, NS_STEM_COUNT };
 enum ns_bn_order { NS_BN_BEFORE_ACT, NS_BN_AFTER_ACT, NS_BN_ORDER_COUNT };
 /* Activations: the first three can be a config's "act"; sigmoid gates SE. */
 enum ns_act { NS_ACT_RELU, NS_ACT_SILU, NS_ACT_RELU6, NS_ACT_SIGMOID, NS_ACT_GELU,
@@ -96,6 +96,8 @@ enum {
     NS_NORM_FREE = 256,    /* no BN anywhere (nf): the stem and head convs are scaled
                             * weight-standardized convs with biases and their activations
                             * gamma-scaled; bn_order must be before_act; act relu or silu */
+    NS_NO_BN_AFTER = 512,  /* act, but not bn_order after_act: the block sums BN'd branches
+                            * before its activation (repvgg, acnet) */
 };
 unsigned ns_block_takes(enum ns_block b);
 

@@ -1,7 +1,8 @@
 /* Presets: the published ImageNet models as model configs, at any input shape. Each is the
  * canonical JSON of its 224x224, 3-channel, 1000-class form; ns_model_preset reads it and
  * sets the input shape asked for. At 224 px and 1000 classes their parameter counts and
- * flops equal torchvision's definitions' (tests/fixtures/model/torchvision_table.py). */
+ * flops equal torchvision's definitions' (tests/fixtures/model/torchvision_table.py), but
+ * for repvgg_a0, which torchvision lacks (the paper's figures: tests/model/test_presets.c). */
 #include "model/model.h"
 
 #include "util/err.h"
@@ -67,7 +68,12 @@ static const struct preset presets[] = {
      "\"stem\":{\"type\":\"simple\",\"w\":32}}"},
     {"vit_b_16", "ViT-B/16: patch 16, width 768, 12 encoder blocks of 12 heads, MLP 3072",
      "{\"block\":\"vit\"," INPUT "\"patch\":16,\"stages\":["
-     "{\"b\":4,\"d\":12,\"g\":64,\"s\":1,\"w\":768}],\"stem\":{\"type\":\"patchify\",\"w\":768}}"},
+     "{\"b\":4,\"d\":12,\"g\":64,\"s\":1,\"w\":768}],\"stem\":{\"type\":\"patchify\",\"w\":768}}"},    /* not in torchvision: its figures are the paper's (tests/model/test_presets.c) */
+    {"repvgg_a0", "RepVGG-A0 (training form): repvgg blocks 48-96-192-1280, depths 2-4-14-1",
+     "{\"block\":\"repvgg\"," INPUT "\"stages\":["
+     "{\"b\":1,\"d\":2,\"g\":0,\"s\":2,\"w\":48},{\"b\":1,\"d\":4,\"g\":0,\"s\":2,\"w\":96},"
+     "{\"b\":1,\"d\":14,\"g\":0,\"s\":2,\"w\":192},{\"b\":1,\"d\":1,\"g\":0,\"s\":2,\"w\":1280}],"
+     "\"stem\":{\"type\":\"repvgg\",\"w\":48}}"},
 };
 #define N_PRESETS (int)(sizeof presets / sizeof presets[0])
 

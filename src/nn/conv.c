@@ -1,6 +1,7 @@
 /* 2D convolution, NHWC, forward and backward, with four kernels chosen by shape:
  *   1x1 ungrouped      one GEMM over all n*ho*wo pixels (strided inputs gathered first)
- *   kxk ungrouped      im2col per image, then GEMM (the stem, vanilla and basic blocks)
+ *   kxk ungrouped      im2col per image, then GEMM (the stem, vanilla and basic blocks;
+ *                      also rectangular kh x kw kernels, ACNet's 1x3 and 3x1)
  *   depthwise          direct loops vectorized over channels
  *   grouped            direct kernel on blocks of 8 output channels: each block reads
  *                      its group's g input channels (g >= 8) or, for g < 8, the block's 8
@@ -24,7 +25,9 @@ enum conv_kind { K_GEMM1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_GENERIC };
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
     if (c->groups == 1)
-        return c->k == 1 ? K_GEMM1 : K_IM2COL;
+        return c->kh == 1 && c->kw == 1 ? K_GEMM1 : K_IM2COL;
+    if (c->kh != c->kw)
+        return K_GENERIC; /* rectangular: the kernels below are square only */
     if (c->cpg == 1 && c->cin == c->cout)
         return K_DEPTHWISE;
     int g = c->cpg;
@@ -36,18 +39,30 @@ static enum conv_kind kind_of(const struct ns_conv *c)
 void ns_conv_setup(struct ns_conv *c, int h, int w, int cin, int cout, int k, int stride,
                    int groups, int has_bias)
 {
+    ns_conv_setup_rect(c, h, w, cin, cout, k, k, stride, groups, has_bias);
+}
+
+void ns_conv_setup_rect(struct ns_conv *c, int h, int w, int cin, int cout, int kh, int kw,
+                        int stride, int groups, int has_bias)
+{
     memset(c, 0, sizeof *c);
     c->h = h;
     c->w = w;
     c->cin = cin;
     c->cout = cout;
-    c->k = k;
+    c->kh = kh;
+    c->kw = kw;
+    c->pad_h = kh / 2;
+    c->pad_w = kw / 2;
+    if (kh == kw) {
+        c->k = kh;
+        c->pad = kh / 2;
+    }
     c->stride = stride;
-    c->pad = k / 2;
     c->groups = groups;
     c->cpg = cin / groups;
-    c->ho = (h + 2 * c->pad - k) / stride + 1;
-    c->wo = (w + 2 * c->pad - k) / stride + 1;
+    c->ho = (h + 2 * c->pad_h - kh) / stride + 1;
+    c->wo = (w + 2 * c->pad_w - kw) / stride + 1;
     c->has_bias = has_bias;
 }
 
@@ -57,7 +72,7 @@ static size_t g8_thread_floats(const struct ns_conv *c);
 
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
 {
-    size_t kk = (size_t)c->k * c->k, m = (size_t)n * c->ho * c->wo;
+    size_t kk = (size_t)c->kh * c->kw, m = (size_t)n * c->ho * c->wo;
     size_t part = kk * c->cpg * c->cout + (size_t)c->cout; /* per-thread dW + db partials */
     size_t s = 0;
     switch (kind_of(c)) {
@@ -306,18 +321,18 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
 
 /* ---- kxk ungrouped: im2col + GEMM --------------------------------------------------- */
 
-/* col (ho*wo, k*k*cin) for one image. */
+/* col (ho*wo, kh*kw*cin) for one image. */
 static void im2col(const struct ns_conv *c, const float *x, float *col)
 {
-    int kc = c->k * c->k * c->cin;
+    int kc = c->kh * c->kw * c->cin;
     for (int ho = 0; ho < c->ho; ho++)
         for (int wo = 0; wo < c->wo; wo++) {
             float *row = col + ((size_t)ho * c->wo + wo) * kc;
-            for (int kh = 0; kh < c->k; kh++) {
-                int hi = ho * c->stride - c->pad + kh;
-                for (int kw = 0; kw < c->k; kw++) {
-                    int wi = wo * c->stride - c->pad + kw;
-                    float *d = row + (kh * c->k + kw) * c->cin;
+            for (int kh = 0; kh < c->kh; kh++) {
+                int hi = ho * c->stride - c->pad_h + kh;
+                for (int kw = 0; kw < c->kw; kw++) {
+                    int wi = wo * c->stride - c->pad_w + kw;
+                    float *d = row + (kh * c->kw + kw) * c->cin;
                     if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
                         memset(d, 0, sizeof(float) * c->cin);
                     else
@@ -330,19 +345,19 @@ static void im2col(const struct ns_conv *c, const float *x, float *col)
 /* dx (h, w, cin) += the columns of dcol folded back onto their input pixels. */
 static void col2im(const struct ns_conv *c, const float *dcol, float *dx)
 {
-    int kc = c->k * c->k * c->cin;
+    int kc = c->kh * c->kw * c->cin;
     for (int ho = 0; ho < c->ho; ho++)
         for (int wo = 0; wo < c->wo; wo++) {
             const float *row = dcol + ((size_t)ho * c->wo + wo) * kc;
-            for (int kh = 0; kh < c->k; kh++) {
-                int hi = ho * c->stride - c->pad + kh;
+            for (int kh = 0; kh < c->kh; kh++) {
+                int hi = ho * c->stride - c->pad_h + kh;
                 if (hi < 0 || hi >= c->h)
                     continue;
-                for (int kw = 0; kw < c->k; kw++) {
-                    int wi = wo * c->stride - c->pad + kw;
+                for (int kw = 0; kw < c->kw; kw++) {
+                    int wi = wo * c->stride - c->pad_w + kw;
                     if (wi < 0 || wi >= c->w)
                         continue;
-                    const float *s = row + (kh * c->k + kw) * c->cin;
+                    const float *s = row + (kh * c->kw + kw) * c->cin;
                     float *d = dx + ((size_t)hi * c->w + wi) * c->cin;
                     for (int i = 0; i < c->cin; i++)
                         d[i] += s[i];
@@ -363,7 +378,7 @@ struct conv_ctx {
 
 static size_t im2col_thread_floats(const struct ns_conv *c)
 {
-    size_t kk = (size_t)c->k * c->k;
+    size_t kk = (size_t)c->kh * c->kw;
     return 2 * (size_t)c->ho * c->wo * kk * c->cin + kk * c->cpg * c->cout + (size_t)c->cout;
 }
 
@@ -371,7 +386,7 @@ static void im2col_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
     const struct ns_conv *c = t->c;
-    int lo, hi, kc = c->k * c->k * c->cin, rows = c->ho * c->wo;
+    int lo, hi, kc = c->kh * c->kw * c->cin, rows = c->ho * c->wo;
     ns_split(t->n, ith, nth, &lo, &hi);
     float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
     for (int i = lo; i < hi; i++) {
@@ -385,7 +400,7 @@ static void im2col_bwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
     const struct ns_conv *c = t->c;
-    int lo, hi, kc = c->k * c->k * c->cin, rows = c->ho * c->wo;
+    int lo, hi, kc = c->kh * c->kw * c->cin, rows = c->ho * c->wo;
     ns_split(t->n, ith, nth, &lo, &hi);
     float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
     float *dcol = col + (size_t)rows * kc;
@@ -760,16 +775,16 @@ static void gen_fwd_task(void *vp, int ith, int nth)
             for (int co = 0; co < c->cout; co++) {
                 int ci0 = (co / opg) * g;
                 float s = c->has_bias && t->b ? t->b[co] : 0.0f;
-                for (int kh = 0; kh < c->k; kh++) {
-                    int hi2 = ho * c->stride - c->pad + kh;
+                for (int kh = 0; kh < c->kh; kh++) {
+                    int hi2 = ho * c->stride - c->pad_h + kh;
                     if (hi2 < 0 || hi2 >= c->h)
                         continue;
-                    for (int kw = 0; kw < c->k; kw++) {
-                        int wi = wo * c->stride - c->pad + kw;
+                    for (int kw = 0; kw < c->kw; kw++) {
+                        int wi = wo * c->stride - c->pad_w + kw;
                         if (wi < 0 || wi >= c->w)
                             continue;
                         const float *xp = x + ((size_t)hi2 * c->w + wi) * c->cin + ci0;
-                        const float *wp = t->w + (size_t)(kh * c->k + kw) * g * c->cout + co;
+                        const float *wp = t->w + (size_t)(kh * c->kw + kw) * g * c->cout + co;
                         for (int j = 0; j < g; j++)
                             s += xp[j] * wp[(size_t)j * c->cout];
                     }
@@ -794,16 +809,16 @@ static void gen_bwd_data_task(void *vp, int ith, int nth)
             for (int ci = 0; ci < c->cin; ci++) {
                 int gi = ci / g, j = ci % g;
                 float s = t->acc ? dx[ci] : 0.0f;
-                for (int kh = 0; kh < c->k; kh++) {
-                    int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
+                for (int kh = 0; kh < c->kh; kh++) {
+                    int ho = tap_source(hh, kh, c->pad_h, c->stride, c->ho);
                     if (ho < 0)
                         continue;
-                    for (int kw = 0; kw < c->k; kw++) {
-                        int wo = tap_source(ww, kw, c->pad, c->stride, c->wo);
+                    for (int kw = 0; kw < c->kw; kw++) {
+                        int wo = tap_source(ww, kw, c->pad_w, c->stride, c->wo);
                         if (wo < 0)
                             continue;
                         const float *dp = dy + ((size_t)ho * c->wo + wo) * c->cout;
-                        const float *wp = t->w + ((size_t)(kh * c->k + kw) * g + j) * c->cout;
+                        const float *wp = t->w + ((size_t)(kh * c->kw + kw) * g + j) * c->cout;
                         for (int co = gi * opg; co < (gi + 1) * opg; co++)
                             s += dp[co] * wp[co];
                     }
@@ -818,7 +833,7 @@ static void gen_bwd_weight_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
     const struct ns_conv *c = t->c;
-    int lo, hi, g = c->cpg, opg = c->cout / c->groups, kk = c->k * c->k;
+    int lo, hi, g = c->cpg, opg = c->cout / c->groups, kk = c->kh * c->kw;
     size_t part_len = (size_t)kk * g * c->cout + c->cout;
     float *part = t->scratch + (size_t)ith * part_len;
     memset(part, 0, sizeof(float) * part_len);
@@ -831,18 +846,18 @@ static void gen_bwd_weight_task(void *vp, int ith, int nth)
                 if (c->has_bias)
                     for (int co = 0; co < c->cout; co++)
                         part[(size_t)kk * g * c->cout + co] += dp[co];
-                for (int kh = 0; kh < c->k; kh++) {
-                    int hi2 = ho * c->stride - c->pad + kh;
+                for (int kh = 0; kh < c->kh; kh++) {
+                    int hi2 = ho * c->stride - c->pad_h + kh;
                     if (hi2 < 0 || hi2 >= c->h)
                         continue;
-                    for (int kw = 0; kw < c->k; kw++) {
-                        int wi = wo * c->stride - c->pad + kw;
+                    for (int kw = 0; kw < c->kw; kw++) {
+                        int wi = wo * c->stride - c->pad_w + kw;
                         if (wi < 0 || wi >= c->w)
                             continue;
                         const float *xp = x + ((size_t)hi2 * c->w + wi) * c->cin;
                         for (int co = 0; co < c->cout; co++) {
                             int ci0 = (co / opg) * g;
-                            float *wp = part + (size_t)(kh * c->k + kw) * g * c->cout + co;
+                            float *wp = part + (size_t)(kh * c->kw + kw) * g * c->cout + co;
                             for (int j = 0; j < g; j++)
                                 wp[(size_t)j * c->cout] += xp[ci0 + j] * dp[co];
                         }
@@ -887,7 +902,7 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
                       const float *w, const float *dy, float *dx, int acc, float *dw,
                       float *db, float *scratch)
 {
-    int nth = ns_pool_size(p), kk = c->k * c->k;
+    int nth = ns_pool_size(p), kk = c->kh * c->kw;
     size_t rows = (size_t)n * c->ho * c->wo;
     size_t part_len = (size_t)kk * c->cpg * c->cout + c->cout;
     struct conv_ctx t = {.c = c, .n = n, .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw,

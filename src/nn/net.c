@@ -71,12 +71,13 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
         switch (l->kind) {
         case NS_L_CONV:
             nd->kind = NS_N_CONV;
-            ns_conv_setup(&nd->u.conv, in->h, in->w, in->c, l->c, l->k, l->stride, l->groups,
-                          l->bias);
+            ns_conv_setup_rect(&nd->u.conv, in->h, in->w, in->c, l->c, l->k, ns_layer_kw(l),
+                               l->stride, l->groups, l->bias);
             nd->w = add_param_init(net, &cap, &oom,
-                                   (size_t)l->k * l->k * (in->c / l->groups) * l->c, NS_P_CONV_W,
-                                   l->init, l->k * l->k * (in->c / l->groups), l->k * l->k * l->c,
-                                   0);
+                                   (size_t)l->k * ns_layer_kw(l) * (in->c / l->groups) * l->c,
+                                   NS_P_CONV_W, l->init,
+                                   l->k * ns_layer_kw(l) * (in->c / l->groups),
+                                   l->k * ns_layer_kw(l) * l->c, 0);
             if (!oom)
                 net->params[nd->w].units = l->c;
             if (l->bias)
@@ -796,7 +797,7 @@ void ns_net_fuse_bn(struct ns_net *net)
         const float *rm = net->bn_state + bnn->bn_off, *rv = rm + C;
         float *w = P(net, cv->w), *fb = net->fused_bias + cv->bias_off;
         const float *b0 = P(net, cv->b);
-        size_t rows = (size_t)c->k * c->k * c->cpg;
+        size_t rows = (size_t)c->kh * c->kw * c->cpg;
         for (int co = 0; co < C; co++) {
             double s = gamma[co] / sqrt((double)rv[co] + NS_BN_EPS);
             for (size_t r = 0; r < rows; r++)
@@ -809,5 +810,6 @@ void ns_net_fuse_bn(struct ns_net *net)
         net->tensors[bnn->out].data = net->tensors[cv->out].data;
     }
     free(uses);
+    ns_net_reparam(net);
     net->fused = 1;
 }

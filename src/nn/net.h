@@ -156,10 +156,16 @@ void ns_net_adamw_step(struct ns_net *net, double lr, double beta1, double beta2
  * lambda, every parameter but the classifier's. Returns the number of units clipped. */
 int ns_net_agc(struct ns_net *net, double lambda);
 
-/* Fold every BN that follows a conv into the conv's weights and a bias, for inference:
- * evaluation outputs are unchanged (to rounding) and the BN costs nothing. The net can no
- * longer be trained. */
+/* Fold every BN that follows a conv into the conv's weights and a bias, then every
+ * re-parameterizable sum of conv-BN and BN branches (RepVGG, ACNet: graph.h) into one conv
+ * with a bias (ns_net_reparam), for inference: evaluation outputs are unchanged (to
+ * rounding) and the BNs and extra branches cost nothing; the net computes what
+ * ns_graph_deploy describes. The net can no longer be trained. */
 void ns_net_fuse_bn(struct ns_net *net);
+/* The second step of ns_net_fuse_bn (src/nn/reparam.c), for a net whose conv+BN pairs are
+ * fused: returns the number of sums folded (0 when out of memory: evaluation stays
+ * correct, only slower). */
+int ns_net_reparam(struct ns_net *net);
 
 /* Number of parameter floats (weights, biases, BN gamma and beta). */
 long long ns_net_param_count(const struct ns_net *net);

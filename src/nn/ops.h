@@ -22,14 +22,21 @@
 #include "util/pcg32.h"
 
 /* ---- convolution ----------------------------------------------------------------------
- * x (n, h, w, cin) -> y (n, ho, wo, cout); ho = (h + 2*pad - k)/stride + 1, pad = k/2.
- * Weights W are (k, k, cin/groups, cout): element (kh, kw, ci, co) sits at
- * ((kh*k + kw)*cpg + ci)*cout + co, where ci indexes the channels of co's group.
+ * x (n, h, w, cin) -> y (n, ho, wo, cout) with a kh x kw kernel (square k x k, or
+ * rectangular such as ACNet's 1x3 and 3x1), padding pad_h = kh/2 rows and pad_w = kw/2
+ * columns: ho = (h + 2*pad_h - kh)/stride + 1, wo = (w + 2*pad_w - kw)/stride + 1.
+ * Weights W are (kh, kw, cin/groups, cout): element (i, j, ci, co) sits at
+ * ((i*kw + j)*cpg + ci)*cout + co, where ci indexes the channels of co's group.
  * Optional bias (cout). Kernels: 1x1 ungrouped = one GEMM over n*ho*wo rows (strided
- * input gathered first); kxk ungrouped = per-image im2col + GEMM; depthwise and grouped =
- * direct kernels vectorized over 8 output channels. */
+ * input gathered first); other ungrouped (square or not) = per-image im2col + GEMM;
+ * square depthwise and grouped = direct kernels vectorized over 8 output channels;
+ * rectangular grouped = a plain direct loop. */
 struct ns_conv {
-    int h, w, cin, cout, k, stride, pad, groups;
+    int h, w, cin, cout;
+    int k, pad;         /* square kernels: k = kh = kw, pad = k/2; 0 when rectangular */
+    int kh, kw;         /* kernel height and width */
+    int pad_h, pad_w;   /* kh/2, kw/2 */
+    int stride, groups;
     int ho, wo;
     int cpg;      /* input channels per group */
     int has_bias; /* bias is added (and its gradient computed) */
@@ -37,6 +44,9 @@ struct ns_conv {
 };
 void ns_conv_setup(struct ns_conv *c, int h, int w, int cin, int cout, int k, int stride,
                    int groups, int has_bias);
+/* The same with a kh x kw kernel (ns_conv_setup is kh = kw = k). */
+void ns_conv_setup_rect(struct ns_conv *c, int h, int w, int cin, int cout, int kh, int kw,
+                        int stride, int groups, int has_bias);
 /* Scratch floats needed by forward and backward for batch n and nth threads. */
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth);
 void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/graph.h"
 #include "model/model.h"
 #include "space/space.h"
 #include "util/err.h"
@@ -37,8 +38,8 @@ static void presets_match_torchvision(void **state)
         rows++;
     }
     fclose(f);
-    /* every preset has its row */
-    assert_int_equal(rows, ns_model_preset_count());
+    /* every preset has its row, but repvgg_a0 (not in torchvision: its own test below) */
+    assert_int_equal(rows + 1, ns_model_preset_count());
 }
 
 static void regnet_y_400mf_is_the_generated_one(void **state)
@@ -56,6 +57,35 @@ static void regnet_y_400mf_is_the_generated_one(void **state)
     assert_int_equal(ns_config_hash(&p, hp), 0);
     assert_int_equal(ns_config_hash(&g, hg), 0);
     assert_string_equal(hp, hg);
+}
+
+/* RepVGG-A0: the config of spaces/presets/repvgg_a0.json; in training form and deployed the
+ * figures derived by hand in tests/model/test_reparam.c's way (README: RepVGG and ACNet); the
+ * paper: 8.30 M params and 1.36 G flops deployed. */
+static void repvgg_a0_matches_its_figures(void **state)
+{
+    (void)state;
+    struct ns_config p, f;
+    assert_int_equal(ns_model_preset("repvgg_a0", 3, 224, 1000, &p), 0);
+    if (ns_config_load(NS_FIXTURES "/../../spaces/presets/repvgg_a0.json", &f))
+        fail_msg("%s", ns_errmsg());
+    char hp[17], hf[17];
+    assert_int_equal(ns_config_hash(&p, hp), 0);
+    assert_int_equal(ns_config_hash(&f, hf), 0);
+    assert_string_equal(hp, hf);
+    struct ns_complexity t, d;
+    assert_int_equal(ns_complexity(&p, &t), 0);
+    assert_true(t.params == 9108968 && t.flops == 1512582120 && t.acts == 3588584);
+    struct ns_graph g, dg;
+    assert_int_equal(ns_graph_build(&p, NULL, &g), 0);
+    assert_int_equal(ns_graph_deploy(&g, &dg), 0);
+    ns_graph_complexity(&dg, &d);
+    ns_graph_free(&g);
+    ns_graph_free(&dg);
+    /* a bias: one param per channel, one flop per output element */
+    assert_true(d.params == 8309384 && d.flops == 1363245800 && d.acts == 1794792);
+    assert_true(d.params >= 8.30e6 && d.params < 8.31e6);    /* 8.30 M (truncated) */
+    assert_true(d.flops > 1.355e9 && d.flops < 1.365e9);     /* 1.36 G */
 }
 
 static void presets_take_other_inputs_and_unknown_names_list_them(void **state)
@@ -88,6 +118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(presets_match_torchvision),
         cmocka_unit_test(regnet_y_400mf_is_the_generated_one),
+        cmocka_unit_test(repvgg_a0_matches_its_figures),
         cmocka_unit_test(presets_take_other_inputs_and_unknown_names_list_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

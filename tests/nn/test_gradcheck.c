@@ -41,24 +41,31 @@ static int verbose;
 struct conv_case {
     const char *name;
     int h, w, cin, cout, k, stride, groups;
+    int kw; /* kernel width when not square (k is then the height); 0: k x k */
 };
 
 static const struct conv_case conv_cases[] = {
-    {"1x1 s1 (GEMM)", 5, 5, 5, 7, 1, 1, 1},
-    {"1x1 s2 (gathered GEMM)", 7, 7, 6, 10, 1, 2, 1},
-    {"3x3 s1 (im2col)", 6, 6, 3, 8, 3, 1, 1},
-    {"3x3 s2 (im2col)", 7, 7, 4, 6, 3, 2, 1},
-    {"7x7 s2 (im2col stem)", 11, 11, 2, 8, 7, 2, 1},
-    {"depthwise 3x3 s1", 6, 6, 12, 12, 3, 1, 12},
-    {"depthwise 3x3 s2", 7, 7, 16, 16, 3, 2, 16},
-    {"grouped g=8 s1", 6, 6, 16, 16, 3, 1, 2},
-    {"grouped g=8 s2", 7, 7, 32, 32, 3, 2, 4},
-    {"grouped g=16 s2", 7, 7, 32, 32, 3, 2, 2},
-    {"grouped g=2 (block-diagonal)", 6, 6, 16, 16, 3, 1, 8},
-    {"grouped g=4 s2 (block-diagonal)", 7, 7, 16, 16, 3, 2, 4},
-    {"grouped 1x1 g=8", 5, 5, 16, 16, 1, 1, 2},
-    {"generic 12->12 groups=3", 6, 6, 12, 12, 3, 1, 3},
-    {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4},
+    {"1x1 s1 (GEMM)", 5, 5, 5, 7, 1, 1, 1, 0},
+    {"1x1 s2 (gathered GEMM)", 7, 7, 6, 10, 1, 2, 1, 0},
+    {"3x3 s1 (im2col)", 6, 6, 3, 8, 3, 1, 1, 0},
+    {"3x3 s2 (im2col)", 7, 7, 4, 6, 3, 2, 1, 0},
+    {"7x7 s2 (im2col stem)", 11, 11, 2, 8, 7, 2, 1, 0},
+    {"depthwise 3x3 s1", 6, 6, 12, 12, 3, 1, 12, 0},
+    {"depthwise 3x3 s2", 7, 7, 16, 16, 3, 2, 16, 0},
+    {"grouped g=8 s1", 6, 6, 16, 16, 3, 1, 2, 0},
+    {"grouped g=8 s2", 7, 7, 32, 32, 3, 2, 4, 0},
+    {"grouped g=16 s2", 7, 7, 32, 32, 3, 2, 2, 0},
+    {"grouped g=2 (block-diagonal)", 6, 6, 16, 16, 3, 1, 8, 0},
+    {"grouped g=4 s2 (block-diagonal)", 7, 7, 16, 16, 3, 2, 4, 0},
+    {"grouped 1x1 g=8", 5, 5, 16, 16, 1, 1, 2, 0},
+    {"generic 12->12 groups=3", 6, 6, 12, 12, 3, 1, 3, 0},
+    {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},
+    /* rectangular kernels (ACNet): im2col when ungrouped, the generic loop when grouped */
+    {"1x3 s1 (im2col)", 6, 5, 3, 8, 1, 1, 1, 3},
+    {"3x1 s2 (im2col)", 7, 6, 4, 6, 3, 2, 1, 1},
+    {"1x5 s2 (im2col)", 7, 9, 2, 5, 1, 2, 1, 5},
+    {"3x1 depthwise (generic)", 6, 6, 8, 8, 3, 1, 8, 1},
+    {"1x3 groups=2 s2 (generic)", 7, 7, 8, 6, 1, 2, 2, 3},
 };
 
 /* Plain double-precision convolution: the definition, loop for loop. */
@@ -72,16 +79,16 @@ static void ref_conv_forward(const struct ns_conv *c, int n, const float *x, con
                 for (int co = 0; co < c->cout; co++) {
                     double s = b ? b[co] : 0.0;
                     int gi = co / opg;
-                    for (int kh = 0; kh < c->k; kh++)
-                        for (int kw = 0; kw < c->k; kw++) {
-                            int hi = ho * c->stride - c->pad + kh,
-                                wi = wo * c->stride - c->pad + kw;
+                    for (int kh = 0; kh < c->kh; kh++)
+                        for (int kw = 0; kw < c->kw; kw++) {
+                            int hi = ho * c->stride - c->pad_h + kh,
+                                wi = wo * c->stride - c->pad_w + kw;
                             if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
                                 continue;
                             for (int j = 0; j < c->cpg; j++)
                                 s += (double)x[(((size_t)i * c->h + hi) * c->w + wi) * c->cin +
                                                gi * c->cpg + j] *
-                                     w[((size_t)(kh * c->k + kw) * c->cpg + j) * c->cout + co];
+                                     w[((size_t)(kh * c->kw + kw) * c->cpg + j) * c->cout + co];
                         }
                     y[(((size_t)i * c->ho + ho) * c->wo + wo) * c->cout + co] = s;
                 }
@@ -93,7 +100,7 @@ static void ref_conv_backward(const struct ns_conv *c, int n, const float *x, co
 {
     int opg = c->cout / c->groups;
     memset(dx, 0, sizeof(double) * n * c->h * c->w * c->cin);
-    memset(dw, 0, sizeof(double) * c->k * c->k * c->cpg * c->cout);
+    memset(dw, 0, sizeof(double) * c->kh * c->kw * c->cpg * c->cout);
     memset(db, 0, sizeof(double) * c->cout);
     for (int i = 0; i < n; i++)
         for (int ho = 0; ho < c->ho; ho++)
@@ -102,16 +109,16 @@ static void ref_conv_backward(const struct ns_conv *c, int n, const float *x, co
                     double g = dy[(((size_t)i * c->ho + ho) * c->wo + wo) * c->cout + co];
                     int gi = co / opg;
                     db[co] += g;
-                    for (int kh = 0; kh < c->k; kh++)
-                        for (int kw = 0; kw < c->k; kw++) {
-                            int hi = ho * c->stride - c->pad + kh,
-                                wi = wo * c->stride - c->pad + kw;
+                    for (int kh = 0; kh < c->kh; kh++)
+                        for (int kw = 0; kw < c->kw; kw++) {
+                            int hi = ho * c->stride - c->pad_h + kh,
+                                wi = wo * c->stride - c->pad_w + kw;
                             if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
                                 continue;
                             for (int j = 0; j < c->cpg; j++) {
                                 size_t xi = (((size_t)i * c->h + hi) * c->w + wi) * c->cin +
                                             gi * c->cpg + j;
-                                size_t wj = ((size_t)(kh * c->k + kw) * c->cpg + j) * c->cout + co;
+                                size_t wj = ((size_t)(kh * c->kw + kw) * c->cpg + j) * c->cout + co;
                                 dx[xi] += g * w[wj];
                                 dw[wj] += g * x[xi];
                             }
@@ -141,10 +148,11 @@ static int check_conv(const struct conv_case *cc, int bias, int n, int fd)
 {
     char what[160], name[96];
     struct ns_conv c;
-    ns_conv_setup(&c, cc->h, cc->w, cc->cin, cc->cout, cc->k, cc->stride, cc->groups, bias);
+    ns_conv_setup_rect(&c, cc->h, cc->w, cc->cin, cc->cout, cc->k, cc->kw ? cc->kw : cc->k,
+                       cc->stride, cc->groups, bias);
     snprintf(name, sizeof name, "conv %s%s, n=%d", cc->name, bias ? " +bias" : "", n);
     size_t nx = (size_t)n * c.h * c.w * c.cin, ny = (size_t)n * c.ho * c.wo * c.cout;
-    size_t nw = (size_t)c.k * c.k * c.cpg * c.cout, nb = (size_t)c.cout;
+    size_t nw = (size_t)c.kh * c.kw * c.cpg * c.cout, nb = (size_t)c.cout;
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 1000u + (uint64_t)cc->h * 131 + cc->cin * 17 + cc->groups, bias);
     float *x = nn_floats(nx), *w = nn_floats(nw), *b = bias ? nn_floats(nb) : NULL;
@@ -1413,7 +1421,7 @@ static struct ns_config tiny(enum ns_block block, enum ns_stem stem, int im, dou
 static void whole_net_gradients_per_block_type(void **state)
 {
     (void)state;
-    struct net_case cases[6];
+    struct net_case cases[9];
     cases[0] = (struct net_case){"vanilla (dropout 0.3)",
                                  tiny(NS_BLOCK_VANILLA, NS_STEM_CIFAR, 8, 0), 0.3f};
     cases[0].cfg.n_stages = 2;
@@ -1438,8 +1446,22 @@ static void whole_net_gradients_per_block_type(void **state)
     cases[5].cfg.n_stages = 2;
     cases[5].cfg.stages[0] = (struct ns_stage){1, 8, 1, 1, 2.0, 0};
     cases[5].cfg.stages[1] = (struct ns_stage){1, 16, 2, 1, 2.0, 0};
+    /* RepVGG (its stem; identity branches in stage 1) and ACNet (1x3 and 3x1 branches) */
+    cases[6] = (struct net_case){"repvgg (repvgg stem)", tiny(NS_BLOCK_REPVGG, NS_STEM_REPVGG, 8, 0),
+                                 0};
+    cases[6].cfg.n_stages = 2;
+    cases[6].cfg.stages[0] = (struct ns_stage){2, 8, 1, 0, 1.0, 0};
+    cases[6].cfg.stages[1] = (struct ns_stage){1, 12, 2, 0, 1.0, 0};
+    cases[7] = (struct net_case){"acnet", tiny(NS_BLOCK_ACNET, NS_STEM_CIFAR, 8, 0), 0};
+    cases[7].cfg.n_stages = 2;
+    cases[7].cfg.stages[0] = (struct ns_stage){1, 8, 2, 0, 1.0, 0};
+    cases[7].cfg.stages[1] = (struct ns_stage){1, 8, 1, 0, 1.0, 0};
+    cases[8] = (struct net_case){"repvgg silu", tiny(NS_BLOCK_REPVGG, NS_STEM_CIFAR, 8, 0), 0};
+    cases[8].cfg.act = NS_ACT_SILU;
+    cases[8].cfg.n_stages = 1;
+    cases[8].cfg.stages[0] = (struct ns_stage){2, 8, 2, 0, 1.0, 0};
     int fails = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 9; i++) {
         if (ns_config_check(&cases[i].cfg) != 0) {
             fprintf(stderr, "%s: bad test config: %s\n", cases[i].name, ns_errmsg());
             fails++;

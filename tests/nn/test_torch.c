@@ -138,6 +138,28 @@ static const char *conv_cases[] = {"dense3_s1_bias", "dense3_s2", "pw_s2",      
                                    "stem7_s2",       "dw_s1",     "dw_s2_bias", "g8_s2",
                                    "g16_s1_bias",    "g2_s1",     "g4_s2",      "generic12_g3"};
 
+/* Forward and backward of conv c on the fixture's tensors under prefix p, batch n; the
+ * number of tensors that differ. */
+static int conv_case_matches(const char *p, const struct ns_conv *c, int n, int bias)
+{
+    int fails = 0;
+    size_t nx = (size_t)n * c->h * c->w * c->cin, ny = (size_t)n * c->ho * c->wo * c->cout;
+    size_t nw = (size_t)c->kh * c->kw * c->cpg * c->cout;
+    const float *x = fx_get(p, "x", nx), *w = fx_get(p, "w", nw), *dy = fx_get(p, "dy", ny);
+    const float *b = bias ? fx_get(p, "b", c->cout) : NULL;
+    float *y = nn_floats(ny), *dx = nn_floats(nx), *dw = nn_floats(nw), *db = nn_floats(c->cout);
+    float *scratch = nn_floats(ns_conv_scratch(c, n, ns_pool_size(pool2)));
+    ns_conv_forward(pool2, c, n, x, w, b, y, scratch);
+    fails += !cmp(p, "y", y, fx_get(p, "y", ny), ny, 1e-6, 1e-5);
+    ns_conv_backward(pool2, c, n, x, w, dy, dx, 0, dw, bias ? db : NULL, scratch);
+    fails += !cmp(p, "dx", dx, fx_get(p, "dx", nx), nx, 1e-6, 1e-5);
+    fails += !cmp(p, "dw", dw, fx_get(p, "dw", nw), nw, 1e-6, 1e-5);
+    if (bias)
+        fails += !cmp(p, "db", db, fx_get(p, "db", c->cout), c->cout, 1e-6, 1e-5);
+    free(y), free(dx), free(dw), free(db), free(scratch);
+    return fails;
+}
+
 static void conv_matches_torch(void **state)
 {
     (void)state;
@@ -146,24 +168,28 @@ static void conv_matches_torch(void **state)
         char p[64];
         snprintf(p, sizeof p, "conv/%s/", conv_cases[ci]);
         const float *m = fx_get(p, "meta", 9);
-        int n = (int)m[0], bias = (int)m[8];
         struct ns_conv c;
         ns_conv_setup(&c, (int)m[1], (int)m[2], (int)m[3], (int)m[4], (int)m[5], (int)m[6],
-                      (int)m[7], bias);
-        size_t nx = (size_t)n * c.h * c.w * c.cin, ny = (size_t)n * c.ho * c.wo * c.cout;
-        size_t nw = (size_t)c.k * c.k * c.cpg * c.cout;
-        const float *x = fx_get(p, "x", nx), *w = fx_get(p, "w", nw), *dy = fx_get(p, "dy", ny);
-        const float *b = bias ? fx_get(p, "b", c.cout) : NULL;
-        float *y = nn_floats(ny), *dx = nn_floats(nx), *dw = nn_floats(nw), *db = nn_floats(c.cout);
-        float *scratch = nn_floats(ns_conv_scratch(&c, n, ns_pool_size(pool2)));
-        ns_conv_forward(pool2, &c, n, x, w, b, y, scratch);
-        fails += !cmp(p, "y", y, fx_get(p, "y", ny), ny, 1e-6, 1e-5);
-        ns_conv_backward(pool2, &c, n, x, w, dy, dx, 0, dw, bias ? db : NULL, scratch);
-        fails += !cmp(p, "dx", dx, fx_get(p, "dx", nx), nx, 1e-6, 1e-5);
-        fails += !cmp(p, "dw", dw, fx_get(p, "dw", nw), nw, 1e-6, 1e-5);
-        if (bias)
-            fails += !cmp(p, "db", db, fx_get(p, "db", c.cout), c.cout, 1e-6, 1e-5);
-        free(y), free(dx), free(dw), free(db), free(scratch);
+                      (int)m[7], (int)m[8]);
+        fails += conv_case_matches(p, &c, (int)m[0], (int)m[8]);
+    }
+    assert_int_equal(fails, 0);
+}
+
+/* Rectangular kernels (ACNet's 1x3 and 3x1): im2col ungrouped, the generic loop depthwise. */
+static void rect_conv_matches_torch(void **state)
+{
+    (void)state;
+    static const char *cases[] = {"1x3_s1_bias", "3x1_s2", "1x3_dw_s2_bias"};
+    int fails = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        char p[64];
+        snprintf(p, sizeof p, "conv_rect/%s/", cases[ci]);
+        const float *m = fx_get(p, "meta", 10);
+        struct ns_conv c;
+        ns_conv_setup_rect(&c, (int)m[1], (int)m[2], (int)m[3], (int)m[4], (int)m[5], (int)m[6],
+                           (int)m[7], (int)m[8], (int)m[9]);
+        fails += conv_case_matches(p, &c, (int)m[0], (int)m[9]);
     }
     assert_int_equal(fails, 0);
 }
@@ -478,6 +504,16 @@ static void bn_after_act_nets_match_torch(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* RepVGG (its stem, identity branches) and ACNet (1x3 and 3x1 branches), training form:
+ * forward, gradients, running statistics, evaluation. */
+static void reparam_block_nets_match_torch(void **state)
+{
+    (void)state;
+    int fails = check_net("repvgg", pool2, 4) + check_net("acnet", pool2, 4);
+    fails += check_net("acnet", NULL, 5);
+    assert_int_equal(fails, 0);
+}
+
 /* The families of the layer graph: MobileNet v1 (ReLU and ReLU6, k = 5), ShuffleNet v2
  * (split, concat, shuffle; both units; simple_pool stem; head conv), EfficientNet's MBConv
  * (SiLU, SE with a SiLU hidden layer, k = 5, head conv), ShuffleNet v1 (grouped 1x1 convs,
@@ -608,6 +644,8 @@ int main(void)
         cmocka_unit_test(y_block_with_se_matches_torch),
         cmocka_unit_test(other_blocks_match_torch),
         cmocka_unit_test(bn_after_act_nets_match_torch),
+        cmocka_unit_test(rect_conv_matches_torch),
+        cmocka_unit_test(reparam_block_nets_match_torch),
         cmocka_unit_test(new_family_nets_match_torch),
         cmocka_unit_test(vit_net_matches_torch),
         cmocka_unit_test(adamw_step_matches_torch),

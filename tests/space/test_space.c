@@ -53,7 +53,8 @@ static void every_shipped_space_samples_valid_configs(void **state)
     /* the spaces this test has always covered are among them */
     static const char *must[] = {"anynetx_a.json", "regnety.json", "mbconv.json",
                                  "imagenet/regnetx.json", "studies/plain_bn_after.json",
-                                 "mobilenet_v1.json", "shufflenet_v2.json", "efficientnet.json"};
+                                 "mobilenet_v1.json", "shufflenet_v2.json", "efficientnet.json",
+                                 "repvgg.json", "acnet.json"};
     for (size_t m = 0; m < sizeof must / sizeof *must; m++) {
         int found = 0;
         for (size_t f = 0; f < gl.gl_pathc; f++)
