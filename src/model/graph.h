@@ -51,7 +51,7 @@ enum ns_layer_kind {
 enum ns_init {
     NS_INIT_DEFAULT, /* conv N(0, sqrt(2/fan_out)) (pycls), classifier N(0, 0.01) */
     NS_INIT_XAVIER,  /* uniform +-sqrt(6/(fan_in + fan_out)) */
-    NS_INIT_LECUN,   /* truncated normal (2 sd), sd sqrt(1/fan_in) */
+    NS_INIT_LECUN,   /* N(0, sqrt(1/fan_in)) cut at +-2 (torch's trunc_normal_) */
     NS_INIT_TORCH,   /* uniform +-1/sqrt(fan_in) (torch's Linear default) */
     NS_INIT_ZERO,    /* zeros (ViT's classifier) */
 };

@@ -394,11 +394,12 @@ static float init_value(const struct ns_param *p, struct ns_pcg32 *rng)
             return (float)(a * (2 * ns_pcg32_double(rng) - 1));
         }
         case NS_INIT_LECUN: {
-            double z;
-            do /* truncated at two standard deviations, as torch's trunc_normal_ */
-                z = ns_pcg32_normal(rng);
-            while (fabs(z) > 2);
-            return (float)(z * sqrt(1.0 / p->fan_in));
+            /* torch's trunc_normal_(std=s) as pycls calls it: N(0, s) cut at +-2 absolute */
+            double s = sqrt(1.0 / p->fan_in), v;
+            do
+                v = s * ns_pcg32_normal(rng);
+            while (fabs(v) > 2);
+            return (float)v;
         }
         case NS_INIT_ZERO:
             return 0.0f;

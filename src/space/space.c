@@ -491,7 +491,9 @@ static int load(struct ns_space *sp, const json_t *j)
         return -1;
     v = ns_stem_from_name(s);
     if (v < 0)
-        return ns_err("%s.type: unknown stem '%s' (cifar, simple, res)", where, s);
+        return ns_err("%s.type: unknown stem '%s' (cifar, simple, res, simple_pool, patchify, "
+                      "conv_patch, repvgg)",
+                      where, s);
     sp->stem = (enum ns_stem)v;
 
     if (load_common(sp, j))

@@ -59,8 +59,10 @@ struct ns_compound {
 
 /* out = base with every stage's depth d -> ceil(d * alpha^phi), every width (stages, stem,
  * head conv) w -> round_filters(w * beta^phi) (the nearest multiple of 8, at least 8, plus
- * 8 when that lost more than 10 %), grouped stages' group widths adjusted to still divide,
- * and the input size r -> rint(r * gamma^phi) (the trainer resizes the data to it). Returns
+ * 8 when that lost more than 10 %), grouped stages' group widths adjusted to still divide
+ * (a transformer's width rounded to a multiple of its head width, its patch embedding
+ * the encoder's width), and the input size r -> rint(r * gamma^phi), rounded to a multiple
+ * of the patch on a patch stem (the trainer resizes the data to it). Returns
  * 0, or -1 with ns_err for coefficients below 1 or a scaled net that cannot be built. */
 int ns_compound_scale(const struct ns_config *base, const struct ns_compound *k,
                       struct ns_config *out);

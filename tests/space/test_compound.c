@@ -83,6 +83,25 @@ static void grouped_stages_keep_a_dividing_group_width(void **state)
     assert_non_null(strstr(ns_errmsg(), "alpha 0.9"));
 }
 
+/* A transformer base: widths stay multiples of the head width and equal to the patch
+ * embedding's, the input a multiple of the patch. */
+static void transformer_bases_scale_to_valid_configs(void **state)
+{
+    (void)state;
+    struct ns_config b = {.in_ch = 1, .im_size = 28, .classes = 10, .stem = NS_STEM_PATCHIFY,
+                          .stem_w = 192, .patch = 4, .block = NS_BLOCK_VIT, .n_stages = 1};
+    b.stages[0] = (struct ns_stage){.d = 2, .w = 192, .s = 1, .g = 64, .b = 4};
+    for (double phi = 0.5; phi <= 3; phi += 0.5) {
+        struct ns_compound k = {phi, 1.2, 1.1, 1.15};
+        struct ns_config c;
+        if (ns_compound_scale(&b, &k, &c))
+            fail_msg("phi %g: %s", phi, ns_errmsg());
+        assert_int_equal(c.stages[0].w % 64, 0);
+        assert_int_equal(c.stem_w, c.stages[0].w);
+        assert_int_equal(c.im_size % 4, 0);
+    }
+}
+
 static void compound_space_samples_scaled_configs(void **state)
 {
     (void)state;
@@ -108,6 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(compound_scaling_by_hand),
         cmocka_unit_test(grouped_stages_keep_a_dividing_group_width),
+        cmocka_unit_test(transformer_bases_scale_to_valid_configs),
         cmocka_unit_test(compound_space_samples_scaled_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
