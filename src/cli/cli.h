@@ -36,6 +36,13 @@ struct ns_cli_names {
 };
 int ns_cli_names_add(struct ns_cli_names *l, const char *arg);
 void ns_cli_names_free(struct ns_cli_names *l);
+/* --study of plot, compare and report: the list checked (ns_cli_list_check) and added.
+ * 0, or the exit status after printing what is wrong (2 bad list, 1 out of memory). */
+int ns_cli_study_option(const char *cmd, struct ns_cli_names *l, const char *arg);
+/* An option that is one of two words (--error final|best, --failed drop|chance): *second
+ * is set when arg is the second. 0, or 2 after a usage error naming opt. */
+int ns_cli_either(const char *cmd, const char *opt, const char *arg, const char *first,
+                  const char *second, int *is_second);
 /* "LO,HI" with LO < HI (--range); 0, or -1 after printing what is wrong. */
 int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi);
 

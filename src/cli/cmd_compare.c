@@ -187,25 +187,20 @@ int ns_cmd_compare(int argc, char **argv)
             r.db = optarg;
             break;
         case OPT_STUDY:
-            if (ns_cli_names_add(&studies, optarg)) {
-                fprintf(stderr, "netspace compare: out of memory\n");
-                status = 1;
+            if ((status = ns_cli_study_option("compare", &studies, optarg)))
                 goto done;
-            }
+            status = 2;
             break;
         case OPT_ERROR:
-            if (strcmp(optarg, "final") && strcmp(optarg, "best")) {
-                status = ns_cli_usage_error("compare", "--error %s: use final or best", optarg);
+            if ((status = ns_cli_either("compare", "--error", optarg, "final", "best", &r.error_best)))
                 goto done;
-            }
-            r.error_best = !strcmp(optarg, "best");
+            status = 2;
             break;
         case OPT_FAILED:
-            if (strcmp(optarg, "drop") && strcmp(optarg, "chance")) {
-                status = ns_cli_usage_error("compare", "--failed %s: use drop or chance", optarg);
+            if ((status = ns_cli_either("compare", "--failed", optarg, "drop", "chance",
+                                        &r.failed_chance)))
                 goto done;
-            }
-            r.failed_chance = !strcmp(optarg, "chance");
+            status = 2;
             break;
         case OPT_NORMALIZE:
             if (strcmp(optarg, "flops") && strcmp(optarg, "params") && strcmp(optarg, "acts")) {

@@ -125,6 +125,26 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+int ns_cli_study_option(const char *cmd, struct ns_cli_names *l, const char *arg)
+{
+    if (ns_cli_list_check(cmd, "--study", arg) < 0)
+        return 2;
+    if (ns_cli_names_add(l, arg)) {
+        fprintf(stderr, "netspace %s: out of memory\n", cmd);
+        return 1;
+    }
+    return 0;
+}
+
+int ns_cli_either(const char *cmd, const char *opt, const char *arg, const char *first,
+                  const char *second, int *is_second)
+{
+    if (strcmp(arg, first) && strcmp(arg, second))
+        return ns_cli_usage_error(cmd, "%s %s: use %s or %s", opt, arg, first, second);
+    *is_second = !strcmp(arg, second);
+    return 0;
+}
+
 int ns_cli_names_add(struct ns_cli_names *l, const char *arg)
 {
     char *copy = strdup(arg), *save = NULL;
@@ -271,27 +291,20 @@ int ns_cmd_plot(int argc, char **argv)
             r.out = optarg;
             break;
         case OPT_STUDY:
-            if (ns_cli_list_check("plot", "--study", optarg) < 0)
+            if ((status = ns_cli_study_option("plot", &studies, optarg)))
                 goto done;
-            if (ns_cli_names_add(&studies, optarg)) {
-                fprintf(stderr, "netspace plot: out of memory\n");
-                status = 1;
-                goto done;
-            }
+            status = 2;
             break;
         case OPT_ERROR:
-            if (strcmp(optarg, "final") && strcmp(optarg, "best")) {
-                status = ns_cli_usage_error("plot", "--error %s: use final or best", optarg);
+            if ((status = ns_cli_either("plot", "--error", optarg, "final", "best", &r.error_best)))
                 goto done;
-            }
-            r.error_best = !strcmp(optarg, "best");
+            status = 2;
             break;
         case OPT_FAILED:
-            if (strcmp(optarg, "drop") && strcmp(optarg, "chance")) {
-                status = ns_cli_usage_error("plot", "--failed %s: use drop or chance", optarg);
+            if ((status = ns_cli_either("plot", "--failed", optarg, "drop", "chance",
+                                        &r.failed_chance)))
                 goto done;
-            }
-            r.failed_chance = !strcmp(optarg, "chance");
+            status = 2;
             break;
         case OPT_TITLE:
             r.title = optarg;

@@ -87,25 +87,20 @@ int ns_cmd_report(int argc, char **argv)
             r.out_dir = optarg;
             break;
         case OPT_STUDY:
-            if (ns_cli_names_add(&studies, optarg)) {
-                fprintf(stderr, "netspace report: out of memory\n");
-                status = 1;
+            if ((status = ns_cli_study_option("report", &studies, optarg)))
                 goto done;
-            }
+            status = 2;
             break;
         case OPT_ERROR:
-            if (strcmp(optarg, "final") && strcmp(optarg, "best")) {
-                status = ns_cli_usage_error("report", "--error %s: use final or best", optarg);
+            if ((status = ns_cli_either("report", "--error", optarg, "final", "best", &r.error_best)))
                 goto done;
-            }
-            r.error_best = !strcmp(optarg, "best");
+            status = 2;
             break;
         case OPT_FAILED:
-            if (strcmp(optarg, "drop") && strcmp(optarg, "chance")) {
-                status = ns_cli_usage_error("report", "--failed %s: use drop or chance", optarg);
+            if ((status = ns_cli_either("report", "--failed", optarg, "drop", "chance",
+                                        &r.failed_chance)))
                 goto done;
-            }
-            r.failed_chance = !strcmp(optarg, "chance");
+            status = 2;
             break;
         case OPT_TOP:
             if (ns_cli_int("report", "--top", optarg, 1, 1000, &v))

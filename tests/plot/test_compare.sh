@@ -133,4 +133,9 @@ if [ $fails -ne 0 ]; then
     echo "$fails check(s) failed" >&2
     exit 1
 fi
+# --study, --error and --failed read as plot reads them (one shared parser)
+"$NETSPACE" compare --db "$TMP/x.db" --study a,,a >/dev/null 2>"$TMP/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "an empty item" "$TMP/err" || fail "compare --study a,,a: rc $rc, $(cat "$TMP/err")"
+"$NETSPACE" report --db "$TMP/x.db" --out "$TMP/r" --error worst >/dev/null 2>"$TMP/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "use final or best" "$TMP/err" || fail "report --error worst: rc $rc, $(cat "$TMP/err")"
 echo "compare: all checks passed"
