@@ -91,7 +91,32 @@ struct ns_train_opts {
     struct ns_progress *progress;  /* per-step progress line; NULL = silent */
     atomic_int *stop;              /* checked every step (another thread or a signal handler
                                       may set it: lock-free); non-zero = stop; may be NULL */
+
+    /* Checkpoints (nn/checkpoint.h); all optional, zero = off. */
+    const uint8_t *resume;         /* a full checkpoint of this config and recipe (same
+                                      recipe hash): training continues after its epoch with
+                                      its weights, optimizer state and RNG streams, and gives
+                                      the bits the uninterrupted run gives */
+    size_t resume_len;
+    const uint8_t *init;           /* start from these weights (a weights-only or full
+                                      checkpoint of this config) instead of random ones:
+                                      fine-tuning, or evaluation with stop_after = -1 */
+    size_t init_len;
+    int stop_after;                /* train up to this epoch and return NS_TRAIN_OK with
+                                      epochs_done = stop_after (the LR schedule still spans
+                                      recipe->epochs, so a later resume continues it: the
+                                      rungs of multi-fidelity search); 0 = recipe->epochs;
+                                      -1 = train nothing, only evaluate the test set */
+    int checkpoint_every;          /* call on_checkpoint after every N-th epoch (0 = never) */
+    int checkpoint_last;           /* also call it after the last epoch trained */
+    /* buf: the full checkpoint after `epoch` (valid during the call only). Non-zero return
+     * stops training with NS_TRAIN_ERROR (the reason says so). */
+    int (*on_checkpoint)(void *ctx, int epoch, const uint8_t *buf, size_t len);
 };
+
+/* A 64-bit hash of everything in a recipe that changes the training trajectory (not the
+ * thread count's effect on bits, which a resume must also keep: threads is included). */
+uint64_t ns_recipe_hash(const struct ns_recipe *r);
 
 /* Train `cfg` on `train`, evaluating on `test`. The data's channels must be the config's
  * and its classes no more than the config's (else NS_TRAIN_ERROR); images of another size
