@@ -32,11 +32,13 @@ static const char help[] =
 
 enum { OPT_DB = 256, OPT_STUDY, OPT_TRIAL, OPT_OUT, OPT_CKPT, OPT_HELP };
 
-static const struct option options[] = {
-    {"db", required_argument, 0, OPT_DB},       {"study", required_argument, 0, OPT_STUDY},
-    {"trial", required_argument, 0, OPT_TRIAL}, {"out", required_argument, 0, OPT_OUT},
-    {"checkpoint", no_argument, 0, OPT_CKPT},   {"help", no_argument, 0, OPT_HELP},
-    {0, 0, 0, 0}};
+static const struct option options[] = {{"db", required_argument, 0, OPT_DB},
+                                        {"study", required_argument, 0, OPT_STUDY},
+                                        {"trial", required_argument, 0, OPT_TRIAL},
+                                        {"out", required_argument, 0, OPT_OUT},
+                                        {"checkpoint", no_argument, 0, OPT_CKPT},
+                                        {"help", no_argument, 0, OPT_HELP},
+                                        {0, 0, 0, 0}};
 
 /* "FILE: trial N of study 'S' has no kept weights ..." with the trials that have some. */
 static int no_weights(struct ns_db *db, int64_t study, const char *study_name, int idx, int ckpt)
@@ -101,8 +103,8 @@ static int export(const char *path, const char *study_name, int idx, const char 
         char hash[17];
         ns_config_hash_json(info->config_json, hash);
         printf("%s: trial %d's %s after epoch %d (config %s, %lld parameters, %zu bytes)\n", out,
-               idx, info->has_state ? "full checkpoint" : "weights", epoch, hash,
-               info->n_weights, len);
+               idx, info->has_state ? "full checkpoint" : "weights", epoch, hash, info->n_weights,
+               len);
         rc = 0;
     }
     free(info);
@@ -122,13 +124,27 @@ int ns_cmd_export(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (c) {
         case 'h':
-        case OPT_HELP: fputs(help, stdout); return 0;
-        case OPT_DB: db = optarg; break;
-        case OPT_STUDY: study = optarg; break;
-        case OPT_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_CKPT: ckpt = 1; break;
-        default: return ns_cli_bad_option(C, c, argv);
+        case OPT_HELP:
+            fputs(help, stdout);
+            return 0;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_STUDY:
+            study = optarg;
+            break;
+        case OPT_TRIAL:
+            if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial))
+                return 2;
+            break;
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_CKPT:
+            ckpt = 1;
+            break;
+        default:
+            return ns_cli_bad_option(C, c, argv);
         }
     }
     if (optind < argc)

@@ -64,7 +64,7 @@ static float u2f(uint32_t u)
 struct wbuf {
     uint8_t *p;
     size_t n, cap;
-    size_t sec;       /* offset of the open section's header */
+    size_t sec; /* offset of the open section's header */
     uint32_t n_secs;
 };
 
@@ -75,8 +75,14 @@ static uint8_t *wput(struct wbuf *b, size_t n)
     return p;
 }
 
-static void put32(struct wbuf *b, uint32_t v) { le32(wput(b, 4), v); }
-static void put64(struct wbuf *b, uint64_t v) { le64(wput(b, 8), v); }
+static void put32(struct wbuf *b, uint32_t v)
+{
+    le32(wput(b, 4), v);
+}
+static void put64(struct wbuf *b, uint64_t v)
+{
+    le64(wput(b, 8), v);
+}
 
 static void put_floats(struct wbuf *b, const float *f, size_t n)
 {
@@ -85,7 +91,10 @@ static void put_floats(struct wbuf *b, const float *f, size_t n)
         le32(p + 4 * i, f2u(f[i]));
 }
 
-static size_t pad8(size_t n) { return (n + 7) / 8 * 8; }
+static size_t pad8(size_t n)
+{
+    return (n + 7) / 8 * 8;
+}
 
 static void sec_begin(struct wbuf *b, const char tag[4])
 {
@@ -397,8 +406,9 @@ int ns_ckpt_info(const uint8_t *buf, size_t len, const char *what, struct ns_ckp
     if (parse(buf, len, what, &ck))
         return -1;
     if (ck.conf.len >= sizeof info->config_json)
-        return ns_err("%s: the config JSON has %llu bytes, more than %zu", what ? what : "checkpoint",
-                      (unsigned long long)ck.conf.len, sizeof info->config_json - 1);
+        return ns_err("%s: the config JSON has %llu bytes, more than %zu",
+                      what ? what : "checkpoint", (unsigned long long)ck.conf.len,
+                      sizeof info->config_json - 1);
     info->version = (int)ck.version;
     info->has_state = (ck.flags & FLAG_STATE) != 0;
     info->n_weights = (long long)rd64(ck.wght.p);
@@ -438,8 +448,8 @@ static int match_net(const struct ns_net *net, const struct parsed *ck, const ch
             strcpy(have, "?");
         }
         free(conf);
-        return ns_err("%s: a checkpoint of another model (config %s, this model is %s)", what,
-                      have, want);
+        return ns_err("%s: a checkpoint of another model (config %s, this model is %s)", what, have,
+                      want);
     }
     free(conf);
     uint32_t np = rd32(ck->ptab.p);
@@ -447,8 +457,8 @@ static int match_net(const struct ns_net *net, const struct parsed *ck, const ch
         return ns_err("%s: %u parameter tensors, the model has %d", what, np, net->n_params);
     for (int i = 0; i < net->n_params; i++) {
         const uint8_t *e = ck->ptab.p + 8 + 16 * (size_t)i;
-        if (rd32(e) != (uint32_t)net->params[i].kind || rd32(e + 4) != (uint32_t)param_layer(net, i) ||
-            rd64(e + 8) != net->params[i].len)
+        if (rd32(e) != (uint32_t)net->params[i].kind ||
+            rd32(e + 4) != (uint32_t)param_layer(net, i) || rd64(e + 8) != net->params[i].len)
             return ns_err("%s: parameter %d (kind %u, layer %u, %llu floats) is not the model's "
                           "(kind %d, layer %d, %zu floats)",
                           what, i, rd32(e), rd32(e + 4), (unsigned long long)rd64(e + 8),

@@ -93,14 +93,14 @@ static void weights_round_trip(void **state)
     assert_memory_equal(a->w, b->w, 4 * a->n_weights);
     for (int i = 0; i < a->n_nodes; i++)
         if (a->nodes[i].kind == NS_N_BN)
-            assert_memory_equal(a->bn_state + a->nodes[i].bn_off,
-                                b->bn_state + b->nodes[i].bn_off, 8 * (size_t)a->nodes[i].u.bn.c);
+            assert_memory_equal(a->bn_state + a->nodes[i].bn_off, b->bn_state + b->nodes[i].bn_off,
+                                8 * (size_t)a->nodes[i].u.bn.c);
 
     /* a full checkpoint carries the optimizer state; strip() leaves the weights-only one */
     for (size_t i = 0; i < a->n_weights; i++)
         a->mom[i] = (float)i;
-    struct ns_ckpt_state st = {.epoch = 3, .recipe_hash = 0x1234567890abcdefULL, .adam_steps = 0,
-                               .best_test_err = 12.5};
+    struct ns_ckpt_state st = {
+        .epoch = 3, .recipe_hash = 0x1234567890abcdefULL, .adam_steps = 0, .best_test_err = 12.5};
     ns_pcg32_seed(&st.rng[0], 1, 2);
     ns_pcg32_seed(&st.rng[1], 3, 4);
     ns_pcg32_seed(&st.rng[2], 5, 6);
@@ -205,7 +205,8 @@ static void damaged_and_foreign_checkpoints_are_rejected(void **state)
     struct ns_config c2 = tiny();
     c2.stages[1].w = 24;
     struct ns_net *other = build(&c2, 1);
-    expect_err(ns_ckpt_load_weights(other, buf, len, "a.ckpt"), "a.ckpt: a checkpoint of another model");
+    expect_err(ns_ckpt_load_weights(other, buf, len, "a.ckpt"),
+               "a.ckpt: a checkpoint of another model");
     ns_net_free(other);
     free(b);
     free(buf);
@@ -233,8 +234,11 @@ static void bytes_are_the_fixture(void **state)
     }
     for (size_t i = 0; i < net->bn_state_len; i++)
         net->bn_state[i] = 1.0f + (float)i / 64.0f;
-    struct ns_ckpt_state st = {.epoch = 2, .optimizer = 0, .recipe_hash = 0x0102030405060708ULL,
-                               .adam_steps = 0, .best_test_err = 37.5};
+    struct ns_ckpt_state st = {.epoch = 2,
+                               .optimizer = 0,
+                               .recipe_hash = 0x0102030405060708ULL,
+                               .adam_steps = 0,
+                               .best_test_err = 37.5};
     for (int i = 0; i < 3; i++)
         st.rng[i] = (struct ns_pcg32){0x1111111111111111ULL * (uint64_t)(i + 1),
                                       0xa0a0a0a0a0a0a0a1ULL + 2 * (uint64_t)i};
@@ -242,7 +246,8 @@ static void bytes_are_the_fixture(void **state)
     size_t len;
     assert_int_equal(ns_ckpt_save_full(net, &st, &buf, &len), 0);
     char path[512];
-    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin", getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
     if (getenv("NS_REGEN_FIXTURES"))
         assert_int_equal(ns_ckpt_write_file(path, buf, len), 0);
     uint8_t *want;
@@ -338,8 +343,11 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     assert_int_equal(full.epoch[0], 1);
 
     /* resume from the checkpoint after epoch 1 */
-    struct ns_train_opts ro = {.resume = full.buf[0], .resume_len = full.len[0],
-                               .checkpoint_last = 1, .on_checkpoint = keep_ckpt, .ctx = &rest};
+    struct ns_train_opts ro = {.resume = full.buf[0],
+                               .resume_len = full.len[0],
+                               .checkpoint_last = 1,
+                               .on_checkpoint = keep_ckpt,
+                               .ctx = &rest};
     assert_int_equal(ns_train(&c, &train, &test, &r, &ro, &b), NS_TRAIN_OK);
     assert_same_result(&a, &b);
     assert_int_equal(rest.n, 1);
@@ -349,8 +357,8 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     ckpts_free(&rest);
 
     /* stop_after 2 (the schedule still spans 3 epochs), then resume to the end */
-    struct ns_train_opts so = {.stop_after = 2, .checkpoint_last = 1, .on_checkpoint = keep_ckpt,
-                               .ctx = &part};
+    struct ns_train_opts so = {
+        .stop_after = 2, .checkpoint_last = 1, .on_checkpoint = keep_ckpt, .ctx = &part};
     assert_int_equal(ns_train(&c, &train, &test, &r, &so, &d), NS_TRAIN_OK);
     assert_int_equal(d.epochs_done, 2);
     assert_int_equal(part.n, 1);
@@ -426,8 +434,8 @@ static void init_and_evaluate_only(void **state)
     assert_true(b.train_loss < a.train_loss);
 
     /* errors: resume and init together, a resume from weights only, another model */
-    struct ns_train_opts bo = {.init = w, .init_len = wlen, .resume = k.buf[0],
-                               .resume_len = k.len[0]};
+    struct ns_train_opts bo = {
+        .init = w, .init_len = wlen, .resume = k.buf[0], .resume_len = k.len[0]};
     assert_int_equal(ns_train(&c, &train, &test, &r, &bo, &e), NS_TRAIN_ERROR);
     assert_non_null(strstr(e.reason, "exclude"));
     struct ns_train_opts wo = {.resume = w, .resume_len = wlen};
