@@ -276,24 +276,24 @@ struct parsed {
 };
 
 /* The whole check of ns_ckpt_check, remembering where the known sections are. */
-static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed *ck)
+/* The header's checks: magic, version, and the length it gives against `len`, the whole
+ * file's length (of which `have` bytes are in buf: a file reader checks the header before
+ * reading a large file that is not a checkpoint). 0 or -1. */
+static int check_header(const uint8_t *buf, size_t have, size_t len, const char *what)
 {
-    memset(ck, 0, sizeof *ck);
-    if (!what)
-        what = "checkpoint";
-    size_t m = len < 8 ? len : 8;
+    size_t m = have < 8 ? have : 8;
     if (!buf || len == 0)
         return ns_err("%s: empty (not a netspace checkpoint)", what);
     if (memcmp(buf, magic, m) != 0)
         return ns_err("%s: not a netspace checkpoint (wrong magic bytes)", what);
-    if (len < HEADER + 4)
+    if (len < HEADER + 4 || have < HEADER)
         return ns_err("%s: truncated (%zu bytes, less than a checkpoint's header)", what, len);
-    ck->version = rd32(buf + 8);
-    if (ck->version > NS_CKPT_VERSION)
+    uint32_t version = rd32(buf + 8);
+    if (version > NS_CKPT_VERSION)
         return ns_err("%s: checkpoint format version %u is newer than this netspace reads (%d); "
                       "upgrade netspace",
-                      what, ck->version, NS_CKPT_VERSION);
-    if (ck->version < 1)
+                      what, version, NS_CKPT_VERSION);
+    if (version < 1)
         return ns_err("%s: checkpoint format version 0 is not valid", what);
     uint64_t p = rd64(buf + 16);
     if (p > (uint64_t)(len - HEADER - 4))
@@ -302,6 +302,18 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
     if (p < (uint64_t)(len - HEADER - 4))
         return ns_err("%s: %llu bytes after the end of the checkpoint (not a single checkpoint)",
                       what, (unsigned long long)(len - HEADER - 4 - p));
+    return 0;
+}
+
+static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    if (!what)
+        what = "checkpoint";
+    if (check_header(buf, len, len, what))
+        return -1;
+    ck->version = rd32(buf + 8);
+    uint64_t p = rd64(buf + 16);
     uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
     for (size_t off = 0; off < len - 4;) {
         size_t k = len - 4 - off > (1u << 30) ? (1u << 30) : len - 4 - off;
@@ -621,6 +633,13 @@ int ns_ckpt_read_file(const char *path, uint8_t **buf, size_t *len)
         return ns_err("%s: not a regular file", path);
     }
     size_t n = (size_t)sb.st_size;
+    uint8_t head[HEADER];
+    size_t h = fread(head, 1, n < HEADER ? n : HEADER, f);
+    if (check_header(head, h, n, path)) { /* before reading a large file that is not one */
+        fclose(f);
+        return -1;
+    }
+    rewind(f);
     uint8_t *p = malloc(n ? n : 1);
     if (!p) {
         fclose(f);
