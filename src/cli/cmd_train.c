@@ -430,6 +430,7 @@ int ns_cmd_train(int argc, char **argv)
         ns_die_msg();
         free(sd.dir);
         free(sd.folder_cache);
+        free(start);
         return 1;
     }
     struct ns_dataset tr, te, va;
