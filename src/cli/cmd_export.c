@@ -24,7 +24,7 @@ static const char help[] =
     "  --db FILE        the results db (read only; a db of any schema version)\n"
     "  --study NAME     the study (needed when the db has several)\n"
     "  --trial N        the trial's index\n"
-    "  --out FILE       where to write (atomically: FILE.tmp, then renamed)\n"
+    "  --out FILE       where to write (atomically: FILE.tmp.PID, then renamed)\n"
     "  --checkpoint     the trial's last full checkpoint instead (a paused or preempted\n"
     "                   trial's state: `netspace train --resume FILE` continues it)\n"
     "\n"

@@ -572,15 +572,48 @@ int ns_ckpt_strip(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len
 
 /* ---- files ------------------------------------------------------------------------------ */
 
+/* Make the rename of a file in path's directory durable (a rename lives in the directory:
+ * without this a power loss after ns_ckpt_write_file returned could bring the old file
+ * back). 0 or -1 (ns_err). Filesystems that cannot fsync a directory (EINVAL) are fine. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    char *dir = malloc(n + 2);
+    if (!dir)
+        return ns_err("%s: out of memory", path);
+    if (!slash)
+        strcpy(dir, ".");
+    else if (n == 0)
+        strcpy(dir, "/");
+    else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+        rc = ns_err("%s: cannot sync the directory %s after the rename: %s", path, dir,
+                    strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
+}
+
 int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
+    /* FILE.tmp.PID, created exclusively (never through a symlink or into another process's
+     * temp file: two writers of the same FILE each rename a whole file of their own) */
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
     if (!tmp)
         return ns_err("%s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) { /* left by a killed process of the same pid: ours now */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         ns_err("%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
@@ -611,7 +644,7 @@ int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
         goto fail;
     }
     free(tmp);
-    return 0;
+    return sync_dir(path);
 fail:
     if (fd >= 0)
         close(fd);

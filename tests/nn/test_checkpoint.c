@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/data.h"
@@ -123,9 +124,17 @@ static void weights_round_trip(void **state)
     /* a weights-only checkpoint cannot be resumed from */
     expect_err(ns_ckpt_load_full(b, buf, len, "w.ckpt", &back), "weights-only");
 
-    /* files: atomic write, checked read */
+    /* files: atomic write (over a temp file a killed writer of the same pid left, never
+     * through a symlink), checked read */
     const char *path = "test_checkpoint_tmp.ckpt";
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    remove(tmp);
+    assert_int_equal(symlink("test_checkpoint_victim", tmp), 0);
     assert_int_equal(ns_ckpt_write_file(path, full, flen), 0);
+    assert_int_equal(access(tmp, F_OK), -1);                      /* renamed, none left */
+    assert_int_equal(access("test_checkpoint_victim", F_OK), -1); /* not written through */
+    expect_err(ns_ckpt_write_file("no_such_dir/x.ckpt", full, flen), "no_such_dir/x.ckpt.tmp.");
     uint8_t *rd;
     size_t rlen;
     assert_int_equal(ns_ckpt_read_file(path, &rd, &rlen), 0);
