@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char help[] =
     "usage: netspace export --db FILE [--study NAME] --trial N --out FILE [--checkpoint]\n"
@@ -71,8 +72,20 @@ static int no_weights(struct ns_db *db, int64_t study, const char *study_name, i
                   ns_db_path(db), idx, name, list);
 }
 
+/* --out must not be the db itself (the rename would replace the results with one trial's
+ * weights). 0 or -1 (ns_err). */
+static int check_out(const char *db, const char *out)
+{
+    struct stat a, b;
+    if (stat(db, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return ns_err("--out %s is the results db %s: give another file", out, db);
+    return 0;
+}
+
 static int export(const char *path, const char *study_name, int idx, const char *out, int ckpt)
 {
+    if (check_out(path, out))
+        return -1;
     struct ns_db *db = ns_db_open(path, NS_DB_RO);
     if (!db)
         return -1;
