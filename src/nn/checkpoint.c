@@ -376,7 +376,7 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
     uint64_t sum = 0, np = rd32(ck->ptab.p);
     for (uint64_t i = 0; i < np; i++) {
         uint64_t l = rd64(ck->ptab.p + 8 + 16 * i + 8);
-        if (l > ck->wght.len)
+        if (l > rd64(ck->wght.p) - sum) /* (the sum cannot wrap around) */
             return ns_err("%s: parameter %llu's length overruns the weights", what,
                           (unsigned long long)i);
         sum += l;
@@ -393,6 +393,9 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
         uint32_t opt = rd32(ck->trst.p + 4);
         if (opt > 1)
             return ns_err("%s: unknown optimizer %u in TRST", what, opt);
+        /* an epoch or step count a signed int cannot hold would turn negative on loading */
+        if (rd32(ck->trst.p) > INT32_MAX || rd64(ck->trst.p + 16) > INT64_MAX)
+            return ns_err("%s: a negative epoch or AdamW step count in TRST", what);
         uint64_t n = ck->optm.len >= 8 ? rd64(ck->optm.p) : 0;
         if (ck->optm.len < 8 || n != rd64(ck->wght.p) ||
             ck->optm.len != 8 + 4 * n * (opt == 1 ? 2 : 1))

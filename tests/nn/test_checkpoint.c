@@ -222,6 +222,106 @@ static void damaged_and_foreign_checkpoints_are_rejected(void **state)
     ns_net_free(a);
 }
 
+/* The offset of the first section tagged `tag` (its header), or fail. */
+static size_t section_at(const uint8_t *b, size_t len, const char *tag)
+{
+    for (size_t off = 32; off + 16 <= len - 4;) {
+        if (!memcmp(b + off, tag, 4))
+            return off;
+        uint64_t l = 0;
+        for (int i = 0; i < 8; i++)
+            l |= (uint64_t)b[off + 8 + i] << (8 * i);
+        off += 16 + (size_t)((l + 7) / 8 * 8);
+    }
+    fail_msg("no %s section", tag);
+    return 0;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Lengths and counts chosen to wrap the reader's arithmetic around, each behind a valid CRC:
+ * every one is refused, none read out of the buffer (ASan would say). */
+static void hostile_lengths_are_rejected(void **state)
+{
+    (void)state;
+    struct ns_config c = tiny();
+    struct ns_net *a = build(&c, 1);
+    struct ns_ckpt_state st = {.epoch = 1, .optimizer = 0, .best_test_err = NAN};
+    uint8_t *buf, *b;
+    size_t len;
+    assert_int_equal(ns_ckpt_save_full(a, &st, &buf, &len), 0);
+    assert_non_null(b = malloc(len));
+    size_t conf = section_at(buf, len, "CONF"), ptab = section_at(buf, len, "PTAB");
+    size_t wght = section_at(buf, len, "WGHT"), optm = section_at(buf, len, "OPTM");
+    size_t trst = section_at(buf, len, "TRST");
+
+    /* a section length whose padding wraps to 0 */
+    memcpy(b, buf, len);
+    put_le64(b + conf + 8, UINT64_MAX - 6);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "overruns");
+    /* a WGHT count whose 4 * count wraps to the section's true length */
+    memcpy(b, buf, len);
+    put_le64(b + wght + 16, (1ULL << 62) + (uint64_t)a->n_weights);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "WGHT");
+    /* the same trick on OPTM's count */
+    memcpy(b, buf, len);
+    put_le64(b + optm + 16, (1ULL << 62) + (uint64_t)a->n_weights);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "OPTM");
+    /* PTAB: the largest count, then two parameters whose lengths sum to WGHT's count modulo
+     * 2^64 */
+    memcpy(b, buf, len);
+    b[ptab + 16] = b[ptab + 17] = b[ptab + 18] = b[ptab + 19] = 0xff;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "PTAB");
+    memcpy(b, buf, len);
+    assert_true(a->n_params >= 2);
+    uint64_t first = UINT64_MAX - 9, n_rest = 0;
+    for (int i = 2; i < a->n_params; i++)
+        n_rest += a->params[i].len;
+    put_le64(b + ptab + 16 + 8 + 8, first);
+    put_le64(b + ptab + 16 + 8 + 16 + 8, (uint64_t)a->n_weights - n_rest - first);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "overruns the weights");
+    /* an epoch or AdamW step count that would load as a negative number */
+    memcpy(b, buf, len);
+    b[trst + 16 + 3] = 0x80;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "negative");
+    memcpy(b, buf, len);
+    b[trst + 16 + 16 + 7] = 0x80;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "negative");
+
+    /* a CONF longer than ns_ckpt_info's 8191 bytes: a valid checkpoint whose info is refused */
+    size_t conf_len = 9000, conf_end = ptab, big_len = len - (conf_end - conf) + 16 + conf_len;
+    uint8_t *big = malloc(big_len);
+    assert_non_null(big);
+    memcpy(big, buf, conf);
+    memcpy(big + conf, "CONF\0\0\0\0", 8);
+    put_le64(big + conf + 8, conf_len);
+    memset(big + conf + 16, ' ', conf_len);
+    memcpy(big + conf + 16 + conf_len, buf + conf_end, len - conf_end);
+    put_le64(big + 16, big_len - 36);
+    fix_crc(big, big_len);
+    assert_int_equal(ns_ckpt_check(big, big_len, "big.bin"), 0);
+    struct ns_ckpt_info *info = malloc(sizeof *info);
+    assert_non_null(info);
+    expect_err(ns_ckpt_info(big, big_len, "big.bin", info), "more than 8191");
+    expect_err(ns_ckpt_load_weights(a, big, big_len, "big.bin"), "another model");
+    free(info);
+    free(big);
+    free(b);
+    free(buf);
+    ns_net_free(a);
+}
+
 /* The committed fixture: a tiny net whose every float is set by a formula (not by the
  * initializer, so libm cannot change it), saved as a full SGD checkpoint, must be these bytes
  * on every host. NS_REGEN_FIXTURES=1 rewrites it (then review the diff). */
@@ -509,6 +609,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weights_round_trip),
         cmocka_unit_test(damaged_and_foreign_checkpoints_are_rejected),
+        cmocka_unit_test(hostile_lengths_are_rejected),
         cmocka_unit_test(bytes_are_the_fixture),
         cmocka_unit_test(resume_sgd),
         cmocka_unit_test(resume_adamw),
