@@ -632,7 +632,10 @@ int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0) {
+    int rc;
+    while ((rc = fsync(fd)) != 0 && errno == EINTR) /* train --save's SIGINT has no SA_RESTART */
+        ;
+    if (rc != 0) {
         ns_err("%s: fsync failed: %s", tmp, strerror(errno));
         goto fail;
     }
