@@ -478,7 +478,7 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     assert_same_result(&a, &b);
     assert_memory_equal(rest.buf[0], full.buf[2], full.len[2]);
 
-    /* the comparison is not vacuous: resuming epoch 1's state under another seed differs */
+    /* a resume under another recipe (here: another seed) is refused, not run off course */
     struct ns_recipe r2 = r;
     r2.seed = 2;
     struct ns_train_opts o2 = {.resume = full.buf[0], .resume_len = full.len[0]};
