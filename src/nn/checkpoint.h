@@ -27,7 +27,7 @@ struct ns_ckpt_info {
     int version;
     int has_state;          /* a full checkpoint: training can continue from it */
     int epoch;              /* epochs done (full checkpoints; 0 in a weights-only one) */
-    uint64_t recipe_hash;   /* the recipe it was trained with (full checkpoints) */
+    uint64_t recipe_hash;   /* the recipe and training data it was trained with (full) */
     long long n_weights;    /* parameter floats */
     char config_json[8192]; /* the canonical config JSON, NUL-terminated */
 };
@@ -52,7 +52,7 @@ int ns_ckpt_strip(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len
 struct ns_ckpt_state {
     int epoch;             /* epochs done */
     int optimizer;         /* 0 SGD, 1 AdamW (enum ns_optimizer) */
-    uint64_t recipe_hash;  /* ns_recipe_hash of the recipe */
+    uint64_t recipe_hash;  /* ns_recipe_hash folded with the training data (train.c) */
     int64_t adam_steps;    /* AdamW's step count */
     struct ns_pcg32 rng[3]; /* shuffle, augmentation, dropout/drop-path streams */
     double best_test_err;  /* lowest test error so far (the optional BEST section); NaN =

@@ -485,6 +485,11 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     assert_int_equal(ns_train(&c, &train, &test, &r2, &o2, &b), NS_TRAIN_ERROR);
     if (!strstr(b.reason, "another recipe"))
         fail_msg("reason \"%s\" does not say another recipe", b.reason);
+    /* and so is a resume on other training data (one label changed) */
+    train.y[7] = (uint8_t)((train.y[7] + 1) % train.classes);
+    assert_int_equal(ns_train(&c, &train, &test, &r, &o2, &b), NS_TRAIN_ERROR);
+    if (!strstr(b.reason, "other training data"))
+        fail_msg("reason \"%s\" does not say other training data", b.reason);
 
     ckpts_free(&rest);
     ckpts_free(&part);
