@@ -36,6 +36,7 @@
 
 #include "data/data.h"
 #include "nn/train.h"
+#include "search/fidelity.h"
 #include "space/space.h"
 
 /* ---------------------------------------------------------------- experiment files ------ */
@@ -70,6 +71,11 @@
  *               options added after the first studies are written in the canonical form
  *               only when set),
  *    "threads": 1,                      compute threads per worker (1..256)
+ *    "search": {"kind": "sha", "eta": 3, "min_epochs": 1, "max_epochs": 27}   optional
+ *                                       (struct ns_exp_search; default "random")
+ *    "keep_weights": 0,                 keep the weights of the best K trials in the db
+ *    "checkpoint_every": 0,             checkpoint each trial every N epochs into the db
+ *                                       (a preempted trial resumes from it)
  *    "limits": {"memory_mb": 0,         per trial: memory limit (0 = none)
  *               "trial_minutes": 0,     wall-clock limit of one trial (0 = none)
  *               "max_attempts": 2,      a trial lost (its process died, its worker stalled)
@@ -104,6 +110,15 @@ struct ns_exp_limits {
     int isolate;          /* train each trial in a child process (default 1) */
 };
 
+/* "search": {"kind": "random" | "sha" | "hyperband" | "asha", "eta": 3, "min_epochs": 1,
+ *            "max_epochs": E}  how trials are scheduled (fidelity.h). Default random: every
+ * trial trains recipe.epochs. The others train in rungs; max_epochs is the recipe's epochs
+ * (either may be given; both must agree). */
+struct ns_exp_search {
+    int kind; /* enum ns_fid_kind (fidelity.h) */
+    int eta, min_epochs, max_epochs;
+};
+
 struct ns_experiment {
     char *file;           /* the file it came from, or the `where` of a text; owned */
     char *name;           /* owned */
@@ -120,6 +135,10 @@ struct ns_experiment {
     struct ns_exp_data data;
     struct ns_recipe recipe; /* threads set from "threads"; seed is per trial (unused here) */
     struct ns_exp_limits limits;
+    struct ns_exp_search search;
+    int keep_weights;     /* "keep_weights": keep the weights of the best K trials in the db */
+    int checkpoint_every; /* "checkpoint_every": a trial's checkpoint goes to the db every N
+                             epochs, so a preempted trial resumes from it (0 = off) */
     char *canonical;         /* the experiment with defaults filled in, as compact JSON with
                                 sorted keys: equal meaning <=> equal text; owned */
 };
