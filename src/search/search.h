@@ -231,8 +231,12 @@ void ns_sched_free(struct ns_sched *s);
  *   C->W SETUP  experiment canonical JSON: load the data, then answer READY or FATAL
  *   W->C READY  host name, threads, dataset fingerprint: give me work
  *   W->C FATAL  message: this worker cannot work (data missing, ...); C stops the study
- *   C->W ASSIGN trial, training seed, config JSON
+ *   C->W ASSIGN trial, training seed, config JSON, rung, epochs from and to, whether to send
+ *               the checkpoint after `to`, the checkpoint to continue from (from > 0)
  *   W->C EPOCH  trial, epoch metrics (sent as each epoch ends)
+ *   W->C CKPT   trial, epoch, a full checkpoint after that epoch (nn/checkpoint.h): every
+ *               checkpoint_every epochs and, when asked, after the job's last epoch; sent
+ *               before the RESULT, so rank 0 has it when it records the rung
  *   W->C RESULT trial, ns_train_result, seconds spent waiting for this trial
  *   C->W STOP   abort the running trial (its RESULT still comes), then say BYE and exit
  *   W->C BYE    (empty) the last message of a worker */
@@ -245,6 +249,7 @@ enum ns_msg_kind {
     NS_MSG_RESULT,
     NS_MSG_STOP,
     NS_MSG_BYE,
+    NS_MSG_CKPT,
     NS_MSG_NKINDS
 };
 
@@ -259,6 +264,20 @@ struct ns_msg_assign {
     int trial;
     uint64_t seed;
     char config[1024]; /* canonical config JSON (same size as ns_trial.json) */
+    int rung;          /* multi-fidelity: the rung this job ends (for messages); -1: none */
+    int from;          /* continue after this epoch from ckpt (0: from scratch) */
+    int to;            /* stop after this epoch (0: recipe.epochs); the schedule still spans
+                          recipe.epochs */
+    int ckpt_last;     /* send the checkpoint after `to` (CKPT) */
+    uint8_t *ckpt;     /* the checkpoint after `from` (from > 0); pack reads it, unpack
+                          mallocs it (ns_msg_assign_free) */
+    size_t ckpt_len;
+};
+
+struct ns_msg_ckpt {
+    int trial, epoch;
+    const uint8_t *buf; /* unpack: points into the message (valid while it is) */
+    size_t len;
 };
 
 struct ns_msg_epoch {
@@ -285,6 +304,7 @@ int ns_msg_pack_ready(struct ns_msgbuf *b, const struct ns_msg_ready *m);
 int ns_msg_pack_assign(struct ns_msgbuf *b, const struct ns_msg_assign *m);
 int ns_msg_pack_epoch(struct ns_msgbuf *b, const struct ns_msg_epoch *m);
 int ns_msg_pack_result(struct ns_msgbuf *b, const struct ns_msg_result *m);
+int ns_msg_pack_ckpt(struct ns_msgbuf *b, const struct ns_msg_ckpt *m);
 /* Unpack n bytes; 0, or -1 with ns_err for a short, long or malformed message (never reads
  * past n). ns_msg_unpack_str returns a malloc'd string in *out. */
 int ns_msg_unpack_str(const void *p, size_t n, char **out);
@@ -292,6 +312,9 @@ int ns_msg_unpack_ready(const void *p, size_t n, struct ns_msg_ready *m);
 int ns_msg_unpack_assign(const void *p, size_t n, struct ns_msg_assign *m);
 int ns_msg_unpack_epoch(const void *p, size_t n, struct ns_msg_epoch *m);
 int ns_msg_unpack_result(const void *p, size_t n, struct ns_msg_result *m);
+int ns_msg_unpack_ckpt(const void *p, size_t n, struct ns_msg_ckpt *m);
+/* Free what ns_msg_unpack_assign allocated (the checkpoint). */
+void ns_msg_assign_free(struct ns_msg_assign *m);
 
 /* ---------------------------------------------------------------- running --------------- */
 
