@@ -128,6 +128,7 @@ int ns_fid_load(struct ns_fid *f, int i, int cleared, int done, const double *er
         t->err[k] = err ? err[k] : NAN;
     t->failed = failed;
     t->running = 0;
+    f->idle = 0;
     return 0;
 }
 
@@ -137,6 +138,7 @@ int ns_fid_record(struct ns_fid *f, int i, int rung, double err)
         return ns_err("rung %d of trial %d is not in the schedule", rung, i);
     struct ns_fid_trial *t = &f->t[i];
     t->running = 0;
+    f->idle = 0;
     if (isnan(err)) {
         t->failed = 1;
         return 0;
@@ -155,13 +157,16 @@ void ns_fid_fail(struct ns_fid *f, int i)
     if (i >= 0 && i < f->n) {
         f->t[i].failed = 1;
         f->t[i].running = 0;
+        f->idle = 0;
     }
 }
 
 void ns_fid_requeue(struct ns_fid *f, int i)
 {
-    if (i >= 0 && i < f->n)
+    if (i >= 0 && i < f->n) {
         f->t[i].running = 0;
+        f->idle = 0;
+    }
 }
 
 int ns_fid_epochs_spent(const struct ns_fid *f, int i)
@@ -170,33 +175,38 @@ int ns_fid_epochs_spent(const struct ns_fid *f, int i)
     return d >= 0 ? f->epochs[d] : 0;
 }
 
-/* a before b in rung k's ranking: lower error, then lower index */
-static int better(const struct ns_fid *f, int a, int b, int k)
+/* The trials of [lo, lo+n) that finished rung k, best first: (error, index) ascending.
+ * Returns how many; *out is malloc'd by the caller (n entries). */
+struct ranked {
+    double err;
+    int i;
+};
+
+static int cmp_ranked(const void *pa, const void *pb)
 {
-    double ea = f->t[a].err[k], eb = f->t[b].err[k];
-    return ea < eb || (ea == eb && a < b);
+    const struct ranked *a = pa, *b = pb;
+    if (a->err != b->err)
+        return a->err < b->err ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
 }
 
-/* The rank (0 = best) of trial i among the trials of [lo, lo+n) that finished rung k. */
-static int rank_in_rung(const struct ns_fid *f, int i, int k, int lo, int n, int *finished)
+static int rank_rung(const struct ns_fid *f, int k, int lo, int n, struct ranked *out)
 {
-    int r = 0, c = 0;
-    for (int j = lo; j < lo + n; j++) {
-        if (f->t[j].done < k || isnan(f->t[j].err[k]))
-            continue;
-        c++;
-        if (j != i && better(f, j, i, k))
-            r++;
-    }
-    if (finished)
-        *finished = c;
-    return r;
+    int c = 0;
+    for (int j = lo; j < lo + n; j++)
+        if (f->t[j].done >= k && !isnan(f->t[j].err[k]))
+            out[c++] = (struct ranked){f->t[j].err[k], j};
+    qsort(out, (size_t)c, sizeof *out, cmp_ranked);
+    return c;
 }
 
 /* Synchronous: in every bracket, every closed rung's best are cleared for the next one.
  * Idempotent (a pure function of the rung results), so it may run at every call. */
-static void promote_sync(struct ns_fid *f)
+static int promote_sync(struct ns_fid *f)
 {
+    struct ranked *rk = malloc((size_t)(f->n ? f->n : 1) * sizeof *rk);
+    if (!rk)
+        return ns_err("out of memory for the schedule of %d trials", f->n);
     for (int b = 0; b < f->n_brackets; b++) {
         int lo = f->br_lo[b], n = f->br_n[b];
         for (int k = b * (f->spec.kind == NS_FID_HYPERBAND); k + 1 < f->n_rungs; k++) {
@@ -214,15 +224,14 @@ static void promote_sync(struct ns_fid *f)
             int m = entered / f->spec.eta;
             if (m < 1)
                 m = 1;
-            for (int i = lo; i < lo + n; i++) {
-                struct ns_fid_trial *t = &f->t[i];
-                if (t->done < k || isnan(t->err[k]) || t->cleared > k)
-                    continue;
-                if (rank_in_rung(f, i, k, lo, n, NULL) < m)
-                    t->cleared = k + 1;
-            }
+            int c = rank_rung(f, k, lo, n, rk);
+            for (int r = 0; r < m && r < c; r++)
+                if (f->t[rk[r].i].cleared == k)
+                    f->t[rk[r].i].cleared = k + 1;
         }
     }
+    free(rk);
+    return 0;
 }
 
 static int any_running(const struct ns_fid *f)
@@ -233,24 +242,25 @@ static int any_running(const struct ns_fid *f)
     return 0;
 }
 
-/* The trial rung k of ASHA may promote now, -1 if none: the best not yet promoted, if it is
- * among the best floor(c / eta) of the c that finished the rung. With at_least_one (the end
- * of a finite study: nothing runs, no new trial is left) the best of a rung may always go
- * on, so that the study ends with a model trained on the full budget. */
+/* The trial rung k of ASHA may promote now, -1 if none (-2: out of memory): the best not
+ * yet promoted, if it is among the best floor(c / eta) of the c that finished the rung.
+ * With at_least_one (the end of a finite study: nothing runs, no new trial is left) the
+ * best of a rung may always go on, so that the study ends with a model trained on the full
+ * budget. */
 static int promotable(const struct ns_fid *f, int k, int at_least_one)
 {
-    int best = -1;
-    for (int i = 0; i < f->n; i++) {
-        const struct ns_fid_trial *t = &f->t[i];
-        if (t->failed || t->running || t->done != k || t->cleared != k || isnan(t->err[k]))
-            continue;
-        int c = 0, r = rank_in_rung(f, i, k, 0, f->n, &c);
-        int m = c / f->spec.eta;
-        if (at_least_one && m < 1)
-            m = 1;
-        if (r < m && (best < 0 || better(f, i, best, k)))
-            best = i;
+    struct ranked *rk = malloc((size_t)(f->n ? f->n : 1) * sizeof *rk);
+    if (!rk)
+        return -2;
+    int c = rank_rung(f, k, 0, f->n, rk), m = c / f->spec.eta, best = -1;
+    if (at_least_one && m < 1)
+        m = 1;
+    for (int r = 0; r < m && r < c && best < 0; r++) {
+        const struct ns_fid_trial *t = &f->t[rk[r].i];
+        if (!t->failed && !t->running && t->done == k && t->cleared == k)
+            best = rk[r].i;
     }
+    free(rk);
     return best;
 }
 
@@ -259,6 +269,8 @@ static int promote_async(struct ns_fid *f, int at_least_one)
 {
     for (int k = f->n_rungs - 2; k >= 0; k--) {
         int best = promotable(f, k, at_least_one);
+        if (best == -2)
+            return ns_err("out of memory for the schedule of %d trials", f->n), -2;
         if (best >= 0) {
             f->t[best].cleared = k + 1;
             return best;
@@ -274,6 +286,8 @@ static int pending(const struct ns_fid_trial *t)
 
 int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job)
 {
+    if (f->idle)
+        return 0;
     int pick = -1, promoted = 0;
     if (f->spec.kind == NS_FID_ASHA) {
         /* a job given back (interrupted, lost) first: it was decided already */
@@ -285,8 +299,10 @@ int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job)
         }
         if (pick < 0 && (pick = promote_async(f, 0)) >= 0)
             promoted = 1;
-    } else {
-        promote_sync(f);
+        if (pick == -2)
+            return -1;
+    } else if (promote_sync(f) < 0) {
+        return -1;
     }
     if (pick < 0)
         for (int i = 0; i < f->n; i++) {
@@ -310,8 +326,12 @@ int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job)
     if (pick < 0 && f->spec.kind == NS_FID_ASHA && !any_running(f) &&
         (pick = promote_async(f, 1)) >= 0)
         promoted = 1;
-    if (pick < 0)
+    if (pick == -2)
+        return -1;
+    if (pick < 0) {
+        f->idle = 1; /* nothing until the state changes */
         return 0;
+    }
     struct ns_fid_trial *t = &f->t[pick];
     int first = ns_fid_first_rung(f, pick);
     if (t->done >= 0 && t->done < first)
@@ -332,17 +352,18 @@ int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job)
 
 int ns_fid_finished(struct ns_fid *f)
 {
-    for (int i = 0; i < f->n; i++)
-        if (f->t[i].running)
-            return 0;
-    if (f->spec.kind != NS_FID_ASHA)
-        promote_sync(f);
+    if (any_running(f))
+        return 0;
+    if (f->idle)
+        return 1; /* ns_fid_next found nothing, and nothing changed since */
+    if (f->spec.kind != NS_FID_ASHA && promote_sync(f) < 0)
+        return 0;
     for (int i = 0; i < f->n; i++)
         if (pending(&f->t[i]))
             return 0;
     if (f->spec.kind == NS_FID_ASHA)
         for (int k = f->n_rungs - 2; k >= 0; k--)
-            if (promotable(f, k, 1) >= 0)
+            if (promotable(f, k, 1) != -1)
                 return 0;
     return 1;
 }

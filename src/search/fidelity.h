@@ -71,6 +71,8 @@ struct ns_fid {
     int br_lo[NS_FID_MAX_RUNGS], br_n[NS_FID_MAX_RUNGS]; /* bracket b: trials [lo, lo+n) */
     int n;
     struct ns_fid_trial *t; /* owned */
+    int idle; /* ns_fid_next found nothing and nothing has changed since (it costs
+                 O(n log n) to look again) */
 };
 
 /* A job: train `trial` from epoch `from` (0: from scratch, else from its checkpoint after

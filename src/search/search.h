@@ -348,6 +348,11 @@ struct ns_search_report {
     double wait_s;            /* sum of the workers' idle time between trials (scheduling
                                  overhead as the workers see it) */
     double cpu_s;             /* CPU time (user + system) of this process during the run */
+    int multi;                /* a multi-fidelity study (search.kind sha, hyperband, asha) */
+    int test_selection;       /* ... whose rungs were selected on the test set (no
+                                 data.val_split): its best error is optimistic */
+    long long epochs_spent;   /* the study's epochs trained so far (rungs: the epochs trained
+                                 for them; else the trials' epoch rows); -1 unknown */
 };
 
 /* 1 when this process was started by an MPI launcher (mpirun, srun with PMI/PMIx), judged

@@ -1247,6 +1247,25 @@ int ns_db_rung_done(struct ns_db *db, int64_t study, int idx, const struct ns_db
     return sp_end(db, rc);
 }
 
+long long ns_db_study_epochs_spent(struct ns_db *db, int64_t study)
+{
+    long long have = 0, n = 0;
+    if (query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                      "'rungs'",
+                  &have) < 0)
+        return -1;
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             have ? "SELECT CASE WHEN EXISTS(SELECT 1 FROM rungs WHERE study_id = %1$lld) THEN "
+                    "(SELECT coalesce(sum(trained), 0) FROM rungs WHERE study_id = %1$lld) ELSE "
+                    "(SELECT count(*) FROM epochs WHERE study_id = %1$lld) END"
+                  : "SELECT count(*) FROM epochs WHERE study_id = %1$lld",
+             (long long)study);
+    if (query_int(db, sql, &n) < 0)
+        return -1;
+    return n;
+}
+
 int ns_db_rungs_load(struct ns_db *db, int64_t study, struct ns_db_rung **out, int *n)
 {
     *out = NULL;

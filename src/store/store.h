@@ -240,6 +240,10 @@ int ns_db_rung_done(struct ns_db *db, int64_t study, int idx, const struct ns_db
  * without the table gives none. 0 or -1. */
 int ns_db_rungs_load(struct ns_db *db, int64_t study, struct ns_db_rung **out, int *n);
 
+/* The epochs a study has trained: the sum of its rungs' `trained` when it has rungs, else
+ * its trials' epoch rows. -1 with ns_err. */
+long long ns_db_study_epochs_spent(struct ns_db *db, int64_t study);
+
 /* Mark 'failed' every waiting or stale trial of the study that has used max_attempts
  * attempts, with the reason "lost N times: its process died (out of memory? ...)". Returns
  * how many, or -1. */
