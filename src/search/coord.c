@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "nn/checkpoint.h"
 #include "search/isolate.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -170,33 +171,50 @@ static struct op *op_new(struct ns_coord *c, enum op_kind kind, int trial)
 /* Store trial t's full checkpoint after `epoch` (replacing the one before). */
 static int ckpt_put(struct ns_coord *c, int t, int epoch, const uint8_t *buf, size_t len)
 {
-    (void)c, (void)t, (void)epoch, (void)buf, (void)len;
-    return 0;
+    return ns_db_put_checkpoint(c->db, c->study, t, epoch, buf, len);
 }
 
 /* Trial t's stored checkpoint: 1 with *buf (malloc'd), *len and its epoch; 0 none. */
 static int ckpt_get(struct ns_coord *c, int t, int *epoch, uint8_t **buf, size_t *len)
 {
-    (void)c, (void)t;
-    *epoch = 0;
     *buf = NULL;
     *len = 0;
-    return 0;
+    *epoch = 0;
+    int rc = ns_db_get_checkpoint(c->db, c->study, t, buf, len, epoch);
+    if (rc == 1 && ns_ckpt_check(*buf, *len, "a stored checkpoint") < 0) {
+        /* a damaged one is not fatal: the trial trains from scratch to the same bits */
+        free(*buf);
+        *buf = NULL;
+        return 0;
+    }
+    return rc;
 }
 
 /* Drop trial t's checkpoint (t = -1: every trial's of the study). */
 static int ckpt_drop(struct ns_coord *c, int t)
 {
-    (void)c, (void)t;
+    if (t >= 0)
+        return ns_db_drop_checkpoint(c->db, c->study, t);
+    for (int i = 0; i < c->n; i++)
+        if (ns_db_drop_checkpoint(c->db, c->study, i) < 0)
+            return -1;
     return 0;
 }
 
 /* keep_weights: store the weights of trial t (from its final full checkpoint) and keep
- * only the best keep_weights trials' (by their recorded error). */
+ * only the best keep_weights trials' (by their recorded error: the trial's OP_COMPLETE is
+ * journaled before). */
 static int weights_put(struct ns_coord *c, int t, const uint8_t *buf, size_t len)
 {
-    (void)c, (void)t, (void)buf, (void)len;
-    return 0;
+    uint8_t *w = NULL;
+    size_t n = 0;
+    if (ns_ckpt_strip(buf, len, &w, &n) < 0)
+        return ns_err_prefix("trial %d's weights", t);
+    int rc = ns_db_put_weights(c->db, c->study, t, c->ex.recipe.epochs, w, n);
+    free(w);
+    if (rc == 0 && ns_db_prune_weights(c->db, c->study, c->ex.keep_weights) < 0)
+        rc = -1;
+    return rc;
 }
 
 static int op_apply(struct ns_coord *c, const struct op *o)
@@ -761,6 +779,10 @@ static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const 
         return 0;
     if (epoch >= c->ex.recipe.epochs && !c->ex.keep_weights)
         return 0;
+    char what[64];
+    snprintf(what, sizeof what, "trial %d's checkpoint after epoch %d", trial, epoch);
+    if (ns_ckpt_check(buf, len, what) < 0)
+        return -1;
     uint8_t *copy = malloc(len);
     if (!copy)
         return ns_err("out of memory for trial %d's checkpoint (%zu bytes)", trial, len);
