@@ -221,7 +221,7 @@ static int op_apply(struct ns_coord *c, const struct op *o)
 {
     switch (o->kind) {
     case OP_START:
-        return ns_db_trial_start(c->db, c->study, o->trial, o->rank, o->host);
+        return ns_db_trial_start_at(c->db, c->study, o->trial, o->rank, o->host, o->from);
     case OP_EPOCH:
         return ns_db_trial_epoch(c->db, c->study, o->trial, &o->e);
     case OP_COMPLETE:
