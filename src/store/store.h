@@ -382,6 +382,11 @@ int ns_db_sql_query(struct ns_db *db, const char *sql, const struct ns_db_read_l
                     ns_db_row_fn fn, void *ctx);
 /* A trial's epoch rows (epoch, train_loss, train_error, test_error, seconds) by epoch. */
 int ns_db_epochs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
+/* A study's rungs (multi-fidelity search): trial, rung, epochs, test_error, trained, wall_s,
+ * promoted (1 when the trial was cleared for the next rung, 0 not (yet), NULL while the rung
+ * is not finished), by trial and rung; idx >= 0: that trial's only. None in a file without
+ * rungs. */
+int ns_db_rungs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
 /* The trial columns, ", "-separated, into buf (n bytes); their count, or -1. */
 int ns_db_trial_columns(struct ns_db *db, char *buf, size_t n);
 /* 0 when expr is a --where expression that stays inside its parentheses (balanced outside
