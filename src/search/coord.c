@@ -375,7 +375,12 @@ static int grow_study(struct ns_coord *c, const char *study_json)
         json_object_del(old, "samples");
         json_object_del(cur, "samples");
         if (was != cur_n && json_equal(old, cur)) {
-            if (cur_n < was)
+            if (c->ex.search.kind != NS_FID_RANDOM)
+                rc = ns_err("%s: study '%s' has %lld samples in %s; a multi-fidelity study "
+                            "cannot grow (its rungs were sized for its samples): use another "
+                            "name",
+                            c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db));
+            else if (cur_n < was)
                 rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
                             "shrink (use \"samples\": %lld or more, or another name)",
                             c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),

@@ -97,6 +97,11 @@ cp "$REF" "$TMP/ref2.db"
 "$NETSPACE" search --experiment "$TMP/sha.json" --db "$TMP/ref2.db" --quiet >"$TMP/o" 2>&1 || fail "rerun"
 grep -q "this run: 0 rungs" "$TMP/o" || { cat "$TMP/o"; fail "rerun of a finished study trained"; }
 same "$TMP/ref2.db" "rerun"
+# a multi-fidelity study cannot grow (its rungs were sized for its samples)
+sed 's/"samples": 8/"samples": 9/' "$TMP/sha.json" >"$TMP/sha9.json"
+"$NETSPACE" search --experiment "$TMP/sha9.json" --db "$TMP/ref2.db" --quiet >"$TMP/o" 2>&1 &&
+    fail "a multi-fidelity study grew"
+grep -q "a multi-fidelity study cannot grow" "$TMP/o" || { cat "$TMP/o"; fail "growing: no clear message"; }
 
 # --- 2. a rung's error is the full-budget run's at that epoch -------------------------------
 # (the promoted trials up to the last top-rung one: a random search of that many trains them)
@@ -116,10 +121,13 @@ done
     { cat "$TMP/o"; fail "sha on 2 workers failed"; }
 same "$TMP/mpi.db" "sha on 2 workers"
 DB="$TMP/kill.db"
-"${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/sha.json" --db "$DB" --quiet >"$TMP/kill.out" 2>&1 &
+# (in its own session, killed whole: every rank dies at once, as with a node's power; a
+# SIGKILL to mpirun alone leaves the ranks, each in its own process group, running until
+# they notice)
+setsid "${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/sha.json" --db "$DB" --quiet >"$TMP/kill.out" 2>&1 &
 pid=$!
-wait_sql "$DB" "select count(*) from rungs where test_error is not null"
-kill -KILL $pid
+wait_sql "$DB" "select count(*) from rungs"
+pkill -KILL -s $pid
 wait $pid 2>/dev/null
 wait_gone "$DB"
 [ "$(q "$DB" "select count(*) from rungs where rung = 2 and test_error is not null")" = 0 ] ||
@@ -132,10 +140,10 @@ same "$DB" "sha resumed after kill -9"
 # --- 4. ASHA on two workers, killed and resumed ---------------------------------------------
 experiment "$TMP/asha.json" asha '"search": {"kind": "asha", "eta": 2},'
 DB="$TMP/asha.db"
-"${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/asha.json" --db "$DB" --quiet >"$TMP/o" 2>&1 &
+setsid "${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/asha.json" --db "$DB" --quiet >"$TMP/o" 2>&1 &
 pid=$!
-wait_sql "$DB" "select count(*) from rungs where rung = 0 and test_error is not null"
-kill -KILL $pid
+wait_sql "$DB" "select count(*) from rungs"
+pkill -KILL -s $pid
 wait $pid 2>/dev/null
 wait_gone "$DB"
 [ "$(q "$DB" "select count(*) from rungs where rung = 0 and test_error is not null")" -lt 8 ] ||
@@ -158,11 +166,14 @@ cat >"$TMP/ck.json" <<EOF
  "constraints": {"flops": [null, 6e5]},
  "data": {"name": "synthetic", "n": 768, "n_test": 64, "size": 16},
  "recipe": {"batch": 32, "lr": 0.1, "momentum": 0.9, "epochs": 3},
- "checkpoint_every": 1, "threads": 1}
+ "checkpoint_every": 1, "keep_weights": 1, "threads": 1}
 EOF
 "$NETSPACE" search --experiment "$TMP/ck.json" --db "$TMP/ck_ref.db" --quiet >"$TMP/o" 2>&1 ||
     { cat "$TMP/o"; fail "checkpoint_every: reference run failed"; }
 [ "$(q "$TMP/ck_ref.db" "select count(*) from checkpoints")" = 0 ] || fail "checkpoint_every: checkpoints left"
+# random search keeps the best trial's weights too
+[ "$(q "$TMP/ck_ref.db" "select trial from weights")" = "$(q "$TMP/ck_ref.db" "select trial from trials
+    order by test_error, trial limit 1")" ] || fail "keep_weights: not the best trial's weights"
 DB="$TMP/ck.db"
 "$NETSPACE" search --experiment "$TMP/ck.json" --db "$DB" --quiet >"$TMP/o" 2>&1 &
 pid=$!
