@@ -4,8 +4,8 @@
 #    the kept weights of the best K, no checkpoint left; `query rungs` shows them;
 #  - a rung's error is the error at that epoch of the full-budget run: the top-rung trials'
 #    epoch rows equal those of a random search training them for all epochs at once;
-#  - the same promotions, epoch rows and kept weights on 2 workers (mpirun -np 3), and after
-#    a kill -9 of mpirun mid-study and a resume;
+#  - the same promotions, epoch rows and kept weights on 2 workers (mpirun -np 3; trials in
+#    child processes or on a thread), and after a kill -9 of the job mid-study and a resume;
 #  - ASHA on 2 workers, killed and resumed: its recorded promotions are continued (each
 #    promoted trial finished the rung below; one trial reaches the full budget);
 #  - "checkpoint_every": a lone search killed mid-trial resumes that trial from its last
@@ -120,6 +120,11 @@ done
 "${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/sha.json" --db "$TMP/mpi.db" --quiet >"$TMP/o" 2>&1 ||
     { cat "$TMP/o"; fail "sha on 2 workers failed"; }
 same "$TMP/mpi.db" "sha on 2 workers"
+# the same with the workers training on a thread instead of a child process
+sed 's/"threads": 1}/"limits": {"isolate": false}, "threads": 1}/' "$TMP/sha.json" >"$TMP/sha_ni.json"
+"${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/sha_ni.json" --db "$TMP/ni.db" --quiet >"$TMP/o" 2>&1 ||
+    { cat "$TMP/o"; fail "sha on 2 workers without isolation failed"; }
+same "$TMP/ni.db" "sha on 2 workers without isolation"
 DB="$TMP/kill.db"
 # (in its own session, killed whole: every rank dies at once, as with a node's power; a
 # SIGKILL to mpirun alone leaves the ranks, each in its own process group, running until
