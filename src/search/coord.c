@@ -739,7 +739,7 @@ static int next_job(struct ns_coord *c, struct job *j)
     int e = 0;
     uint8_t *b = NULL;
     size_t n = 0;
-    int rc = ckpt_find(c, j->trial, &e, &b, &n);
+    int rc = c->multi || c->ex.checkpoint_every > 0 ? ckpt_find(c, j->trial, &e, &b, &n) : 0;
     if (rc < 0)
         return -1;
     if (rc == 1 && e >= 1 && e < to) {
