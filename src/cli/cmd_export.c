@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char help[] =
     "usage: netspace export --db FILE [--study NAME] --trial N --out FILE [--checkpoint]\n"
@@ -24,7 +25,7 @@ static const char help[] =
     "  --db FILE        the results db (read only; a db of any schema version)\n"
     "  --study NAME     the study (needed when the db has several)\n"
     "  --trial N        the trial's index\n"
-    "  --out FILE       where to write (atomically: FILE.tmp, then renamed)\n"
+    "  --out FILE       where to write (atomically: FILE.tmp.PID, then renamed)\n"
     "  --checkpoint     the trial's last full checkpoint instead (a paused or preempted\n"
     "                   trial's state: `netspace train --resume FILE` continues it)\n"
     "\n"
@@ -32,11 +33,13 @@ static const char help[] =
 
 enum { OPT_DB = 256, OPT_STUDY, OPT_TRIAL, OPT_OUT, OPT_CKPT, OPT_HELP };
 
-static const struct option options[] = {
-    {"db", required_argument, 0, OPT_DB},       {"study", required_argument, 0, OPT_STUDY},
-    {"trial", required_argument, 0, OPT_TRIAL}, {"out", required_argument, 0, OPT_OUT},
-    {"checkpoint", no_argument, 0, OPT_CKPT},   {"help", no_argument, 0, OPT_HELP},
-    {0, 0, 0, 0}};
+static const struct option options[] = {{"db", required_argument, 0, OPT_DB},
+                                        {"study", required_argument, 0, OPT_STUDY},
+                                        {"trial", required_argument, 0, OPT_TRIAL},
+                                        {"out", required_argument, 0, OPT_OUT},
+                                        {"checkpoint", no_argument, 0, OPT_CKPT},
+                                        {"help", no_argument, 0, OPT_HELP},
+                                        {0, 0, 0, 0}};
 
 /* "FILE: trial N of study 'S' has no kept weights ..." with the trials that have some. */
 static int no_weights(struct ns_db *db, int64_t study, const char *study_name, int idx, int ckpt)
@@ -69,8 +72,20 @@ static int no_weights(struct ns_db *db, int64_t study, const char *study_name, i
                   ns_db_path(db), idx, name, list);
 }
 
+/* --out must not be the db itself (the rename would replace the results with one trial's
+ * weights). 0 or -1 (ns_err). */
+static int check_out(const char *db, const char *out)
+{
+    struct stat a, b;
+    if (stat(db, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return ns_err("--out %s is the results db %s: give another file", out, db);
+    return 0;
+}
+
 static int export(const char *path, const char *study_name, int idx, const char *out, int ckpt)
 {
+    if (check_out(path, out))
+        return -1;
     struct ns_db *db = ns_db_open(path, NS_DB_RO);
     if (!db)
         return -1;
@@ -101,8 +116,8 @@ static int export(const char *path, const char *study_name, int idx, const char 
         char hash[17];
         ns_config_hash_json(info->config_json, hash);
         printf("%s: trial %d's %s after epoch %d (config %s, %lld parameters, %zu bytes)\n", out,
-               idx, info->has_state ? "full checkpoint" : "weights", epoch, hash,
-               info->n_weights, len);
+               idx, info->has_state ? "full checkpoint" : "weights", epoch, hash, info->n_weights,
+               len);
         rc = 0;
     }
     free(info);
@@ -122,13 +137,27 @@ int ns_cmd_export(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (c) {
         case 'h':
-        case OPT_HELP: fputs(help, stdout); return 0;
-        case OPT_DB: db = optarg; break;
-        case OPT_STUDY: study = optarg; break;
-        case OPT_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_CKPT: ckpt = 1; break;
-        default: return ns_cli_bad_option(C, c, argv);
+        case OPT_HELP:
+            fputs(help, stdout);
+            return 0;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_STUDY:
+            study = optarg;
+            break;
+        case OPT_TRIAL:
+            if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial))
+                return 2;
+            break;
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_CKPT:
+            ckpt = 1;
+            break;
+        default:
+            return ns_cli_bad_option(C, c, argv);
         }
     }
     if (optind < argc)

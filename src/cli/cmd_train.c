@@ -195,11 +195,16 @@ static int save_checkpoint(void *ctx, int epoch, const uint8_t *buf, size_t len)
 static int read_start(const char *path, int want_config, struct ns_config *cfg, uint8_t **buf,
                       size_t *len, struct ns_ckpt_info *info)
 {
-    if (ns_ckpt_read_file(path, buf, len) || ns_ckpt_info(*buf, *len, path, info))
+    if (ns_ckpt_read_file(path, buf, len))
         return -1;
-    if (want_config && ns_config_from_json(info->config_json, cfg))
-        return ns_err_prefix("%s: the checkpoint's config", path);
-    return 0;
+    int rc = ns_ckpt_info(*buf, *len, path, info);
+    if (rc == 0 && want_config && ns_config_from_json(info->config_json, cfg))
+        rc = ns_err_prefix("%s: the checkpoint's config", path);
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
 }
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
@@ -430,6 +435,7 @@ int ns_cmd_train(int argc, char **argv)
         ns_die_msg();
         free(sd.dir);
         free(sd.folder_cache);
+        free(start);
         return 1;
     }
     struct ns_dataset tr, te, va;

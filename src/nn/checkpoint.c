@@ -64,7 +64,7 @@ static float u2f(uint32_t u)
 struct wbuf {
     uint8_t *p;
     size_t n, cap;
-    size_t sec;       /* offset of the open section's header */
+    size_t sec; /* offset of the open section's header */
     uint32_t n_secs;
 };
 
@@ -75,8 +75,14 @@ static uint8_t *wput(struct wbuf *b, size_t n)
     return p;
 }
 
-static void put32(struct wbuf *b, uint32_t v) { le32(wput(b, 4), v); }
-static void put64(struct wbuf *b, uint64_t v) { le64(wput(b, 8), v); }
+static void put32(struct wbuf *b, uint32_t v)
+{
+    le32(wput(b, 4), v);
+}
+static void put64(struct wbuf *b, uint64_t v)
+{
+    le64(wput(b, 8), v);
+}
 
 static void put_floats(struct wbuf *b, const float *f, size_t n)
 {
@@ -85,7 +91,10 @@ static void put_floats(struct wbuf *b, const float *f, size_t n)
         le32(p + 4 * i, f2u(f[i]));
 }
 
-static size_t pad8(size_t n) { return (n + 7) / 8 * 8; }
+static size_t pad8(size_t n)
+{
+    return (n + 7) / 8 * 8;
+}
 
 static void sec_begin(struct wbuf *b, const char tag[4])
 {
@@ -267,24 +276,24 @@ struct parsed {
 };
 
 /* The whole check of ns_ckpt_check, remembering where the known sections are. */
-static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed *ck)
+/* The header's checks: magic, version, and the length it gives against `len`, the whole
+ * file's length (of which `have` bytes are in buf: a file reader checks the header before
+ * reading a large file that is not a checkpoint). 0 or -1. */
+static int check_header(const uint8_t *buf, size_t have, size_t len, const char *what)
 {
-    memset(ck, 0, sizeof *ck);
-    if (!what)
-        what = "checkpoint";
-    size_t m = len < 8 ? len : 8;
+    size_t m = have < 8 ? have : 8;
     if (!buf || len == 0)
         return ns_err("%s: empty (not a netspace checkpoint)", what);
     if (memcmp(buf, magic, m) != 0)
         return ns_err("%s: not a netspace checkpoint (wrong magic bytes)", what);
-    if (len < HEADER + 4)
+    if (len < HEADER + 4 || have < HEADER)
         return ns_err("%s: truncated (%zu bytes, less than a checkpoint's header)", what, len);
-    ck->version = rd32(buf + 8);
-    if (ck->version > NS_CKPT_VERSION)
+    uint32_t version = rd32(buf + 8);
+    if (version > NS_CKPT_VERSION)
         return ns_err("%s: checkpoint format version %u is newer than this netspace reads (%d); "
                       "upgrade netspace",
-                      what, ck->version, NS_CKPT_VERSION);
-    if (ck->version < 1)
+                      what, version, NS_CKPT_VERSION);
+    if (version < 1)
         return ns_err("%s: checkpoint format version 0 is not valid", what);
     uint64_t p = rd64(buf + 16);
     if (p > (uint64_t)(len - HEADER - 4))
@@ -293,6 +302,18 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
     if (p < (uint64_t)(len - HEADER - 4))
         return ns_err("%s: %llu bytes after the end of the checkpoint (not a single checkpoint)",
                       what, (unsigned long long)(len - HEADER - 4 - p));
+    return 0;
+}
+
+static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    if (!what)
+        what = "checkpoint";
+    if (check_header(buf, len, len, what))
+        return -1;
+    ck->version = rd32(buf + 8);
+    uint64_t p = rd64(buf + 16);
     uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
     for (size_t off = 0; off < len - 4;) {
         size_t k = len - 4 - off > (1u << 30) ? (1u << 30) : len - 4 - off;
@@ -355,7 +376,7 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
     uint64_t sum = 0, np = rd32(ck->ptab.p);
     for (uint64_t i = 0; i < np; i++) {
         uint64_t l = rd64(ck->ptab.p + 8 + 16 * i + 8);
-        if (l > ck->wght.len)
+        if (l > rd64(ck->wght.p) - sum) /* (the sum cannot wrap around) */
             return ns_err("%s: parameter %llu's length overruns the weights", what,
                           (unsigned long long)i);
         sum += l;
@@ -372,6 +393,9 @@ static int parse(const uint8_t *buf, size_t len, const char *what, struct parsed
         uint32_t opt = rd32(ck->trst.p + 4);
         if (opt > 1)
             return ns_err("%s: unknown optimizer %u in TRST", what, opt);
+        /* an epoch or step count a signed int cannot hold would turn negative on loading */
+        if (rd32(ck->trst.p) > INT32_MAX || rd64(ck->trst.p + 16) > INT64_MAX)
+            return ns_err("%s: a negative epoch or AdamW step count in TRST", what);
         uint64_t n = ck->optm.len >= 8 ? rd64(ck->optm.p) : 0;
         if (ck->optm.len < 8 || n != rd64(ck->wght.p) ||
             ck->optm.len != 8 + 4 * n * (opt == 1 ? 2 : 1))
@@ -397,8 +421,9 @@ int ns_ckpt_info(const uint8_t *buf, size_t len, const char *what, struct ns_ckp
     if (parse(buf, len, what, &ck))
         return -1;
     if (ck.conf.len >= sizeof info->config_json)
-        return ns_err("%s: the config JSON has %llu bytes, more than %zu", what ? what : "checkpoint",
-                      (unsigned long long)ck.conf.len, sizeof info->config_json - 1);
+        return ns_err("%s: the config JSON has %llu bytes, more than %zu",
+                      what ? what : "checkpoint", (unsigned long long)ck.conf.len,
+                      sizeof info->config_json - 1);
     info->version = (int)ck.version;
     info->has_state = (ck.flags & FLAG_STATE) != 0;
     info->n_weights = (long long)rd64(ck.wght.p);
@@ -438,8 +463,8 @@ static int match_net(const struct ns_net *net, const struct parsed *ck, const ch
             strcpy(have, "?");
         }
         free(conf);
-        return ns_err("%s: a checkpoint of another model (config %s, this model is %s)", what,
-                      have, want);
+        return ns_err("%s: a checkpoint of another model (config %s, this model is %s)", what, have,
+                      want);
     }
     free(conf);
     uint32_t np = rd32(ck->ptab.p);
@@ -447,8 +472,8 @@ static int match_net(const struct ns_net *net, const struct parsed *ck, const ch
         return ns_err("%s: %u parameter tensors, the model has %d", what, np, net->n_params);
     for (int i = 0; i < net->n_params; i++) {
         const uint8_t *e = ck->ptab.p + 8 + 16 * (size_t)i;
-        if (rd32(e) != (uint32_t)net->params[i].kind || rd32(e + 4) != (uint32_t)param_layer(net, i) ||
-            rd64(e + 8) != net->params[i].len)
+        if (rd32(e) != (uint32_t)net->params[i].kind ||
+            rd32(e + 4) != (uint32_t)param_layer(net, i) || rd64(e + 8) != net->params[i].len)
             return ns_err("%s: parameter %d (kind %u, layer %u, %llu floats) is not the model's "
                           "(kind %d, layer %d, %zu floats)",
                           what, i, rd32(e), rd32(e + 4), (unsigned long long)rd64(e + 8),
@@ -550,15 +575,48 @@ int ns_ckpt_strip(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len
 
 /* ---- files ------------------------------------------------------------------------------ */
 
+/* Make the rename of a file in path's directory durable (a rename lives in the directory:
+ * without this a power loss after ns_ckpt_write_file returned could bring the old file
+ * back). 0 or -1 (ns_err). Filesystems that cannot fsync a directory (EINVAL) are fine. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    char *dir = malloc(n + 2);
+    if (!dir)
+        return ns_err("%s: out of memory", path);
+    if (!slash)
+        strcpy(dir, ".");
+    else if (n == 0)
+        strcpy(dir, "/");
+    else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+        rc = ns_err("%s: cannot sync the directory %s after the rename: %s", path, dir,
+                    strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
+}
+
 int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
+    /* FILE.tmp.PID, created exclusively (never through a symlink or into another process's
+     * temp file: two writers of the same FILE each rename a whole file of their own) */
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
     if (!tmp)
         return ns_err("%s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) { /* left by a killed process of the same pid: ours now */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         ns_err("%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
@@ -574,7 +632,10 @@ int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0) {
+    int rc;
+    while ((rc = fsync(fd)) != 0 && errno == EINTR) /* train --save's SIGINT has no SA_RESTART */
+        ;
+    if (rc != 0) {
         ns_err("%s: fsync failed: %s", tmp, strerror(errno));
         goto fail;
     }
@@ -589,7 +650,7 @@ int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len)
         goto fail;
     }
     free(tmp);
-    return 0;
+    return sync_dir(path);
 fail:
     if (fd >= 0)
         close(fd);
@@ -611,6 +672,13 @@ int ns_ckpt_read_file(const char *path, uint8_t **buf, size_t *len)
         return ns_err("%s: not a regular file", path);
     }
     size_t n = (size_t)sb.st_size;
+    uint8_t head[HEADER];
+    size_t h = fread(head, 1, n < HEADER ? n : HEADER, f);
+    if (check_header(head, h, n, path)) { /* before reading a large file that is not one */
+        fclose(f);
+        return -1;
+    }
+    rewind(f);
     uint8_t *p = malloc(n ? n : 1);
     if (!p) {
         fclose(f);

@@ -69,8 +69,9 @@ int ns_ckpt_save_full(const struct ns_net *net, const struct ns_ckpt_state *st, 
 int ns_ckpt_load_full(struct ns_net *net, const uint8_t *buf, size_t len, const char *what,
                       struct ns_ckpt_state *st);
 
-/* Whole files. Write: atomically (FILE.tmp, fsync, rename); read: the whole file, checked
- * with ns_ckpt_check. 0 or -1 with ns_err naming the file. */
+/* Whole files. Write: atomically (FILE.tmp.PID created exclusively, fsync, rename, fsync of
+ * the directory); read: the whole file, checked with ns_ckpt_check. 0 or -1 with ns_err
+ * naming the file. */
 int ns_ckpt_write_file(const char *path, const uint8_t *buf, size_t len);
 int ns_ckpt_read_file(const char *path, uint8_t **buf, size_t *len);
 

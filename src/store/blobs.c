@@ -69,8 +69,13 @@ static int put(struct ns_db *db, int t, int64_t study, int idx, int epoch, const
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);
     sqlite3_bind_int(st, 3, epoch);
-    sqlite3_bind_blob64(st, 4, buf, len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_bind_blob64(st, 4, buf, len, SQLITE_STATIC);
+    if (rc != SQLITE_OK) { /* SQLITE_TOOBIG: more than the db's largest value */
+        sqlite3_finalize(st);
+        return ns_err("%s: trial %d's %s (%zu bytes): %s", ns_db_path(db), idx, tables[t], len,
+                      sqlite3_errstr(rc));
+    }
+    rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         char what[64];
@@ -106,9 +111,10 @@ static int get(struct ns_db *db, int t, int64_t study, int idx, uint8_t **buf, s
         sqlite3_finalize(st);
         return -1;
     }
-    size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    /* blob first, then its length (SQLite's order: bytes() may convert the value) */
     const void *p = sqlite3_column_blob(st, 1);
-    uint8_t *copy = malloc(n ? n : 1);
+    size_t n = (size_t)sqlite3_column_bytes(st, 1);
+    uint8_t *copy = !p && n ? NULL : malloc(n ? n : 1); /* !p && n: SQLite ran out of memory */
     if (!copy) {
         sqlite3_finalize(st);
         return ns_err("%s: out of memory for trial %d's %s (%zu bytes)", ns_db_path(db), idx,

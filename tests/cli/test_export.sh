@@ -39,6 +39,11 @@ cmp -s w.ckpt t1.ckpt || fail "exported bytes differ from the kept ones"
 echo "$out" | grep -q "w.ckpt: trial 1's weights after epoch 1" || fail "export line: $out"
 ns train --data synthetic --load w.ckpt --eval-only --quiet --json | tail -n 1 |
     grep -q '"status":"complete"' || fail "train --load of the export"
+# --out the db itself: refused before anything is written
+cp ex.db ex.db.before
+out=$(ns export --db ex.db --trial 1 --out ./ex.db 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "is the results db" || fail "--out the db: $rc $out"
+cmp -s ex.db ex.db.before || fail "--out the db: the db was changed"
 # another trial: the trials with weights are listed
 out=$(ns export --db ex.db --trial 0 --out w0.ckpt 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "trials with weights: 1" || fail "trial 0: $rc $out"

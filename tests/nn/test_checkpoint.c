@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/data.h"
@@ -93,14 +94,14 @@ static void weights_round_trip(void **state)
     assert_memory_equal(a->w, b->w, 4 * a->n_weights);
     for (int i = 0; i < a->n_nodes; i++)
         if (a->nodes[i].kind == NS_N_BN)
-            assert_memory_equal(a->bn_state + a->nodes[i].bn_off,
-                                b->bn_state + b->nodes[i].bn_off, 8 * (size_t)a->nodes[i].u.bn.c);
+            assert_memory_equal(a->bn_state + a->nodes[i].bn_off, b->bn_state + b->nodes[i].bn_off,
+                                8 * (size_t)a->nodes[i].u.bn.c);
 
     /* a full checkpoint carries the optimizer state; strip() leaves the weights-only one */
     for (size_t i = 0; i < a->n_weights; i++)
         a->mom[i] = (float)i;
-    struct ns_ckpt_state st = {.epoch = 3, .recipe_hash = 0x1234567890abcdefULL, .adam_steps = 0,
-                               .best_test_err = 12.5};
+    struct ns_ckpt_state st = {
+        .epoch = 3, .recipe_hash = 0x1234567890abcdefULL, .adam_steps = 0, .best_test_err = 12.5};
     ns_pcg32_seed(&st.rng[0], 1, 2);
     ns_pcg32_seed(&st.rng[1], 3, 4);
     ns_pcg32_seed(&st.rng[2], 5, 6);
@@ -123,9 +124,17 @@ static void weights_round_trip(void **state)
     /* a weights-only checkpoint cannot be resumed from */
     expect_err(ns_ckpt_load_full(b, buf, len, "w.ckpt", &back), "weights-only");
 
-    /* files: atomic write, checked read */
+    /* files: atomic write (over a temp file a killed writer of the same pid left, never
+     * through a symlink), checked read */
     const char *path = "test_checkpoint_tmp.ckpt";
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    remove(tmp);
+    assert_int_equal(symlink("test_checkpoint_victim", tmp), 0);
     assert_int_equal(ns_ckpt_write_file(path, full, flen), 0);
+    assert_int_equal(access(tmp, F_OK), -1);                      /* renamed, none left */
+    assert_int_equal(access("test_checkpoint_victim", F_OK), -1); /* not written through */
+    expect_err(ns_ckpt_write_file("no_such_dir/x.ckpt", full, flen), "no_such_dir/x.ckpt.tmp.");
     uint8_t *rd;
     size_t rlen;
     assert_int_equal(ns_ckpt_read_file(path, &rd, &rlen), 0);
@@ -205,8 +214,109 @@ static void damaged_and_foreign_checkpoints_are_rejected(void **state)
     struct ns_config c2 = tiny();
     c2.stages[1].w = 24;
     struct ns_net *other = build(&c2, 1);
-    expect_err(ns_ckpt_load_weights(other, buf, len, "a.ckpt"), "a.ckpt: a checkpoint of another model");
+    expect_err(ns_ckpt_load_weights(other, buf, len, "a.ckpt"),
+               "a.ckpt: a checkpoint of another model");
     ns_net_free(other);
+    free(b);
+    free(buf);
+    ns_net_free(a);
+}
+
+/* The offset of the first section tagged `tag` (its header), or fail. */
+static size_t section_at(const uint8_t *b, size_t len, const char *tag)
+{
+    for (size_t off = 32; off + 16 <= len - 4;) {
+        if (!memcmp(b + off, tag, 4))
+            return off;
+        uint64_t l = 0;
+        for (int i = 0; i < 8; i++)
+            l |= (uint64_t)b[off + 8 + i] << (8 * i);
+        off += 16 + (size_t)((l + 7) / 8 * 8);
+    }
+    fail_msg("no %s section", tag);
+    return 0;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Lengths and counts chosen to wrap the reader's arithmetic around, each behind a valid CRC:
+ * every one is refused, none read out of the buffer (ASan would say). */
+static void hostile_lengths_are_rejected(void **state)
+{
+    (void)state;
+    struct ns_config c = tiny();
+    struct ns_net *a = build(&c, 1);
+    struct ns_ckpt_state st = {.epoch = 1, .optimizer = 0, .best_test_err = NAN};
+    uint8_t *buf, *b;
+    size_t len;
+    assert_int_equal(ns_ckpt_save_full(a, &st, &buf, &len), 0);
+    assert_non_null(b = malloc(len));
+    size_t conf = section_at(buf, len, "CONF"), ptab = section_at(buf, len, "PTAB");
+    size_t wght = section_at(buf, len, "WGHT"), optm = section_at(buf, len, "OPTM");
+    size_t trst = section_at(buf, len, "TRST");
+
+    /* a section length whose padding wraps to 0 */
+    memcpy(b, buf, len);
+    put_le64(b + conf + 8, UINT64_MAX - 6);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "overruns");
+    /* a WGHT count whose 4 * count wraps to the section's true length */
+    memcpy(b, buf, len);
+    put_le64(b + wght + 16, (1ULL << 62) + (uint64_t)a->n_weights);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "WGHT");
+    /* the same trick on OPTM's count */
+    memcpy(b, buf, len);
+    put_le64(b + optm + 16, (1ULL << 62) + (uint64_t)a->n_weights);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "OPTM");
+    /* PTAB: the largest count, then two parameters whose lengths sum to WGHT's count modulo
+     * 2^64 */
+    memcpy(b, buf, len);
+    b[ptab + 16] = b[ptab + 17] = b[ptab + 18] = b[ptab + 19] = 0xff;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "PTAB");
+    memcpy(b, buf, len);
+    assert_true(a->n_params >= 2);
+    uint64_t first = UINT64_MAX - 9, n_rest = 0;
+    for (int i = 2; i < a->n_params; i++)
+        n_rest += a->params[i].len;
+    put_le64(b + ptab + 16 + 8 + 8, first);
+    put_le64(b + ptab + 16 + 8 + 16 + 8, (uint64_t)a->n_weights - n_rest - first);
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "overruns the weights");
+    /* an epoch or AdamW step count that would load as a negative number */
+    memcpy(b, buf, len);
+    b[trst + 16 + 3] = 0x80;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "negative");
+    memcpy(b, buf, len);
+    b[trst + 16 + 16 + 7] = 0x80;
+    fix_crc(b, len);
+    expect_err(ns_ckpt_check(b, len, "h.bin"), "negative");
+
+    /* a CONF longer than ns_ckpt_info's 8191 bytes: a valid checkpoint whose info is refused */
+    size_t conf_len = 9000, conf_end = ptab, big_len = len - (conf_end - conf) + 16 + conf_len;
+    uint8_t *big = malloc(big_len);
+    assert_non_null(big);
+    memcpy(big, buf, conf);
+    memcpy(big + conf, "CONF\0\0\0\0", 8);
+    put_le64(big + conf + 8, conf_len);
+    memset(big + conf + 16, ' ', conf_len);
+    memcpy(big + conf + 16 + conf_len, buf + conf_end, len - conf_end);
+    put_le64(big + 16, big_len - 36);
+    fix_crc(big, big_len);
+    assert_int_equal(ns_ckpt_check(big, big_len, "big.bin"), 0);
+    struct ns_ckpt_info *info = malloc(sizeof *info);
+    assert_non_null(info);
+    expect_err(ns_ckpt_info(big, big_len, "big.bin", info), "more than 8191");
+    expect_err(ns_ckpt_load_weights(a, big, big_len, "big.bin"), "another model");
+    free(info);
+    free(big);
     free(b);
     free(buf);
     ns_net_free(a);
@@ -233,8 +343,11 @@ static void bytes_are_the_fixture(void **state)
     }
     for (size_t i = 0; i < net->bn_state_len; i++)
         net->bn_state[i] = 1.0f + (float)i / 64.0f;
-    struct ns_ckpt_state st = {.epoch = 2, .optimizer = 0, .recipe_hash = 0x0102030405060708ULL,
-                               .adam_steps = 0, .best_test_err = 37.5};
+    struct ns_ckpt_state st = {.epoch = 2,
+                               .optimizer = 0,
+                               .recipe_hash = 0x0102030405060708ULL,
+                               .adam_steps = 0,
+                               .best_test_err = 37.5};
     for (int i = 0; i < 3; i++)
         st.rng[i] = (struct ns_pcg32){0x1111111111111111ULL * (uint64_t)(i + 1),
                                       0xa0a0a0a0a0a0a0a1ULL + 2 * (uint64_t)i};
@@ -242,7 +355,8 @@ static void bytes_are_the_fixture(void **state)
     size_t len;
     assert_int_equal(ns_ckpt_save_full(net, &st, &buf, &len), 0);
     char path[512];
-    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin", getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
     if (getenv("NS_REGEN_FIXTURES"))
         assert_int_equal(ns_ckpt_write_file(path, buf, len), 0);
     uint8_t *want;
@@ -338,8 +452,11 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     assert_int_equal(full.epoch[0], 1);
 
     /* resume from the checkpoint after epoch 1 */
-    struct ns_train_opts ro = {.resume = full.buf[0], .resume_len = full.len[0],
-                               .checkpoint_last = 1, .on_checkpoint = keep_ckpt, .ctx = &rest};
+    struct ns_train_opts ro = {.resume = full.buf[0],
+                               .resume_len = full.len[0],
+                               .checkpoint_last = 1,
+                               .on_checkpoint = keep_ckpt,
+                               .ctx = &rest};
     assert_int_equal(ns_train(&c, &train, &test, &r, &ro, &b), NS_TRAIN_OK);
     assert_same_result(&a, &b);
     assert_int_equal(rest.n, 1);
@@ -349,8 +466,8 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     ckpts_free(&rest);
 
     /* stop_after 2 (the schedule still spans 3 epochs), then resume to the end */
-    struct ns_train_opts so = {.stop_after = 2, .checkpoint_last = 1, .on_checkpoint = keep_ckpt,
-                               .ctx = &part};
+    struct ns_train_opts so = {
+        .stop_after = 2, .checkpoint_last = 1, .on_checkpoint = keep_ckpt, .ctx = &part};
     assert_int_equal(ns_train(&c, &train, &test, &r, &so, &d), NS_TRAIN_OK);
     assert_int_equal(d.epochs_done, 2);
     assert_int_equal(part.n, 1);
@@ -361,7 +478,7 @@ static void resume_gives_the_uninterrupted_bits(enum ns_optimizer opt)
     assert_same_result(&a, &b);
     assert_memory_equal(rest.buf[0], full.buf[2], full.len[2]);
 
-    /* the comparison is not vacuous: resuming epoch 1's state under another seed differs */
+    /* a resume under another recipe (here: another seed) is refused, not run off course */
     struct ns_recipe r2 = r;
     r2.seed = 2;
     struct ns_train_opts o2 = {.resume = full.buf[0], .resume_len = full.len[0]};
@@ -426,8 +543,8 @@ static void init_and_evaluate_only(void **state)
     assert_true(b.train_loss < a.train_loss);
 
     /* errors: resume and init together, a resume from weights only, another model */
-    struct ns_train_opts bo = {.init = w, .init_len = wlen, .resume = k.buf[0],
-                               .resume_len = k.len[0]};
+    struct ns_train_opts bo = {
+        .init = w, .init_len = wlen, .resume = k.buf[0], .resume_len = k.len[0]};
     assert_int_equal(ns_train(&c, &train, &test, &r, &bo, &e), NS_TRAIN_ERROR);
     assert_non_null(strstr(e.reason, "exclude"));
     struct ns_train_opts wo = {.resume = w, .resume_len = wlen};
@@ -492,6 +609,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weights_round_trip),
         cmocka_unit_test(damaged_and_foreign_checkpoints_are_rejected),
+        cmocka_unit_test(hostile_lengths_are_rejected),
         cmocka_unit_test(bytes_are_the_fixture),
         cmocka_unit_test(resume_sgd),
         cmocka_unit_test(resume_adamw),

@@ -73,8 +73,13 @@ static struct ns_db *make_db(int64_t *study, int n, const double *err)
         char cfg[32], h[16];
         snprintf(cfg, sizeof cfg, "{\"trial\":%d}", i);
         snprintf(h, sizeof h, "h%d", i);
-        struct ns_db_trial_def t = {.idx = i, .stream = (uint64_t)i, .config_json = cfg,
-                                    .config_hash = h, .flops = 1, .params = 1, .acts = 1,
+        struct ns_db_trial_def t = {.idx = i,
+                                    .stream = (uint64_t)i,
+                                    .config_json = cfg,
+                                    .config_hash = h,
+                                    .flops = 1,
+                                    .params = 1,
+                                    .acts = 1,
                                     .train_seed = 1};
         assert_int_equal(ns_db_trial_add(db, *study, &t), 1);
         if (err[i] == err[i]) {
