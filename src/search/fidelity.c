@@ -293,8 +293,7 @@ int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job)
         /* a job given back (interrupted, lost) first: it was decided already */
         for (int i = 0; i < f->n; i++) {
             const struct ns_fid_trial *t = &f->t[i];
-            if (pending(t) && t->done >= 0 &&
-                (pick < 0 || t->cleared > f->t[pick].cleared))
+            if (pending(t) && t->done >= 0 && (pick < 0 || t->cleared > f->t[pick].cleared))
                 pick = i;
         }
         if (pick < 0 && (pick = promote_async(f, 0)) >= 0)

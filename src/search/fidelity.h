@@ -55,11 +55,11 @@ int ns_fid_rungs(const struct ns_fid_spec *s, int epochs[NS_FID_MAX_RUNGS]);
 
 /* One trial's state. */
 struct ns_fid_trial {
-    int bracket;  /* its bracket (0 unless Hyperband) */
-    int cleared;  /* the highest rung it may train to */
-    int done;     /* the highest rung it has finished, -1 none */
-    int failed;   /* out of the study */
-    int running;  /* a job of it is out */
+    int bracket;                  /* its bracket (0 unless Hyperband) */
+    int cleared;                  /* the highest rung it may train to */
+    int done;                     /* the highest rung it has finished, -1 none */
+    int failed;                   /* out of the study */
+    int running;                  /* a job of it is out */
     double err[NS_FID_MAX_RUNGS]; /* error at each finished rung (percent) */
 };
 
@@ -71,8 +71,8 @@ struct ns_fid {
     int br_lo[NS_FID_MAX_RUNGS], br_n[NS_FID_MAX_RUNGS]; /* bracket b: trials [lo, lo+n) */
     int n;
     struct ns_fid_trial *t; /* owned */
-    int idle; /* ns_fid_next found nothing and nothing has changed since (it costs
-                 O(n log n) to look again) */
+    int idle;               /* ns_fid_next found nothing and nothing has changed since (it costs
+                               O(n log n) to look again) */
 };
 
 /* A job: train `trial` from epoch `from` (0: from scratch, else from its checkpoint after

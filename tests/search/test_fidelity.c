@@ -297,8 +297,7 @@ static void resume(void **state)
             }
             assert_int_equal(ns_fid_init(&g, &s, 20), 0);
             for (int i = 0; i < 20; i++)
-                assert_int_equal(ns_fid_load(&g, i, f.t[i].cleared, f.t[i].done, f.t[i].err, 0),
-                                 0);
+                assert_int_equal(ns_fid_load(&g, i, f.t[i].cleared, f.t[i].done, f.t[i].err, 0), 0);
             ns_fid_free(&f);
             while (ns_fid_next(&g, NULL, &j) == 1)
                 assert_int_equal(ns_fid_record(&g, j.trial, j.rung, err_of(j.trial, j.rung)), 0);
