@@ -6,6 +6,7 @@
 #    epoch rows equal those of a random search training them for all epochs at once;
 #  - the same promotions, epoch rows and kept weights on 2 workers (mpirun -np 3; trials in
 #    child processes or on a thread), and after a kill -9 of the job mid-study and a resume;
+#  - Hyperband: its brackets, the same on 1 and 2 workers, the note of a test-set selection;
 #  - ASHA on 2 workers, killed and resumed: its recorded promotions are continued (each
 #    promoted trial finished the rung below; one trial reaches the full budget);
 #  - "checkpoint_every": a lone search killed mid-trial resumes that trial from its last
@@ -141,6 +142,20 @@ wait_gone "$DB"
     { cat "$TMP/o"; fail "resume after kill -9 failed"; }
 same "$DB" "sha resumed after kill -9"
 [ "$(q "$DB" "select count(*) from checkpoints")" = 0 ] || fail "resumed sha: checkpoints left"
+
+# --- 3b. Hyperband: the same on 1 and 2 workers; without a validation split it says so ----
+sed 's/"kind": "sha"/"kind": "hyperband"/; s/, "val_split": 0.25//' "$TMP/sha.json" >"$TMP/hb.json"
+"$NETSPACE" search --experiment "$TMP/hb.json" --db "$TMP/hb1.db" --quiet >"$TMP/hb1.out" 2>&1 ||
+    { cat "$TMP/hb1.out"; fail "hyperband alone failed"; }
+grep -q "note: rungs were selected on the test set" "$TMP/hb1.out" ||
+    { cat "$TMP/hb1.out"; fail "hyperband on the test set: no note"; }
+# 3 brackets starting at rungs 0, 1 and 2
+[ "$(q "$TMP/hb1.db" "select group_concat(r) from (select min(rung) r from rungs group by trial
+        order by trial)" | tr , '\n' | sort -un | tr '\n' ,)" = "0,1,2," ] || fail "hyperband: brackets"
+"${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/hb.json" --db "$TMP/hb2.db" --quiet >"$TMP/o" 2>&1 ||
+    { cat "$TMP/o"; fail "hyperband on 2 workers failed"; }
+diff <(rungs_of "$TMP/hb1.db") <(rungs_of "$TMP/hb2.db") >/dev/null || fail "hyperband: rungs differ on 2 workers"
+diff <(epochs_of "$TMP/hb1.db") <(epochs_of "$TMP/hb2.db") >/dev/null || fail "hyperband: epoch rows differ"
 
 # --- 4. ASHA on two workers, killed and resumed ---------------------------------------------
 experiment "$TMP/asha.json" asha '"search": {"kind": "asha", "eta": 2},'
