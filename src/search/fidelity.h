@@ -25,8 +25,11 @@
  * highest rung down, a trial that finished rung k, is among the best floor(c_k / eta) of
  * the c_k trials that have finished rung k so far (ties by index) and is not yet promoted
  * is cleared for rung k + 1 and is the job; else a trial cleared for a rung it has not
- * finished (a new trial at rung 0). The decisions depend on timing; the coordinator records
- * each in the db as it is made (a rung row), and a resume reloads them (ns_fid_load).
+ * finished (a new trial at rung 0). When nothing is left to start and nothing runs (the end
+ * of a finite study) a rung whose floor(c_k / eta) is 0 still promotes its best, so the
+ * study ends with a model of the full budget. The decisions depend on timing; the
+ * coordinator records each in the db as it is made (a rung row), and a resume reloads them
+ * (ns_fid_load).
  *
  * Failures: a failed trial is out (its finished rungs still count towards n_k, so one
  * failure does not change how many are promoted; it is just never one of them). */
