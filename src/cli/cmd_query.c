@@ -31,6 +31,10 @@ static const char *help =
     "  best [-k N]            the N (default 10) complete trials with the lowest test error\n"
     "  show N                 trial N: config, complexity, results and per-epoch curve\n"
     "  export                 every column of every trial of a study (CSV unless --json)\n"
+    "  rungs                  a multi-fidelity study's rungs (search.kind sha, hyperband,\n"
+    "                         asha): per trial and rung its epochs, error, the epochs trained\n"
+    "                         for it and whether it was promoted; then the study's total\n"
+    "                         epochs spent\n"
     "  sql \"SELECT ...\"       a read-only SQL statement\n"
     "\n"
     "options:\n"
@@ -61,7 +65,8 @@ static const char *help =
     "g1..g8; empty when the space has no such parameter), other_params, train_seed,\n"
     "train_error, test_error, best_test_error (percent), wall_s, host, rank, started, ended\n"
     "(Unix seconds), reason, attempts. Tables: studies, trials, epochs (study_id, trial, epoch,\n"
-    "train_loss, train_error, test_error, seconds).\n";
+    "train_loss, train_error, test_error, seconds), rungs (study_id, trial, rung, epochs,\n"
+    "test_error, trained, wall_s, cleared, ended), weights and checkpoints.\n";
 
 static const char *default_cols = "study,trial,state,test_error,train_error,flops,params,acts,"
                                   "wall_s,config_hash";
@@ -504,6 +509,26 @@ static int cmd_export(struct ns_db *db, const struct opts *o)
     return list_trials(db, &q, o->fmt == FMT_JSON ? FMT_JSON : FMT_CSV);
 }
 
+static int cmd_rungs(struct ns_db *db, const struct opts *o)
+{
+    int64_t study = ns_db_study_resolve(db, o->study);
+    if (study < 0)
+        return -1;
+    struct printer p = {.fmt = o->fmt};
+    int rc = ns_db_rungs_query(db, study, -1, on_row, &p);
+    long rows = p.rows;
+    printer_end(&p);
+    long long spent = rc == 0 ? ns_db_study_epochs_spent(db, study) : -1;
+    if (rc == 0 && spent < 0)
+        rc = -1;
+    if (rc == 0 && o->fmt == FMT_TABLE) {
+        if (rows == 0)
+            printf("(no rungs: not a multi-fidelity study)\n");
+        printf("epochs spent: %lld\n", spent);
+    }
+    return rc;
+}
+
 static int cmd_sql(struct ns_db *db, const struct opts *o, const char *text)
 {
     struct ns_db_read_limits rl = {o->timeout, o->max_memory};
@@ -585,6 +610,14 @@ static int show_row(void *ctx, int ncols, const char *const *names, const struct
     return 0;
 }
 
+static int count_rows(void *ctx, int ncols, const char *const *names, const struct ns_db_value *v)
+{
+    (void)ncols, (void)names;
+    if (v)
+        ++*(long *)ctx;
+    return 0;
+}
+
 static int epoch_json(void *ctx, int ncols, const char *const *names, const struct ns_db_value *v)
 {
     if (v)
@@ -624,6 +657,17 @@ static int cmd_show(struct ns_db *db, const struct opts *o, const char *arg)
             printf("(no epochs recorded)\n");
         }
         printer_end(&p);
+        /* a multi-fidelity trial's rungs */
+        struct printer g = {.fmt = FMT_TABLE};
+        if (rc == 0) {
+            rc = ns_db_rungs_query(db, q.study, (int)idx, count_rows, &g.rows);
+            if (rc == 0 && g.rows > 0) {
+                g.rows = 0;
+                putchar('\n');
+                rc = ns_db_rungs_query(db, q.study, (int)idx, on_row, &g);
+                printer_end(&g);
+            }
+        }
     }
     json_decref(s.obj);
     return rc;
@@ -645,6 +689,7 @@ static const struct {
     {"show", 1, OPT_STUDY | OPT_JSON},
     {"export", 0, OPT_STUDY | OPT_CSV | OPT_JSON | OPT_LIMITS},
     {"sql", 1, OPT_CSV | OPT_JSON | OPT_LIMITS},
+    {"rungs", 0, OPT_STUDY | OPT_CSV | OPT_JSON},
 };
 #define N_SUBCMDS (int)(sizeof subcmds / sizeof subcmds[0])
 
@@ -778,6 +823,9 @@ int ns_cmd_query(int argc, char **argv)
         break;
     case 4:
         rc = cmd_export(db, &o);
+        break;
+    case 6:
+        rc = cmd_rungs(db, &o);
         break;
     default:
         rc = cmd_sql(db, &o, arg);

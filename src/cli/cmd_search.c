@@ -33,6 +33,15 @@ static const char *help =
     "its limits (the experiment's \"limits\": memory_mb, trial_minutes) fails alone; a trial\n"
     "lost with its process twice (limits.max_attempts) is failed instead of retried.\n"
     "\n"
+    "Multi-fidelity search: with \"search\": {\"kind\": \"sha\" | \"hyperband\" | \"asha\",\n"
+    "\"eta\": 3, \"min_epochs\": 1, \"max_epochs\": 27} trials train in rungs (1, 3, 9, 27\n"
+    "epochs); the best 1/eta of a rung continue from their checkpoint to the next. SHA and\n"
+    "Hyperband promote when a rung is complete: the same promotions on any number of ranks\n"
+    "and after a resume; ASHA promotes as results come (recorded in the db). Selection uses\n"
+    "data.val_split when set. \"keep_weights\": K keeps the best K trials' weights in the\n"
+    "db (netspace export); \"checkpoint_every\": N checkpoints trials into the db every N\n"
+    "epochs, so a preempted trial resumes from its last checkpoint.\n"
+    "\n"
     "  --experiment FILE   experiment file (experiments/*.json; see experiments/README.md)\n"
     "  --db FILE           results db (results/NAME.db; put it on a local disk)\n"
     "  --no-mpi            do not initialise MPI even if started by a launcher\n"
@@ -66,9 +75,16 @@ static void summary(int status, const struct ns_search_report *r)
     printf("study %s: %d of %d trials complete, %d failed", r->study, r->n_complete, r->n_trials,
            r->n_failed);
     if (r->best_trial >= 0)
-        printf("; best test error %.2f%% (trial %d)", r->best_err, r->best_trial);
-    printf("\nthis run: %d trials in %s on %d rank%s", r->n_trained, took, r->size,
-           r->size > 1 ? "s" : "");
+        printf("; best %s error %.2f%% (trial %d)", r->multi ? "top-rung" : "test", r->best_err,
+               r->best_trial);
+    if (r->epochs_spent >= 0)
+        printf("; %lld epochs spent", r->epochs_spent);
+    if (r->test_selection)
+        printf("\nnote: rungs were selected on the test set (the experiment has no "
+               "data.val_split), so the best test error is optimistic; set data.val_split to "
+               "select on a validation split");
+    printf("\nthis run: %d %s in %s on %d rank%s", r->n_trained, r->multi ? "rungs" : "trials",
+           took, r->size, r->size > 1 ? "s" : "");
     if (r->n_trained > 0)
         printf(" (%.1f trials/hour; training %.1f%% of wall time",
                r->n_trained * 3600.0 / r->seconds,

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "nn/checkpoint.h"
 #include "search/isolate.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -45,15 +46,33 @@
 
 /* ---------------------------------------------------------------- the journal ----------- */
 
-enum op_kind { OP_START, OP_EPOCH, OP_COMPLETE, OP_FAIL, OP_RESET, OP_LOST };
+enum op_kind {
+    OP_START,
+    OP_EPOCH,
+    OP_COMPLETE,
+    OP_FAIL,
+    OP_RESET,
+    OP_LOST,
+    OP_PAUSE,      /* back to waiting keeping the epoch rows (a checkpoint continues them) */
+    OP_RUNG_CLEAR, /* a promotion */
+    OP_RUNG_DONE,
+    OP_CKPT,      /* the trial's checkpoint (replaces the one before) */
+    OP_CKPT_DROP, /* trial -1: every trial's */
+    OP_WEIGHTS,   /* keep_weights: a finished trial's weights, then keep the best K */
+};
 
 struct op {
     enum op_kind kind;
     int trial, rank;
     char host[64];
+    int from;              /* OP_START: the epoch it continues after; OP_PAUSE: 1 = lost */
     struct ns_db_epoch e;  /* OP_EPOCH */
     struct ns_db_result r; /* OP_COMPLETE, OP_FAIL (no epoch rows: they came as OP_EPOCH) */
     char reason[300];      /* OP_FAIL */
+    struct ns_db_rung g;   /* OP_RUNG_CLEAR, OP_RUNG_DONE */
+    int epoch;             /* OP_CKPT */
+    uint8_t *blob;         /* OP_CKPT, OP_WEIGHTS: a checkpoint (owned) */
+    size_t len;
 };
 
 enum wstate { W_SETUP, W_IDLE, W_BUSY, W_LOST, W_GONE };
@@ -74,7 +93,17 @@ struct ns_coord {
     double *flops;           /* trials[i].cx.flops, for the scheduler */
     int *owner;              /* per trial: the rank training it in this run, -1 if none */
     int *attempts;           /* per trial: attempts used (the db's count, kept in step) */
+    int *counted;            /* per trial: counted in n_complete (a multi-fidelity trial is
+                                complete between rungs, running again when promoted) */
     int n;
+
+    /* multi-fidelity search (fidelity.h) and checkpoints */
+    int multi;               /* search.kind is not random */
+    struct ns_fid fid;
+    int *job_rung, *job_from, *job_to; /* per trial: the job out (while owner >= 0) */
+    uint8_t **final;         /* per trial: its checkpoint after the last epoch, kept from its
+                                CKPT to its RESULT for keep_weights (owned) */
+    size_t *final_len;
     struct ns_db *db;
     int lock_fd; /* holds the writer's flock() on the db file; -1 if none */
     int64_t study;
@@ -110,6 +139,13 @@ static double now(const struct ns_coord *c)
     return c->clk.now(c->clk.ctx);
 }
 
+static void ops_clear(struct ns_coord *c)
+{
+    for (int i = 0; i < c->n_ops; i++)
+        free(c->ops[i].blob);
+    c->n_ops = 0;
+}
+
 static struct op *op_new(struct ns_coord *c, enum op_kind kind, int trial)
 {
     if (c->n_ops == c->cap_ops) {
@@ -127,11 +163,65 @@ static struct op *op_new(struct ns_coord *c, enum op_kind kind, int trial)
     return o;
 }
 
+/* ---------------------------------------------------------------- checkpoints in the db -- */
+
+/* The trials' checkpoints and the kept weights live in the db (store/blobs.c, issue #15).
+ * These adapters are the coordinator's only use of it. */
+
+/* Store trial t's full checkpoint after `epoch` (replacing the one before). */
+static int ckpt_put(struct ns_coord *c, int t, int epoch, const uint8_t *buf, size_t len)
+{
+    return ns_db_put_checkpoint(c->db, c->study, t, epoch, buf, len);
+}
+
+/* Trial t's stored checkpoint: 1 with *buf (malloc'd), *len and its epoch; 0 none. */
+static int ckpt_get(struct ns_coord *c, int t, int *epoch, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    *epoch = 0;
+    int rc = ns_db_get_checkpoint(c->db, c->study, t, buf, len, epoch);
+    if (rc == 1 && ns_ckpt_check(*buf, *len, "a stored checkpoint") < 0) {
+        /* a damaged one is not fatal: the trial trains from scratch to the same bits */
+        free(*buf);
+        *buf = NULL;
+        return 0;
+    }
+    return rc;
+}
+
+/* Drop trial t's checkpoint (t = -1: every trial's of the study). */
+static int ckpt_drop(struct ns_coord *c, int t)
+{
+    if (t >= 0)
+        return ns_db_drop_checkpoint(c->db, c->study, t);
+    for (int i = 0; i < c->n; i++)
+        if (ns_db_drop_checkpoint(c->db, c->study, i) < 0)
+            return -1;
+    return 0;
+}
+
+/* keep_weights: store the weights of trial t (from its final full checkpoint) and keep
+ * only the best keep_weights trials' (by their recorded error: the trial's OP_COMPLETE is
+ * journaled before). */
+static int weights_put(struct ns_coord *c, int t, const uint8_t *buf, size_t len)
+{
+    uint8_t *w = NULL;
+    size_t n = 0;
+    if (ns_ckpt_strip(buf, len, &w, &n) < 0)
+        return ns_err_prefix("trial %d's weights", t);
+    int rc = ns_db_put_weights(c->db, c->study, t, c->ex.recipe.epochs, w, n);
+    free(w);
+    if (rc == 0 && ns_db_prune_weights(c->db, c->study, c->ex.keep_weights) < 0)
+        rc = -1;
+    return rc;
+}
+
 static int op_apply(struct ns_coord *c, const struct op *o)
 {
     switch (o->kind) {
     case OP_START:
-        return ns_db_trial_start(c->db, c->study, o->trial, o->rank, o->host);
+        return ns_db_trial_start_at(c->db, c->study, o->trial, o->rank, o->host, o->from);
     case OP_EPOCH:
         return ns_db_trial_epoch(c->db, c->study, o->trial, &o->e);
     case OP_COMPLETE:
@@ -142,6 +232,18 @@ static int op_apply(struct ns_coord *c, const struct op *o)
         return ns_db_trial_reset(c->db, c->study, o->trial);
     case OP_LOST:
         return ns_db_trial_lost(c->db, c->study, o->trial);
+    case OP_PAUSE:
+        return ns_db_trial_pause(c->db, c->study, o->trial, o->from);
+    case OP_RUNG_CLEAR:
+        return ns_db_rung_clear(c->db, c->study, o->trial, o->g.rung, o->g.epochs);
+    case OP_RUNG_DONE:
+        return ns_db_rung_done(c->db, c->study, o->trial, &o->g);
+    case OP_CKPT:
+        return ckpt_put(c, o->trial, o->epoch, o->blob, o->len);
+    case OP_CKPT_DROP:
+        return ckpt_drop(c, o->trial);
+    case OP_WEIGHTS:
+        return weights_put(c, o->trial, o->blob, o->len);
     }
     return ns_err("unknown journal entry %d", (int)o->kind);
 }
@@ -167,10 +269,10 @@ static int flush(struct ns_coord *c)
             snprintf(event, sizeof event, "%s: lock released; %d writes recorded",
                      ns_db_path(c->db), c->n_ops);
             c->locked = 0;
-            c->n_ops = 0;
+            ops_clear(c);
             progress(c, 1, 0, event);
         }
-        c->n_ops = 0;
+        ops_clear(c);
         return 0;
     }
     int locked = ns_db_locked(c->db);
@@ -273,7 +375,12 @@ static int grow_study(struct ns_coord *c, const char *study_json)
         json_object_del(old, "samples");
         json_object_del(cur, "samples");
         if (was != cur_n && json_equal(old, cur)) {
-            if (cur_n < was)
+            if (c->ex.search.kind != NS_FID_RANDOM)
+                rc = ns_err("%s: study '%s' has %lld samples in %s; a multi-fidelity study "
+                            "cannot grow (its rungs were sized for its samples): use another "
+                            "name",
+                            c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db));
+            else if (cur_n < was)
                 rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
                             "shrink (use \"samples\": %lld or more, or another name)",
                             c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),
@@ -343,6 +450,70 @@ static int store_study(struct ns_coord *c)
     return 0;
 }
 
+/* The best trial of a multi-fidelity study: the lowest error at the deepest rung any trial
+ * finished (ties: the lower index), so that a trial trained for a few epochs does not beat
+ * one trained for all. */
+static void multi_best(struct ns_coord *c)
+{
+    int deep = -1;
+    for (int i = 0; i < c->n; i++)
+        if (c->fid.t[i].done > deep)
+            deep = c->fid.t[i].done;
+    c->best_trial = -1;
+    for (int i = 0; deep >= 0 && i < c->n; i++) {
+        const struct ns_fid_trial *t = &c->fid.t[i];
+        if (t->done == deep && !isnan(t->err[deep]) &&
+            (c->best_trial < 0 || t->err[deep] < c->best_err)) {
+            c->best_err = t->err[deep];
+            c->best_trial = i;
+        }
+    }
+}
+
+/* A multi-fidelity study: the schedule restored from the rungs the db recorded (the
+ * promotions ASHA made included) and the trials' states. */
+static int load_rungs(struct ns_coord *c, const struct ns_db_trial *all, int n_all,
+                      const char *path)
+{
+    struct ns_fid_spec spec = {c->ex.search.kind, c->ex.search.eta, c->ex.search.min_epochs,
+                               c->ex.search.max_epochs};
+    if (ns_fid_init(&c->fid, &spec, c->n) < 0)
+        return ns_err_prefix("%s", c->ex.file);
+    struct ns_db_rung *g = NULL;
+    int ng = 0;
+    if (ns_db_rungs_load(c->db, c->study, &g, &ng) < 0)
+        return -1;
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < ng;) {
+        int t = g[k].trial, cleared = -1, done = -1;
+        double err[NS_FID_MAX_RUNGS];
+        for (int r = 0; r < NS_FID_MAX_RUNGS; r++)
+            err[r] = NAN;
+        for (; k < ng && g[k].trial == t; k++) {
+            int r = g[k].rung;
+            if (r < 0 || r >= c->fid.n_rungs || g[k].epochs != c->fid.epochs[r]) {
+                rc = ns_err("%s: trial %d's rung %d (%d epochs) is not a rung of this schedule",
+                            path, t, r, g[k].epochs);
+                break;
+            }
+            cleared = r > cleared ? r : cleared;
+            if (!isnan(g[k].test_error)) {
+                err[r] = g[k].test_error;
+                done = r > done ? r : done;
+            }
+        }
+        if (rc == 0 && ns_fid_load(&c->fid, t, cleared, done, err, 0) < 0)
+            rc = ns_err_prefix("%s", path);
+    }
+    free(g);
+    for (int i = 0; rc == 0 && i < n_all; i++)
+        if (all[i].state == NS_DB_FAILED)
+            ns_fid_fail(&c->fid, all[i].idx);
+    if (rc == 0)
+        multi_best(c);
+    return rc;
+}
+
 /* What the db holds: counts, the best trial, attempts; then queue what is left. Ties of
  * the best error go to the lowest trial index, so a resumed study names the same best
  * trial as an uninterrupted one. */
@@ -366,6 +537,7 @@ static int load_state(struct ns_coord *c, const char *path)
             c->n_failed++;
         } else if (t->state == NS_DB_COMPLETE) {
             c->n_complete++;
+            c->counted[t->idx] = 1;
             if (!isnan(t->test_error) && (c->best_trial < 0 || t->test_error < c->best_err)) {
                 c->best_err = t->test_error;
                 c->best_trial = t->idx;
@@ -374,6 +546,8 @@ static int load_state(struct ns_coord *c, const char *path)
             pending[n_pending++] = t->idx;
         }
     }
+    if (rc == 0 && c->multi)
+        rc = load_rungs(c, all, n_all, path);
     ns_db_trials_free(all, n_all);
     if (rc == 0)
         rc = ns_sched_init(&c->sched, pending, n_pending, c->flops);
@@ -413,7 +587,15 @@ struct ns_coord *ns_coord_open(const struct ns_search_opts *o, struct ns_search_
     c->flops = malloc((size_t)c->n * sizeof *c->flops);
     c->owner = malloc((size_t)c->n * sizeof *c->owner);
     c->attempts = calloc((size_t)c->n, sizeof *c->attempts);
-    if (!c->flops || !c->owner || !c->attempts) {
+    c->counted = calloc((size_t)c->n, sizeof *c->counted);
+    c->job_rung = calloc((size_t)c->n, sizeof *c->job_rung);
+    c->job_from = calloc((size_t)c->n, sizeof *c->job_from);
+    c->job_to = calloc((size_t)c->n, sizeof *c->job_to);
+    c->final = calloc((size_t)c->n, sizeof *c->final);
+    c->final_len = calloc((size_t)c->n, sizeof *c->final_len);
+    c->multi = c->ex.search.kind != NS_FID_RANDOM;
+    if (!c->flops || !c->owner || !c->attempts || !c->counted || !c->job_rung || !c->job_from ||
+        !c->job_to || !c->final || !c->final_len) {
         ns_err("out of memory for %d trials", c->n);
         goto fail;
     }
@@ -442,12 +624,30 @@ void ns_coord_close(struct ns_coord *c)
     r->n_failed = c->n_failed;
     r->best_trial = c->best_trial;
     r->best_err = c->best_err;
+    r->multi = c->multi;
+    r->test_selection = c->multi && c->ex.data.val_split == 0;
+    r->epochs_spent = -1;
+    if (c->db && c->study > 0) {
+        long long e = ns_db_study_epochs_spent(c->db, c->study);
+        if (e >= 0)
+            r->epochs_spent = e;
+    }
     ns_progress_end(&c->prog);
     ns_db_close(c->db);
     if (c->lock_fd >= 0)
         close(c->lock_fd);
     ns_sched_free(&c->sched);
+    ns_fid_free(&c->fid);
+    ops_clear(c);
     free(c->ops);
+    for (int i = 0; c->final && i < c->n; i++)
+        free(c->final[i]);
+    free(c->final);
+    free(c->final_len);
+    free(c->job_rung);
+    free(c->job_from);
+    free(c->job_to);
+    free(c->counted);
     free(c->owner);
     free(c->attempts);
     free(c->flops);
@@ -478,17 +678,151 @@ static int data_check(struct ns_coord *c, const char *fp, const char *who)
 
 /* ---------------------------------------------------------------- trial state machine --- */
 
-static int trial_start(struct ns_coord *c, int trial, int rank, const char *host)
+/* What a trial is handed out to do: all of it (rung -1, to 0: recipe.epochs), or a rung of
+ * a multi-fidelity schedule; from > 0 continues from the checkpoint ckpt. */
+struct job {
+    int trial, rung, from, to, ckpt_last;
+    uint8_t *ckpt; /* owned */
+    size_t ckpt_len;
+};
+
+/* Trial t's latest checkpoint: the journal's if it holds one not yet written, else the
+ * db's. 1 with a malloc'd copy, 0 none, -1 error. */
+static int ckpt_find(struct ns_coord *c, int t, int *epoch, uint8_t **buf, size_t *len)
 {
+    for (int i = c->n_ops - 1; i >= 0; i--) {
+        const struct op *o = &c->ops[i];
+        if (o->kind == OP_CKPT_DROP && (o->trial == t || o->trial < 0))
+            break;
+        if (o->kind != OP_CKPT || o->trial != t)
+            continue;
+        *buf = malloc(o->len);
+        if (!*buf)
+            return ns_err("out of memory for trial %d's checkpoint", t);
+        memcpy(*buf, o->blob, o->len);
+        *len = o->len;
+        *epoch = o->epoch;
+        return 1;
+    }
+    return ckpt_get(c, t, epoch, buf, len);
+}
+
+/* The next job, if one can be handed out now: 1 with *j, 0 none, -1 error. A multi-fidelity
+ * promotion is journaled as it is decided (ASHA's are not a function of the results). */
+static int next_job(struct ns_coord *c, struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->rung = -1;
+    if (!c->multi) {
+        j->trial = ns_sched_next(&c->sched);
+        if (j->trial < 0)
+            return 0;
+    } else {
+        struct ns_fid_job fj;
+        int got = ns_fid_next(&c->fid, c->flops, &fj);
+        if (got <= 0)
+            return got < 0 ? ns_err_prefix("%s", c->ex.file) : 0;
+        j->trial = fj.trial;
+        j->rung = fj.rung;
+        j->to = fj.to;
+        struct op *o = op_new(c, OP_RUNG_CLEAR, fj.trial);
+        if (!o)
+            return -1;
+        o->g.rung = fj.rung;
+        o->g.epochs = fj.to;
+    }
+    int max = c->ex.recipe.epochs, to = j->to ? j->to : max;
+    j->ckpt_last = to < max || c->ex.keep_weights > 0;
+    /* continue from the trial's checkpoint when it has one before `to` (a rung's end, or
+     * checkpoint_every's); without one (never made, or dropped) it trains from scratch,
+     * to the same bits */
+    int e = 0;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    int rc = c->multi || c->ex.checkpoint_every > 0 ? ckpt_find(c, j->trial, &e, &b, &n) : 0;
+    if (rc < 0)
+        return -1;
+    if (rc == 1 && e >= 1 && e < to) {
+        j->from = e;
+        j->ckpt = b;
+        j->ckpt_len = n;
+    } else {
+        free(b);
+    }
+    return 1;
+}
+
+static int trial_start(struct ns_coord *c, const struct job *j, int rank, const char *host)
+{
+    int trial = j->trial;
     struct op *o = op_new(c, OP_START, trial);
     if (!o)
         return -1;
     o->rank = rank;
+    o->from = j->from;
     snprintf(o->host, sizeof o->host, "%s", host ? host : "");
     c->owner[trial] = rank;
     c->attempts[trial]++;
     c->n_running++;
+    c->job_rung[trial] = j->rung;
+    c->job_from[trial] = j->from;
+    c->job_to[trial] = j->to ? j->to : c->ex.recipe.epochs;
+    if (c->counted[trial]) { /* promoted: complete no more until this rung is done */
+        c->counted[trial] = 0;
+        c->n_complete--;
+    }
     return 0;
+}
+
+/* A checkpoint of `trial` after `epoch` from `rank` (ignored when the trial is no longer that
+ * rank's). One before the last epoch is the trial's checkpoint to continue from; the one
+ * after the last is kept until its RESULT for keep_weights. */
+static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const uint8_t *buf,
+                      size_t len)
+{
+    if (trial < 0 || trial >= c->n || c->owner[trial] != rank)
+        return 0;
+    if (epoch >= c->ex.recipe.epochs && !c->ex.keep_weights)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "trial %d's checkpoint after epoch %d", trial, epoch);
+    if (ns_ckpt_check(buf, len, what) < 0)
+        return -1;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return ns_err("out of memory for trial %d's checkpoint (%zu bytes)", trial, len);
+    memcpy(copy, buf, len);
+    if (epoch >= c->ex.recipe.epochs) {
+        free(c->final[trial]);
+        c->final[trial] = copy;
+        c->final_len[trial] = len;
+        return 0;
+    }
+    struct op *o = op_new(c, OP_CKPT, trial);
+    if (!o) {
+        free(copy);
+        return -1;
+    }
+    o->epoch = epoch;
+    o->blob = copy;
+    o->len = len;
+    return 0;
+}
+
+/* A trial's job is over unfinished (interrupted, lost): back to waiting. With checkpoints
+ * in play the epoch rows stay (a resume continues them from the checkpoint). */
+static int trial_put_back(struct ns_coord *c, int trial, int lost)
+{
+    if (c->multi)
+        ns_fid_requeue(&c->fid, trial);
+    if (c->multi || c->ex.checkpoint_every > 0) {
+        struct op *o = op_new(c, OP_PAUSE, trial);
+        if (!o)
+            return -1;
+        o->from = lost;
+        return 0;
+    }
+    return op_new(c, lost ? OP_LOST : OP_RESET, trial) ? 0 : -1;
 }
 
 /* An epoch of `trial` from `rank`; ignored when the trial is no longer that rank's (put
@@ -519,8 +853,56 @@ static int trial_failed(struct ns_coord *c, int trial, const char *reason,
         o->r = *res;
     else
         o->r.train_error = o->r.test_error = o->r.best_test_error = o->r.wall_s = NAN;
+    if (c->multi)
+        ns_fid_fail(&c->fid, trial);
+    if (c->counted[trial]) {
+        c->counted[trial] = 0;
+        c->n_complete--;
+    }
+    if ((c->multi || c->ex.checkpoint_every > 0) && !op_new(c, OP_CKPT_DROP, trial))
+        return -1;
+    free(c->final[trial]);
+    c->final[trial] = NULL;
     c->n_failed++;
     c->rep->n_trained++;
+    return 0;
+}
+
+/* A multi-fidelity trial finished its job's rung: recorded in the schedule and the db (its
+ * error, the epochs trained for it). A result that does not end at the rung's epoch (a
+ * trainer that ignored stop_after) is an error, not a silently wrong rung. */
+static int record_rung(struct ns_coord *c, int trial, const struct ns_train_result *r,
+                       const struct ns_db_result *res)
+{
+    int rung = c->job_rung[trial], to = c->job_to[trial];
+    if (r->epochs_done != to)
+        return ns_err("trial %d: rung %d ends at epoch %d, but training stopped after %d",
+                      trial, rung, to, r->epochs_done);
+    if (ns_fid_record(&c->fid, trial, rung, res->test_error) < 0)
+        return -1;
+    struct op *o = op_new(c, OP_RUNG_DONE, trial);
+    if (!o)
+        return -1;
+    o->g = (struct ns_db_rung){trial, rung, to, res->test_error, to - c->job_from[trial],
+                               r->seconds};
+    c->attempts[trial] = 0;
+    return 0;
+}
+
+/* A trial trained all its epochs: its checkpoint is not needed any more; its weights are
+ * kept when keep_weights asks (the store keeps the best K). */
+static int finished(struct ns_coord *c, int trial)
+{
+    if ((c->multi || c->ex.checkpoint_every > 0) && !op_new(c, OP_CKPT_DROP, trial))
+        return -1;
+    if (c->ex.keep_weights > 0 && c->final[trial]) {
+        struct op *o = op_new(c, OP_WEIGHTS, trial);
+        if (!o)
+            return -1;
+        o->blob = c->final[trial];
+        o->len = c->final_len[trial];
+        c->final[trial] = NULL;
+    }
     return 0;
 }
 
@@ -543,18 +925,31 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     char event[400];
     switch (r->status) {
     case NS_TRAIN_OK: {
+        if (c->multi && record_rung(c, trial, r, &res) < 0)
+            return -1;
         struct op *o = op_new(c, OP_COMPLETE, trial);
         if (!o)
             return -1;
         o->r = res;
         c->n_complete++;
+        c->counted[trial] = 1;
         c->rep->n_trained++;
-        if (!isnan(r->test_err) && (c->best_trial < 0 || r->test_err < c->best_err ||
-                                    (r->test_err == c->best_err && trial < c->best_trial))) {
+        if (c->multi) {
+            multi_best(c);
+        } else if (!isnan(r->test_err) &&
+                   (c->best_trial < 0 || r->test_err < c->best_err ||
+                    (r->test_err == c->best_err && trial < c->best_trial))) {
             c->best_err = r->test_err;
             c->best_trial = trial;
         }
-        snprintf(event, sizeof event, "trial %d: %.2f%% in %.1fs", trial, r->test_err, r->seconds);
+        if (r->epochs_done >= c->ex.recipe.epochs && finished(c, trial) < 0)
+            return -1;
+        if (c->multi)
+            snprintf(event, sizeof event, "trial %d: %.2f%% at epoch %d (rung %d) in %.1fs",
+                     trial, r->test_err, r->epochs_done, c->job_rung[trial], r->seconds);
+        else
+            snprintf(event, sizeof event, "trial %d: %.2f%% in %.1fs", trial, r->test_err,
+                     r->seconds);
         break;
     }
     case NS_TRAIN_DIVERGED:
@@ -571,7 +966,7 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
         break;
     }
     default: /* stopped: put back, the attempt given back */
-        return op_new(c, OP_RESET, trial) ? 0 : -1;
+        return trial_put_back(c, trial, 0);
     }
     c->rep->train_s += r->seconds;
     c->work_done += c->flops[trial] * (c->ex.recipe.epochs - r->epochs_done);
@@ -596,7 +991,7 @@ static int trial_timed_out(struct ns_coord *c, int trial, int rank)
             return -1;
         snprintf(event, sizeof event, "trial %d failed: %s", trial, reason);
     } else {
-        if (!op_new(c, OP_LOST, trial) || ns_sched_requeue(&c->sched, trial) < 0)
+        if (trial_put_back(c, trial, 1) < 0 || (!c->multi && ns_sched_requeue(&c->sched, trial) < 0))
             return -1;
         snprintf(event, sizeof event,
                  "rank %d gave no result for trial %d in time; trial handed to another worker",
@@ -613,7 +1008,7 @@ static int put_back(struct ns_coord *c)
 {
     for (int i = 0; i < c->n; i++)
         if (c->owner[i] >= 0) {
-            if (!op_new(c, OP_RESET, i))
+            if (trial_put_back(c, i, 0) < 0)
                 return -1;
             c->owner[i] = -1;
             c->n_running--;
@@ -629,6 +1024,16 @@ struct local_ctx {
     int failed; /* a db write failed: stop training */
 };
 
+static int local_ckpt(void *ctx, int epoch, const uint8_t *buf, size_t len)
+{
+    struct local_ctx *l = ctx;
+    if (trial_ckpt(l->c, l->trial, 0, epoch, buf, len) < 0 || flush(l->c) < 0) {
+        l->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
 static int local_epoch(void *ctx, const struct ns_epoch_metrics *m)
 {
     struct local_ctx *l = ctx;
@@ -642,11 +1047,13 @@ static int local_epoch(void *ctx, const struct ns_epoch_metrics *m)
 /* Train trial t in a child process (isolate.h), recording its epochs as they come; a signal
  * stops it. *res is its result, or how it died. */
 static void train_isolated(struct ns_coord *c, const struct ns_child_data *data,
-                           const struct ns_recipe *r, int t, struct local_ctx *l,
+                           const struct ns_recipe *r, const struct job *j, struct local_ctx *l,
                            struct ns_train_result *res)
 {
     struct ns_child child;
-    if (ns_child_start(&child, data, r, &c->ex.limits, c->trials[t].json) < 0) {
+    struct ns_child_ckpt ck = {j->ckpt,       j->ckpt_len, j->to, c->ex.checkpoint_every,
+                               j->ckpt_last, local_ckpt,  l};
+    if (ns_child_start(&child, data, r, &c->ex.limits, c->trials[j->trial].json, &ck) < 0) {
         memset(res, 0, sizeof *res);
         res->status = NS_TRAIN_ERROR;
         snprintf(res->reason, sizeof res->reason, "%s", ns_errmsg());
@@ -691,12 +1098,18 @@ int ns_coord_run_local(struct ns_coord *c)
             status = NS_SEARCH_INTERRUPTED;
             break;
         }
-        int t = ns_sched_next(&c->sched);
-        if (t < 0)
-            break;
+        struct job j;
+        int got = next_job(c, &j);
+        if (got <= 0) {
+            if (got < 0)
+                status = NS_SEARCH_ERROR;
+            break; /* alone, nothing runs: no job now is none ever */
+        }
+        int t = j.trial;
         struct ns_config cfg;
-        if (trial_start(c, t, 0, host) < 0 || flush(c) < 0 ||
+        if (trial_start(c, &j, 0, host) < 0 || flush(c) < 0 ||
             ns_config_from_json(c->trials[t].json, &cfg) < 0) {
+            free(j.ckpt);
             status = NS_SEARCH_ERROR;
             break;
         }
@@ -705,15 +1118,28 @@ int ns_coord_run_local(struct ns_coord *c)
         struct local_ctx l = {c, t, 0};
         struct ns_train_result res;
         if (data.fd >= 0)
-            train_isolated(c, &data, &r, t, &l, &res);
+            train_isolated(c, &data, &r, &j, &l, &res);
         else
             ns_train(&cfg, &train, &eval, &r,
-                     &(struct ns_train_opts){.on_epoch = local_epoch, .ctx = &l, .stop = &ns_search_signal}, &res);
+                     &(struct ns_train_opts){.on_epoch = local_epoch,
+                                             .ctx = &l,
+                                             .stop = &ns_search_signal,
+                                             .resume = j.ckpt,
+                                             .resume_len = j.ckpt_len,
+                                             .stop_after = j.to,
+                                             .checkpoint_every = c->ex.checkpoint_every,
+                                             .checkpoint_last = j.ckpt_last,
+                                             .on_checkpoint = local_ckpt},
+                     &res);
+        free(j.ckpt);
         if (l.failed || trial_result(c, t, 0, &res, res.img_per_s) < 0 || flush(c) < 0) {
             status = NS_SEARCH_ERROR;
             break;
         }
     }
+    if (status == NS_SEARCH_DONE && (c->multi || c->ex.checkpoint_every > 0) &&
+        !op_new(c, OP_CKPT_DROP, -1))
+        status = NS_SEARCH_ERROR;
     if (status == NS_SEARCH_DONE && flush_wait(c) < 0)
         status = NS_SEARCH_ERROR;
     if (status != NS_SEARCH_DONE) {
@@ -781,13 +1207,24 @@ static void begin_stop(struct ns_coord *c, int status)
 
 static int assign(struct ns_coord *c, int r)
 {
-    int t = ns_sched_next(&c->sched);
-    if (t < 0)
-        return 0;
-    struct ns_msg_assign a = {.trial = t, .seed = ns_search_train_seed(c->ex.seed, t)};
+    struct job j;
+    int got = next_job(c, &j);
+    if (got <= 0)
+        return got;
+    int t = j.trial;
+    struct ns_msg_assign a = {.trial = t,
+                              .seed = ns_search_train_seed(c->ex.seed, t),
+                              .rung = j.rung,
+                              .from = j.from,
+                              .to = j.to,
+                              .ckpt_last = j.ckpt_last,
+                              .ckpt = j.ckpt,
+                              .ckpt_len = j.ckpt_len};
     snprintf(a.config, sizeof a.config, "%s", c->trials[t].json);
-    if (trial_start(c, t, r, c->w[r].host) < 0 || ns_msg_pack_assign(&c->out, &a) < 0 ||
-        ns_send(c->t, r, NS_MSG_ASSIGN, &c->out) < 0)
+    int rc = trial_start(c, &j, r, c->w[r].host) < 0 || ns_msg_pack_assign(&c->out, &a) < 0 ||
+             ns_send(c->t, r, NS_MSG_ASSIGN, &c->out) < 0;
+    free(j.ckpt);
+    if (rc)
         return -1;
     c->w[r].state = W_BUSY;
     c->w[r].trial = t;
@@ -865,6 +1302,14 @@ static int handle(struct ns_coord *c)
             begin_stop(c, NS_SEARCH_INTERRUPTED);
         return 0;
     }
+    case NS_MSG_CKPT: {
+        struct ns_msg_ckpt k;
+        if (ns_msg_unpack_ckpt(in->buf, in->len, &k) < 0)
+            return ns_err_prefix("rank %d", in->src);
+        if (w->state != W_BUSY || w->trial != k.trial)
+            return 0; /* a worker given up on */
+        return trial_ckpt(c, k.trial, in->src, k.epoch, k.buf, k.len);
+    }
     case NS_MSG_BYE:
         if (w->state == W_BUSY)
             return ns_err("rank %d left while training trial %d", in->src, w->trial);
@@ -927,8 +1372,14 @@ int ns_coord_step(struct ns_coord *c)
         busy += w->state == W_BUSY;
         out += w->state != W_GONE;
     }
-    if (!c->stopping && busy == 0 && c->sched.next >= c->sched.n)
-        begin_stop(c, NS_SEARCH_DONE);
+    if (!c->stopping && busy == 0 &&
+        (c->multi ? ns_fid_finished(&c->fid) : c->sched.next >= c->sched.n)) {
+        /* the study is over: the trials' checkpoints are not needed any more */
+        if ((c->multi || c->ex.checkpoint_every > 0) && !op_new(c, OP_CKPT_DROP, -1))
+            begin_stop(c, NS_SEARCH_ERROR);
+        else
+            begin_stop(c, NS_SEARCH_DONE);
+    }
     if (out == 0 || (c->stopping && t_now > c->deadline)) {
         /* The end. Trials that finish from now on are lost and retrained on resume: the db
          * is already consistent without them. What the journal holds is written first,

@@ -23,7 +23,10 @@
 #define MAX_VAL_SPLIT 0.9
 
 static const char *const top_keys[] = {"name", "space",  "samples", "seed",   "constraints",
-                                       "data", "recipe", "threads", "limits", NULL};
+                                       "data", "recipe", "threads", "limits", "search",
+                                       "keep_weights", "checkpoint_every", NULL};
+static const char *const search_keys[] = {"kind", "eta", "min_epochs", "max_epochs", NULL};
+#define DEFAULT_ETA 3
 static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", "isolate",
                                           NULL};
 #define DEFAULT_MAX_ATTEMPTS 2
@@ -340,6 +343,66 @@ static int parse_limits(const struct ctx *top, const json_t *j, struct ns_exp_li
                : 0;
 }
 
+/* "search" (after the recipe: its epochs and max_epochs are one number). */
+static int parse_search(const struct ctx *top, const json_t *j, struct ns_experiment *ex,
+                        int epochs_given)
+{
+    struct ctx c = {top->where, "search."};
+    struct ns_exp_search *s = &ex->search;
+    s->kind = NS_FID_RANDOM;
+    s->eta = DEFAULT_ETA;
+    s->min_epochs = 1;
+    s->max_epochs = ex->recipe.epochs;
+    if (!j)
+        return 0;
+    if (!json_is_object(j))
+        return fail(top, "search", "expected an object, got %s", ns_json_type_name(j));
+    if (check_keys(&c, j, search_keys) < 0)
+        return -1;
+    json_t *kind = json_object_get(j, "kind");
+    if (kind) {
+        if (!json_is_string(kind))
+            return fail(&c, "kind", "expected a string (random, sha, hyperband, asha), got %s",
+                        ns_json_type_name(kind));
+        s->kind = ns_fid_kind_from_name(json_string_value(kind));
+        if (s->kind < 0)
+            return fail(&c, "kind", "unknown kind '%s' (random, sha, hyperband, asha)",
+                        json_string_value(kind));
+    }
+    if (s->kind == NS_FID_RANDOM) {
+        const char *const rungs_only[] = {"eta", "min_epochs", "max_epochs", NULL};
+        for (int i = 0; rungs_only[i]; i++)
+            if (json_object_get(j, rungs_only[i]))
+                return fail(&c, rungs_only[i],
+                            "only for the rung schedules (kind sha, hyperband, asha); random "
+                            "search trains every trial for recipe.epochs");
+        return 0;
+    }
+    if (get_int32(&c, j, "eta", 2, 100, &s->eta) < 0 ||
+        get_int32(&c, j, "min_epochs", 1, 100000, &s->min_epochs) < 0 ||
+        get_int32(&c, j, "max_epochs", 1, 100000, &s->max_epochs) < 0)
+        return -1;
+    if (json_object_get(j, "max_epochs")) {
+        if (epochs_given && s->max_epochs != ex->recipe.epochs)
+            return fail(&c, "max_epochs",
+                        "%d differs from recipe.epochs (%d): every trial's learning-rate "
+                        "schedule spans max_epochs; give one of them",
+                        s->max_epochs, ex->recipe.epochs);
+        ex->recipe.epochs = s->max_epochs;
+    }
+    int epochs[NS_FID_MAX_RUNGS];
+    struct ns_fid_spec spec = {s->kind, s->eta, s->min_epochs, s->max_epochs};
+    int n = ns_fid_rungs(&spec, epochs);
+    if (n < 0)
+        return ns_err_prefix("%s", c.where);
+    if (s->kind == NS_FID_HYPERBAND && ex->samples < n)
+        return fail(top, "samples",
+                    "%d: hyperband with %d rungs has %d brackets and needs at least one "
+                    "sample each",
+                    ex->samples, n, n);
+    return 0;
+}
+
 /* The canonical form: every value, defaults included, as compact JSON with sorted keys.
  * "limits" only when one differs from its default, so the experiments written before it
  * existed keep their text; it is how a run is limited, not what it trains, and
@@ -395,6 +458,17 @@ static char *canonical(const struct ns_experiment *ex)
                             "recipe", recipe, "threads", r->threads);
     if (top && ex->constraints)
         json_object_set(top, "constraints", ex->constraints);
+    /* added with issue #15: only when set, so that earlier studies keep their text */
+    const struct ns_exp_search *sr = &ex->search;
+    if (top && sr->kind != NS_FID_RANDOM)
+        json_object_set_new(top, "search",
+                            json_pack("{s:s, s:i, s:i, s:i}", "kind", ns_fid_kind_name(sr->kind),
+                                      "eta", sr->eta, "min_epochs", sr->min_epochs,
+                                      "max_epochs", sr->max_epochs));
+    if (top && ex->keep_weights)
+        json_object_set_new(top, "keep_weights", json_integer(ex->keep_weights));
+    if (top && ex->checkpoint_every)
+        json_object_set_new(top, "checkpoint_every", json_integer(ex->checkpoint_every));
     const struct ns_exp_limits *l = &ex->limits;
     if (top && (l->memory_mb || l->trial_minutes > 0 || l->max_attempts != DEFAULT_MAX_ATTEMPTS ||
                 !l->isolate))
@@ -464,6 +538,11 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
     ex->limits.isolate = 1;
     json_t *limits = json_object_get(root, "limits");
     if (limits && parse_limits(c, limits, &ex->limits) < 0)
+        return -1;
+    if (parse_search(c, json_object_get(root, "search"), ex,
+                     recipe && json_object_get(recipe, "epochs")) < 0 ||
+        get_int32(c, root, "keep_weights", 0, MAX_SAMPLES, &ex->keep_weights) < 0 ||
+        get_int32(c, root, "checkpoint_every", 0, 100000, &ex->checkpoint_every) < 0)
         return -1;
     if (ns_recipe_check(&ex->recipe) < 0)
         return ns_err_prefix("%s: recipe", c->where);
@@ -768,7 +847,10 @@ char *ns_experiment_study_json(const struct ns_experiment *ex, const char *space
         /* the content, not the path: moving the file, or naming it relative to another
          * folder, is the same experiment; editing it is not */
     }
-    json_object_del(top, "limits"); /* a resume may change them */
+    /* a resume may change these: how a run is limited and what it keeps, not what it trains */
+    json_object_del(top, "limits");
+    json_object_del(top, "keep_weights");
+    json_object_del(top, "checkpoint_every");
     char *s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(top);
     if (!s)

@@ -31,7 +31,7 @@ extern char **environ;
 #define CHILD_DATA_FD 5
 #define DATA_MAGIC 0x6e734441u /* "nsDA" */
 
-enum { EV_EPOCH = 1, EV_RESULT = 2 };
+enum { EV_EPOCH = 1, EV_RESULT = 2, EV_CKPT = 3 };
 
 /* ---------------------------------------------------------------- shared data ----------- */
 
@@ -166,13 +166,18 @@ static int send_frame(int fd, uint32_t kind, const void *p, uint32_t len)
 struct job {
     struct ns_recipe recipe;
     struct ns_exp_limits limits;
+    int32_t stop_after, checkpoint_every, checkpoint_last;
     uint32_t config_len; /* followed by the config JSON */
+    uint64_t resume_len; /* then the checkpoint to continue from */
 };
 
 int ns_child_start(struct ns_child *c, const struct ns_child_data *d, const struct ns_recipe *r,
-                   const struct ns_exp_limits *l, const char *config_json)
+                   const struct ns_exp_limits *l, const char *config_json,
+                   const struct ns_child_ckpt *ck)
 {
     memset(c, 0, sizeof *c);
+    if (ck)
+        c->ck = *ck;
     c->pid = -1;
     c->in_fd = -1;
     c->t0 = ns_now();
@@ -207,8 +212,18 @@ int ns_child_start(struct ns_child *c, const struct ns_child_data *d, const stru
     /* the job is small: the pipe takes it at once, and a child that died early gives EPIPE,
      * which the poll below reports as its death */
     /* (SIGPIPE is ignored while a search runs: ns_search_signals_install) */
-    struct job j = {*r, *l, (uint32_t)strlen(config_json)};
-    (void)(write_all(job[1], &j, sizeof j) || write_all(job[1], config_json, j.config_len));
+    /* (a checkpoint to resume from may be larger than the pipe: the write then waits for the
+     * child, which reads its job first) */
+    struct job j = {*r,
+                    *l,
+                    c->ck.stop_after,
+                    c->ck.checkpoint_every,
+                    c->ck.checkpoint_last,
+                    (uint32_t)strlen(config_json),
+                    c->ck.resume ? c->ck.resume_len : 0};
+    (void)(write_all(job[1], &j, sizeof j) || write_all(job[1], config_json, j.config_len) ||
+           (j.resume_len && write_all(job[1], c->ck.resume, j.resume_len)));
+    c->ck.resume = NULL; /* the caller's, not needed any more */
     close(job[1]);
     return 0;
 }
@@ -250,6 +265,10 @@ static void drain_frames(struct ns_child *c, ns_epoch_fn on_epoch, void *ctx)
             struct ns_epoch_metrics m;
             memcpy(&m, p, sizeof m);
             on_epoch(ctx, &m);
+        } else if (head[0] == EV_CKPT && head[1] > 4 && c->ck.on_checkpoint) {
+            int32_t epoch;
+            memcpy(&epoch, p, 4);
+            c->ck.on_checkpoint(c->ck.ctx, epoch, p + 4, head[1] - 4);
         } else if (head[0] == EV_RESULT && head[1] == sizeof(struct ns_train_result)) {
             memcpy(&c->res, p, sizeof c->res);
             c->got_result = 1;
@@ -271,8 +290,18 @@ int ns_child_poll(struct ns_child *c, double wait_s, ns_epoch_fn on_epoch, void 
     int n = poll(&pfd, 1, (int)(wait_s * 1000));
     if (n <= 0)
         return 0;
-    if (c->cap - c->len < 4096) {
+    /* room for the frame being read (a checkpoint is one frame) */
+    size_t want = c->len + 4096;
+    if (c->len >= 8) {
+        uint32_t head[2];
+        memcpy(head, c->buf, sizeof head);
+        if ((size_t)head[1] + 8 + 4096 > want)
+            want = (size_t)head[1] + 8 + 4096;
+    }
+    if (c->cap < want) {
         size_t cap = c->cap ? 2 * c->cap : 8192;
+        while (cap < want)
+            cap *= 2;
         unsigned char *b = realloc(c->buf, cap);
         if (b) {
             c->buf = b;
@@ -324,6 +353,17 @@ static int child_epoch(void *ctx, const struct ns_epoch_metrics *m)
     return send_frame(CHILD_EVENT_FD, EV_EPOCH, m, sizeof *m) < 0; /* parent gone: stop */
 }
 
+static int child_checkpoint(void *ctx, int epoch, const uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    if (len > UINT32_MAX - 4)
+        return 1;
+    uint32_t head[2] = {EV_CKPT, (uint32_t)len + 4};
+    int32_t e = epoch;
+    return write_all(CHILD_EVENT_FD, head, sizeof head) < 0 || write_all(CHILD_EVENT_FD, &e, 4) < 0 ||
+           write_all(CHILD_EVENT_FD, buf, len) < 0;
+}
+
 int ns_search_trial_child(int argc, char **argv)
 {
     /* die with the parent; and if it is already gone, do not train for nobody */
@@ -344,11 +384,14 @@ int ns_search_trial_child(int argc, char **argv)
     res.status = NS_TRAIN_ERROR;
     struct job j;
     char *config = NULL;
+    uint8_t *resume = NULL;
     struct ns_dataset train, eval;
     struct ns_config cfg;
     if (read_all(CHILD_JOB_FD, &j, sizeof j) < 0 || j.config_len > (1u << 20) ||
         !(config = calloc(1, j.config_len + 1)) ||
-        read_all(CHILD_JOB_FD, config, j.config_len) < 0) {
+        read_all(CHILD_JOB_FD, config, j.config_len) < 0 || j.resume_len > (1ull << 40) ||
+        (j.resume_len &&
+         (!(resume = malloc(j.resume_len)) || read_all(CHILD_JOB_FD, resume, j.resume_len) < 0))) {
         snprintf(res.reason, sizeof res.reason, "trial child: cannot read its job");
     } else if (shared_data_map(CHILD_DATA_FD, &train, &eval) < 0 ||
                ns_config_from_json(config, &cfg) < 0) {
@@ -371,7 +414,14 @@ int ns_search_trial_child(int argc, char **argv)
                 rl.rlim_cur = rl.rlim_max = (rlim_t)j.limits.memory_mb << 20;
                 setrlimit(RLIMIT_DATA, &rl);
             }
-            struct ns_train_opts o = {.on_epoch = child_epoch, .stop = &child_stop};
+            struct ns_train_opts o = {.on_epoch = child_epoch,
+                                      .stop = &child_stop,
+                                      .resume = resume,
+                                      .resume_len = j.resume_len,
+                                      .stop_after = j.stop_after,
+                                      .checkpoint_every = j.checkpoint_every,
+                                      .checkpoint_last = j.checkpoint_last,
+                                      .on_checkpoint = child_checkpoint};
             ns_train(&cfg, &train, &eval, &j.recipe, &o, &res);
             if (res.status == NS_TRAIN_ERROR && j.limits.memory_mb > 0 &&
                 strstr(res.reason, "out of memory")) {
@@ -382,5 +432,6 @@ int ns_search_trial_child(int argc, char **argv)
         }
     }
     free(config);
+    free(resume);
     return send_frame(CHILD_EVENT_FD, EV_RESULT, &res, sizeof res) < 0 ? 1 : 0;
 }

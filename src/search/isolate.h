@@ -16,6 +16,7 @@
 #define NS_SEARCH_ISOLATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "search/search.h"
@@ -30,6 +31,18 @@ int ns_child_data_make(struct ns_child_data *s, const struct ns_dataset *train,
                         const struct ns_dataset *eval);
 void ns_child_data_free(struct ns_child_data *s);
 
+/* A job's checkpoints (nn/checkpoint.h; all zero: none): continue from `resume`, stop
+ * after epoch `stop_after` (0: recipe.epochs), and hand the checkpoints the child makes
+ * (every checkpoint_every epochs; after the last with checkpoint_last) to on_checkpoint in
+ * the parent, from ns_child_poll. */
+struct ns_child_ckpt {
+    const uint8_t *resume;
+    size_t resume_len;
+    int stop_after, checkpoint_every, checkpoint_last;
+    int (*on_checkpoint)(void *ctx, int epoch, const uint8_t *buf, size_t len);
+    void *ctx;
+};
+
 /* One trial in a child. */
 struct ns_child {
     pid_t pid;
@@ -40,12 +53,14 @@ struct ns_child {
     struct ns_train_result res;
     int stop_sent, killed_for_time;
     double t0, limit_s;
+    struct ns_child_ckpt ck;
 };
 
-/* Start a child training config_json with recipe r (seed included) under limits l. 0, or -1
- * with ns_err (no child left). */
+/* Start a child training config_json with recipe r (seed included) under limits l, with
+ * checkpoints as ck says (NULL: none). 0, or -1 with ns_err (no child left). */
 int ns_child_start(struct ns_child *c, const struct ns_child_data *d, const struct ns_recipe *r,
-                   const struct ns_exp_limits *l, const char *config_json);
+                   const struct ns_exp_limits *l, const char *config_json,
+                   const struct ns_child_ckpt *ck);
 /* Wait up to wait_s for the child's events: each epoch goes to on_epoch (its return value is
  * ignored). Past the time limit the child is killed. Returns 0 while it runs, 1 when it has
  * ended with *res filled (its result, or a failure saying how it died). */

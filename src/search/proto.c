@@ -9,6 +9,7 @@
 #include "util/err.h"
 
 #define MAX_STR (64u << 20)
+#define MAX_BLOB (1u << 31) /* a checkpoint: 2 GiB */
 
 /* ---------------------------------------------------------------- packing --------------- */
 
@@ -60,6 +61,13 @@ static void put_f64(struct ns_msgbuf *b, double v)
     put_u64(b, u);
 }
 
+static void put_blob(struct ns_msgbuf *b, const uint8_t *p, size_t n)
+{
+    put_u64(b, (uint64_t)n);
+    if (n)
+        put(b, p, n);
+}
+
 static void put_str(struct ns_msgbuf *b, const char *s)
 {
     size_t n = strlen(s);
@@ -100,6 +108,20 @@ int ns_msg_pack_assign(struct ns_msgbuf *b, const struct ns_msg_assign *m)
     put_i32(b, m->trial);
     put_u64(b, m->seed);
     put_str(b, m->config);
+    put_i32(b, m->rung);
+    put_i32(b, m->from);
+    put_i32(b, m->to);
+    put_i32(b, m->ckpt_last);
+    put_blob(b, m->ckpt, m->ckpt_len);
+    return finish(b);
+}
+
+int ns_msg_pack_ckpt(struct ns_msgbuf *b, const struct ns_msg_ckpt *m)
+{
+    b->len = 0;
+    put_i32(b, m->trial);
+    put_i32(b, m->epoch);
+    put_blob(b, m->buf, m->len);
     return finish(b);
 }
 
@@ -239,15 +261,61 @@ int ns_msg_unpack_ready(const void *p, size_t n, struct ns_msg_ready *m)
     return done(&r, "READY");
 }
 
+/* A length-prefixed blob, in place (NULL when empty or bad). */
+static const uint8_t *get_blob(struct reader *r, size_t *len)
+{
+    uint64_t n = get_u64(r);
+    if (n > MAX_BLOB)
+        r->bad = 1;
+    *len = r->bad ? 0 : (size_t)n;
+    return r->bad || n == 0 ? NULL : take(r, (size_t)n);
+}
+
 int ns_msg_unpack_assign(const void *p, size_t n, struct ns_msg_assign *m)
 {
     struct reader r = {p, n, 0, 0};
+    m->ckpt = NULL;
+    m->ckpt_len = 0;
     m->trial = get_i32(&r);
     m->seed = get_u64(&r);
     get_str_into(&r, m->config, sizeof m->config);
-    if (m->trial < 0)
+    m->rung = get_i32(&r);
+    m->from = get_i32(&r);
+    m->to = get_i32(&r);
+    m->ckpt_last = get_i32(&r);
+    size_t len = 0;
+    const uint8_t *ck = get_blob(&r, &len);
+    if (m->trial < 0 || m->rung < -1 || m->from < 0 || m->to < 0 ||
+        (m->to > 0 && m->from >= m->to) || (m->from > 0) != (len > 0))
         r.bad = 1;
-    return done(&r, "ASSIGN");
+    if (done(&r, "ASSIGN") < 0)
+        return -1;
+    if (len) {
+        m->ckpt = malloc(len);
+        if (!m->ckpt)
+            return ns_err("ASSIGN: out of memory for a checkpoint of %zu bytes", len);
+        memcpy(m->ckpt, ck, len);
+        m->ckpt_len = len;
+    }
+    return 0;
+}
+
+void ns_msg_assign_free(struct ns_msg_assign *m)
+{
+    free(m->ckpt);
+    m->ckpt = NULL;
+    m->ckpt_len = 0;
+}
+
+int ns_msg_unpack_ckpt(const void *p, size_t n, struct ns_msg_ckpt *m)
+{
+    struct reader r = {p, n, 0, 0};
+    m->trial = get_i32(&r);
+    m->epoch = get_i32(&r);
+    m->buf = get_blob(&r, &m->len);
+    if (m->trial < 0 || m->epoch < 1 || m->len == 0)
+        r.bad = 1;
+    return done(&r, "CKPT");
 }
 
 static void get_metrics(struct reader *r, struct ns_epoch_metrics *m)

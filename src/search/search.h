@@ -36,6 +36,7 @@
 
 #include "data/data.h"
 #include "nn/train.h"
+#include "search/fidelity.h"
 #include "space/space.h"
 
 /* ---------------------------------------------------------------- experiment files ------ */
@@ -70,6 +71,11 @@
  *               options added after the first studies are written in the canonical form
  *               only when set),
  *    "threads": 1,                      compute threads per worker (1..256)
+ *    "search": {"kind": "sha", "eta": 3, "min_epochs": 1, "max_epochs": 27}   optional
+ *                                       (struct ns_exp_search; default "random")
+ *    "keep_weights": 0,                 keep the weights of the best K trials in the db
+ *    "checkpoint_every": 0,             checkpoint each trial every N epochs into the db
+ *                                       (a preempted trial resumes from it)
  *    "limits": {"memory_mb": 0,         per trial: memory limit (0 = none)
  *               "trial_minutes": 0,     wall-clock limit of one trial (0 = none)
  *               "max_attempts": 2,      a trial lost (its process died, its worker stalled)
@@ -104,6 +110,15 @@ struct ns_exp_limits {
     int isolate;          /* train each trial in a child process (default 1) */
 };
 
+/* "search": {"kind": "random" | "sha" | "hyperband" | "asha", "eta": 3, "min_epochs": 1,
+ *            "max_epochs": E}  how trials are scheduled (fidelity.h). Default random: every
+ * trial trains recipe.epochs. The others train in rungs; max_epochs is the recipe's epochs
+ * (either may be given; both must agree). */
+struct ns_exp_search {
+    int kind; /* enum ns_fid_kind (fidelity.h) */
+    int eta, min_epochs, max_epochs;
+};
+
 struct ns_experiment {
     char *file;           /* the file it came from, or the `where` of a text; owned */
     char *name;           /* owned */
@@ -120,6 +135,10 @@ struct ns_experiment {
     struct ns_exp_data data;
     struct ns_recipe recipe; /* threads set from "threads"; seed is per trial (unused here) */
     struct ns_exp_limits limits;
+    struct ns_exp_search search;
+    int keep_weights;     /* "keep_weights": keep the weights of the best K trials in the db */
+    int checkpoint_every; /* "checkpoint_every": a trial's checkpoint goes to the db every N
+                             epochs, so a preempted trial resumes from it (0 = off) */
     char *canonical;         /* the experiment with defaults filled in, as compact JSON with
                                 sorted keys: equal meaning <=> equal text; owned */
 };
@@ -212,8 +231,12 @@ void ns_sched_free(struct ns_sched *s);
  *   C->W SETUP  experiment canonical JSON: load the data, then answer READY or FATAL
  *   W->C READY  host name, threads, dataset fingerprint: give me work
  *   W->C FATAL  message: this worker cannot work (data missing, ...); C stops the study
- *   C->W ASSIGN trial, training seed, config JSON
+ *   C->W ASSIGN trial, training seed, config JSON, rung, epochs from and to, whether to send
+ *               the checkpoint after `to`, the checkpoint to continue from (from > 0)
  *   W->C EPOCH  trial, epoch metrics (sent as each epoch ends)
+ *   W->C CKPT   trial, epoch, a full checkpoint after that epoch (nn/checkpoint.h): every
+ *               checkpoint_every epochs and, when asked, after the job's last epoch; sent
+ *               before the RESULT, so rank 0 has it when it records the rung
  *   W->C RESULT trial, ns_train_result, seconds spent waiting for this trial
  *   C->W STOP   abort the running trial (its RESULT still comes), then say BYE and exit
  *   W->C BYE    (empty) the last message of a worker */
@@ -226,6 +249,7 @@ enum ns_msg_kind {
     NS_MSG_RESULT,
     NS_MSG_STOP,
     NS_MSG_BYE,
+    NS_MSG_CKPT,
     NS_MSG_NKINDS
 };
 
@@ -240,6 +264,20 @@ struct ns_msg_assign {
     int trial;
     uint64_t seed;
     char config[1024]; /* canonical config JSON (same size as ns_trial.json) */
+    int rung;          /* multi-fidelity: the rung this job ends (for messages); -1: none */
+    int from;          /* continue after this epoch from ckpt (0: from scratch) */
+    int to;            /* stop after this epoch (0: recipe.epochs); the schedule still spans
+                          recipe.epochs */
+    int ckpt_last;     /* send the checkpoint after `to` (CKPT) */
+    uint8_t *ckpt;     /* the checkpoint after `from` (from > 0); pack reads it, unpack
+                          mallocs it (ns_msg_assign_free) */
+    size_t ckpt_len;
+};
+
+struct ns_msg_ckpt {
+    int trial, epoch;
+    const uint8_t *buf; /* unpack: points into the message (valid while it is) */
+    size_t len;
 };
 
 struct ns_msg_epoch {
@@ -266,6 +304,7 @@ int ns_msg_pack_ready(struct ns_msgbuf *b, const struct ns_msg_ready *m);
 int ns_msg_pack_assign(struct ns_msgbuf *b, const struct ns_msg_assign *m);
 int ns_msg_pack_epoch(struct ns_msgbuf *b, const struct ns_msg_epoch *m);
 int ns_msg_pack_result(struct ns_msgbuf *b, const struct ns_msg_result *m);
+int ns_msg_pack_ckpt(struct ns_msgbuf *b, const struct ns_msg_ckpt *m);
 /* Unpack n bytes; 0, or -1 with ns_err for a short, long or malformed message (never reads
  * past n). ns_msg_unpack_str returns a malloc'd string in *out. */
 int ns_msg_unpack_str(const void *p, size_t n, char **out);
@@ -273,6 +312,9 @@ int ns_msg_unpack_ready(const void *p, size_t n, struct ns_msg_ready *m);
 int ns_msg_unpack_assign(const void *p, size_t n, struct ns_msg_assign *m);
 int ns_msg_unpack_epoch(const void *p, size_t n, struct ns_msg_epoch *m);
 int ns_msg_unpack_result(const void *p, size_t n, struct ns_msg_result *m);
+int ns_msg_unpack_ckpt(const void *p, size_t n, struct ns_msg_ckpt *m);
+/* Free what ns_msg_unpack_assign allocated (the checkpoint). */
+void ns_msg_assign_free(struct ns_msg_assign *m);
 
 /* ---------------------------------------------------------------- running --------------- */
 
@@ -306,6 +348,11 @@ struct ns_search_report {
     double wait_s;            /* sum of the workers' idle time between trials (scheduling
                                  overhead as the workers see it) */
     double cpu_s;             /* CPU time (user + system) of this process during the run */
+    int multi;                /* a multi-fidelity study (search.kind sha, hyperband, asha) */
+    int test_selection;       /* ... whose rungs were selected on the test set (no
+                                 data.val_split): its best error is optimistic */
+    long long epochs_spent;   /* the study's epochs trained so far (rungs: the epochs trained
+                                 for them; else the trials' epoch rows); -1 unknown */
 };
 
 /* 1 when this process was started by an MPI launcher (mpirun, srun with PMI/PMIx), judged

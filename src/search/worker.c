@@ -48,7 +48,31 @@ struct job {
     struct ns_epoch_metrics *epochs; /* reported, not yet forwarded: [0, n_epochs) */
     int n_epochs, cap_epochs;
     int done;
+
+    const struct ns_msg_assign *a; /* the job's checkpoint options */
+    int checkpoint_every;
+    uint8_t *ckpt; /* the latest checkpoint made, not yet forwarded (only the latest matters:
+                      rank 0 keeps one per trial) */
+    size_t ckpt_len;
+    int ckpt_epoch;
 };
+
+static int on_checkpoint(void *ctx, int epoch, const uint8_t *buf, size_t len)
+{
+    struct job *j = ctx;
+    uint8_t *copy = malloc(len);
+    pthread_mutex_lock(&j->mu);
+    if (copy) {
+        memcpy(copy, buf, len);
+        free(j->ckpt);
+        j->ckpt = copy;
+        j->ckpt_len = len;
+        j->ckpt_epoch = epoch;
+    }
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return copy ? 0 : 1; /* out of memory: the trial stops with an error */
+}
 
 static int on_epoch(void *ctx, const struct ns_epoch_metrics *m)
 {
@@ -64,7 +88,16 @@ static int on_epoch(void *ctx, const struct ns_epoch_metrics *m)
 static void *train_thread(void *arg)
 {
     struct job *j = arg;
-    struct ns_train_opts o = {.on_epoch = on_epoch, .ctx = j, .progress = NULL, .stop = &j->stop};
+    struct ns_train_opts o = {.on_epoch = on_epoch,
+                              .ctx = j,
+                              .progress = NULL,
+                              .stop = &j->stop,
+                              .resume = j->a->ckpt,
+                              .resume_len = j->a->ckpt_len,
+                              .stop_after = j->a->to,
+                              .checkpoint_every = j->checkpoint_every,
+                              .checkpoint_last = j->a->ckpt_last,
+                              .on_checkpoint = on_checkpoint};
     ns_train(&j->cfg, j->train, j->eval, &j->recipe, &o, &j->res);
     pthread_mutex_lock(&j->mu);
     j->done = 1;
@@ -84,6 +117,7 @@ static void deadline_in(struct timespec *ts, double s)
 struct worker {
     int rank;
     struct ns_transport *t;
+    int checkpoint_every; /* the experiment's */
     double trial_s; /* limits.trial_minutes in seconds, 0 = none */
     const struct ns_exp_limits *limits;
     struct ns_child_data data; /* the dataset for trial children (limits.isolate) */
@@ -98,6 +132,15 @@ static int send_result(struct worker *w, int trial, const struct ns_train_result
     if (ns_msg_pack_result(&w->out, &m) < 0)
         return -1;
     return ns_send(w->t, NS_COORD, NS_MSG_RESULT, &w->out);
+}
+
+static int send_ckpt(struct worker *w, struct ns_msgbuf *b, int trial, int epoch,
+                     const uint8_t *buf, size_t len)
+{
+    struct ns_msg_ckpt m = {trial, epoch, buf, len};
+    if (ns_msg_pack_ckpt(b, &m) < 0)
+        return -1;
+    return ns_send(w->t, NS_COORD, NS_MSG_CKPT, b);
 }
 
 /* Check for STOP from the coordinator without blocking. 0 or -1. */
@@ -131,6 +174,8 @@ static int run_trial(struct worker *w, const struct ns_msg_assign *a, const stru
     }
     j->recipe = *base;
     j->recipe.seed = a->seed;
+    j->a = a;
+    j->checkpoint_every = w->checkpoint_every;
     j->train = train;
     j->eval = eval;
     j->cap_epochs = base->epochs;
@@ -166,12 +211,20 @@ static int run_trial(struct worker *w, const struct ns_msg_assign *a, const stru
         memcpy(batch, j->epochs, (size_t)n * sizeof *batch);
         j->n_epochs = 0;
         done = j->done;
+        uint8_t *ck = j->ckpt;
+        size_t ck_len = j->ckpt_len;
+        int ck_epoch = j->ckpt_epoch;
+        j->ckpt = NULL;
         pthread_mutex_unlock(&j->mu);
         for (int i = 0; i < n && !failed; i++) {
             struct ns_msg_epoch m = {.trial = a->trial, .m = batch[i]};
             if (ns_msg_pack_epoch(&eb, &m) < 0 || ns_send(w->t, NS_COORD, NS_MSG_EPOCH, &eb) < 0)
                 failed = 1;
         }
+        /* after the epoch it follows, before the RESULT */
+        if (ck && !failed && send_ckpt(w, &eb, a->trial, ck_epoch, ck, ck_len) < 0)
+            failed = 1;
+        free(ck);
         if (!failed && check_stop(w) < 0)
             failed = 1;
         if (!over_time && w->trial_s > 0 && ns_now() - t0 > w->trial_s)
@@ -180,6 +233,7 @@ static int run_trial(struct worker *w, const struct ns_msg_assign *a, const stru
             atomic_store(&j->stop, 1);
     }
     pthread_join(th, NULL);
+    free(j->ckpt); /* (none left: the loop forwards it with the last events) */
     ns_msgbuf_free(&eb);
     if (over_time && j->res.status == NS_TRAIN_STOPPED && !w->stop_received &&
         !atomic_load(&ns_search_signal)) {
@@ -208,6 +262,14 @@ struct forward {
     int failed;
 };
 
+static int forward_ckpt(void *ctx, int epoch, const uint8_t *buf, size_t len)
+{
+    struct forward *f = ctx;
+    if (!f->failed && send_ckpt(f->w, &f->b, f->trial, epoch, buf, len) < 0)
+        f->failed = 1;
+    return 0;
+}
+
 static int forward_epoch(void *ctx, const struct ns_epoch_metrics *m)
 {
     struct forward *f = ctx;
@@ -228,13 +290,15 @@ static int run_trial_isolated(struct worker *w, const struct ns_msg_assign *a,
     r.seed = a->seed;
     struct ns_train_result res;
     struct ns_child child;
-    if (ns_child_start(&child, &w->data, &r, w->limits, a->config) < 0) {
+    struct forward f = {w, a->trial, {0}, 0};
+    struct ns_child_ckpt ck = {a->ckpt,           a->ckpt_len,  a->to,        w->checkpoint_every,
+                               a->ckpt_last,      forward_ckpt, &f};
+    if (ns_child_start(&child, &w->data, &r, w->limits, a->config, &ck) < 0) {
         memset(&res, 0, sizeof res);
         res.status = NS_TRAIN_ERROR;
         snprintf(res.reason, sizeof res.reason, "%s", ns_errmsg());
         return send_result(w, a->trial, &res, wait_s);
     }
-    struct forward f = {w, a->trial, {0}, 0};
     int rc = 0;
     while (!ns_child_poll(&child, TRAIN_POLL_S, forward_epoch, &f, &res)) {
         if (!f.failed && check_stop(w) < 0)
@@ -315,6 +379,7 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
                       ns_exp_data_check(&ex, &train) < 0;
             w.trial_s = ex.limits.trial_minutes * 60;
             w.limits = &ex.limits;
+            w.checkpoint_every = ex.checkpoint_every;
             if (!bad && ex.limits.isolate && ns_child_data_make(&w.data, &train, &eval) < 0)
                 bad = 1;
             free(text);
@@ -336,9 +401,11 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
         if (w.in.kind == NS_MSG_ASSIGN && ready) {
             struct ns_msg_assign a;
             double wait_s = ns_now() - t_idle;
-            if (ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0 ||
-                (ex.limits.isolate ? run_trial_isolated(&w, &a, &ex.recipe, wait_s)
-                                   : run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s)) < 0) {
+            int bad = ns_msg_unpack_assign(w.in.buf, w.in.len, &a) < 0 ||
+                      (ex.limits.isolate ? run_trial_isolated(&w, &a, &ex.recipe, wait_s)
+                                         : run_trial(&w, &a, &ex.recipe, &train, &eval, wait_s)) < 0;
+            ns_msg_assign_free(&a);
+            if (bad) {
                 fatal = 1;
                 if (report_fatal(&w) < 0)
                     goto out;

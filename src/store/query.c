@@ -386,3 +386,33 @@ int ns_db_epochs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn
     sqlite3_finalize(st);
     return rc;
 }
+
+int ns_db_rungs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx)
+{
+    long long have = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ns_db_sqlite(db),
+                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                           "'rungs'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "rungs");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        have = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    /* a file from before the rungs: the same columns, no rows */
+    const char *sql =
+        have ? "SELECT r.trial, r.rung, r.epochs, r.test_error, r.trained, r.wall_s, CASE WHEN "
+               "r.test_error IS NULL THEN NULL ELSE EXISTS(SELECT 1 FROM rungs n WHERE "
+               "n.study_id = r.study_id AND n.trial = r.trial AND n.rung = r.rung + 1) END AS "
+               "promoted FROM rungs r WHERE r.study_id = ?1 AND (?2 < 0 OR r.trial = ?2) ORDER "
+               "BY r.trial, r.rung"
+             : "SELECT 0 AS trial, 0 AS rung, 0 AS epochs, 0.0 AS test_error, 0 AS trained, 0.0 "
+               "AS wall_s, 0 AS promoted WHERE ?1 < ?2 AND 0";
+    if (sqlite3_prepare_v2(ns_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "rungs");
+    sqlite3_bind_int64(st, 1, study);
+    sqlite3_bind_int(st, 2, idx);
+    int rc = stream(db, st, NULL, "rungs", fn, ctx);
+    sqlite3_finalize(st);
+    return rc;
+}

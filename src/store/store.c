@@ -118,6 +118,24 @@ static const char schema_sql[] =
                  "CREATE INDEX trials_params ON trials(study_id, params);\n"
                  "CREATE INDEX trials_hash ON trials(study_id, config_hash);\n";
 
+/* Multi-fidelity search (issue #15): a trial's rungs. A row is written when the trial is
+ * cleared for the rung (test_error NULL) and completed when it finishes it; `trained` is the
+ * epochs trained to get there (the budget spent on the rung: its epochs minus the start
+ * epoch, or all of them when no checkpoint was left to continue from). Part of schema 3; a
+ * writer creates it in any older file it opens (IF NOT EXISTS), readers do without it. */
+static const char rungs_sql[] = "CREATE TABLE IF NOT EXISTS rungs(\n"
+                                "  study_id INTEGER NOT NULL,\n"
+                                "  trial INTEGER NOT NULL,\n"
+                                "  rung INTEGER NOT NULL,\n"
+                                "  epochs INTEGER NOT NULL,\n"
+                                "  test_error REAL,\n"
+                                "  trained INTEGER,\n"
+                                "  wall_s REAL,\n"
+                                "  cleared REAL NOT NULL,\n"
+                                "  ended REAL,\n"
+                                "  PRIMARY KEY(study_id, trial, rung),\n"
+                                "  FOREIGN KEY(study_id, trial) REFERENCES trials(study_id, "
+                                "trial)) WITHOUT ROWID;\n";
 /* Kept weights and checkpoints (issue #15; blobs.c): schema 3, created in new files and added
  * to older ones by a writer (IF NOT EXISTS); readers do without them. */
 static const char blobs_sql[] =
@@ -139,6 +157,9 @@ enum {
     ST_EPOCH,
     ST_FINISH,
     ST_RESET,
+    ST_RUNG_CLEAR,
+    ST_RUNG_DONE,
+    ST_RUNG_ATTEMPTS,
     ST_SAVEPOINT,
     ST_RELEASE,
     ST_ROLLBACK_TO,
@@ -160,7 +181,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                  "host = ?4, started = ?5, "
                  "ended = NULL, train_error = NULL, test_error = NULL, best_test_error = NULL, "
                  "wall_s = NULL, reason = NULL WHERE study_id = ?1 AND trial = ?2",
-    [ST_EPOCHS_DELETE] = "DELETE FROM epochs WHERE study_id = ?1 AND trial = ?2",
+    [ST_EPOCHS_DELETE] = "DELETE FROM epochs WHERE study_id = ?1 AND trial = ?2 AND epoch >= ?3",
     [ST_EPOCH] = "INSERT OR REPLACE INTO epochs(study_id, trial, epoch, train_loss, "
                  "train_error, test_error, seconds) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* best_test_error falls back to the best epoch on record when the caller has none. */
@@ -173,6 +194,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                  "NULL, ended = NULL, train_error = NULL, test_error = NULL, best_test_error "
                  "= NULL, wall_s = NULL, reason = NULL, attempts = max(attempts - ?3, 0) "
                  "WHERE study_id = ?1 AND trial = ?2",
+    [ST_RUNG_CLEAR] = "INSERT OR IGNORE INTO rungs(study_id, trial, rung, epochs, cleared) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_RUNG_DONE] = "INSERT INTO rungs(study_id, trial, rung, epochs, test_error, trained, "
+                     "wall_s, cleared, ended) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+                     "ON CONFLICT(study_id, trial, rung) DO UPDATE SET epochs = ?4, "
+                     "test_error = ?5, trained = ?6, wall_s = ?7, ended = ?8",
+    /* a finished rung ends the job: the next rung's attempts are its own */
+    [ST_RUNG_ATTEMPTS] = "UPDATE trials SET attempts = 0 WHERE study_id = ?1 AND trial = ?2",
     [ST_SAVEPOINT] = "SAVEPOINT ns_write",
     [ST_RELEASE] = "RELEASE ns_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ns_write",
@@ -364,6 +393,7 @@ static int create_schema(struct ns_db *db)
         return open_failure(db);
     }
     if (n == 0 && (exec(db, schema_sql, "create schema") < 0 ||
+                   exec(db, rungs_sql, "create schema") < 0 ||
                    exec(db, blobs_sql, "create schema") < 0)) {
         exec(db, "ROLLBACK", "rollback");
         return -1;
@@ -420,7 +450,8 @@ static int read_columns(struct ns_db *db)
  * attempts and the parameters of stages 5 to 8), and studies.data_fingerprint. */
 static int migrate(struct ns_db *db)
 {
-    if (read_columns(db) < 0 || exec(db, blobs_sql, "add the weights tables") < 0)
+    if (read_columns(db) < 0 || exec(db, rungs_sql, "add the rungs table") < 0 ||
+        exec(db, blobs_sql, "add the weights tables") < 0)
         return -1;
     int missing = db->version < NS_DB_SCHEMA_VERSION;
     for (int i = 0; i < N_TRIAL_COLS; i++)
@@ -1038,17 +1069,24 @@ int ns_db_trials_pending(struct ns_db *db, int64_t study, int **idx, int *n)
     return 0;
 }
 
-static int delete_epochs(struct ns_db *db, int64_t study, int idx)
+static int delete_epochs(struct ns_db *db, int64_t study, int idx, int from)
 {
     sqlite3_stmt *st = stmt(db, ST_EPOCHS_DELETE);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_int(st, 2, idx);
+    sqlite3_bind_int(st, 3, from);
     return step_done(db, st, "delete epochs");
 }
 
 int ns_db_trial_start(struct ns_db *db, int64_t study, int idx, int rank, const char *host)
+{
+    return ns_db_trial_start_at(db, study, idx, rank, host, 0);
+}
+
+int ns_db_trial_start_at(struct ns_db *db, int64_t study, int idx, int rank, const char *host,
+                         int from)
 {
     if (sp_begin(db) < 0)
         return -1;
@@ -1064,7 +1102,7 @@ int ns_db_trial_start(struct ns_db *db, int64_t study, int idx, int rank, const 
     sqlite3_bind_double(st, 5, ns_wall_time());
     if (step_done(db, st, "start trial") < 0 || one_changed(db, study, idx) < 0)
         goto out;
-    rc = delete_epochs(db, study, idx);
+    rc = delete_epochs(db, study, idx, from);
 out:
     return sp_end(db, rc);
 }
@@ -1145,7 +1183,7 @@ int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reaso
     return finish(db, study, idx, NS_DB_FAILED, reason && *reason ? reason : "error", r);
 }
 
-static int reset(struct ns_db *db, int64_t study, int idx, int give_back)
+static int reset(struct ns_db *db, int64_t study, int idx, int give_back, int keep_epochs)
 {
     if (sp_begin(db) < 0)
         return -1;
@@ -1158,19 +1196,139 @@ static int reset(struct ns_db *db, int64_t study, int idx, int give_back)
     sqlite3_bind_int(st, 3, give_back);
     if (step_done(db, st, "reset trial") < 0 || one_changed(db, study, idx) < 0)
         goto out;
-    rc = delete_epochs(db, study, idx);
+    rc = keep_epochs ? 0 : delete_epochs(db, study, idx, 0);
 out:
     return sp_end(db, rc);
 }
 
 int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx)
 {
-    return reset(db, study, idx, 1);
+    return reset(db, study, idx, 1, 0);
 }
 
 int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx)
 {
-    return reset(db, study, idx, 0);
+    return reset(db, study, idx, 0, 0);
+}
+
+int ns_db_trial_pause(struct ns_db *db, int64_t study, int idx, int lost)
+{
+    return reset(db, study, idx, !lost, 1);
+}
+
+static int rung_stmt(struct ns_db *db, int id, int64_t study, int idx, sqlite3_stmt **out)
+{
+    *out = stmt(db, id);
+    if (!*out)
+        return -1;
+    sqlite3_bind_int64(*out, 1, study);
+    sqlite3_bind_int(*out, 2, idx);
+    return 0;
+}
+
+int ns_db_rung_clear(struct ns_db *db, int64_t study, int idx, int rung, int epochs)
+{
+    if (sp_begin(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    int rc = rung_stmt(db, ST_RUNG_CLEAR, study, idx, &st);
+    if (rc == 0) {
+        sqlite3_bind_int(st, 3, rung);
+        sqlite3_bind_int(st, 4, epochs);
+        sqlite3_bind_double(st, 5, ns_wall_time());
+        rc = step_done(db, st, "clear a trial for a rung");
+    }
+    return sp_end(db, rc);
+}
+
+int ns_db_rung_done(struct ns_db *db, int64_t study, int idx, const struct ns_db_rung *r)
+{
+    if (sp_begin(db) < 0)
+        return -1;
+    sqlite3_stmt *st;
+    int rc = rung_stmt(db, ST_RUNG_DONE, study, idx, &st);
+    if (rc == 0) {
+        sqlite3_bind_int(st, 3, r->rung);
+        sqlite3_bind_int(st, 4, r->epochs);
+        bind_num(st, 5, r->test_error);
+        sqlite3_bind_int(st, 6, r->trained);
+        bind_num(st, 7, r->wall_s);
+        sqlite3_bind_double(st, 8, ns_wall_time());
+        rc = step_done(db, st, "record a rung");
+    }
+    if (rc == 0 && (rc = rung_stmt(db, ST_RUNG_ATTEMPTS, study, idx, &st)) == 0)
+        rc = step_done(db, st, "record a rung");
+    return sp_end(db, rc);
+}
+
+long long ns_db_study_epochs_spent(struct ns_db *db, int64_t study)
+{
+    long long have = 0, n = 0;
+    if (query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                      "'rungs'",
+                  &have) < 0)
+        return -1;
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             have ? "SELECT CASE WHEN EXISTS(SELECT 1 FROM rungs WHERE study_id = %1$lld) THEN "
+                    "(SELECT coalesce(sum(trained), 0) FROM rungs WHERE study_id = %1$lld) ELSE "
+                    "(SELECT count(*) FROM epochs WHERE study_id = %1$lld) END"
+                  : "SELECT count(*) FROM epochs WHERE study_id = %1$lld",
+             (long long)study);
+    if (query_int(db, sql, &n) < 0)
+        return -1;
+    return n;
+}
+
+int ns_db_rungs_load(struct ns_db *db, int64_t study, struct ns_db_rung **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    long long have = 0; /* a file older than the rungs has none */
+    if (query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                      "'rungs'",
+                  &have) < 0)
+        return -1;
+    if (!have)
+        return 0;
+    if (sqlite3_prepare_v2(db->h,
+                           "SELECT trial, rung, epochs, test_error, trained, wall_s FROM rungs "
+                           "WHERE study_id = ?1 ORDER BY trial, rung",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ns_db_sqlerr(db, "read rungs");
+    sqlite3_bind_int64(st, 1, study);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct ns_db_rung *p = realloc(*out, (size_t)cap * sizeof *p);
+            if (!p) {
+                sqlite3_finalize(st);
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return ns_err("%s: out of memory for the rungs", db->path);
+            }
+            *out = p;
+        }
+        struct ns_db_rung *r = &(*out)[(*n)++];
+        r->trial = sqlite3_column_int(st, 0);
+        r->rung = sqlite3_column_int(st, 1);
+        r->epochs = sqlite3_column_int(st, 2);
+        r->test_error = sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN
+                                                                  : sqlite3_column_double(st, 3);
+        r->trained = sqlite3_column_int(st, 4);
+        r->wall_s = sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return ns_db_sqlerr(db, "read rungs");
+    }
+    return 0;
 }
 
 int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts)

@@ -51,6 +51,8 @@
  *   read either; the trial columns are one table in store.c)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
+ *   rungs(study_id, trial, rung, epochs, test_error, trained, wall_s, cleared, ended;
+ *          PRIMARY KEY(study_id, trial, rung))   multi-fidelity search (issue #15)
  *   weights(study_id, trial, epoch, bytes; PRIMARY KEY(study_id, trial)),
  *   checkpoints(study_id, trial, epoch, bytes; PRIMARY KEY(study_id, trial))
  *   (version 3 added weights and checkpoints: blobs.c, at the end of this file)
@@ -180,6 +182,10 @@ int ns_db_trials_pending(struct ns_db *db, int64_t study, int **idx, int *n);
 /* A trial was handed to a worker: state 'running', with rank, host (may be NULL) and the
  * start time; clears results, reason and epoch rows of an earlier attempt. */
 int ns_db_trial_start(struct ns_db *db, int64_t study, int idx, int rank, const char *host);
+/* The same for a trial that continues after epoch `from` (a multi-fidelity rung, a resume
+ * from a checkpoint): only the epoch rows from `from` on (0-based epoch >= from) go. */
+int ns_db_trial_start_at(struct ns_db *db, int64_t study, int idx, int rank, const char *host,
+                         int from);
 
 struct ns_db_epoch {
     int epoch;                                           /* 0-based */
@@ -215,6 +221,32 @@ int ns_db_trial_fail(struct ns_db *db, int64_t study, int idx, const char *reaso
 int ns_db_trial_reset(struct ns_db *db, int64_t study, int idx);
 /* The same for a trial that was lost (its worker stopped answering): the attempt counts. */
 int ns_db_trial_lost(struct ns_db *db, int64_t study, int idx);
+/* Put a trial back to 'waiting' keeping its epoch rows (a multi-fidelity trial between
+ * rungs, or stopped with a checkpoint to continue from); lost: the attempt counts. */
+int ns_db_trial_pause(struct ns_db *db, int64_t study, int idx, int lost);
+
+/* Multi-fidelity rungs (table rungs; see search/fidelity.h). */
+struct ns_db_rung {
+    int trial, rung;
+    int epochs;        /* the rung ends at this epoch */
+    double test_error; /* the error there (percent); NAN: cleared for it, not finished */
+    int trained;       /* epochs trained to finish it */
+    double wall_s;     /* training time of the job that finished it; NAN: unknown */
+};
+/* Trial idx is cleared for `rung` (ending at `epochs`): a promotion, recorded as it is
+ * decided (idempotent). */
+int ns_db_rung_clear(struct ns_db *db, int64_t study, int idx, int rung, int epochs);
+/* Trial idx finished r->rung: its error, the epochs trained, and the trial's attempts start
+ * again from 0 (they count per job). */
+int ns_db_rung_done(struct ns_db *db, int64_t study, int idx, const struct ns_db_rung *r);
+/* Every rung row of a study, by trial then rung; *out malloc'd (NULL when *n == 0). A file
+ * without the table gives none. 0 or -1. */
+int ns_db_rungs_load(struct ns_db *db, int64_t study, struct ns_db_rung **out, int *n);
+
+/* The epochs a study has trained: the sum of its rungs' `trained` when it has rungs, else
+ * its trials' epoch rows. -1 with ns_err. */
+long long ns_db_study_epochs_spent(struct ns_db *db, int64_t study);
+
 /* Mark 'failed' every waiting or stale trial of the study that has used max_attempts
  * attempts, with the reason "lost N times: its process died (out of memory? ...)". Returns
  * how many, or -1. */
@@ -350,6 +382,11 @@ int ns_db_sql_query(struct ns_db *db, const char *sql, const struct ns_db_read_l
                     ns_db_row_fn fn, void *ctx);
 /* A trial's epoch rows (epoch, train_loss, train_error, test_error, seconds) by epoch. */
 int ns_db_epochs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
+/* A study's rungs (multi-fidelity search): trial, rung, epochs, test_error, trained, wall_s,
+ * promoted (1 when the trial was cleared for the next rung, 0 not (yet), NULL while the rung
+ * is not finished), by trial and rung; idx >= 0: that trial's only. None in a file without
+ * rungs. */
+int ns_db_rungs_query(struct ns_db *db, int64_t study, int idx, ns_db_row_fn fn, void *ctx);
 /* The trial columns, ", "-separated, into buf (n bytes); their count, or -1. */
 int ns_db_trial_columns(struct ns_db *db, char *buf, size_t n);
 /* 0 when expr is a --where expression that stays inside its parentheses (balanced outside

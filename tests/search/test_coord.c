@@ -607,6 +607,133 @@ static void ties_go_to_the_lowest_trial(void **state)
     assert_int_equal(r->rep.best_trial, lo);
 }
 
+/* A rung's result: `epochs` epochs done, test error err. */
+static void send_rung(struct rig *r, int w, int trial, int epochs, double err)
+{
+    struct ns_msgbuf b = {0};
+    struct ns_msg_result m = {.trial = trial};
+    m.r.status = NS_TRAIN_OK;
+    m.r.epochs_done = epochs;
+    m.r.train_err = m.r.test_err = m.r.best_test_err = err;
+    m.r.seconds = 1;
+    send_epoch(r, w, trial, epochs, err);
+    assert_int_equal(ns_msg_pack_result(&b, &m), 0);
+    assert_int_equal(ns_send(ns_mem_net_end(r->net, w), NS_COORD, NS_MSG_RESULT, &b), 0);
+    ns_msgbuf_free(&b);
+}
+
+static struct ns_msg_assign expect_job(struct rig *r, int w)
+{
+    expect(r, w, NS_MSG_ASSIGN);
+    struct ns_msg_assign a;
+    assert_int_equal(ns_msg_unpack_assign(r->in.buf, r->in.len, &a), 0);
+    ns_msg_assign_free(&a);
+    return a;
+}
+
+/* ASHA: a promotion is journaled as it is made; after the run dies with the promoted trial
+ * running, the resume hands out that rung again (it does not decide anew), and the study
+ * ends with the best of each rung promoted. */
+static void asha_promotions_survive_a_dead_run(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 4, ", \"search\": {\"kind\": \"asha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    struct ns_msg_assign a = expect_job(r, 1);
+    assert_int_equal(a.rung, 0);
+    assert_int_equal(a.from, 0);
+    assert_int_equal(a.to, 1);
+    assert_int_equal(a.ckpt_last, 1); /* it will continue if promoted */
+    int x1 = a.trial;
+    send_rung(r, 1, x1, 1, 30);
+    settle(r);
+    a = expect_job(r, 1); /* one result: floor(1/2) = 0 promoted, so a new trial */
+    assert_int_equal(a.rung, 0);
+    int x2 = a.trial;
+    send_rung(r, 1, x2, 1, 10);
+    settle(r);
+    a = expect_job(r, 1); /* two: the best (x2) goes on, at once */
+    assert_int_equal(a.trial, x2);
+    assert_int_equal(a.rung, 1);
+    assert_int_equal(a.to, 2);
+    settle(r);
+    assert_int_equal(db_count(r, "select count(*) from rungs where rung = 1 and test_error is null"),
+                     1);
+    assert_int_equal(db_count(r, "select count(*) from rungs where test_error is not null"), 2);
+    /* the run dies (no put-back) */
+    rig_close(r);
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    a = expect_job(r, 1);
+    assert_int_equal(a.trial, x2);
+    assert_int_equal(a.rung, 1);
+    send_rung(r, 1, x2, 2, 5);
+    settle(r);
+    int seen[4] = {0};
+    for (int k = 0; k < 2; k++) { /* the two new trials at rung 0 */
+        a = expect_job(r, 1);
+        assert_int_equal(a.rung, 0);
+        seen[a.trial] = 1;
+        send_rung(r, 1, a.trial, 1, k ? 50 : 20);
+        settle(r);
+    }
+    assert_false(seen[x1] || seen[x2]);
+    /* 4 done at rung 0: floor(4/2) = 2 go on: x2 (done) and the 20 */
+    a = expect_job(r, 1);
+    assert_int_equal(a.rung, 1);
+    assert_int_not_equal(a.trial, x1);
+    send_rung(r, 1, a.trial, 2, 15);
+    settle(r);
+    expect(r, 1, NS_MSG_STOP);
+    send_empty(r, 1, NS_MSG_BYE);
+    assert_int_equal(settle(r), 0);
+    assert_int_equal(ns_coord_status(r->c), NS_SEARCH_DONE);
+    rig_close(r);
+    assert_int_equal(r->rep.best_trial, x2); /* 5% at the top rung */
+    assert_int_equal(r->rep.n_complete, 4);
+    /* the scripted worker sent no checkpoint: a promoted trial trains from scratch (to the
+     * same bits), 2 epochs for rung 1 */
+    assert_int_equal(r->rep.epochs_spent, 4 * 1 + 2 * 2);
+    assert_int_equal(db_count(r, "select count(*) from rungs"), 6);
+}
+
+/* Synchronous SHA: no promotion while a rung is open, whatever order results come in. */
+static void sha_waits_for_the_rung(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 4, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 3);
+    expect(r, 1, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_SETUP);
+    send_ready(r, 1);
+    send_ready(r, 2);
+    settle(r);
+    int t[4], w[4] = {1, 2, 1, 2};
+    t[0] = expect_job(r, 1).trial;
+    t[1] = expect_job(r, 2).trial;
+    send_rung(r, 1, t[0], 1, 40);
+    send_rung(r, 2, t[1], 1, 10);
+    settle(r);
+    t[2] = expect_job(r, 1).trial;
+    t[3] = expect_job(r, 2).trial;
+    send_rung(r, 1, t[2], 1, 20);
+    settle(r);
+    nothing_for(r, 1); /* rung 0 is open until t[3] reports */
+    send_rung(r, w[3], t[3], 1, 30);
+    settle(r);
+    int p1 = expect_job(r, 1).trial, p2 = expect_job(r, 2).trial;
+    assert_true((p1 == t[1] && p2 == t[2]) || (p1 == t[2] && p2 == t[1]));
+    rig_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +749,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(silent_worker_is_not_waited_for_forever, setup, teardown),
         cmocka_unit_test_setup_teardown(other_data_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(ties_go_to_the_lowest_trial, setup, teardown),
+        cmocka_unit_test_setup_teardown(asha_promotions_survive_a_dead_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(sha_waits_for_the_rung, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

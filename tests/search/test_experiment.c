@@ -457,6 +457,72 @@ static void synthetic_data_loads_with_limits_and_split(void **state)
     ns_experiment_free(&ex);
 }
 
+/* "search", "keep_weights", "checkpoint_every" (issue #15). */
+static void search_section(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    /* default: random, and the canonical text of earlier studies does not change */
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA "}", "x.json", &ex), 0);
+    assert_int_equal(ex.search.kind, NS_FID_RANDOM);
+    assert_null(strstr(ex.canonical, "search"));
+    assert_null(strstr(ex.canonical, "keep_weights"));
+    ns_experiment_free(&ex);
+    /* max_epochs is the recipe's epochs */
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", "
+                                         "\"max_epochs\": 9}, \"keep_weights\": 2, "
+                                         "\"checkpoint_every\": 3}",
+                                         "x.json", &ex),
+                     0);
+    assert_int_equal(ex.search.kind, NS_FID_SHA);
+    assert_int_equal(ex.search.eta, 3);
+    assert_int_equal(ex.search.min_epochs, 1);
+    assert_int_equal(ex.search.max_epochs, 9);
+    assert_int_equal(ex.recipe.epochs, 9);
+    assert_int_equal(ex.keep_weights, 2);
+    assert_int_equal(ex.checkpoint_every, 3);
+    assert_non_null(strstr(ex.canonical, "\"search\":{\"eta\":3,\"kind\":\"sha\",\"max_epochs\":9,"
+                                         "\"min_epochs\":1}"));
+    /* not part of the study: a resume may change them */
+    char *study = ns_experiment_study_json(&ex, NULL);
+    assert_non_null(study);
+    assert_non_null(strstr(study, "\"search\""));
+    assert_null(strstr(study, "keep_weights"));
+    assert_null(strstr(study, "checkpoint_every"));
+    free(study);
+    ns_experiment_free(&ex);
+    /* recipe.epochs alone sets max_epochs */
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA ", \"recipe\": {\"epochs\": 4}, "
+                                         "\"search\": {\"kind\": \"asha\", \"eta\": 2}}",
+                                         "x.json", &ex),
+                     0);
+    assert_int_equal(ex.search.max_epochs, 4);
+    ns_experiment_free(&ex);
+    expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": \"bohb\"}}",
+                 "x.json: search.kind: unknown kind 'bohb' (random, sha, hyperband, asha)");
+    expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": 3}}", "x.json: search.kind: expected");
+    expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", \"etta\": 3}}",
+                 "x.json: search.etta: unknown key");
+    expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", \"eta\": 1}}",
+                 "x.json: search.eta: 1 is not in 2..100");
+    expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", \"min_epochs\": 5, "
+                 "\"max_epochs\": 3}}",
+                 "x.json: search.max_epochs: 3 is less than search.min_epochs (5)");
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"epochs\": 4}, \"search\": {\"kind\": "
+                 "\"sha\", \"max_epochs\": 27}}",
+                 "x.json: search.max_epochs: 27 differs from recipe.epochs (4)");
+    expect_error("{" BASE ", " DATA ", \"search\": {\"eta\": 3}}",
+                 "x.json: search.eta: only for the rung schedules");
+    expect_error("{\"name\": \"t1\", \"space\": \"s.json\", \"samples\": 3, " DATA
+                 ", \"search\": {\"kind\": \"hyperband\", \"max_epochs\": 27}}",
+                 "x.json: samples: 3: hyperband with 4 rungs has 4 brackets and needs at least "
+                 "one sample each");
+    expect_error("{" BASE ", " DATA ", \"search\": []}", "x.json: search: expected an object");
+    expect_error("{" BASE ", " DATA ", \"keep_weights\": -1}", "x.json: keep_weights: -1 is not");
+    expect_error("{" BASE ", " DATA ", \"checkpoint_every\": true}",
+                 "x.json: checkpoint_every: expected an integer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +541,7 @@ int main(void)
         cmocka_unit_test(space_file_is_found_beside_the_experiment),
         cmocka_unit_test(inline_space_and_constraints_narrow_it),
         cmocka_unit_test(synthetic_data_loads_with_limits_and_split),
+        cmocka_unit_test(search_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,10 @@ static int un_assign(const void *p, size_t n, void *o)
 {
     return ns_msg_unpack_assign(p, n, o);
 }
+static int un_ckpt(const void *p, size_t n, void *o)
+{
+    return ns_msg_unpack_ckpt(p, n, o);
+}
 static int un_epoch(const void *p, size_t n, void *o)
 {
     return ns_msg_unpack_epoch(p, n, o);
@@ -101,12 +105,58 @@ static void assign_round_trips_with_a_long_config(void **state)
     m.config[sizeof m.config - 1] = 0;
     struct ns_msgbuf b = {0};
     assert_int_equal(ns_msg_pack_assign(&b, &m), 0);
-    assert_int_equal(b.len, 4 + 8 + 4 + sizeof m.config - 1);
+    assert_int_equal(b.len, 4 + 8 + 4 + sizeof m.config - 1 + 4 * 4 + 8);
     assert_int_equal(ns_msg_unpack_assign(b.p, b.len, &back), 0);
     assert_int_equal(back.trial, 7);
     assert_true(back.seed == 0xfedcba9876543210ull);
     assert_string_equal(back.config, m.config);
+    assert_int_equal(back.from, 0);
+    assert_null(back.ckpt);
     refuses_wrong_lengths(&b, un_assign, &back);
+    ns_msgbuf_free(&b);
+}
+
+/* A job that continues a trial carries its checkpoint; CKPT carries one back. */
+static void assign_and_ckpt_carry_checkpoints(void **state)
+{
+    (void)state;
+    uint8_t blob[300];
+    for (int i = 0; i < 300; i++)
+        blob[i] = (uint8_t)(i * 7);
+    struct ns_msg_assign m = {.trial = 2, .seed = 9, .config = "{}", .rung = 1, .from = 3,
+                              .to = 9, .ckpt_last = 1, .ckpt = blob, .ckpt_len = sizeof blob},
+                         back;
+    struct ns_msgbuf b = {0};
+    assert_int_equal(ns_msg_pack_assign(&b, &m), 0);
+    assert_int_equal(ns_msg_unpack_assign(b.p, b.len, &back), 0);
+    assert_int_equal(back.rung, 1);
+    assert_int_equal(back.from, 3);
+    assert_int_equal(back.to, 9);
+    assert_int_equal(back.ckpt_last, 1);
+    assert_int_equal(back.ckpt_len, sizeof blob);
+    assert_memory_equal(back.ckpt, blob, sizeof blob);
+    ns_msg_assign_free(&back);
+    refuses_wrong_lengths(&b, un_assign, &back);
+    /* continuing without a checkpoint, or from past the end, is malformed */
+    m.ckpt_len = 0;
+    assert_int_equal(ns_msg_pack_assign(&b, &m), 0);
+    assert_int_equal(ns_msg_unpack_assign(b.p, b.len, &back), -1);
+    m.ckpt_len = sizeof blob;
+    m.from = 9;
+    assert_int_equal(ns_msg_pack_assign(&b, &m), 0);
+    assert_int_equal(ns_msg_unpack_assign(b.p, b.len, &back), -1);
+
+    struct ns_msg_ckpt c = {.trial = 5, .epoch = 3, .buf = blob, .len = sizeof blob}, cb;
+    assert_int_equal(ns_msg_pack_ckpt(&b, &c), 0);
+    assert_int_equal(ns_msg_unpack_ckpt(b.p, b.len, &cb), 0);
+    assert_int_equal(cb.trial, 5);
+    assert_int_equal(cb.epoch, 3);
+    assert_int_equal(cb.len, sizeof blob);
+    assert_memory_equal(cb.buf, blob, sizeof blob);
+    refuses_wrong_lengths(&b, un_ckpt, &cb);
+    c.len = 0;
+    assert_int_equal(ns_msg_pack_ckpt(&b, &c), 0);
+    assert_int_equal(ns_msg_unpack_ckpt(b.p, b.len, &cb), -1);
     ns_msgbuf_free(&b);
 }
 
@@ -176,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(result_round_trips),
         cmocka_unit_test(assign_round_trips_with_a_long_config),
+        cmocka_unit_test(assign_and_ckpt_carry_checkpoints),
         cmocka_unit_test(epoch_and_ready_round_trip),
         cmocka_unit_test(malformed_fields_are_refused),
     };
