@@ -452,17 +452,18 @@ static int store_study(struct ns_coord *c)
 
 /* The best trial of a multi-fidelity study: the lowest error at the deepest rung any trial
  * finished (ties: the lower index), so that a trial trained for a few epochs does not beat
- * one trained for all. */
+ * one trained for all. A failed trial is no model (it diverged or crashed on the rung after
+ * its last), even though its finished rungs are on record. */
 static void multi_best(struct ns_coord *c)
 {
     int deep = -1;
     for (int i = 0; i < c->n; i++)
-        if (c->fid.t[i].done > deep)
+        if (!c->fid.t[i].failed && c->fid.t[i].done > deep)
             deep = c->fid.t[i].done;
     c->best_trial = -1;
     for (int i = 0; deep >= 0 && i < c->n; i++) {
         const struct ns_fid_trial *t = &c->fid.t[i];
-        if (t->done == deep && !isnan(t->err[deep]) &&
+        if (!t->failed && t->done == deep && !isnan(t->err[deep]) &&
             (c->best_trial < 0 || t->err[deep] < c->best_err)) {
             c->best_err = t->err[deep];
             c->best_trial = i;
@@ -853,8 +854,10 @@ static int trial_failed(struct ns_coord *c, int trial, const char *reason,
         o->r = *res;
     else
         o->r.train_error = o->r.test_error = o->r.best_test_error = o->r.wall_s = NAN;
-    if (c->multi)
+    if (c->multi) {
         ns_fid_fail(&c->fid, trial);
+        multi_best(c); /* it may have been the best so far */
+    }
     if (c->counted[trial]) {
         c->counted[trial] = 0;
         c->n_complete--;

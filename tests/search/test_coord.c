@@ -734,6 +734,40 @@ static void sha_waits_for_the_rung(void **state)
     rig_close(r);
 }
 
+/* SHA: the trials promoted past rung 0 both diverge on rung 1. The study's best is the best
+ * of rung 0 that did not fail, not a diverged trial on the strength of its 1-epoch error. */
+static void failed_trial_is_not_the_best(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 4, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    int t[4];
+    for (int k = 0; k < 4; k++) {
+        t[k] = expect_job(r, 1).trial;
+        send_rung(r, 1, t[k], 1, 10.0 * (k + 1));
+        settle(r);
+    }
+    for (int k = 0; k < 2; k++) { /* the best two, 10% and 20%, go on and diverge */
+        struct ns_msg_assign a = expect_job(r, 1);
+        assert_int_equal(a.rung, 1);
+        assert_true(a.trial == t[0] || a.trial == t[1]);
+        send_result(r, 1, a.trial, NS_TRAIN_DIVERGED, NAN);
+        settle(r);
+    }
+    expect(r, 1, NS_MSG_STOP);
+    send_empty(r, 1, NS_MSG_BYE);
+    assert_int_equal(settle(r), 0);
+    assert_int_equal(ns_coord_status(r->c), NS_SEARCH_DONE);
+    rig_close(r);
+    assert_int_equal(r->rep.n_failed, 2);
+    assert_int_equal(r->rep.best_trial, t[2]);
+    assert_true(r->rep.best_err == 30.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +785,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(ties_go_to_the_lowest_trial, setup, teardown),
         cmocka_unit_test_setup_teardown(asha_promotions_survive_a_dead_run, setup, teardown),
         cmocka_unit_test_setup_teardown(sha_waits_for_the_rung, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_trial_is_not_the_best, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
