@@ -101,9 +101,11 @@ struct ns_coord {
     int multi;               /* search.kind is not random */
     struct ns_fid fid;
     int *job_rung, *job_from, *job_to; /* per trial: the job out (while owner >= 0) */
-    uint8_t **final;         /* per trial: its checkpoint after the last epoch, kept from its
-                                CKPT to its RESULT for keep_weights (owned) */
+    uint8_t **final;         /* per trial: its checkpoint after its job's last epoch, kept from
+                                its CKPT to its RESULT (owned): journaled with the rung it
+                                ends, or kept as weights (keep_weights) */
     size_t *final_len;
+    int *final_epoch;
     struct ns_db *db;
     int lock_fd; /* holds the writer's flock() on the db file; -1 if none */
     int64_t study;
@@ -594,9 +596,10 @@ struct ns_coord *ns_coord_open(const struct ns_search_opts *o, struct ns_search_
     c->job_to = calloc((size_t)c->n, sizeof *c->job_to);
     c->final = calloc((size_t)c->n, sizeof *c->final);
     c->final_len = calloc((size_t)c->n, sizeof *c->final_len);
+    c->final_epoch = calloc((size_t)c->n, sizeof *c->final_epoch);
     c->multi = c->ex.search.kind != NS_FID_RANDOM;
     if (!c->flops || !c->owner || !c->attempts || !c->counted || !c->job_rung || !c->job_from ||
-        !c->job_to || !c->final || !c->final_len) {
+        !c->job_to || !c->final || !c->final_len || !c->final_epoch) {
         ns_err("out of memory for %d trials", c->n);
         goto fail;
     }
@@ -645,6 +648,7 @@ void ns_coord_close(struct ns_coord *c)
         free(c->final[i]);
     free(c->final);
     free(c->final_len);
+    free(c->final_epoch);
     free(c->job_rung);
     free(c->job_from);
     free(c->job_to);
@@ -776,8 +780,13 @@ static int trial_start(struct ns_coord *c, const struct job *j, int rank, const 
 }
 
 /* A checkpoint of `trial` after `epoch` from `rank` (ignored when the trial is no longer that
- * rank's). One before the last epoch is the trial's checkpoint to continue from; the one
- * after the last is kept until its RESULT for keep_weights. */
+ * rank's). One before the job's last epoch (checkpoint_every) is journaled at once: a
+ * preempted job continues from it. The one after the job's last epoch is held until its
+ * RESULT and journaled with it (trial_result), so that the db never holds a rung's end
+ * checkpoint without the rung: written alone (rank 0 flushes between the CKPT and the
+ * RESULT) and killed there, it would replace the checkpoint the rung started from, and the
+ * resume would retrain the trial from scratch. After the full budget it is the weights
+ * keep_weights keeps. */
 static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const uint8_t *buf,
                       size_t len)
 {
@@ -793,10 +802,11 @@ static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const 
     if (!copy)
         return ns_err("out of memory for trial %d's checkpoint (%zu bytes)", trial, len);
     memcpy(copy, buf, len);
-    if (epoch >= c->ex.recipe.epochs) {
+    if (epoch >= c->job_to[trial]) {
         free(c->final[trial]);
         c->final[trial] = copy;
         c->final_len[trial] = len;
+        c->final_epoch[trial] = epoch;
         return 0;
     }
     struct op *o = op_new(c, OP_CKPT, trial);
@@ -814,6 +824,10 @@ static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const 
  * in play the epoch rows stay (a resume continues them from the checkpoint). */
 static int trial_put_back(struct ns_coord *c, int trial, int lost)
 {
+    /* a checkpoint after the job's last epoch without its result: no job continues from it
+     * (a job starts before its last epoch) */
+    free(c->final[trial]);
+    c->final[trial] = NULL;
     if (c->multi)
         ns_fid_requeue(&c->fid, trial);
     if (c->multi || c->ex.checkpoint_every > 0) {
@@ -928,6 +942,16 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     char event[400];
     switch (r->status) {
     case NS_TRAIN_OK: {
+        if (c->final[trial] && c->final_epoch[trial] < c->ex.recipe.epochs) {
+            /* the checkpoint the next rung continues from, in the transaction of the rung */
+            struct op *o = op_new(c, OP_CKPT, trial);
+            if (!o)
+                return -1;
+            o->epoch = c->final_epoch[trial];
+            o->blob = c->final[trial];
+            o->len = c->final_len[trial];
+            c->final[trial] = NULL;
+        }
         if (c->multi && record_rung(c, trial, r, &res) < 0)
             return -1;
         struct op *o = op_new(c, OP_COMPLETE, trial);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/checkpoint.h"
 #include "search/coord.h"
 #include "search/transport.h"
 #include "store/store.h"
@@ -768,6 +769,53 @@ static void failed_trial_is_not_the_best(void **state)
     assert_true(r->rep.best_err == 30.0);
 }
 
+/* A rung's end checkpoint is written with its rung, not before: rank 0 flushes between the
+ * CKPT and the RESULT, and a kill there would leave the db with the rung's end checkpoint
+ * in place of the one the rung started from, and no rung, so the resume would retrain the
+ * trial from scratch. The next rung continues from it. */
+static void rung_checkpoint_is_written_with_its_rung(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    write_experiment(r, 1, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    struct ns_msg_assign a = expect_job(r, 1);
+    assert_int_equal(a.to, 1);
+    assert_true(a.ckpt_last);
+    struct ns_msgbuf b = {0};
+    struct ns_msg_ckpt m = {a.trial, 1, ck, ck_len};
+    assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+    assert_int_equal(ns_send(ns_mem_net_end(r->net, 1), NS_COORD, NS_MSG_CKPT, &b), 0);
+    ns_msgbuf_free(&b);
+    settle(r); /* a quiet poll: the journal is flushed */
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 0);
+    send_rung(r, 1, a.trial, 1, 10);
+    settle(r);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints where epoch = 1"), 1);
+    assert_int_equal(db_count(r, "select count(*) from rungs where test_error is not null"), 1);
+    /* promoted (the only one): rung 1 continues from it */
+    expect(r, 1, NS_MSG_ASSIGN);
+    struct ns_msg_assign next;
+    assert_int_equal(ns_msg_unpack_assign(r->in.buf, r->in.len, &next), 0);
+    assert_int_equal(next.rung, 1);
+    assert_int_equal(next.from, 1);
+    assert_int_equal(next.ckpt_len, ck_len);
+    assert_memory_equal(next.ckpt, ck, ck_len);
+    ns_msg_assign_free(&next);
+    free(ck);
+    rig_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +834,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(asha_promotions_survive_a_dead_run, setup, teardown),
         cmocka_unit_test_setup_teardown(sha_waits_for_the_rung, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_trial_is_not_the_best, setup, teardown),
+        cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
