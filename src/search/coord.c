@@ -106,6 +106,8 @@ struct ns_coord {
                                 ends, or kept as weights (keep_weights) */
     size_t *final_len;
     int *final_epoch;
+    unsigned char *fid_out;   /* per trial: ns_fid_out's answer (scratch) */
+    unsigned char *ckpt_gone; /* per trial: its checkpoint was dropped for good (it is out) */
     struct ns_db *db;
     int lock_fd; /* holds the writer's flock() on the db file; -1 if none */
     int64_t study;
@@ -597,9 +599,12 @@ struct ns_coord *ns_coord_open(const struct ns_search_opts *o, struct ns_search_
     c->final = calloc((size_t)c->n, sizeof *c->final);
     c->final_len = calloc((size_t)c->n, sizeof *c->final_len);
     c->final_epoch = calloc((size_t)c->n, sizeof *c->final_epoch);
+    c->fid_out = calloc((size_t)c->n, 1);
+    c->ckpt_gone = calloc((size_t)c->n, 1);
     c->multi = c->ex.search.kind != NS_FID_RANDOM;
     if (!c->flops || !c->owner || !c->attempts || !c->counted || !c->job_rung || !c->job_from ||
-        !c->job_to || !c->final || !c->final_len || !c->final_epoch) {
+        !c->job_to || !c->final || !c->final_len || !c->final_epoch || !c->fid_out ||
+        !c->ckpt_gone) {
         ns_err("out of memory for %d trials", c->n);
         goto fail;
     }
@@ -649,6 +654,8 @@ void ns_coord_close(struct ns_coord *c)
     free(c->final);
     free(c->final_len);
     free(c->final_epoch);
+    free(c->fid_out);
+    free(c->ckpt_gone);
     free(c->job_rung);
     free(c->job_from);
     free(c->job_to);
@@ -923,6 +930,25 @@ static int finished(struct ns_coord *c, int trial)
     return 0;
 }
 
+/* A multi-fidelity study: drop, once each, the checkpoints of the trials that will train no
+ * more (SHA and Hyperband: those a closed rung left behind). Kept to the study's end, a
+ * study of big models would hold one per trial (tens of MB each) in the db, and SQLite does
+ * not give the pages back to the file system. */
+static int drop_out_checkpoints(struct ns_coord *c)
+{
+    if (!c->multi)
+        return 0;
+    if (ns_fid_out(&c->fid, c->fid_out) < 0)
+        return ns_err("out of memory for the schedule of %d trials", c->n);
+    for (int i = 0; i < c->n; i++)
+        if (c->fid_out[i] && !c->ckpt_gone[i]) {
+            if (!op_new(c, OP_CKPT_DROP, i))
+                return -1;
+            c->ckpt_gone[i] = 1;
+        }
+    return 0;
+}
+
 /* Record a trial's result from `rank`. A stopped trial goes back to 'waiting'. A result for a
  * trial that is no longer that rank's is ignored: the interrupt put it back (its epoch rows
  * are gone: a 'complete' trial with a partial curve would be wrong) or it was taken back from
@@ -995,6 +1021,8 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     default: /* stopped: put back, the attempt given back */
         return trial_put_back(c, trial, 0);
     }
+    if (drop_out_checkpoints(c) < 0)
+        return -1;
     c->rep->train_s += r->seconds;
     c->work_done += c->flops[trial] * (c->ex.recipe.epochs - r->epochs_done);
     progress(c, 1, img_s_total, event);
@@ -1014,7 +1042,7 @@ static int trial_timed_out(struct ns_coord *c, int trial, int rank)
                  "timed out %d times: no result within limits.trial_minutes (%g) plus a grace; "
                  "its worker stopped responding",
                  c->attempts[trial], c->ex.limits.trial_minutes);
-        if (trial_failed(c, trial, reason, NULL) < 0)
+        if (trial_failed(c, trial, reason, NULL) < 0 || drop_out_checkpoints(c) < 0)
             return -1;
         snprintf(event, sizeof event, "trial %d failed: %s", trial, reason);
     } else {

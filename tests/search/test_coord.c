@@ -816,6 +816,48 @@ static void rung_checkpoint_is_written_with_its_rung(void **state)
     rig_close(r);
 }
 
+/* SHA: when a rung closes, the checkpoints of the trials it leaves behind are dropped (not
+ * kept until the study ends); the promoted trial's stays. */
+static void left_behind_checkpoints_are_dropped(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    write_experiment(r, 2, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 3);
+    expect(r, 1, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_SETUP);
+    send_ready(r, 1);
+    send_ready(r, 2);
+    settle(r);
+    int t[2];
+    for (int w = 1; w <= 2; w++) {
+        t[w - 1] = expect_job(r, w).trial;
+        struct ns_msgbuf b = {0};
+        struct ns_msg_ckpt m = {t[w - 1], 1, ck, ck_len};
+        assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+        assert_int_equal(ns_send(ns_mem_net_end(r->net, w), NS_COORD, NS_MSG_CKPT, &b), 0);
+        ns_msgbuf_free(&b);
+    }
+    send_rung(r, 1, t[0], 1, 30);
+    settle(r);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 1); /* rung 0 is open */
+    send_rung(r, 2, t[1], 1, 20);
+    settle(r);
+    char sql[128];
+    snprintf(sql, sizeof sql, "select count(*) from checkpoints where trial = %d", t[1]);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 1);
+    assert_int_equal(db_count(r, sql), 1); /* the promoted one's */
+    free(ck);
+    rig_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +878,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_trial_is_not_the_best, setup, teardown),
         cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(left_behind_checkpoints_are_dropped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,6 +355,40 @@ static void sync_edges(void **state)
     assert_int_equal(done[2], 0);
 }
 
+/* Who is out: SHA's trials left behind by a closed rung (not before it closes), failed and
+ * finished ones; under ASHA only failed and finished ones. */
+static void out_trials(void **state)
+{
+    (void)state;
+    struct ns_fid_spec s = {NS_FID_SHA, 3, 1, 9};
+    struct ns_fid f;
+    unsigned char out[9];
+    assert_int_equal(ns_fid_init(&f, &s, 9), 0);
+    struct ns_fid_job j;
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(ns_fid_next(&f, NULL, &j), 1);
+    for (int i = 0; i < 8; i++) /* trial i: error 10 + i; trial 8 still runs */
+        assert_int_equal(ns_fid_record(&f, i, 0, 10 + i), 0);
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(out[i], 0); /* rung 0 is open: anyone may go on */
+    assert_int_equal(ns_fid_record(&f, 8, 0, NAN), 0); /* trial 8 fails: rung 0 closes */
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    for (int i = 0; i < 9; i++) /* 0, 1, 2 promoted; 3..7 left behind; 8 failed */
+        assert_int_equal(out[i], i >= 3);
+    ns_fid_free(&f);
+    s.kind = NS_FID_ASHA;
+    assert_int_equal(ns_fid_init(&f, &s, 9), 0);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(ns_fid_next(&f, NULL, &j), 1);
+        assert_int_equal(ns_fid_record(&f, j.trial, j.rung, j.trial == 4 ? NAN : 10 + j.trial), 0);
+    }
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    for (int i = 0; i < 9; i++) /* any may still be promoted */
+        assert_int_equal(out[i], i == 4);
+    ns_fid_free(&f);
+}
+
 static void bad_records(void **state)
 {
     (void)state;
@@ -387,6 +421,7 @@ int main(void)
         cmocka_unit_test(asha),
         cmocka_unit_test(resume),
         cmocka_unit_test(sync_edges),
+        cmocka_unit_test(out_trials),
         cmocka_unit_test(bad_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
