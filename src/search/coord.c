@@ -968,6 +968,8 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     char event[400];
     switch (r->status) {
     case NS_TRAIN_OK: {
+        if (c->multi && record_rung(c, trial, r, &res) < 0)
+            return -1;
         if (c->final[trial] && c->final_epoch[trial] < c->ex.recipe.epochs) {
             /* the checkpoint the next rung continues from, in the transaction of the rung */
             struct op *o = op_new(c, OP_CKPT, trial);
@@ -978,8 +980,6 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
             o->len = c->final_len[trial];
             c->final[trial] = NULL;
         }
-        if (c->multi && record_rung(c, trial, r, &res) < 0)
-            return -1;
         struct op *o = op_new(c, OP_COMPLETE, trial);
         if (!o)
             return -1;
