@@ -907,8 +907,12 @@ static int record_rung(struct ns_coord *c, int trial, const struct ns_train_resu
     struct op *o = op_new(c, OP_RUNG_DONE, trial);
     if (!o)
         return -1;
-    o->g = (struct ns_db_rung){trial, rung, to, res->test_error, to - c->job_from[trial],
-                               r->seconds};
+    /* the rung's cost: from its start, also when this job continued from a checkpoint
+     * inside it (checkpoint_every: an earlier, preempted attempt trained those epochs);
+     * from further back when no checkpoint was left at its start */
+    int start = rung == ns_fid_first_rung(&c->fid, trial) ? 0 : c->fid.epochs[rung - 1];
+    int from = c->job_from[trial] < start ? c->job_from[trial] : start;
+    o->g = (struct ns_db_rung){trial, rung, to, res->test_error, to - from, r->seconds};
     c->attempts[trial] = 0;
     return 0;
 }

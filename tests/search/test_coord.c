@@ -858,6 +858,59 @@ static void left_behind_checkpoints_are_dropped(void **state)
     rig_close(r);
 }
 
+/* A rung's `trained` is its cost from the rung's start, also when a preempted job of it is
+ * continued from a checkpoint_every checkpoint inside it: the epochs before the checkpoint
+ * were trained (by the attempt that died) and count. */
+static void resumed_rung_counts_its_whole_budget(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    /* eta 4 over 2 epochs: one rung of 2 epochs */
+    write_experiment(r, 1, ", \"search\": {\"kind\": \"sha\", \"eta\": 4}, "
+                           "\"checkpoint_every\": 1");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    struct ns_msg_assign a = expect_job(r, 1);
+    assert_int_equal(a.from, 0);
+    assert_int_equal(a.to, 2);
+    send_epoch(r, 1, a.trial, 1, 50);
+    struct ns_msgbuf b = {0};
+    struct ns_msg_ckpt m = {a.trial, 1, ck, ck_len};
+    assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+    assert_int_equal(ns_send(ns_mem_net_end(r->net, 1), NS_COORD, NS_MSG_CKPT, &b), 0);
+    ns_msgbuf_free(&b);
+    settle(r);
+    rig_close(r); /* the run dies mid-rung */
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    expect(r, 1, NS_MSG_ASSIGN);
+    struct ns_msg_assign next;
+    assert_int_equal(ns_msg_unpack_assign(r->in.buf, r->in.len, &next), 0);
+    assert_int_equal(next.from, 1); /* continues from the checkpoint */
+    ns_msg_assign_free(&next);
+    send_rung(r, 1, next.trial, 2, 10);
+    settle(r);
+    expect(r, 1, NS_MSG_STOP);
+    send_empty(r, 1, NS_MSG_BYE);
+    assert_int_equal(settle(r), 0);
+    rig_close(r);
+    assert_int_equal(db_count(r, "select trained from rungs"), 2);
+    assert_int_equal(r->rep.epochs_spent, 2);
+    free(ck);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -879,6 +932,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(left_behind_checkpoints_are_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(resumed_rung_counts_its_whole_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
