@@ -872,8 +872,8 @@ static void resumed_rung_counts_its_whole_budget(void **state)
     if (ns_ckpt_read_file(path, &ck, &ck_len))
         fail_msg("%s", ns_errmsg());
     /* eta 4 over 2 epochs: one rung of 2 epochs */
-    write_experiment(r, 1, ", \"search\": {\"kind\": \"sha\", \"eta\": 4}, "
-                           "\"checkpoint_every\": 1");
+    write_experiment(r, 1,
+                     ", \"search\": {\"kind\": \"sha\", \"eta\": 4}, \"checkpoint_every\": 1");
     rig_open(r);
     rig_begin(r, 2);
     expect(r, 1, NS_MSG_SETUP);
@@ -929,8 +929,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(asha_promotions_survive_a_dead_run, setup, teardown),
         cmocka_unit_test_setup_teardown(sha_waits_for_the_rung, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_trial_is_not_the_best, setup, teardown),
-        cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup, teardown),
         cmocka_unit_test_setup_teardown(left_behind_checkpoints_are_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(resumed_rung_counts_its_whole_budget, setup, teardown),
     };

@@ -370,8 +370,9 @@ static void out_trials(void **state)
     for (int i = 0; i < 8; i++) /* trial i: error 10 + i; trial 8 still runs */
         assert_int_equal(ns_fid_record(&f, i, 0, 10 + i), 0);
     assert_int_equal(ns_fid_out(&f, out), 0);
+    /* rung 0 is open: anyone may go on */
     for (int i = 0; i < 9; i++)
-        assert_int_equal(out[i], 0); /* rung 0 is open: anyone may go on */
+        assert_int_equal(out[i], 0);
     assert_int_equal(ns_fid_record(&f, 8, 0, NAN), 0); /* trial 8 fails: rung 0 closes */
     assert_int_equal(ns_fid_out(&f, out), 0);
     for (int i = 0; i < 9; i++) /* 0, 1, 2 promoted; 3..7 left behind; 8 failed */
