@@ -29,7 +29,8 @@ static const char *help =
     "  studies                each study: space, trials by state, best and median test error\n"
     "  trials                 trials as a table (all studies unless --study)\n"
     "  best [-k N]            the N (default 10) complete trials with the lowest test error\n"
-    "  show N                 trial N: config, complexity, results and per-epoch curve\n"
+    "  show N                 trial N: config, complexity, results, per-epoch curve\n"
+    "                         and (multi-fidelity search) its rungs\n"
     "  export                 every column of every trial of a study (CSV unless --json)\n"
     "  rungs                  a multi-fidelity study's rungs (search.kind sha, hyperband,\n"
     "                         asha): per trial and rung its epochs, error, the epochs trained\n"
@@ -646,6 +647,13 @@ static int cmd_show(struct ns_db *db, const struct opts *o, const char *arg)
         json_t *arr = json_array();
         rc = ns_db_epochs_query(db, q.study, (int)idx, epoch_json, arr);
         json_object_set_new(s.obj, "epochs", arr);
+        /* a multi-fidelity trial's rungs, as the table shows them (none: no key, as before) */
+        json_t *rungs = json_array();
+        if (rc == 0)
+            rc = ns_db_rungs_query(db, q.study, (int)idx, epoch_json, rungs);
+        if (json_array_size(rungs) > 0)
+            json_object_set(s.obj, "rungs", rungs);
+        json_decref(rungs);
         if (rc == 0)
             print_json_obj(s.obj);
     } else if (rc == 0) {

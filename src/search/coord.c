@@ -101,9 +101,13 @@ struct ns_coord {
     int multi;               /* search.kind is not random */
     struct ns_fid fid;
     int *job_rung, *job_from, *job_to; /* per trial: the job out (while owner >= 0) */
-    uint8_t **final;         /* per trial: its checkpoint after the last epoch, kept from its
-                                CKPT to its RESULT for keep_weights (owned) */
+    uint8_t **final;         /* per trial: its checkpoint after its job's last epoch, kept from
+                                its CKPT to its RESULT (owned): journaled with the rung it
+                                ends, or kept as weights (keep_weights) */
     size_t *final_len;
+    int *final_epoch;
+    unsigned char *fid_out;   /* per trial: ns_fid_out's answer (scratch) */
+    unsigned char *ckpt_gone; /* per trial: its checkpoint was dropped for good (it is out) */
     struct ns_db *db;
     int lock_fd; /* holds the writer's flock() on the db file; -1 if none */
     int64_t study;
@@ -452,17 +456,18 @@ static int store_study(struct ns_coord *c)
 
 /* The best trial of a multi-fidelity study: the lowest error at the deepest rung any trial
  * finished (ties: the lower index), so that a trial trained for a few epochs does not beat
- * one trained for all. */
+ * one trained for all. A failed trial is no model (it diverged or crashed on the rung after
+ * its last), even though its finished rungs are on record. */
 static void multi_best(struct ns_coord *c)
 {
     int deep = -1;
     for (int i = 0; i < c->n; i++)
-        if (c->fid.t[i].done > deep)
+        if (!c->fid.t[i].failed && c->fid.t[i].done > deep)
             deep = c->fid.t[i].done;
     c->best_trial = -1;
     for (int i = 0; deep >= 0 && i < c->n; i++) {
         const struct ns_fid_trial *t = &c->fid.t[i];
-        if (t->done == deep && !isnan(t->err[deep]) &&
+        if (!t->failed && t->done == deep && !isnan(t->err[deep]) &&
             (c->best_trial < 0 || t->err[deep] < c->best_err)) {
             c->best_err = t->err[deep];
             c->best_trial = i;
@@ -593,9 +598,13 @@ struct ns_coord *ns_coord_open(const struct ns_search_opts *o, struct ns_search_
     c->job_to = calloc((size_t)c->n, sizeof *c->job_to);
     c->final = calloc((size_t)c->n, sizeof *c->final);
     c->final_len = calloc((size_t)c->n, sizeof *c->final_len);
+    c->final_epoch = calloc((size_t)c->n, sizeof *c->final_epoch);
+    c->fid_out = calloc((size_t)c->n, 1);
+    c->ckpt_gone = calloc((size_t)c->n, 1);
     c->multi = c->ex.search.kind != NS_FID_RANDOM;
     if (!c->flops || !c->owner || !c->attempts || !c->counted || !c->job_rung || !c->job_from ||
-        !c->job_to || !c->final || !c->final_len) {
+        !c->job_to || !c->final || !c->final_len || !c->final_epoch || !c->fid_out ||
+        !c->ckpt_gone) {
         ns_err("out of memory for %d trials", c->n);
         goto fail;
     }
@@ -644,6 +653,9 @@ void ns_coord_close(struct ns_coord *c)
         free(c->final[i]);
     free(c->final);
     free(c->final_len);
+    free(c->final_epoch);
+    free(c->fid_out);
+    free(c->ckpt_gone);
     free(c->job_rung);
     free(c->job_from);
     free(c->job_to);
@@ -775,8 +787,13 @@ static int trial_start(struct ns_coord *c, const struct job *j, int rank, const 
 }
 
 /* A checkpoint of `trial` after `epoch` from `rank` (ignored when the trial is no longer that
- * rank's). One before the last epoch is the trial's checkpoint to continue from; the one
- * after the last is kept until its RESULT for keep_weights. */
+ * rank's). One before the job's last epoch (checkpoint_every) is journaled at once: a
+ * preempted job continues from it. The one after the job's last epoch is held until its
+ * RESULT and journaled with it (trial_result), so that the db never holds a rung's end
+ * checkpoint without the rung: written alone (rank 0 flushes between the CKPT and the
+ * RESULT) and killed there, it would replace the checkpoint the rung started from, and the
+ * resume would retrain the trial from scratch. After the full budget it is the weights
+ * keep_weights keeps. */
 static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const uint8_t *buf,
                       size_t len)
 {
@@ -792,10 +809,11 @@ static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const 
     if (!copy)
         return ns_err("out of memory for trial %d's checkpoint (%zu bytes)", trial, len);
     memcpy(copy, buf, len);
-    if (epoch >= c->ex.recipe.epochs) {
+    if (epoch >= c->job_to[trial]) {
         free(c->final[trial]);
         c->final[trial] = copy;
         c->final_len[trial] = len;
+        c->final_epoch[trial] = epoch;
         return 0;
     }
     struct op *o = op_new(c, OP_CKPT, trial);
@@ -813,6 +831,10 @@ static int trial_ckpt(struct ns_coord *c, int trial, int rank, int epoch, const 
  * in play the epoch rows stay (a resume continues them from the checkpoint). */
 static int trial_put_back(struct ns_coord *c, int trial, int lost)
 {
+    /* a checkpoint after the job's last epoch without its result: no job continues from it
+     * (a job starts before its last epoch) */
+    free(c->final[trial]);
+    c->final[trial] = NULL;
     if (c->multi)
         ns_fid_requeue(&c->fid, trial);
     if (c->multi || c->ex.checkpoint_every > 0) {
@@ -853,8 +875,10 @@ static int trial_failed(struct ns_coord *c, int trial, const char *reason,
         o->r = *res;
     else
         o->r.train_error = o->r.test_error = o->r.best_test_error = o->r.wall_s = NAN;
-    if (c->multi)
+    if (c->multi) {
         ns_fid_fail(&c->fid, trial);
+        multi_best(c); /* it may have been the best so far */
+    }
     if (c->counted[trial]) {
         c->counted[trial] = 0;
         c->n_complete--;
@@ -883,8 +907,12 @@ static int record_rung(struct ns_coord *c, int trial, const struct ns_train_resu
     struct op *o = op_new(c, OP_RUNG_DONE, trial);
     if (!o)
         return -1;
-    o->g = (struct ns_db_rung){trial, rung, to, res->test_error, to - c->job_from[trial],
-                               r->seconds};
+    /* the rung's cost: from its start, also when this job continued from a checkpoint
+     * inside it (checkpoint_every: an earlier, preempted attempt trained those epochs);
+     * from further back when no checkpoint was left at its start */
+    int start = rung == ns_fid_first_rung(&c->fid, trial) ? 0 : c->fid.epochs[rung - 1];
+    int from = c->job_from[trial] < start ? c->job_from[trial] : start;
+    o->g = (struct ns_db_rung){trial, rung, to, res->test_error, to - from, r->seconds};
     c->attempts[trial] = 0;
     return 0;
 }
@@ -903,6 +931,25 @@ static int finished(struct ns_coord *c, int trial)
         o->len = c->final_len[trial];
         c->final[trial] = NULL;
     }
+    return 0;
+}
+
+/* A multi-fidelity study: drop, once each, the checkpoints of the trials that will train no
+ * more (SHA and Hyperband: those a closed rung left behind). Kept to the study's end, a
+ * study of big models would hold one per trial (tens of MB each) in the db, and SQLite does
+ * not give the pages back to the file system. */
+static int drop_out_checkpoints(struct ns_coord *c)
+{
+    if (!c->multi)
+        return 0;
+    if (ns_fid_out(&c->fid, c->fid_out) < 0)
+        return ns_err("out of memory for the schedule of %d trials", c->n);
+    for (int i = 0; i < c->n; i++)
+        if (c->fid_out[i] && !c->ckpt_gone[i]) {
+            if (!op_new(c, OP_CKPT_DROP, i))
+                return -1;
+            c->ckpt_gone[i] = 1;
+        }
     return 0;
 }
 
@@ -927,6 +974,16 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     case NS_TRAIN_OK: {
         if (c->multi && record_rung(c, trial, r, &res) < 0)
             return -1;
+        if (c->final[trial] && c->final_epoch[trial] < c->ex.recipe.epochs) {
+            /* the checkpoint the next rung continues from, in the transaction of the rung */
+            struct op *o = op_new(c, OP_CKPT, trial);
+            if (!o)
+                return -1;
+            o->epoch = c->final_epoch[trial];
+            o->blob = c->final[trial];
+            o->len = c->final_len[trial];
+            c->final[trial] = NULL;
+        }
         struct op *o = op_new(c, OP_COMPLETE, trial);
         if (!o)
             return -1;
@@ -968,6 +1025,8 @@ static int trial_result(struct ns_coord *c, int trial, int rank, const struct ns
     default: /* stopped: put back, the attempt given back */
         return trial_put_back(c, trial, 0);
     }
+    if (drop_out_checkpoints(c) < 0)
+        return -1;
     c->rep->train_s += r->seconds;
     c->work_done += c->flops[trial] * (c->ex.recipe.epochs - r->epochs_done);
     progress(c, 1, img_s_total, event);
@@ -987,7 +1046,7 @@ static int trial_timed_out(struct ns_coord *c, int trial, int rank)
                  "timed out %d times: no result within limits.trial_minutes (%g) plus a grace; "
                  "its worker stopped responding",
                  c->attempts[trial], c->ex.limits.trial_minutes);
-        if (trial_failed(c, trial, reason, NULL) < 0)
+        if (trial_failed(c, trial, reason, NULL) < 0 || drop_out_checkpoints(c) < 0)
             return -1;
         snprintf(event, sizeof event, "trial %d failed: %s", trial, reason);
     } else {

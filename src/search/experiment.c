@@ -389,6 +389,10 @@ static int parse_search(const struct ctx *top, const json_t *j, struct ns_experi
                         "schedule spans max_epochs; give one of them",
                         s->max_epochs, ex->recipe.epochs);
         ex->recipe.epochs = s->max_epochs;
+    } else if (s->min_epochs > s->max_epochs) {
+        /* name what the file says: max_epochs was not given, it is recipe.epochs */
+        return fail(&c, "min_epochs", "%d is more than recipe.epochs (%d), the max_epochs",
+                    s->min_epochs, s->max_epochs);
     }
     int epochs[NS_FID_MAX_RUNGS];
     struct ns_fid_spec spec = {s->kind, s->eta, s->min_epochs, s->max_epochs};

@@ -234,6 +234,34 @@ static int promote_sync(struct ns_fid *f)
     return 0;
 }
 
+int ns_fid_out(struct ns_fid *f, unsigned char *out)
+{
+    int sync = f->spec.kind != NS_FID_ASHA;
+    if (sync && promote_sync(f) < 0)
+        return -1;
+    for (int i = 0; i < f->n; i++) {
+        const struct ns_fid_trial *t = &f->t[i];
+        out[i] = t->failed || t->done == f->n_rungs - 1;
+    }
+    if (!sync)
+        return 0;
+    for (int b = 0; b < f->n_brackets; b++) {
+        int lo = f->br_lo[b], n = f->br_n[b];
+        for (int k = ns_fid_first_rung(f, lo); k + 1 < f->n_rungs; k++) {
+            int open = 0;
+            for (int i = lo; i < lo + n && !open; i++)
+                open = f->t[i].cleared >= k && f->t[i].done < k && !f->t[i].failed;
+            if (open)
+                break; /* the later rungs are open too */
+            /* closed, its promotions made: who stopped here stays here */
+            for (int i = lo; i < lo + n; i++)
+                if (f->t[i].done == k && f->t[i].cleared == k && !f->t[i].running)
+                    out[i] = 1;
+        }
+    }
+    return 0;
+}
+
 static int any_running(const struct ns_fid *f)
 {
     for (int i = 0; i < f->n; i++)

@@ -115,6 +115,12 @@ int ns_fid_next(struct ns_fid *f, const double *flops, struct ns_fid_job *job);
 /* 1 when no job runs and none can be handed out: every trial finished where it stopped. */
 int ns_fid_finished(struct ns_fid *f);
 
+/* Mark in out[i] (n entries, set to 0 or 1) the trials that will train no more: failed, at
+ * the last rung, or (SHA, Hyperband) left behind by a closed rung. Their checkpoints can go.
+ * Under ASHA any finished rung may still promote, until the study ends. Applies the
+ * synchronous promotions now due first. 0, or -1 (out of memory). */
+int ns_fid_out(struct ns_fid *f, unsigned char *out);
+
 /* The epochs a trial's finished rungs cost (its done rung's end epoch; 0 none). */
 int ns_fid_epochs_spent(const struct ns_fid *f, int i);
 

@@ -238,6 +238,11 @@ static void death_reason(const struct ns_child *c, int status, struct ns_train_r
         snprintf(res->reason, sizeof res->reason,
                  "time limit: killed after %.1f minutes (limits.trial_minutes %g)",
                  res->seconds / 60, c->limit_s / 60);
+    else if (c->killed_for_memory)
+        snprintf(res->reason, sizeof res->reason,
+                 "error: out of memory for a %zu-byte event of the trial's process (a "
+                 "checkpoint?); the process was killed",
+                 c->killed_for_memory);
     else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         snprintf(res->reason, sizeof res->reason,
                  "crashed: its process was killed (SIGKILL: out of memory? the kernel's OOM "
@@ -308,6 +313,13 @@ int ns_child_poll(struct ns_child *c, double wait_s, ns_epoch_fn on_epoch, void 
             c->cap = cap;
         }
     }
+    if (c->cap <= c->len && !c->killed_for_memory) {
+        /* No room for the frame and none to be had: reading nothing would look like the
+         * end of the events, and waitpid() would wait forever for a child blocked writing
+         * the rest. End it instead. */
+        c->killed_for_memory = want - 4096;
+        kill(c->pid, SIGKILL);
+    }
     ssize_t r = c->cap > c->len ? read(c->in_fd, c->buf + c->len, c->cap - c->len) : 0;
     if (r < 0 && errno == EINTR)
         return 0;
@@ -323,7 +335,8 @@ int ns_child_poll(struct ns_child *c, double wait_s, ns_epoch_fn on_epoch, void 
     close(c->in_fd);
     free(c->buf);
     c->buf = NULL;
-    if (c->got_result && !c->killed_for_time && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    if (c->got_result && !c->killed_for_time && !c->killed_for_memory && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0)
         *res = c->res;
     else
         death_reason(c, status, res);
@@ -357,7 +370,9 @@ static int child_checkpoint(void *ctx, int epoch, const uint8_t *buf, size_t len
 {
     (void)ctx;
     if (len > UINT32_MAX - 4)
-        return 1;
+        return ns_err("the checkpoint is %zu bytes; a trial's process passes at most %u", len,
+                      (unsigned)(UINT32_MAX - 4)),
+               1;
     uint32_t head[2] = {EV_CKPT, (uint32_t)len + 4};
     int32_t e = epoch;
     return write_all(CHILD_EVENT_FD, head, sizeof head) < 0 || write_all(CHILD_EVENT_FD, &e, 4) < 0 ||

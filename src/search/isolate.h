@@ -52,6 +52,7 @@ struct ns_child {
     int got_result;
     struct ns_train_result res;
     int stop_sent, killed_for_time;
+    size_t killed_for_memory; /* the size of the event frame that could not be buffered */
     double t0, limit_s;
     struct ns_child_ckpt ck;
 };

@@ -3,13 +3,16 @@
  * a malformed one is detected instead of read past its end. */
 #include "search/search.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
 
 #define MAX_STR (64u << 20)
-#define MAX_BLOB (1u << 31) /* a checkpoint: 2 GiB */
+/* A checkpoint: an MPI message counts its bytes in an int, so a blob and the rest of its
+ * message (1 MiB covers ASSIGN's config and numbers) must stay under INT_MAX bytes. */
+#define MAX_BLOB ((size_t)INT_MAX - (1u << 20))
 
 /* ---------------------------------------------------------------- packing --------------- */
 
@@ -102,9 +105,18 @@ int ns_msg_pack_ready(struct ns_msgbuf *b, const struct ns_msg_ready *m)
     return finish(b);
 }
 
+/* A checkpoint too big for one message: an error naming it, not a wrapped int count. */
+static int blob_too_big(const char *msg, int trial, size_t n)
+{
+    return ns_err("%s: trial %d's checkpoint is %zu bytes; a message carries at most %zu", msg,
+                  trial, n, MAX_BLOB);
+}
+
 int ns_msg_pack_assign(struct ns_msgbuf *b, const struct ns_msg_assign *m)
 {
     b->len = 0;
+    if (m->ckpt_len > MAX_BLOB)
+        return blob_too_big("ASSIGN", m->trial, m->ckpt_len);
     put_i32(b, m->trial);
     put_u64(b, m->seed);
     put_str(b, m->config);
@@ -119,6 +131,8 @@ int ns_msg_pack_assign(struct ns_msgbuf *b, const struct ns_msg_assign *m)
 int ns_msg_pack_ckpt(struct ns_msgbuf *b, const struct ns_msg_ckpt *m)
 {
     b->len = 0;
+    if (m->len > MAX_BLOB)
+        return blob_too_big("CKPT", m->trial, m->len);
     put_i32(b, m->trial);
     put_i32(b, m->epoch);
     put_blob(b, m->buf, m->len);

@@ -3,6 +3,7 @@
  * for the receiver); poll probes first so that it never blocks. */
 #include "search/transport.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@ static int mpi_send(struct ns_transport *t, int dest, int kind, const struct ns_
     static unsigned char empty;
     if (b->oom)
         return ns_err("message %d to rank %d: out of memory while packing it", kind, dest);
+    if (b->len > INT_MAX) /* MPI counts in int: a cast would wrap to a wrong length */
+        return ns_err("message %d to rank %d: %zu bytes; MPI sends at most %d", kind, dest, b->len,
+                      INT_MAX);
     int rc = MPI_Send(b->len ? b->p : &empty, (int)b->len, MPI_BYTE, dest, kind, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return ns_err("MPI_Send of message %d to rank %d failed (%d)", kind, dest, rc);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn/checkpoint.h"
 #include "search/coord.h"
 #include "search/transport.h"
 #include "store/store.h"
@@ -734,6 +735,182 @@ static void sha_waits_for_the_rung(void **state)
     rig_close(r);
 }
 
+/* SHA: the trials promoted past rung 0 both diverge on rung 1. The study's best is the best
+ * of rung 0 that did not fail, not a diverged trial on the strength of its 1-epoch error. */
+static void failed_trial_is_not_the_best(void **state)
+{
+    struct rig *r = *state;
+    write_experiment(r, 4, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    int t[4];
+    for (int k = 0; k < 4; k++) {
+        t[k] = expect_job(r, 1).trial;
+        send_rung(r, 1, t[k], 1, 10.0 * (k + 1));
+        settle(r);
+    }
+    for (int k = 0; k < 2; k++) { /* the best two, 10% and 20%, go on and diverge */
+        struct ns_msg_assign a = expect_job(r, 1);
+        assert_int_equal(a.rung, 1);
+        assert_true(a.trial == t[0] || a.trial == t[1]);
+        send_result(r, 1, a.trial, NS_TRAIN_DIVERGED, NAN);
+        settle(r);
+    }
+    expect(r, 1, NS_MSG_STOP);
+    send_empty(r, 1, NS_MSG_BYE);
+    assert_int_equal(settle(r), 0);
+    assert_int_equal(ns_coord_status(r->c), NS_SEARCH_DONE);
+    rig_close(r);
+    assert_int_equal(r->rep.n_failed, 2);
+    assert_int_equal(r->rep.best_trial, t[2]);
+    assert_true(r->rep.best_err == 30.0);
+}
+
+/* A rung's end checkpoint is written with its rung, not before: rank 0 flushes between the
+ * CKPT and the RESULT, and a kill there would leave the db with the rung's end checkpoint
+ * in place of the one the rung started from, and no rung, so the resume would retrain the
+ * trial from scratch. The next rung continues from it. */
+static void rung_checkpoint_is_written_with_its_rung(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    write_experiment(r, 1, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    struct ns_msg_assign a = expect_job(r, 1);
+    assert_int_equal(a.to, 1);
+    assert_true(a.ckpt_last);
+    struct ns_msgbuf b = {0};
+    struct ns_msg_ckpt m = {a.trial, 1, ck, ck_len};
+    assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+    assert_int_equal(ns_send(ns_mem_net_end(r->net, 1), NS_COORD, NS_MSG_CKPT, &b), 0);
+    ns_msgbuf_free(&b);
+    settle(r); /* a quiet poll: the journal is flushed */
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 0);
+    send_rung(r, 1, a.trial, 1, 10);
+    settle(r);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints where epoch = 1"), 1);
+    assert_int_equal(db_count(r, "select count(*) from rungs where test_error is not null"), 1);
+    /* promoted (the only one): rung 1 continues from it */
+    expect(r, 1, NS_MSG_ASSIGN);
+    struct ns_msg_assign next;
+    assert_int_equal(ns_msg_unpack_assign(r->in.buf, r->in.len, &next), 0);
+    assert_int_equal(next.rung, 1);
+    assert_int_equal(next.from, 1);
+    assert_int_equal(next.ckpt_len, ck_len);
+    assert_memory_equal(next.ckpt, ck, ck_len);
+    ns_msg_assign_free(&next);
+    free(ck);
+    rig_close(r);
+}
+
+/* SHA: when a rung closes, the checkpoints of the trials it leaves behind are dropped (not
+ * kept until the study ends); the promoted trial's stays. */
+static void left_behind_checkpoints_are_dropped(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    write_experiment(r, 2, ", \"search\": {\"kind\": \"sha\", \"eta\": 2}");
+    rig_open(r);
+    rig_begin(r, 3);
+    expect(r, 1, NS_MSG_SETUP);
+    expect(r, 2, NS_MSG_SETUP);
+    send_ready(r, 1);
+    send_ready(r, 2);
+    settle(r);
+    int t[2];
+    for (int w = 1; w <= 2; w++) {
+        t[w - 1] = expect_job(r, w).trial;
+        struct ns_msgbuf b = {0};
+        struct ns_msg_ckpt m = {t[w - 1], 1, ck, ck_len};
+        assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+        assert_int_equal(ns_send(ns_mem_net_end(r->net, w), NS_COORD, NS_MSG_CKPT, &b), 0);
+        ns_msgbuf_free(&b);
+    }
+    send_rung(r, 1, t[0], 1, 30);
+    settle(r);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 1); /* rung 0 is open */
+    send_rung(r, 2, t[1], 1, 20);
+    settle(r);
+    char sql[128];
+    snprintf(sql, sizeof sql, "select count(*) from checkpoints where trial = %d", t[1]);
+    assert_int_equal(db_count(r, "select count(*) from checkpoints"), 1);
+    assert_int_equal(db_count(r, sql), 1); /* the promoted one's */
+    free(ck);
+    rig_close(r);
+}
+
+/* A rung's `trained` is its cost from the rung's start, also when a preempted job of it is
+ * continued from a checkpoint_every checkpoint inside it: the epochs before the checkpoint
+ * were trained (by the attempt that died) and count. */
+static void resumed_rung_counts_its_whole_budget(void **state)
+{
+    struct rig *r = *state;
+    uint8_t *ck;
+    size_t ck_len;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nn/ckpt_v1.bin",
+             getenv("NS_FIXTURES") ? getenv("NS_FIXTURES") : NS_FIXTURES);
+    if (ns_ckpt_read_file(path, &ck, &ck_len))
+        fail_msg("%s", ns_errmsg());
+    /* eta 4 over 2 epochs: one rung of 2 epochs */
+    write_experiment(r, 1,
+                     ", \"search\": {\"kind\": \"sha\", \"eta\": 4}, \"checkpoint_every\": 1");
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    struct ns_msg_assign a = expect_job(r, 1);
+    assert_int_equal(a.from, 0);
+    assert_int_equal(a.to, 2);
+    send_epoch(r, 1, a.trial, 1, 50);
+    struct ns_msgbuf b = {0};
+    struct ns_msg_ckpt m = {a.trial, 1, ck, ck_len};
+    assert_int_equal(ns_msg_pack_ckpt(&b, &m), 0);
+    assert_int_equal(ns_send(ns_mem_net_end(r->net, 1), NS_COORD, NS_MSG_CKPT, &b), 0);
+    ns_msgbuf_free(&b);
+    settle(r);
+    rig_close(r); /* the run dies mid-rung */
+    rig_open(r);
+    rig_begin(r, 2);
+    expect(r, 1, NS_MSG_SETUP);
+    send_ready(r, 1);
+    settle(r);
+    expect(r, 1, NS_MSG_ASSIGN);
+    struct ns_msg_assign next;
+    assert_int_equal(ns_msg_unpack_assign(r->in.buf, r->in.len, &next), 0);
+    assert_int_equal(next.from, 1); /* continues from the checkpoint */
+    ns_msg_assign_free(&next);
+    send_rung(r, 1, next.trial, 2, 10);
+    settle(r);
+    expect(r, 1, NS_MSG_STOP);
+    send_empty(r, 1, NS_MSG_BYE);
+    assert_int_equal(settle(r), 0);
+    rig_close(r);
+    assert_int_equal(db_count(r, "select trained from rungs"), 2);
+    assert_int_equal(r->rep.epochs_spent, 2);
+    free(ck);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +928,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(ties_go_to_the_lowest_trial, setup, teardown),
         cmocka_unit_test_setup_teardown(asha_promotions_survive_a_dead_run, setup, teardown),
         cmocka_unit_test_setup_teardown(sha_waits_for_the_rung, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_trial_is_not_the_best, setup, teardown),
+        cmocka_unit_test_setup_teardown(rung_checkpoint_is_written_with_its_rung, setup, teardown),
+        cmocka_unit_test_setup_teardown(left_behind_checkpoints_are_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(resumed_rung_counts_its_whole_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

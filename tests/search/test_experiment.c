@@ -508,6 +508,10 @@ static void search_section(void **state)
     expect_error("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", \"min_epochs\": 5, "
                  "\"max_epochs\": 3}}",
                  "x.json: search.max_epochs: 3 is less than search.min_epochs (5)");
+    /* without max_epochs, the error names the fields the file has */
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"epochs\": 4}, \"search\": {\"kind\": "
+                 "\"sha\", \"min_epochs\": 5}}",
+                 "x.json: search.min_epochs: 5 is more than recipe.epochs (4), the max_epochs");
     expect_error("{" BASE ", " DATA ", \"recipe\": {\"epochs\": 4}, \"search\": {\"kind\": "
                  "\"sha\", \"max_epochs\": 27}}",
                  "x.json: search.max_epochs: 27 differs from recipe.epochs (4)");

@@ -310,6 +310,86 @@ static void resume(void **state)
     }
 }
 
+/* Run a synchronous schedule serially with err[trial][rung] (NAN: the job fails); the rungs
+ * each trial finished into done[]. */
+static void run_serial(const struct ns_fid_spec *s, int n, const double err[][3], int *done)
+{
+    struct ns_fid f;
+    assert_int_equal(ns_fid_init(&f, s, n), 0);
+    struct ns_fid_job j;
+    while (ns_fid_next(&f, NULL, &j) == 1)
+        assert_int_equal(ns_fid_record(&f, j.trial, j.rung, err[j.trial][j.rung]), 0);
+    assert_true(ns_fid_finished(&f));
+    for (int i = 0; i < n; i++)
+        done[i] = f.t[i].done;
+    ns_fid_free(&f);
+}
+
+/* Failures, a rung smaller than eta, and rungs when max_epochs is not min * eta^k. */
+static void sync_edges(void **state)
+{
+    (void)state;
+    struct ns_fid_spec s = {NS_FID_SHA, 3, 2, 20};
+    int e[NS_FID_MAX_RUNGS];
+    assert_int_equal(ns_fid_rungs(&s, e), 3);
+    assert_int_equal(e[0], 2);
+    assert_int_equal(e[1], 7); /* 20 / 3 rounded */
+    assert_int_equal(e[2], 20);
+    s = (struct ns_fid_spec){NS_FID_SHA, 3, 1, 9};
+    /* a failed trial counts in its rung (5 entered: 1 promoted) but is never promoted; the
+     * promoted one failing ends the study there */
+    const double a[5][3] = {{NAN}, {5}, {3}, {4}, {1, NAN}};
+    int done[5];
+    run_serial(&s, 5, a, done);
+    const int want_a[5] = {-1, 0, 0, 0, 0};
+    assert_memory_equal(done, want_a, sizeof want_a);
+    /* fewer trials than eta: the best still goes on, to the full budget */
+    const double b[2][3] = {{5, 4, 3}, {3, 2, 1}};
+    run_serial(&s, 2, b, done);
+    assert_int_equal(done[0], 0);
+    assert_int_equal(done[1], 2);
+    /* a tie at rung 0 goes to the lower index */
+    const double c[3][3] = {{7}, {2, 1, 1}, {2, 1, 1}};
+    run_serial(&s, 3, c, done);
+    assert_int_equal(done[1], 2);
+    assert_int_equal(done[2], 0);
+}
+
+/* Who is out: SHA's trials left behind by a closed rung (not before it closes), failed and
+ * finished ones; under ASHA only failed and finished ones. */
+static void out_trials(void **state)
+{
+    (void)state;
+    struct ns_fid_spec s = {NS_FID_SHA, 3, 1, 9};
+    struct ns_fid f;
+    unsigned char out[9];
+    assert_int_equal(ns_fid_init(&f, &s, 9), 0);
+    struct ns_fid_job j;
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(ns_fid_next(&f, NULL, &j), 1);
+    for (int i = 0; i < 8; i++) /* trial i: error 10 + i; trial 8 still runs */
+        assert_int_equal(ns_fid_record(&f, i, 0, 10 + i), 0);
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    /* rung 0 is open: anyone may go on */
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(out[i], 0);
+    assert_int_equal(ns_fid_record(&f, 8, 0, NAN), 0); /* trial 8 fails: rung 0 closes */
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    for (int i = 0; i < 9; i++) /* 0, 1, 2 promoted; 3..7 left behind; 8 failed */
+        assert_int_equal(out[i], i >= 3);
+    ns_fid_free(&f);
+    s.kind = NS_FID_ASHA;
+    assert_int_equal(ns_fid_init(&f, &s, 9), 0);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(ns_fid_next(&f, NULL, &j), 1);
+        assert_int_equal(ns_fid_record(&f, j.trial, j.rung, j.trial == 4 ? NAN : 10 + j.trial), 0);
+    }
+    assert_int_equal(ns_fid_out(&f, out), 0);
+    for (int i = 0; i < 9; i++) /* any may still be promoted */
+        assert_int_equal(out[i], i == 4);
+    ns_fid_free(&f);
+}
+
 static void bad_records(void **state)
 {
     (void)state;
@@ -341,6 +421,8 @@ int main(void)
         cmocka_unit_test(job_order),
         cmocka_unit_test(asha),
         cmocka_unit_test(resume),
+        cmocka_unit_test(sync_edges),
+        cmocka_unit_test(out_trials),
         cmocka_unit_test(bad_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,6 +93,7 @@ out=$("$NETSPACE" query --db "$REF" rungs) || fail "query rungs"
 echo "$out" | grep -q "^epochs spent: 16$" || fail "query rungs: no total: $out"
 echo "$out" | grep -Eq "^ +$top +2 +4 " || fail "query rungs: no top rung row: $out"
 "$NETSPACE" query --db "$REF" show "$top" | grep -q "promoted" || fail "query show: no rungs"
+"$NETSPACE" query --db "$REF" show "$top" --json | grep -q '"rungs":\[{' || fail "query show --json: no rungs"
 # a rerun of the finished study trains nothing
 cp "$REF" "$TMP/ref2.db"
 "$NETSPACE" search --experiment "$TMP/sha.json" --db "$TMP/ref2.db" --quiet >"$TMP/o" 2>&1 || fail "rerun"
