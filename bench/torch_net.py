@@ -10,6 +10,7 @@
 # netspace's graph.
 #
 # Usage: /usr/bin/python3 bench/torch_net.py [CONFIG.json] [options]
+#        /usr/bin/python3 bench/torch_net.py --check CONFIG.json... (several: one process)
 #   --netspace PATH     the netspace binary (default $NETSPACE, else build/release/netspace)
 #   --check             build, print a summary, compare the parameter count (and every
 #                       parameter tensor's kind and shape) with netspace's; exit 1 if they differ
@@ -656,7 +657,7 @@ def cmd_check(net, graph):
 
 def main():
     ap = argparse.ArgumentParser(description="The PyTorch twin of a netspace model config.")
-    ap.add_argument("config", nargs="?", help="a canonical config JSON file")
+    ap.add_argument("config", nargs="*", help="a canonical config JSON file (several with --check)")
     ap.add_argument("--netspace")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--weights")
@@ -672,6 +673,16 @@ def main():
         die("nothing to do: give --check, --eval or --bench T STEPS")
     ns = netspace_binary(args.netspace)
     torch.manual_seed(args.seed)
+    if len(args.config) > 1:
+        if args.weights or args.eval or args.bench:
+            die("several configs go with --check only")
+        rc = 0
+        for c in args.config:
+            print(f"== {c}")
+            g = layer_graph(ns, c)
+            rc |= cmd_check(Net(g), g)
+        sys.exit(rc)
+    args.config = args.config[0] if args.config else None
     secs = read_checkpoint(args.weights) if args.weights else None
     config = args.config
     tmp = None

@@ -97,7 +97,7 @@ static const struct bench_net {
 static void help(void)
 {
     puts("usage: netspace bench [--net NAME|FILE|all] [--threads N] [--steps N] [--batch N]\n"
-         "                      [--data-dir DIR] [--json]\n"
+         "                      [--infer N] [--data-dir DIR] [--json]\n"
          "       netspace bench --peak [--threads N] [--peak-size N] [--steps N] [--json]\n"
          "       netspace bench --list | --net NAME --print-config\n"
          "\n"
@@ -106,8 +106,8 @@ static void help(void)
          "params, 5.78 M flops). Training: SGD steps (forward, backward, update; momentum 0.9,\n"
          "weight decay 5e-4, no Nesterov) at batch 128 (--batch), timed over --steps steps\n"
          "(default 60) after 5 warm-up steps. Inference: evaluation mode, BN folded into the\n"
-         "convolutions, 10,000 images at the training batch size. Fashion-MNIST images, or\n"
-         "synthetic ones of the net's input shape. Compare with\n"
+         "convolutions, 10,000 images (--infer) at the training batch size. Fashion-MNIST\n"
+         "images, or synthetic ones of the net's input shape. Compare with\n"
          "../shared/reference/torch_bench.py THREADS STEPS (the benchmark net) or\n"
          "bench/torch_net.py spaces/bench/NAME.json --bench THREADS STEPS (any net), run in\n"
          "the same sitting: bench/compare_torch.sh, bench/compare_families.sh.\n"
@@ -121,12 +121,13 @@ static void help(void)
          "  --threads N     compute threads (default 1)\n"
          "  --steps N       timed training steps (default 60)\n"
          "  --batch N       training batch (default 128)\n"
+         "  --infer N       inference images (default 10,000; at most the training set's)\n"
          "  --data-dir DIR  where the Fashion-MNIST files are (default: the Debian package's)\n"
          "  --peak          single-precision GEMM peak of the machine: one N x N x N\n"
-         "                  cblas_sgemm (OpenBLAS, its own threads) per thread count 1..--threads,\n"
-         "                  best of 3, in GFLOP/s; then the benchmark net's training at that\n"
-         "                  thread count and its useful GFLOP/s (3 x forward flops x 2 per\n"
-         "                  image x img/s) as a fraction of the peak\n"
+         "                  cblas_sgemm (OpenBLAS, its own threads) per thread count\n"
+         "                  1..--threads, best of 3, in GFLOP/s; then the benchmark net's\n"
+         "                  training at that thread count and its useful GFLOP/s (3 x\n"
+         "                  forward flops x 2 per image x img/s) as a fraction of the peak\n"
          "  --peak-size N   the sgemm's N (default 2048)\n"
          "  --json          one JSON object per net (per thread count with --peak):\n"
          "                  net, train_img_per_s, infer_img_per_s, threads, flops, ...");
@@ -151,7 +152,7 @@ static int net_config(const char *name, struct ns_config *cfg)
 }
 
 struct bench_opts {
-    long threads, steps, batch;
+    long threads, steps, batch, infer;
     const char *dir;
     int json;
 };
@@ -180,7 +181,7 @@ static int bench_data(const struct ns_config *cfg, const char *dir, struct ns_da
     return ns_data_synthetic(tr, 10000, cfg->in_ch, cfg->im_size, classes, 1);
 }
 
-/* Train steps SGD steps (after 5 warm-up steps) and run 10,000 images of inference. */
+/* Train o->steps SGD steps (after 5 warm-up steps), then o->infer images of inference. */
 static int bench_run(const struct ns_config *cfg, const struct bench_opts *o,
                      struct bench_result *res)
 {
@@ -196,7 +197,7 @@ static int bench_run(const struct ns_config *cfg, const struct bench_opts *o,
         return ns_err("the %s training set has %d images; --batch %ld needs more", res->source,
                       tr.n, batch);
     }
-    const int infer_n = 10000 < tr.n ? 10000 : tr.n, bmax = (int)batch;
+    const int infer_n = (int)(o->infer < tr.n ? o->infer : tr.n), bmax = (int)batch;
     struct ns_pool *pool = ns_pool_create((int)o->threads);
     struct ns_net *net = pool ? ns_net_build(cfg, bmax, 0, 0, pool) : NULL;
     size_t per = (size_t)tr.h * tr.w * tr.c;
@@ -354,7 +355,7 @@ static void list_nets(void)
 int ns_cmd_bench(int argc, char **argv)
 {
     const char *C = "bench";
-    struct bench_opts o = {.threads = 1, .steps = 60, .batch = 128};
+    struct bench_opts o = {.threads = 1, .steps = 60, .batch = 128, .infer = 10000};
     const char *net = "bench";
     int peak = 0, list = 0, print_config = 0;
     long peak_size = 2048;
@@ -364,7 +365,8 @@ int ns_cmd_bench(int argc, char **argv)
         {"json", no_argument, 0, 'j'},          {"net", required_argument, 0, 'n'},
         {"peak", no_argument, 0, 'p'},          {"peak-size", required_argument, 0, 'P'},
         {"list", no_argument, 0, 'l'},          {"print-config", no_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"infer", required_argument, 0, 'i'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -374,6 +376,7 @@ int ns_cmd_bench(int argc, char **argv)
         case 's': if (ns_cli_int(C, "--steps", optarg, 1, 100000, &o.steps)) return 2; break;
         case 'b': if (ns_cli_int(C, "--batch", optarg, 1, 4096, &o.batch)) return 2; break;
         case 'P': if (ns_cli_int(C, "--peak-size", optarg, 16, 16384, &peak_size)) return 2; break;
+        case 'i': if (ns_cli_int(C, "--infer", optarg, 1, 1000000, &o.infer)) return 2; break;
         case 'd': o.dir = optarg; break;
         case 'j': o.json = 1; break;
         case 'n': net = optarg; break;
