@@ -13,6 +13,7 @@ int ns_cmd_query(int argc, char **argv);
 int ns_cmd_plot(int argc, char **argv);
 int ns_cmd_compare(int argc, char **argv);
 int ns_cmd_report(int argc, char **argv);
+int ns_cmd_export(int argc, char **argv);
 
 /* Print "netspace CMD: bad usage: MSG; see 'netspace CMD --help'" and return 2. */
 int ns_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "data/data.h"
+#include "nn/checkpoint.h"
 #include "nn/memory.h"
 #include "nn/train.h"
 #include "search/search.h"
@@ -60,6 +61,7 @@ static void help(void)
          "                          or a line of `netspace sample` output\n"
          "  --preset NAME           a published ImageNet model at the data's size and classes\n"
          "                          (netspace model --preset list)\n"
+         "  (none)                  with --resume or --load: the checkpoint's model\n"
          "  --db FILE --trial N     retrain trial N of a results db with this recipe: its\n"
          "                          config as recorded, its study's dataset unless --data\n"
          "                          (--study NAME when the db has several studies)\n"
@@ -97,6 +99,24 @@ static void help(void)
          "                          norm is clipped to L * max(|unit weights|, 1e-3), every\n"
          "                          parameter but the classifier's (for nf nets; 0.01-0.16)\n"
          "  learning rate: cosine from lr to 0 over all steps, per step, after the warmup\n"
+         "checkpoints (doc/checkpoint.md):\n"
+         "  --save FILE             keep the run in FILE: a full checkpoint (weights, BN\n"
+         "                          statistics, optimizer and RNG state) written atomically\n"
+         "                          after every epoch and at the end; a run killed or\n"
+         "                          interrupted (SIGINT, SIGTERM: FILE keeps the last whole\n"
+         "                          epoch) continues with the same command and --resume FILE\n"
+         "  --checkpoint-every N    with --save: every N epochs (default 1; the last always)\n"
+         "  --weights-only          with --save: the final FILE holds only the weights (config,\n"
+         "                          parameters, BN statistics): smaller, not resumable\n"
+         "  --resume FILE           continue the run of a full checkpoint: the same model and\n"
+         "                          recipe (seed and threads included; else an error), the\n"
+         "                          epochs after its own; the result is the uninterrupted run's\n"
+         "  --load FILE             start from the weights of a checkpoint (full or weights-\n"
+         "                          only) of the same model: fine-tuning with this recipe\n"
+         "  --stop-after N          train only up to epoch N of the recipe's schedule (the\n"
+         "                          learning rate still follows --epochs); --resume continues\n"
+         "  --eval-only             train nothing: evaluate the model (--load's weights,\n"
+         "                          --resume's state, or a random init) on the test set\n"
          "output:\n"
          "  --json                  last line: one JSON object with the results\n"
          "  --quiet                 no progress\n"
@@ -108,7 +128,8 @@ enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
     O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
-    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC, O_AGC
+    O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC, O_AGC, O_SAVE, O_EVERY,
+    O_WONLY, O_RESUME, O_LOAD, O_STOPAFTER, O_EVALONLY
 };
 
 static const struct option opts[] = {
@@ -136,7 +157,50 @@ static const struct option opts[] = {
     {"strict", no_argument, 0, O_STRICT}, {"data-cache", required_argument, 0, O_CACHE},
     {"rotate", required_argument, 0, O_ROTATE}, {"zoom", required_argument, 0, O_ZOOM},
     {"rrc", required_argument, 0, O_RRC},
-    {"agc", required_argument, 0, O_AGC}, {0, 0, 0, 0}};
+    {"agc", required_argument, 0, O_AGC}, {"save", required_argument, 0, O_SAVE},
+    {"checkpoint-every", required_argument, 0, O_EVERY}, {"weights-only", no_argument, 0, O_WONLY},
+    {"resume", required_argument, 0, O_RESUME}, {"load", required_argument, 0, O_LOAD},
+    {"stop-after", required_argument, 0, O_STOPAFTER}, {"eval-only", no_argument, 0, O_EVALONLY},
+    {0, 0, 0, 0}};
+
+/* --save: every checkpoint ns_train hands over replaces FILE atomically, so FILE is always a
+ * whole checkpoint of the last epoch saved, whenever the process dies. */
+struct saver {
+    const char *path;
+    int weights_only; /* the final epoch's file: weights only */
+    int final_epoch;
+    int saved;        /* the last epoch written */
+};
+
+static int save_checkpoint(void *ctx, int epoch, const uint8_t *buf, size_t len)
+{
+    struct saver *s = ctx;
+    uint8_t *w = NULL;
+    size_t wlen;
+    if (s->weights_only && epoch == s->final_epoch) {
+        if (ns_ckpt_strip(buf, len, &w, &wlen))
+            return -1;
+        buf = w;
+        len = wlen;
+    }
+    int rc = ns_ckpt_write_file(s->path, buf, len);
+    free(w);
+    if (rc == 0)
+        s->saved = epoch;
+    return rc;
+}
+
+/* The checkpoint of --resume or --load, read and checked whole; with no model option, its
+ * config is the model. 0 or -1 (ns_err). */
+static int read_start(const char *path, int want_config, struct ns_config *cfg, uint8_t **buf,
+                      size_t *len, struct ns_ckpt_info *info)
+{
+    if (ns_ckpt_read_file(path, buf, len) || ns_ckpt_info(*buf, *len, path, info))
+        return -1;
+    if (want_config && ns_config_from_json(info->config_json, cfg))
+        return ns_err_prefix("%s: the checkpoint's config", path);
+    return 0;
+}
 
 /* --db: trial idx's recorded config, and its study's dataset (kind, folder, synthetic
  * shape; the run's limits, split and normalization still come from the flags). 0 or -1. */
@@ -227,7 +291,9 @@ int ns_cmd_train(int argc, char **argv)
     double val = 0, dv;
     const char *regnet = NULL, *config = NULL, *preset = NULL, *data = NULL, *dir = NULL;
     const char *db = NULL, *study = NULL;
-    long trial = -1;
+    const char *save = NULL, *resume = NULL, *load = NULL;
+    long trial = -1, every = 1, stop_after = 0;
+    int weights_only = 0, eval_only = 0, every_given = 0;
     struct ns_folder_opts fo = {0};
     struct ns_folder_info fi = {0};
     int c;
@@ -296,6 +362,13 @@ int ns_cmd_train(int argc, char **argv)
         case O_ROTATE: if (ns_cli_double(C, "--rotate", optarg, &r.rotate)) return 2; break;
         case O_ZOOM: if (ns_cli_double(C, "--zoom", optarg, &r.zoom)) return 2; break;
         case O_RRC: if (ns_cli_double(C, "--rrc", optarg, &r.rrc_scale)) return 2; break;
+        case O_SAVE: save = optarg; break;
+        case O_EVERY: if (ns_cli_int(C, "--checkpoint-every", optarg, 1, 100000, &every)) return 2; every_given = 1; break;
+        case O_WONLY: weights_only = 1; break;
+        case O_RESUME: resume = optarg; break;
+        case O_LOAD: load = optarg; break;
+        case O_STOPAFTER: if (ns_cli_int(C, "--stop-after", optarg, 1, 100000, &stop_after)) return 2; break;
+        case O_EVALONLY: eval_only = 1; break;
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case 'h':
@@ -309,9 +382,21 @@ int ns_cmd_train(int argc, char **argv)
         return ns_cli_usage_error(C, "--db and --trial go together");
     if (study && !db)
         return ns_cli_usage_error(C, "--study needs --db and --trial");
-    if (bench + (regnet != NULL) + (config != NULL) + (preset != NULL) + (db != NULL) != 1)
+    int models = bench + (regnet != NULL) + (config != NULL) + (preset != NULL) + (db != NULL);
+    if (models > 1 || (models == 0 && !resume && !load))
         return ns_cli_usage_error(C, "give exactly one of --bench-net, --regnet, --config, "
-                                     "--preset, --db with --trial");
+                                     "--preset, --db with --trial (or none with --resume or "
+                                     "--load: the checkpoint's model)");
+    if (resume && load)
+        return ns_cli_usage_error(C, "--resume and --load exclude each other: --resume continues "
+                                     "a run, --load starts a new one from weights");
+    if ((every_given || weights_only) && !save)
+        return ns_cli_usage_error(C, "--checkpoint-every and --weights-only go with --save");
+    if (eval_only && (save || stop_after))
+        return ns_cli_usage_error(C, "--eval-only trains nothing: no --save or --stop-after");
+    if (stop_after > r.epochs)
+        return ns_cli_usage_error(C, "--stop-after: %ld is more than --epochs %d", stop_after,
+                                  r.epochs);
     if (ns_recipe_check(&r) != 0)
         return ns_cli_usage_error(C, "%s", ns_errmsg());
     int kind = ns_data_kind_from_name(data ? data : "fashion-mnist");
@@ -324,9 +409,23 @@ int ns_cmd_train(int argc, char **argv)
                                      "for --data folder");
     fo.dir = dir;
 
-    /* a db's trial first: a wrong --trial is reported before the data loads */
+    /* a db's trial and a checkpoint first: their errors come before the data loads */
     struct ns_config cfg;
     struct ns_exp_data sd = {0};
+    uint8_t *start = NULL;
+    size_t start_len = 0;
+    struct ns_ckpt_info start_info;
+    if ((resume || load) &&
+        read_start(resume ? resume : load, models == 0, &cfg, &start, &start_len, &start_info)) {
+        ns_die_msg();
+        return 1;
+    }
+    if (resume && !start_info.has_state) {
+        fprintf(stderr, "netspace train: %s is a weights-only checkpoint: it cannot be resumed "
+                        "(--load FILE starts from its weights)\n", resume);
+        free(start);
+        return 1;
+    }
     if (db && from_db(db, study, (int)trial, &cfg, &sd) != 0) {
         ns_die_msg();
         free(sd.dir);
@@ -342,6 +441,7 @@ int ns_cmd_train(int argc, char **argv)
     free(sd.folder_cache);
     if (lrc != 0) {
         ns_die_msg();
+        free(start);
         return 1;
     }
     if (train_limit && train_limit < tr.n)
@@ -352,6 +452,7 @@ int ns_cmd_train(int argc, char **argv)
     if (val > 0) {
         if (ns_data_split(&tr, &va, val, r.seed) != 0) {
             ns_die_msg();
+            free(start);
             ns_data_free(&tr);
             ns_data_free(&te);
             return 1;
@@ -385,6 +486,7 @@ int ns_cmd_train(int argc, char **argv)
     } /* else --db: from_db above filled cfg */
     if (rc != 0) {
         ns_die_msg();
+        free(start);
         ns_data_free(&tr);
         ns_data_free(&te);
         ns_data_free(&va);
@@ -432,14 +534,35 @@ int ns_cmd_train(int argc, char **argv)
                 "netspace train: the net needs about %.0f MB to train at batch %d; this machine "
                 "has %.0f MB (use a smaller --batch)\n",
                 need / (1 << 20), bmax, have / (1 << 20));
+        free(start);
         ns_data_free(&tr);
         ns_data_free(&te);
         ns_data_free(&va);
         return 1;
     }
+    struct saver sv = {.path = save,
+                       .weights_only = weights_only,
+                       .final_epoch = stop_after ? (int)stop_after : r.epochs};
+    if (save) {
+        to.checkpoint_every = (int)every;
+        to.checkpoint_last = 1;
+        to.on_checkpoint = save_checkpoint;
+        to.ctx = &sv;
+    }
+    if (resume) {
+        to.resume = start;
+        to.resume_len = start_len;
+    } else if (load) {
+        to.init = start;
+        to.init_len = start_len;
+    }
+    to.stop_after = eval_only ? -1 : (int)stop_after;
+    if (!quiet && resume)
+        printf("resuming %s after epoch %d\n", resume, start_info.epoch);
     struct ns_train_result res;
     enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);
     ns_progress_end(&prog);
+    free(start);
     struct ns_complexity cx = {0};
     ns_complexity(&cfg, &cx);
     static const char *names[] = {"complete", "diverged", "stopped", "error"};
@@ -448,10 +571,19 @@ int ns_cmd_train(int argc, char **argv)
         fprintf(stderr, "netspace train: %s\n", res.reason);
     else if (st != NS_TRAIN_OK)
         fprintf(stderr, "netspace train: %s: %s\n", names[st], res.reason);
+    else if (!quiet && eval_only)
+        printf("evaluated: %s error %.2f%% (after epoch %d), %.1f s\n",
+               val > 0 ? "validation" : "test", res.test_err, res.epochs_done, res.seconds);
     else if (!quiet)
         printf("final: train error %.2f%%, %s error %.2f%% (best %.2f%%), %.1f s, %.0f img/s\n",
                res.train_err, val > 0 ? "validation" : "test", res.test_err, res.best_test_err,
                res.seconds, res.img_per_s);
+    if (save && st == NS_TRAIN_STOPPED && sv.saved > 0)
+        fprintf(stderr, "netspace train: %s holds epoch %d: continue with the same command and "
+                        "--resume %s\n", save, sv.saved, save);
+    else if (save && !quiet && st == NS_TRAIN_OK && sv.saved > 0)
+        printf("saved %s (%s, epoch %d)\n", save, weights_only ? "weights only" : "full checkpoint",
+               sv.saved);
     if (json)
         printf("{\"status\":\"%s\",\"epochs\":%d,\"train_loss\":%.6f,\"train_error\":%.4f,"
                "\"test_error\":%.4f,\"best_test_error\":%.4f,\"seconds\":%.3f,\"img_per_s\":%.1f,"

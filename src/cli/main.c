@@ -30,6 +30,7 @@ static const struct {
      "plot results with gnuplot: edf, param, curves, models, rs, fidelity, trend, effects"},
     {"compare", ns_cmd_compare, "compare two studies: KS statistic, medians, paired twins"},
     {"report", ns_cmd_report, "one static HTML page of a results db, readable offline"},
+    {"export", ns_cmd_export, "write a trial's kept weights from a results db to a file"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/pcg32.h"
+
 struct ns_net;
 
 #define NS_CKPT_VERSION 1
@@ -44,6 +46,28 @@ int ns_ckpt_save_weights(const struct ns_net *net, uint8_t **buf, size_t *len);
 int ns_ckpt_load_weights(struct ns_net *net, const uint8_t *buf, size_t len, const char *what);
 /* The weights-only checkpoint inside a full one (malloc'd). 0 or -1 (ns_err). */
 int ns_ckpt_strip(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len);
+
+/* The training state of a full checkpoint (TRST, OPTM; BEST is optional), for ns_train's
+ * resume and on_checkpoint. The optimizer moments and BN statistics are the net's. */
+struct ns_ckpt_state {
+    int epoch;             /* epochs done */
+    int optimizer;         /* 0 SGD, 1 AdamW (enum ns_optimizer) */
+    uint64_t recipe_hash;  /* ns_recipe_hash of the recipe */
+    int64_t adam_steps;    /* AdamW's step count */
+    struct ns_pcg32 rng[3]; /* shuffle, augmentation, dropout/drop-path streams */
+    double best_test_err;  /* lowest test error so far (the optional BEST section); NaN =
+                              unknown (not written) */
+};
+
+/* The full checkpoint of net with state st (malloc'd). 0 or -1 (ns_err). */
+int ns_ckpt_save_full(const struct ns_net *net, const struct ns_ckpt_state *st, uint8_t **buf,
+                      size_t *len);
+/* Load a full checkpoint into a net of the same config (parameters, BN statistics, the
+ * optimizer moments: an AdamW checkpoint needs ns_net_use_adamw first), fill *st. -1 with
+ * ns_err for a weights-only checkpoint or another config. The recipe hash is the caller's
+ * to check. */
+int ns_ckpt_load_full(struct ns_net *net, const uint8_t *buf, size_t len, const char *what,
+                      struct ns_ckpt_state *st);
 
 /* Whole files. Write: atomically (FILE.tmp, fsync, rename); read: the whole file, checked
  * with ns_ckpt_check. 0 or -1 with ns_err naming the file. */

@@ -3,6 +3,7 @@
  * first step. */
 #include "nn/train.h"
 
+#include "nn/checkpoint.h"
 #include "nn/net.h"
 #include "util/err.h"
 #include "util/timer.h"
@@ -70,6 +71,58 @@ int ns_recipe_check(const struct ns_recipe *r)
     if (!(r->agc >= 0 && r->agc <= 100))
         return ns_err("agc: %g is not in [0, 100] (0 = off)", r->agc);
     return 0;
+}
+
+/* FNV-1a over an explicit little-endian serialization of the fields, so the hash is the
+ * same on every host (it is stored in checkpoints). */
+static void h_u64(uint64_t *h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        *h ^= (uint8_t)(v >> (8 * i));
+        *h *= 0x100000001b3ULL;
+    }
+}
+
+static void h_f64(uint64_t *h, double d)
+{
+    uint64_t u;
+    if (d == 0)
+        d = 0; /* -0.0 and 0.0 train alike */
+    memcpy(&u, &d, 8);
+    h_u64(h, u);
+}
+
+uint64_t ns_recipe_hash(const struct ns_recipe *r)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h_u64(&h, 1); /* the version of this list: bump it when a field is added */
+    h_u64(&h, (uint64_t)r->optimizer);
+    if (r->optimizer == NS_OPT_ADAMW) {
+        h_f64(&h, r->beta1);
+        h_f64(&h, r->beta2);
+    } else {
+        h_f64(&h, r->momentum);
+        h_u64(&h, (uint64_t)r->nesterov);
+    }
+    h_u64(&h, (uint64_t)r->epochs);
+    h_u64(&h, (uint64_t)r->batch);
+    h_f64(&h, r->lr);
+    h_f64(&h, r->wd);
+    h_f64(&h, r->warmup_epochs);
+    h_f64(&h, r->warmup_factor);
+    h_u64(&h, (uint64_t)r->crop_pad);
+    h_u64(&h, (uint64_t)r->flip);
+    h_f64(&h, r->rotate);
+    h_f64(&h, r->zoom);
+    h_f64(&h, r->rrc_scale);
+    h_f64(&h, r->dropout);
+    h_f64(&h, r->drop_path);
+    h_u64(&h, (uint64_t)r->zero_init_last_bn);
+    h_u64(&h, r->seed);
+    h_u64(&h, (uint64_t)r->threads);
+    h_f64(&h, r->agc);
+    /* not eval_batch: it changes no weight */
+    return h;
 }
 
 /* Learning rate at step t of total: cosine from lr to 0, times a linear warmup factor. */
@@ -152,6 +205,78 @@ static int check_data(const struct ns_config *cfg, const struct ns_dataset *d, c
     return 0;
 }
 
+static int check_ckpt_opts(const struct ns_train_opts *o, const struct ns_recipe *r)
+{
+    if (o->stop_after < -1 || o->stop_after > r->epochs)
+        return ns_err("stop_after: %d is not in -1..%d (the recipe's epochs; 0 = all, -1 = "
+                      "evaluate only)",
+                      o->stop_after, r->epochs);
+    if (o->resume && o->init)
+        return ns_err("resume and init exclude each other: a resume continues a run with its "
+                      "optimizer state, init starts a new run from weights");
+    if (o->checkpoint_every < 0)
+        return ns_err("checkpoint_every: %d is not >= 0", o->checkpoint_every);
+    if ((o->checkpoint_every > 0 || o->checkpoint_last) && !o->on_checkpoint)
+        return ns_err("checkpoint_every/checkpoint_last need an on_checkpoint callback");
+    return 0;
+}
+
+/* Continue from a full checkpoint: its weights, BN statistics, optimizer moments and RNG
+ * streams; the recipe (hence the LR schedule, the seed and the thread count) must be the
+ * one it was trained with, or the run would not be the uninterrupted one. Returns the
+ * epochs it had done, or -1 with ns_err. */
+static int resume_from(struct ns_net *net, const struct ns_train_opts *o, const struct ns_recipe *r,
+                       struct ns_pcg32 rng[3], double *best)
+{
+    struct ns_ckpt_state cs;
+    if (ns_ckpt_load_full(net, o->resume, o->resume_len, "resume checkpoint", &cs))
+        return -1;
+    static const char *opt_names[] = {"sgd", "adamw"};
+    if (cs.optimizer != (int)r->optimizer)
+        return ns_err("resume checkpoint: trained with %s, the recipe says %s",
+                      opt_names[cs.optimizer], opt_names[r->optimizer]);
+    uint64_t h = ns_recipe_hash(r);
+    if (cs.recipe_hash != h)
+        return ns_err("resume checkpoint: trained with another recipe (recipe hash %016llx, "
+                      "this recipe's %016llx): a resume needs the same epochs, batch, lr, "
+                      "schedule, augmentation, seed and threads",
+                      (unsigned long long)cs.recipe_hash, (unsigned long long)h);
+    if (cs.epoch < 0 || cs.epoch > r->epochs)
+        return ns_err("resume checkpoint: epoch %d is not in 0..%d", cs.epoch, r->epochs);
+    if (o->stop_after > 0 && cs.epoch > o->stop_after)
+        return ns_err("stop_after: %d is before the resume checkpoint's epoch %d", o->stop_after,
+                      cs.epoch);
+    memcpy(rng, cs.rng, sizeof cs.rng);
+    if (!isnan(cs.best_test_err))
+        *best = cs.best_test_err;
+    return cs.epoch;
+}
+
+/* Hand the full checkpoint after epoch e to the caller. 0, or -1 with ns_err. */
+static int emit_checkpoint(const struct ns_net *net, const struct ns_train_opts *o,
+                           const struct ns_recipe *r, int e, const struct ns_pcg32 rng[3],
+                           double best)
+{
+    struct ns_ckpt_state cs = {.epoch = e,
+                               .optimizer = (int)r->optimizer,
+                               .recipe_hash = ns_recipe_hash(r),
+                               .adam_steps = net->adam_steps,
+                               .best_test_err = best};
+    memcpy(cs.rng, rng, sizeof cs.rng);
+    uint8_t *buf;
+    size_t len;
+    if (ns_ckpt_save_full(net, &cs, &buf, &len))
+        return -1;
+    ns_err_clear();
+    int rc = o->on_checkpoint(o->ctx, e, buf, len);
+    free(buf);
+    if (!rc)
+        return 0;
+    char why[200];
+    snprintf(why, sizeof why, "%s", ns_errmsg());
+    return ns_err("the checkpoint callback failed after epoch %d%s%s", e, *why ? ": " : "", why);
+}
+
 enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_dataset *train,
                               const struct ns_dataset *test, const struct ns_recipe *r,
                               const struct ns_train_opts *opts, struct ns_train_result *res)
@@ -168,6 +293,8 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     if (steps < 1)
         return fail(res, NS_TRAIN_ERROR, "batch %d is larger than the training set (%d images)",
                     r->batch, train->n);
+    if (check_ckpt_opts(opts, r))
+        return fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
 
     double t_start = ns_now(), train_time = 0;
     /* evaluating at the training batch keeps one arena size for both */
@@ -190,6 +317,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     int32_t *y = malloc(sizeof(int32_t) * bmax);
     uint32_t *perm = malloc(sizeof(uint32_t) * (size_t)(train->n > bmax ? train->n : bmax));
     enum ns_train_status st = NS_TRAIN_OK;
+    int first = 1, last = 0; /* the epochs this call trains */
     if (!pool || !net || !x || !stage || !dlogits || !y || !perm) {
         st = fail(res, NS_TRAIN_ERROR, "%s", pool && net ? "out of memory" : ns_errmsg());
         goto done;
@@ -202,10 +330,40 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     ns_net_init(net, r->seed);
     ns_flush_denormals();
 
-    struct ns_pcg32 rng_shuffle, rng_aug, rng_drop;
-    ns_pcg32_seed(&rng_shuffle, r->seed, 0x5u);
-    ns_pcg32_seed(&rng_aug, r->seed, 0xa0u);
-    ns_pcg32_seed(&rng_drop, r->seed, 0xd0u);
+    /* shuffle, augmentation, dropout/drop path: what a checkpoint keeps */
+    struct ns_pcg32 rng[3];
+    ns_pcg32_seed(&rng[0], r->seed, 0x5u);
+    ns_pcg32_seed(&rng[1], r->seed, 0xa0u);
+    ns_pcg32_seed(&rng[2], r->seed, 0xd0u);
+    struct ns_pcg32 *rng_shuffle = &rng[0], *rng_aug = &rng[1], *rng_drop = &rng[2];
+    last = opts->stop_after > 0 ? opts->stop_after : r->epochs;
+    if (opts->stop_after == -1)
+        last = 0;
+    if (opts->init && ns_ckpt_load_weights(net, opts->init, opts->init_len, "init checkpoint")) {
+        st = fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
+        goto done;
+    }
+    if (opts->resume) {
+        int done_before = resume_from(net, opts, r, rng, &res->best_test_err);
+        if (done_before < 0) {
+            st = fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
+            goto done;
+        }
+        first = done_before + 1;
+        res->epochs_done = done_before;
+        if (opts->stop_after == -1)
+            last = done_before;
+    }
+    if (first > last) { /* nothing to train: evaluate the weights as they are */
+        double t_eval = ns_now();
+        res->test_err = evaluate(net, test, &in_test, eval_batch, x, y, perm);
+        if (res->test_err < res->best_test_err || !opts->resume)
+            res->best_test_err = res->test_err;
+        if (opts->progress)
+            ns_progress_show(opts->progress, 1, "evaluated after epoch %d: test err %.2f%%  %.1fs",
+                             res->epochs_done, res->test_err, ns_now() - t_eval);
+        goto done;
+    }
     struct ns_augment aug = {.crop_pad = r->crop_pad,
                              .flip = r->flip,
                              .rotate = (float)r->rotate,
@@ -214,11 +372,11 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     long total = steps * r->epochs;
     long warm = (long)(r->warmup_epochs * steps);
 
-    for (int e = 1; e <= r->epochs; e++) {
+    for (int e = first; e <= last; e++) {
         double t_epoch = ns_now();
         for (uint32_t i = 0; i < (uint32_t)train->n; i++)
             perm[i] = i;
-        ns_pcg32_shuffle(&rng_shuffle, perm, (uint32_t)train->n);
+        ns_pcg32_shuffle(rng_shuffle, perm, (uint32_t)train->n);
         double loss_sum = 0;
         long wrong = 0;
         for (long s = 0; s < steps; s++) {
@@ -227,9 +385,9 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
                 goto done;
             }
             long t = (e - 1) * steps + s;
-            make_batch(pool, &in_train, train, perm + s * r->batch, r->batch, &aug, &rng_aug, x, y);
+            make_batch(pool, &in_train, train, perm + s * r->batch, r->batch, &aug, rng_aug, x, y);
             ns_net_zero_grad(net);
-            const float *logits = ns_net_forward(net, r->batch, x, 1, &rng_drop);
+            const float *logits = ns_net_forward(net, r->batch, x, 1, rng_drop);
             int bad = 0;
             double loss = ns_softmax_xent(r->batch, cfg->classes, logits, y, dlogits, &bad);
             if (!isfinite(loss)) {
@@ -276,14 +434,23 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
             ns_progress_show(opts->progress, 1,
                              "epoch %d/%d  loss %.4f  train err %.2f%%  test err %.2f%%  %.0f img/s  %.1fs",
                              e, r->epochs, m.train_loss, m.train_err, m.test_err, m.img_per_s, m.seconds);
-        if (opts->on_epoch && opts->on_epoch(opts->ctx, &m) != 0 && e < r->epochs) {
+        int stop = opts->on_epoch && opts->on_epoch(opts->ctx, &m) != 0 && e < last;
+        /* the epoch is complete: its checkpoint is valid even when the callback stops here */
+        if (((opts->checkpoint_every > 0 && e % opts->checkpoint_every == 0) ||
+             (opts->checkpoint_last && e == last)) &&
+            emit_checkpoint(net, opts, r, e, rng, res->best_test_err)) {
+            st = fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
+            goto done;
+        }
+        if (stop) {
             st = fail(res, NS_TRAIN_STOPPED, "stopped after epoch %d", e);
             goto done;
         }
     }
 done:
     res->seconds = ns_now() - t_start;
-    res->img_per_s = train_time > 0 ? (double)res->epochs_done * steps * r->batch / train_time : 0;
+    res->img_per_s =
+        train_time > 0 ? (double)(res->epochs_done - first + 1) * steps * r->batch / train_time : 0;
     res->status = st;
     ns_net_free(net);
     ns_pool_free(pool);

@@ -708,7 +708,7 @@ int ns_coord_run_local(struct ns_coord *c)
             train_isolated(c, &data, &r, t, &l, &res);
         else
             ns_train(&cfg, &train, &eval, &r,
-                     &(struct ns_train_opts){local_epoch, &l, NULL, &ns_search_signal}, &res);
+                     &(struct ns_train_opts){.on_epoch = local_epoch, .ctx = &l, .stop = &ns_search_signal}, &res);
         if (l.failed || trial_result(c, t, 0, &res, res.img_per_s) < 0 || flush(c) < 0) {
             status = NS_SEARCH_ERROR;
             break;

@@ -371,7 +371,7 @@ int ns_search_trial_child(int argc, char **argv)
                 rl.rlim_cur = rl.rlim_max = (rlim_t)j.limits.memory_mb << 20;
                 setrlimit(RLIMIT_DATA, &rl);
             }
-            struct ns_train_opts o = {child_epoch, NULL, NULL, &child_stop};
+            struct ns_train_opts o = {.on_epoch = child_epoch, .stop = &child_stop};
             ns_train(&cfg, &train, &eval, &j.recipe, &o, &res);
             if (res.status == NS_TRAIN_ERROR && j.limits.memory_mb > 0 &&
                 strstr(res.reason, "out of memory")) {

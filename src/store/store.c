@@ -91,7 +91,7 @@ static const char *const state_names[NS_DB_NSTATES] = {"waiting", "running", "co
 #define SQL_PARAM(name) "  " #name " NUMERIC,\n"
 static const char schema_sql[] =
     "CREATE TABLE netspace_version(schema_version INTEGER NOT NULL);\n"
-    "INSERT INTO netspace_version VALUES(2);\n"
+    "INSERT INTO netspace_version VALUES(3);\n"
     "CREATE TABLE studies(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  name TEXT NOT NULL UNIQUE,\n"
@@ -117,6 +117,16 @@ static const char schema_sql[] =
                  "CREATE INDEX trials_flops ON trials(study_id, flops);\n"
                  "CREATE INDEX trials_params ON trials(study_id, params);\n"
                  "CREATE INDEX trials_hash ON trials(study_id, config_hash);\n";
+
+/* Kept weights and checkpoints (issue #15; blobs.c): schema 3, created in new files and added
+ * to older ones by a writer (IF NOT EXISTS); readers do without them. */
+static const char blobs_sql[] =
+    "CREATE TABLE IF NOT EXISTS weights(study_id INTEGER NOT NULL, trial INTEGER NOT NULL,\n"
+    "  epoch INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(study_id, trial),\n"
+    "  FOREIGN KEY(study_id, trial) REFERENCES trials(study_id, trial));\n"
+    "CREATE TABLE IF NOT EXISTS checkpoints(study_id INTEGER NOT NULL, trial INTEGER NOT NULL,\n"
+    "  epoch INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(study_id, trial),\n"
+    "  FOREIGN KEY(study_id, trial) REFERENCES trials(study_id, trial));\n";
 
 /* The writer's statements, prepared once and reused (inserting 100k trials one prepare each
  * would cost more than the inserts). */
@@ -353,7 +363,8 @@ static int create_schema(struct ns_db *db)
         exec(db, "ROLLBACK", "rollback");
         return open_failure(db);
     }
-    if (n == 0 && exec(db, schema_sql, "create schema") < 0) {
+    if (n == 0 && (exec(db, schema_sql, "create schema") < 0 ||
+                   exec(db, blobs_sql, "create schema") < 0)) {
         exec(db, "ROLLBACK", "rollback");
         return -1;
     }
@@ -409,7 +420,7 @@ static int read_columns(struct ns_db *db)
  * attempts and the parameters of stages 5 to 8), and studies.data_fingerprint. */
 static int migrate(struct ns_db *db)
 {
-    if (read_columns(db) < 0)
+    if (read_columns(db) < 0 || exec(db, blobs_sql, "add the weights tables") < 0)
         return -1;
     int missing = db->version < NS_DB_SCHEMA_VERSION;
     for (int i = 0; i < N_TRIAL_COLS; i++)
@@ -431,6 +442,9 @@ static int migrate(struct ns_db *db)
                   "ALTER TABLE studies ADD COLUMN data_fingerprint TEXT; "
                   "UPDATE netspace_version SET schema_version = 2",
                   "migrate to schema version 2");
+    if (rc == 0 && db->version < 3)
+        rc = exec(db, "UPDATE netspace_version SET schema_version = 3",
+                  "migrate to schema version 3");
     if (rc < 0) {
         exec(db, "ROLLBACK", "rollback");
         return -1;

@@ -51,6 +51,9 @@
  *   read either; the trial columns are one table in store.c)
  *   epochs(study_id, trial, epoch, train_loss, train_error, test_error, seconds;
  *          PRIMARY KEY(study_id, trial, epoch))
+ *   weights(study_id, trial, epoch, bytes; PRIMARY KEY(study_id, trial)),
+ *   checkpoints(study_id, trial, epoch, bytes; PRIMARY KEY(study_id, trial))
+ *   (version 3 added weights and checkpoints: blobs.c, at the end of this file)
  */
 #ifndef NS_STORE_H
 #define NS_STORE_H
@@ -58,7 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_DB_SCHEMA_VERSION 2
+#define NS_DB_SCHEMA_VERSION 3
 
 /* ns_db_open() flags. NS_DB_RO alone opens read-only (SQLITE_OPEN_READONLY and
  * PRAGMA query_only, no ATTACH): nothing done through that handle can modify the file. */
@@ -359,5 +362,36 @@ void *ns_db_sqlite(struct ns_db *db);
 
 /* Report an SQLite failure on db: ns_err("FILE: WHAT: <sqlite message>"); returns -1. */
 int ns_db_sqlerr(struct ns_db *db, const char *what);
+
+/* ---------------------------------------------------------------------------------------
+ * Weights and checkpoints (blobs.c, schema 3): the bytes of checkpoints (nn/checkpoint.h)
+ * kept in the db, so that a search's best models and its paused trials are not files on the
+ * workers' nodes. The store keeps the bytes as given (it does not parse them: the callers
+ * check them with ns_ckpt_check). One row per trial in each table; a put replaces it.
+ * A db of schema 2 opened read-only has neither table: the getters find nothing there. */
+
+/* A trial's kept weights (a weights-only checkpoint) taken after `epoch`. 0 or -1 (ns_err:
+ * no such trial, read-only, SQLite's error). */
+int ns_db_put_weights(struct ns_db *db, int64_t study, int idx, int epoch, const uint8_t *buf,
+                      size_t len);
+/* 1 with *buf (malloc'd), *len and *epoch (may be NULL) when the trial has kept weights, 0
+ * when not, -1 with ns_err. */
+int ns_db_get_weights(struct ns_db *db, int64_t study, int idx, uint8_t **buf, size_t *len,
+                      int *epoch);
+/* The trials of a study with kept weights, by index (*idx malloc'd, NULL when *n == 0). */
+int ns_db_weights_trials(struct ns_db *db, int64_t study, int **idx, int *n);
+/* Keep the weights of the `keep` best trials of the study (lowest test_error of those with
+ * kept weights, ties by index; trials without an error last) and delete the others. Returns
+ * the number deleted, or -1. */
+int ns_db_prune_weights(struct ns_db *db, int64_t study, int keep);
+
+/* A trial's last full checkpoint (to resume a preempted trial, or to continue a promoted one
+ * in a multi-fidelity search), taken after `epoch`. Same conventions as the weights. */
+int ns_db_put_checkpoint(struct ns_db *db, int64_t study, int idx, int epoch, const uint8_t *buf,
+                         size_t len);
+int ns_db_get_checkpoint(struct ns_db *db, int64_t study, int idx, uint8_t **buf, size_t *len,
+                         int *epoch);
+/* Delete a trial's checkpoint (none is fine). 0 or -1. */
+int ns_db_drop_checkpoint(struct ns_db *db, int64_t study, int idx);
 
 #endif

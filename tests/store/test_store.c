@@ -173,12 +173,12 @@ static void newer_schema_version_is_refused(void **state)
     struct scratch *s = *state;
     int64_t id;
     ns_db_close(new_db(s->db, &id));
-    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 3");
+    raw_sql(s->db, "UPDATE netspace_version SET schema_version = 4");
     assert_null(ns_db_open(s->db, NS_DB_RW));
     assert_err_contains(s->db);
-    assert_err_contains("schema version 3 is newer");
+    assert_err_contains("schema version 4 is newer");
     assert_null(ns_db_open(s->db, NS_DB_RO));
-    assert_err_contains("schema version 3 is newer");
+    assert_err_contains("schema version 4 is newer");
     raw_sql(s->db, "INSERT INTO netspace_version VALUES (1)");
     assert_null(ns_db_open(s->db, NS_DB_RO));
     assert_err_contains("malformed netspace_version");
@@ -732,7 +732,8 @@ static void version_1_db_is_read_and_migrated(void **state)
     ns_db_close(db);
     db = ns_db_open(s->db, NS_DB_RW);
     assert_non_null(db);
-    assert_int_equal(count_rows(db, "SELECT schema_version FROM netspace_version"), 2);
+    assert_int_equal(count_rows(db, "SELECT schema_version FROM netspace_version"),
+                     NS_DB_SCHEMA_VERSION);
     assert_int_equal(ns_db_trial_start(db, id, 0, 1, NULL), 0);
     assert_int_equal(count_rows(db, "SELECT attempts FROM trials"), 1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_table_info('trials') WHERE name "
