@@ -495,6 +495,8 @@ def floats(payload, what, path):
     (n,) = struct.unpack_from("<Q", payload, 0)
     if 8 + 4 * n != len(payload):
         die(f"{path}: {what}: {n} floats announced, {(len(payload) - 8) // 4} present")
+    if n == 0:
+        return torch.zeros(0)
     return torch.frombuffer(bytearray(payload[8:]), dtype=torch.float32)  # little-endian host
 
 
@@ -698,9 +700,11 @@ def main():
     finally:
         if tmp:
             os.unlink(tmp.name)
-    if secs and args.config:
-        mine = json.dumps({k: graph[k] for k in json.loads(secs["CONF"])}, sort_keys=True)
-        if json.loads(mine) != json.loads(secs["CONF"]):
+    if secs and args.config:  # the --json object is the canonical config plus these
+        extra = ("widths", "depths", "group_widths", "flops", "params", "acts", "hash",
+                 "train_memory", "form", "layers", "param_tensors")
+        mine = {k: v for k, v in graph.items() if k not in extra}
+        if mine != json.loads(secs["CONF"]):
             die(f"{args.weights}: its config is not {args.config}'s")
     net = Net(graph)
     bad = check_params(net, graph)
