@@ -147,85 +147,85 @@ static json_t *layer_json(const struct ns_graph *g, int id)
                      (double)l->alpha, "flops", cx.flops, "params", cx.params);
 }
 
-/* The shape of parameter p of layer l (input layer in), channels last as the net stores it:
- * conv weights (kh, kw, cin/groups, cout), linear ones (cin, cout), the position embedding
- * (tokens, c), vectors (c). Returns the number of dimensions. */
-static int param_shape(const struct ns_param *p, const struct ns_layer *l,
-                       const struct ns_layer *in, long long shape[4])
+/* The parameter tensors of layer l (input layer in) in the order ns_net_build adds them
+ * (src/nn/net.c, the checkpoint's PTAB order): kind and shape, channels last as the net
+ * stores them: conv weights (kh, kw, cin/groups, cout), linear ones (cin, cout), the
+ * position embedding (tokens, c), vectors (c). Returns the number of tensors (at most 3). */
+struct param_tensor {
+    enum ns_param_kind kind;
+    int dims;
+    long long shape[4];
+};
+
+static int layer_param_tensors(const struct ns_layer *l, const struct ns_layer *in,
+                               struct param_tensor *p)
 {
-    switch (p->kind) {
-    case NS_P_CONV_W:
-    case NS_P_WS_W:
-        if (l->kind == NS_L_LINEAR) { /* SE's linear layers are conv-initialized */
-            shape[0] = in->c;
-            shape[1] = l->c;
-            return 2;
-        }
-        shape[0] = l->k;
-        shape[1] = ns_layer_kw(l);
-        shape[2] = in->c / l->groups;
-        shape[3] = l->c;
-        return 4;
-    case NS_P_FC_W:
-        shape[0] = in->c;
-        shape[1] = l->c;
-        return 2;
-    case NS_P_POS:
-        shape[0] = l->h;
-        shape[1] = l->c;
-        return 2;
+    int n = 0;
+    switch (l->kind) {
+    case NS_L_CONV:
+    case NS_L_WSCONV:
+        p[n++] = (struct param_tensor){l->kind == NS_L_CONV ? NS_P_CONV_W : NS_P_WS_W, 4,
+                                       {l->k, ns_layer_kw(l), in->c / l->groups, l->c}};
+        if (l->kind == NS_L_WSCONV)
+            p[n++] = (struct param_tensor){NS_P_WS_GAIN, 1, {l->c}};
+        if (l->bias)
+            p[n++] = (struct param_tensor){NS_P_BIAS, 1, {l->c}};
+        break;
+    case NS_L_LINEAR: /* SE's linear layers are conv-initialized: conv weights */
+        p[n++] = (struct param_tensor){l->classifier ? NS_P_FC_W : NS_P_CONV_W, 2, {in->c, l->c}};
+        p[n++] = (struct param_tensor){NS_P_BIAS, 1, {l->c}};
+        break;
+    case NS_L_BN:
+    case NS_L_LN:
+        p[n++] = (struct param_tensor){l->kind == NS_L_BN ? NS_P_BN_GAMMA : NS_P_LN_GAMMA, 1,
+                                       {l->c}};
+        p[n++] = (struct param_tensor){l->kind == NS_L_BN ? NS_P_BN_BETA : NS_P_LN_BETA, 1,
+                                       {l->c}};
+        break;
+    case NS_L_TOKENS:
+        p[n++] = (struct param_tensor){NS_P_CLS, 1, {l->c}};
+        p[n++] = (struct param_tensor){NS_P_POS, 2, {l->h, l->c}};
+        break;
     default:
-        shape[0] = l->c;
-        return 1;
+        break;
     }
+    return n;
 }
 
-static int cmp_int(const void *a, const void *b)
+/* Every layer's parameter tensors, in the net's order. Computed from the graph without
+ * building the net (a ViT-B's would take a GB); each layer's sizes are checked against its
+ * parameter count (ns_layer_params), and bench/torch_net.py checks them against a
+ * checkpoint's own table when it loads one. NULL with ns_err. */
+static json_t *param_tensors_json(const struct ns_graph *g)
 {
-    return *(const int *)a - *(const int *)b;
-}
-
-/* The net's parameter tensors in its order (ns_net_build's table, the checkpoint's PTAB):
- * kind, layer and shape of each. Built from a batch-1 net so the order is the trainer's own,
- * not a second copy of it. NULL with ns_err. */
-static json_t *param_tensors_json(const struct ns_config *c, const struct ns_graph *g)
-{
-    struct ns_net *net = ns_net_build(c, 1, 0, 0, NULL);
-    if (!net)
-        return NULL;
     json_t *a = json_array();
-    int next = 0;
-    for (int i = 0; i < net->n_nodes && a; i++) {
-        const struct ns_node *nd = &net->nodes[i];
-        int ids[3] = {nd->w, nd->gain, nd->b}, n = 0;
-        for (int k = 0; k < 3; k++)
-            if (ids[k] >= 0)
-                ids[n++] = ids[k];
-        qsort(ids, (size_t)n, sizeof *ids, cmp_int);
-        const struct ns_layer *l = &g->layer[nd->out], *in = &g->layer[nd->in[0]];
+    int index = 0;
+    for (int i = 1; i < g->n && a; i++) {
+        const struct ns_layer *l = &g->layer[i];
+        struct param_tensor p[3];
+        int n = layer_param_tensors(l, &g->layer[l->in[0]], p);
+        double total = 0;
         for (int k = 0; k < n; k++) {
-            const struct ns_param *p = &net->params[ids[k]];
-            long long shape[4], len = 1;
-            int dims = param_shape(p, l, in, shape);
+            long long len = 1;
             json_t *js = json_array();
-            for (int d = 0; d < dims; d++) {
-                len *= shape[d];
-                json_array_append_new(js, json_integer(shape[d]));
+            for (int d = 0; d < p[k].dims; d++) {
+                len *= p[k].shape[d];
+                json_array_append_new(js, json_integer(p[k].shape[d]));
             }
-            if (ids[k] != next++ || (size_t)len != p->len) {
-                json_decref(js);
-                json_decref(a);
-                a = NULL;
-                ns_err("layer %d: parameter %d (%s) does not match the layer graph", nd->out,
-                       ids[k], param_kind_name(p->kind));
-                break;
-            }
-            json_array_append_new(a, json_pack("{s:i, s:s, s:i, s:o, s:I}", "index", ids[k],
-                                               "kind", param_kind_name(p->kind), "layer",
-                                               nd->out, "shape", js, "len", (json_int_t)len));
+            total += (double)len;
+            json_array_append_new(a, json_pack("{s:i, s:s, s:i, s:o, s:I}", "index", index++,
+                                               "kind", param_kind_name(p[k].kind), "layer", i,
+                                               "shape", js, "len", (json_int_t)len));
+        }
+        if (total != ns_layer_params(g, i)) {
+            json_decref(a);
+            ns_err("layer %d (%s): parameter tensors of %.0f floats, %.0f parameters", i,
+                   ns_layer_kind_name(l->kind), total, ns_layer_params(g, i));
+            return NULL;
         }
     }
-    ns_net_free(net);
+    if (!a)
+        ns_err("out of memory");
     return a;
 }
 
@@ -248,7 +248,7 @@ static json_t *layers_json(const struct ns_config *c, const struct ns_complexity
     }
     json_object_set_new(j, "layers", ls);
     if (!deploy) {
-        json_t *p = param_tensors_json(c, g);
+        json_t *p = param_tensors_json(g);
         if (!p) {
             json_decref(j);
             return NULL;
