@@ -19,6 +19,7 @@
 #   --eval              test error on the Fashion-MNIST test set (eval mode, batch 128),
 #                       printed as test_error=...; --test-limit N: the first N images;
 #                       --normalize: per-channel train mean/std as `netspace train --normalize`
+#                       (--train-limit N: of the first N training images, as netspace's)
 #   --logits FILE       with --eval: also write the logits (float32, n x classes) to FILE
 #   --bench T STEPS     T threads: STEPS timed SGD steps (momentum 0.9, weight decay 5e-4, lr
 #                       0.1, no Nesterov, as `netspace bench`) at batch 128 after 5 warm-up
@@ -574,6 +575,8 @@ def norm_stats(x_train, normalize):
 
 def cmd_eval(net, args):
     xtr, _ = fashion(args.data_dir, "train")
+    if args.train_limit:
+        xtr = xtr[:args.train_limit]
     xte, yte = fashion(args.data_dir, "test")
     if args.test_limit:
         xte, yte = xte[:args.test_limit], yte[:args.test_limit]
@@ -667,6 +670,7 @@ def main():
     ap.add_argument("--logits")
     ap.add_argument("--test-limit", type=int, default=0)
     ap.add_argument("--normalize", action="store_true")
+    ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--bench", nargs=2, type=int, metavar=("THREADS", "STEPS"))
     ap.add_argument("--data-dir", default=DATA_DIR)
     ap.add_argument("--seed", type=int, default=0)
