@@ -19,6 +19,7 @@ py=${PYTHON:-/usr/bin/python3}
 bench_need "$ns" "$py"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/runs"
 echo "netspace: $("$ns" --version | head -n 1)   torch: $("$py" -c 'import torch; print(torch.__version__)')"
 bench_machine
 echo "command: bench/compare_families.sh $ns $rounds $threads $names (STEPS=$steps)"
@@ -40,7 +41,11 @@ for n in $names; do
   done
   nt=$(bench_median < "$tmp/nt"); ni=$(bench_median < "$tmp/ni")
   tt=$(bench_median < "$tmp/tt"); ti=$(bench_median < "$tmp/ti")
+  echo "  $n: netspace $(tr '\n' ' ' < "$tmp/nt")| PyTorch $(tr '\n' ' ' < "$tmp/tt")" >> "$tmp/runs"
   printf '| %s | %.2fM | %.0f | %.0f | %s | %.0f | %.0f | %s |\n' "$n" \
     "$(awk -v f="$flops" 'BEGIN{print f/1e6}')" "$nt" "$tt" "$(bench_ratio "$nt" "$tt")" \
     "$ni" "$ti" "$(bench_ratio "$ni" "$ti")"
 done
+echo
+echo "training runs (img/s, in order):"
+cat "$tmp/runs"
