@@ -21,10 +21,11 @@
 #                       --normalize: per-channel train mean/std as `netspace train --normalize`
 #                       (--train-limit N: of the first N training images, as netspace's)
 #   --logits FILE       with --eval: also write the logits (float32, n x classes) to FILE
-#   --bench T STEPS     T threads: STEPS timed SGD steps (momentum 0.9, weight decay 5e-4, lr
-#                       0.1, no Nesterov, as `netspace bench`) at batch 128 after 5 warm-up
-#                       steps, then eval-mode inference over 10,000 images at batch 128;
-#                       prints train_img_per_s=... and infer_img_per_s=...
+#   --bench T STEPS     on T threads, STEPS timed SGD steps (momentum 0.9, weight decay 5e-4,
+#                       lr 0.1, no Nesterov, as `netspace bench`) at batch 128 after 5
+#                       warm-up steps, then eval-mode inference over 10,000 images at batch
+#                       128; Fashion-MNIST, or synthetic images when the net takes another
+#                       shape (as netspace bench); prints train_img_per_s=... infer_img_per_s=...
 #   --data-dir DIR      the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
 #   --seed N            torch seed of the initialization (default 0)
 import argparse
@@ -573,6 +574,13 @@ def norm_stats(x_train, normalize):
 
 # ---- commands -----------------------------------------------------------------------------
 
+def need_fashion(graph, what):
+    h, w, c = graph["layers"][0]["shape"]
+    if (h, w, c, graph["classes"]) != (28, 28, 1, 10):
+        die(f"{what} runs on Fashion-MNIST (1x28x28, 10 classes); this net takes {c}x{h}x{w} "
+            f"with {graph['classes']} classes")
+
+
 def cmd_eval(net, args):
     xtr, _ = fashion(args.data_dir, "train")
     if args.train_limit:
@@ -593,9 +601,15 @@ def cmd_eval(net, args):
     print(f"test_error={wrong / len(xte):.6f} wrong={wrong} n={len(xte)}")
 
 
-def cmd_bench(net, threads, steps, args):
+def cmd_bench(net, graph, threads, steps, args):
     torch.set_num_threads(threads)
-    x, y = fashion(args.data_dir, "train")
+    h, w, c = graph["layers"][0]["shape"]
+    if (h, w, c, graph["classes"]) == (28, 28, 1, 10):
+        x, y = fashion(args.data_dir, "train")
+    else:  # as netspace bench: synthetic images of the net's shape (speed ignores pixels)
+        g = torch.Generator().manual_seed(1)
+        x = torch.randint(0, 256, (10000, c, h, w), generator=g, dtype=torch.uint8)
+        y = torch.randint(0, graph["classes"], (10000,), generator=g)
     x = x.float().div(255)
     B = 128
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
@@ -720,9 +734,10 @@ def main():
     if args.check:
         rc = cmd_check(net, graph)
     if args.eval:
+        need_fashion(graph, "--eval")
         cmd_eval(net, args)
     if args.bench:
-        cmd_bench(net, args.bench[0], args.bench[1], args)
+        cmd_bench(net, graph, args.bench[0], args.bench[1], args)
     sys.exit(rc)
 
 
