@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every block family side by side with its PyTorch twin: for each net of spaces/bench/
+# Every block family side by side with its PyTorch twin: for each net of bench/nets/
 # (`netspace bench --list`), ROUNDS interleaved runs of `netspace bench --net NAME --json`
-# and `bench/torch_net.py spaces/bench/NAME.json --bench THREADS STEPS`, then a markdown
+# and `bench/torch_net.py bench/nets/NAME.json --bench THREADS STEPS`, then a markdown
 # table of the medians and their ratios (netspace / PyTorch), training and inference.
 # Usage: bench/compare_families.sh [NETSPACE] [ROUNDS] [THREADS] [NAME...]
 #   e.g. bench/compare_families.sh build/release/netspace 3 1
@@ -27,7 +27,7 @@ echo
 echo "| net | flops | netspace train img/s | PyTorch train img/s | train ratio | netspace infer img/s | PyTorch infer img/s | infer ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for n in $names; do
-  cfg=$here/../spaces/bench/$n.json
+  cfg=$here/nets/$n.json
   [ -f "$cfg" ] || { echo "compare_families: no $cfg" >&2; exit 2; }
   : > "$tmp/nt"; : > "$tmp/ni"; : > "$tmp/tt"; : > "$tmp/ti"
   for r in $(seq "$rounds"); do

@@ -22,7 +22,7 @@
 #include <string.h>
 
 /* One representative config per block family at benchmark size for 1x28x28 Fashion-MNIST
- * (1-8 M flops; cifar stems, the ViT a 4x4 patchify stem). spaces/bench/NAME.json holds the
+ * (1-8 M flops; cifar stems, the ViT a 4x4 patchify stem). bench/nets/NAME.json holds the
  * same configs for bench/torch_net.py (tests/cli/test_bench_net.sh checks they agree). */
 static const struct bench_net {
     const char *name, *what, *json;
@@ -109,7 +109,7 @@ static void help(void)
          "convolutions, 10,000 images (--infer) at the training batch size. Fashion-MNIST\n"
          "images, or synthetic ones of the net's input shape. Compare with\n"
          "../shared/reference/torch_bench.py THREADS STEPS (the benchmark net) or\n"
-         "bench/torch_net.py spaces/bench/NAME.json --bench THREADS STEPS (any net), run in\n"
+         "bench/torch_net.py bench/nets/NAME.json --bench THREADS STEPS (any net), run in\n"
          "the same sitting: bench/compare_torch.sh, bench/compare_families.sh.\n"
          "\n"
          "  --net NAME      bench (the standard benchmark net, the default) or one block\n"

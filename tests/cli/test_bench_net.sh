@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # netspace bench --net and --peak: the table of family nets (--list, --print-config, which
-# spaces/bench/ must repeat verbatim), every family training and inferring a few steps on
+# bench/nets/ must repeat verbatim), every family training and inferring a few steps on
 # tiny batches, a config file as --net, errors, and --peak's numbers being consistent.
 set -u
 mkdir -p "$TMP"
@@ -11,10 +11,10 @@ fams="vanilla res_basic x y sep mbconv mbv1 shuffle_v2 shuffle_v1 vit nf repvgg 
 list=$(ns bench --list) || fail "bench --list"
 for n in bench $fams; do
   echo "$list" | grep -q "^$n " || fail "--list lacks $n: $list"
-  # spaces/bench/NAME.json is what bench/torch_net.py builds: the same config
+  # bench/nets/NAME.json is what bench/torch_net.py builds: the same config
   [ "$n" = bench ] && continue
-  ns bench --net "$n" --print-config | cmp -s - "$SRC/spaces/bench/$n.json" ||
-    fail "spaces/bench/$n.json is not 'netspace bench --net $n --print-config'"
+  ns bench --net "$n" --print-config | cmp -s - "$SRC/bench/nets/$n.json" ||
+    fail "bench/nets/$n.json is not 'netspace bench --net $n --print-config'"
 done
 [ "$(ns bench --net x --print-config)" = "$(ns bench --net bench --print-config)" ] ||
   fail "the x family's net is not the standard benchmark net"
@@ -27,7 +27,7 @@ out=$(ns bench --net all --steps 1 --batch 8 --infer 16 --data-dir "$TMP/none" -
 for n in $fams; do
   line=$(echo "$out" | grep "\"net\":\"$n\"") || fail "no line for $n: $out"
   echo "$line" | grep -q '"data":"synthetic"' || fail "$n: not synthetic: $line"
-  f=$(ns model --config "$SRC/spaces/bench/$n.json" --json | sed 's/.*"flops":\([0-9]*\).*/\1/')
+  f=$(ns model --config "$SRC/bench/nets/$n.json" --json | sed 's/.*"flops":\([0-9]*\).*/\1/')
   echo "$line" | grep -q "\"flops\":$f," || fail "$n: flops $f not in $line"
   echo "$line" | grep -Eq '"train_img_per_s":[1-9][0-9.]*,"infer_img_per_s":[1-9]' ||
     fail "$n: no positive throughput: $line"
