@@ -213,9 +213,14 @@ static json_t *param_tensors_json(const struct ns_graph *g)
                 json_array_append_new(js, json_integer(p[k].shape[d]));
             }
             total += (double)len;
-            json_array_append_new(a, json_pack("{s:i, s:s, s:i, s:o, s:I}", "index", index++,
-                                               "kind", param_kind_name(p[k].kind), "layer", i,
-                                               "shape", js, "len", (json_int_t)len));
+            json_t *t = json_pack("{s:i, s:s, s:i, s:o, s:I}", "index", index++, "kind",
+                                  param_kind_name(p[k].kind), "layer", i, "shape", js, "len",
+                                  (json_int_t)len);
+            if (!t || json_array_append_new(a, t)) {
+                json_decref(a);
+                ns_err("out of memory");
+                return NULL;
+            }
         }
         if (total != ns_layer_params(g, i)) {
             json_decref(a);
