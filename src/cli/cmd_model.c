@@ -36,7 +36,13 @@ static const char *help =
     "  --bot-mul B          bottleneck multiplier (same as bot_mul= in --regnet)\n"
     "  --first-stride 1|2   stride of the first stage (default 2; --regnet only)\n"
     "  --layers             print the layer graph: one row per layer with its inputs,\n"
-    "                       output shape, parameters and flops\n"
+    "                       output shape, parameters and flops; with --json, the --json\n"
+    "                       object plus \"layers\" (every layer's kind, inputs, shape\n"
+    "                       [h, w, c], k, kw, stride, pad, groups, bias, relu, act, lo,\n"
+    "                       rate, mul_in, mul_out, alpha, classifier, init, ...) and\n"
+    "                       \"param_tensors\" (the parameters in the net's and the\n"
+    "                       checkpoint's order: kind, layer, shape, channels last);\n"
+    "                       bench/torch_net.py builds the PyTorch twin from it\n"
     "  --deploy             the inference form: every BN after a conv folded into it,\n"
     "                       RepVGG/ACNet branches merged into one 3x3 conv with a bias;\n"
     "                       its complexity (and layers with --layers, numbers with --json)\n"
@@ -61,12 +67,13 @@ static void human(double v, char *buf, size_t n)
     snprintf(buf, n, "%.3g %s", v, units[u]);
 }
 
-static int print_json(const struct ns_config *c, const struct ns_complexity *cx, size_t mem,
-                      int deploy)
+/* The --json object: the canonical config plus its hash and complexity (NULL, ns_err). */
+static json_t *summary_json(const struct ns_config *c, const struct ns_complexity *cx,
+                            size_t mem, int deploy)
 {
     json_t *j = ns_config_to_jansson(c);
     if (!j)
-        return -1;
+        return NULL;
     char hash[17];
     ns_config_hash(c, hash);
     json_t *ws = json_array(), *ds = json_array(), *gs = json_array();
@@ -85,6 +92,14 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     json_object_set_new(j, "train_memory", json_integer((json_int_t)mem));
     if (deploy)
         json_object_set_new(j, "form", json_string("deploy"));
+    return j;
+}
+
+/* Print j on one line (keys sorted) and drop it. */
+static int print_json(json_t *j)
+{
+    if (!j)
+        return -1;
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (!s)
@@ -92,6 +107,160 @@ static int print_json(const struct ns_config *c, const struct ns_complexity *cx,
     printf("%s\n", s);
     free(s);
     return 0;
+}
+
+static const char *init_name(enum ns_init i)
+{
+    static const char *const names[] = {"default", "xavier", "lecun", "torch", "zero"};
+    return (unsigned)i < sizeof names / sizeof *names ? names[i] : "?";
+}
+
+/* Names of enum ns_param_kind, as the checkpoint's PTAB numbers them. */
+static const char *param_kind_name(enum ns_param_kind k)
+{
+    static const char *const names[] = {"conv_w",   "bias",     "fc_w", "bn_gamma",
+                                        "bn_beta",  "ln_gamma", "ln_beta", "cls",
+                                        "pos",      "ws_w",     "ws_gain"};
+    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
+}
+
+/* One layer as a JSON object: every field of struct ns_layer (graph.h), the act and init by
+ * name, the output shape as [h, w, c], and its share of the complexity. */
+static json_t *layer_json(const struct ns_graph *g, int id)
+{
+    const struct ns_layer *l = &g->layer[id];
+    struct ns_complexity cx;
+    ns_layer_complexity(g, id, &cx);
+    json_t *in = json_array();
+    for (int k = 0; k < 2; k++)
+        if (l->in[k] >= 0)
+            json_array_append_new(in, json_integer(l->in[k]));
+    return json_pack("{s:i, s:s, s:o, s:[i,i,i], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i,"
+                     " s:s, s:i, s:i, s:i, s:f, s:s, s:i, s:f, s:f, s:f, s:f, s:f}",
+                     "id", id, "kind", ns_layer_kind_name(l->kind), "in", in, "shape", l->h,
+                     l->w, l->c, "stage", l->stage, "block", l->block, "k", l->k, "kw",
+                     ns_layer_kw(l), "stride", l->stride, "pad", l->pad, "groups", l->groups,
+                     "bias", l->bias, "relu", l->relu, "act", ns_act_name(l->act), "res_last",
+                     l->res_last, "classifier", l->classifier, "lo", l->lo, "rate",
+                     (double)l->rate, "init", init_name(l->init), "small_bias", l->small_bias,
+                     "mul_in", (double)l->mul_in, "mul_out", (double)l->mul_out, "alpha",
+                     (double)l->alpha, "flops", cx.flops, "params", cx.params);
+}
+
+/* The parameter tensors of layer l (input layer in) in the order ns_net_build adds them
+ * (src/nn/net.c, the checkpoint's PTAB order): kind and shape, channels last as the net
+ * stores them: conv weights (kh, kw, cin/groups, cout), linear ones (cin, cout), the
+ * position embedding (tokens, c), vectors (c). Returns the number of tensors (at most 3). */
+struct param_tensor {
+    enum ns_param_kind kind;
+    int dims;
+    long long shape[4];
+};
+
+static int layer_param_tensors(const struct ns_layer *l, const struct ns_layer *in,
+                               struct param_tensor *p)
+{
+    int n = 0;
+    switch (l->kind) {
+    case NS_L_CONV:
+    case NS_L_WSCONV:
+        p[n++] = (struct param_tensor){l->kind == NS_L_CONV ? NS_P_CONV_W : NS_P_WS_W, 4,
+                                       {l->k, ns_layer_kw(l), in->c / l->groups, l->c}};
+        if (l->kind == NS_L_WSCONV)
+            p[n++] = (struct param_tensor){NS_P_WS_GAIN, 1, {l->c}};
+        if (l->bias)
+            p[n++] = (struct param_tensor){NS_P_BIAS, 1, {l->c}};
+        break;
+    case NS_L_LINEAR: /* SE's linear layers are conv-initialized: conv weights */
+        p[n++] = (struct param_tensor){l->classifier ? NS_P_FC_W : NS_P_CONV_W, 2, {in->c, l->c}};
+        p[n++] = (struct param_tensor){NS_P_BIAS, 1, {l->c}};
+        break;
+    case NS_L_BN:
+    case NS_L_LN:
+        p[n++] = (struct param_tensor){l->kind == NS_L_BN ? NS_P_BN_GAMMA : NS_P_LN_GAMMA, 1,
+                                       {l->c}};
+        p[n++] = (struct param_tensor){l->kind == NS_L_BN ? NS_P_BN_BETA : NS_P_LN_BETA, 1,
+                                       {l->c}};
+        break;
+    case NS_L_TOKENS:
+        p[n++] = (struct param_tensor){NS_P_CLS, 1, {l->c}};
+        p[n++] = (struct param_tensor){NS_P_POS, 2, {l->h, l->c}};
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
+/* Every layer's parameter tensors, in the net's order. Computed from the graph without
+ * building the net (a ViT-B's would take a GB); each layer's sizes are checked against its
+ * parameter count (ns_layer_params), and bench/torch_net.py checks them against a
+ * checkpoint's own table when it loads one. NULL with ns_err. */
+static json_t *param_tensors_json(const struct ns_graph *g)
+{
+    json_t *a = json_array();
+    int index = 0;
+    for (int i = 1; i < g->n && a; i++) {
+        const struct ns_layer *l = &g->layer[i];
+        struct param_tensor p[3];
+        int n = layer_param_tensors(l, &g->layer[l->in[0]], p);
+        double total = 0;
+        for (int k = 0; k < n; k++) {
+            long long len = 1;
+            json_t *js = json_array();
+            for (int d = 0; d < p[k].dims; d++) {
+                len *= p[k].shape[d];
+                json_array_append_new(js, json_integer(p[k].shape[d]));
+            }
+            total += (double)len;
+            json_t *t = json_pack("{s:i, s:s, s:i, s:o, s:I}", "index", index++, "kind",
+                                  param_kind_name(p[k].kind), "layer", i, "shape", js, "len",
+                                  (json_int_t)len);
+            if (!t || json_array_append_new(a, t)) {
+                json_decref(a);
+                ns_err("out of memory");
+                return NULL;
+            }
+        }
+        if (total != ns_layer_params(g, i)) {
+            json_decref(a);
+            ns_err("layer %d (%s): parameter tensors of %.0f floats, %.0f parameters", i,
+                   ns_layer_kind_name(l->kind), total, ns_layer_params(g, i));
+            return NULL;
+        }
+    }
+    if (!a)
+        ns_err("out of memory");
+    return a;
+}
+
+/* --layers --json: the --json object plus the layer graph and the parameter tensors (not in
+ * the deployed form, which is no trainable net). */
+static json_t *layers_json(const struct ns_config *c, const struct ns_complexity *cx,
+                           size_t mem, int deploy, const struct ns_graph *g)
+{
+    json_t *j = summary_json(c, cx, mem, deploy), *ls = json_array();
+    if (!j)
+        return NULL;
+    for (int i = 0; i < g->n; i++) {
+        json_t *l = layer_json(g, i);
+        if (!l || json_array_append_new(ls, l)) {
+            json_decref(ls);
+            json_decref(j);
+            ns_err("out of memory");
+            return NULL;
+        }
+    }
+    json_object_set_new(j, "layers", ls);
+    if (!deploy) {
+        json_t *p = param_tensors_json(g);
+        if (!p) {
+            json_decref(j);
+            return NULL;
+        }
+        json_object_set_new(j, "param_tensors", p);
+    }
+    return j;
 }
 
 /* One row per layer of g: what it is, where it reads from, its output and its cost. */
@@ -355,8 +524,6 @@ int ns_cmd_model(int argc, char **argv)
             return 1;
         }
     }
-    if (layers && json)
-        return ns_cli_usage_error("model", "--layers and --json: give one");
     struct ns_complexity cx;
     struct ns_graph g, d;
     size_t mem = 0;
@@ -375,10 +542,12 @@ int ns_cmd_model(int argc, char **argv)
         ns_graph_complexity(&g, &cx);
     }
     int rc = 0;
-    if (layers)
+    if (layers && json)
+        rc = print_json(layers_json(&c, &cx, mem, deploy, &g));
+    else if (layers)
         print_layers(&c, &g);
     else if (json)
-        rc = print_json(&c, &cx, mem, deploy);
+        rc = print_json(summary_json(&c, &cx, mem, deploy));
     else
         print_table(&c, &cx, mem, (int)batch, deploy);
     ns_graph_free(&g);
