@@ -7,11 +7,12 @@
  *                      its group's g input channels (g >= 8) or, for g < 8, the block's 8
  *                      input channels through block-diagonal weights (at most 8/g x the
  *                      work of the real conv, all of it in 8-wide FMAs)
- * GEMMs are OpenBLAS calls made single-threaded from the pool's threads on static row or
- * column ranges, so the split (and the result) depends only on the thread count. */
+ * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
+ * pool's threads on static row or column ranges. */
 #include "nn/ops.h"
 
-#include <cblas.h>
+#include "nn/kern.h"
+
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -66,22 +67,28 @@ void ns_conv_setup_rect(struct ns_conv *c, int h, int w, int cin, int cout, int 
     c->has_bias = has_bias;
 }
 
+/* Where a 1x1 conv's W^T sits in its scratch: after the strided copies and db partials. */
+static size_t gemm1_wt_offset(const struct ns_conv *c, int n, int nth)
+{
+    size_t m = (size_t)n * c->ho * c->wo;
+    return (c->stride == 1 ? 0 : 2 * m * c->cin) + (size_t)nth * c->cout;
+}
+
 /* gin: input channels one 8-block of outputs reads (grouped kernel). */
 static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 8; }
 static size_t g8_thread_floats(const struct ns_conv *c);
 
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
 {
-    size_t kk = (size_t)c->kh * c->kw, m = (size_t)n * c->ho * c->wo;
+    size_t kk = (size_t)c->kh * c->kw;
     size_t part = kk * c->cpg * c->cout + (size_t)c->cout; /* per-thread dW + db partials */
     size_t s = 0;
     switch (kind_of(c)) {
-    case K_GEMM1:
-        s = c->stride == 1 ? 0 : 2 * m * c->cin;
-        s += (size_t)nth * c->cout; /* db partials */
+    case K_GEMM1: /* strided copies of x and dx, db partials, W^T */
+        s = gemm1_wt_offset(c, n, nth) + (size_t)c->cin * c->cout;
         break;
-    case K_IM2COL:
-        s = (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
+    case K_IM2COL: /* W^T, then per thread two column buffers and partial dW, db */
+        s = kk * c->cin * c->cout + (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
         break;
     case K_GROUPED8: {
         size_t blocks = (size_t)c->cout / 8, gin = (size_t)grouped_gin(c);
@@ -125,15 +132,20 @@ static void reduce_partials(struct ns_pool *p, const float *parts, int nparts, s
     ns_pool_run(p, reduce_task, &r);
 }
 
-/* Threaded GEMM: C (m x nc) = op(A) op(B) + beta C, row-major, split over rows of C
- * (by_cols = 0) or over its columns (by_cols = 1). */
+/* Threaded GEMM: C (m x nc) = op(A) B (+ C when beta), row-major, op(A) = A or A^T (ta),
+ * split over rows of C (by_cols = 0) or over its columns (by_cols = 1). The products come
+ * from the core's own kernels (kern.h), not BLAS: at these sizes (k and nc up to a few
+ * hundred, m up to n*h*w) OpenBLAS spent more time packing and scaling C than multiplying
+ * (37 % of a training step, profiled). A transposed B is transposed by the caller. Each C
+ * element is summed in the same order whatever the split, so the result does not depend on
+ * the thread count. */
 struct gemm_ctx {
-    int ta, tb, m, nc, k;
+    int ta, m, nc, k;
     const float *a;
     int lda;
     const float *b;
     int ldb;
-    float beta;
+    int beta;
     float *c;
     int ldc;
     int by_cols;
@@ -142,31 +154,34 @@ struct gemm_ctx {
 static void gemm_task(void *vp, int ith, int nth)
 {
     struct gemm_ctx *g = vp;
+    long ars = g->ta ? 1 : g->lda, acs = g->ta ? g->lda : 1;
     int lo, hi;
+    ns_gemm_fn f = ns_kern()->gemm;
     if (g->by_cols) {
         ns_split(g->nc, ith, nth, &lo, &hi);
-        if (hi <= lo)
-            return;
-        const float *b = g->tb ? g->b + (size_t)lo * g->ldb : g->b + lo;
-        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                    g->tb ? CblasTrans : CblasNoTrans, g->m, hi - lo, g->k, 1.0f, g->a, g->lda,
-                    b, g->ldb, g->beta, g->c + lo, g->ldc);
+        if (hi > lo)
+            f(g->m, hi - lo, g->k, g->a, ars, acs, g->b + lo, g->ldb, g->beta, g->c + lo, g->ldc);
     } else {
         ns_split(g->m, ith, nth, &lo, &hi);
-        if (hi <= lo)
-            return;
-        const float *a = g->ta ? g->a + lo : g->a + (size_t)lo * g->lda;
-        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                    g->tb ? CblasTrans : CblasNoTrans, hi - lo, g->nc, g->k, 1.0f, a, g->lda,
-                    g->b, g->ldb, g->beta, g->c + (size_t)lo * g->ldc, g->ldc);
+        if (hi > lo)
+            f(hi - lo, g->nc, g->k, g->a + lo * ars, ars, acs, g->b, g->ldb, g->beta,
+              g->c + (size_t)lo * g->ldc, g->ldc);
     }
 }
 
-static void gemm(struct ns_pool *p, int by_cols, int ta, int tb, int m, int nc, int k,
-                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+static void gemm(struct ns_pool *p, int by_cols, int ta, int m, int nc, int k, const float *a,
+                 int lda, const float *b, int ldb, int beta, float *c, int ldc)
 {
-    struct gemm_ctx g = {ta, tb, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
+    struct gemm_ctx g = {ta, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
     ns_pool_run(p, gemm_task, &g);
+}
+
+/* wt (cols x rows) = the transpose of w (rows x cols): the B of a product with W^T. */
+static void transpose(int rows, int cols, const float *w, float *wt)
+{
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++)
+            wt[(size_t)q * rows + r] = w[(size_t)r * cols + q];
 }
 
 /* Bias (and fused-inference ReLU) over rows of y, and db partial sums. */
@@ -291,7 +306,7 @@ static void gemm1_forward(struct ns_pool *p, const struct ns_conv *c, int n, con
         ns_pool_run(p, gather_task, &g);
         a = scratch;
     }
-    gemm(p, 0, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0.0f, y, c->cout);
+    gemm(p, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0, y, c->cout);
 }
 
 static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
@@ -307,13 +322,15 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
         a = xs;
     }
     /* dW (cin x cout) += A^T dy, split over output channels: no reduction across threads. */
-    gemm(p, 1, 1, 0, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1.0f, dw, c->cout);
+    gemm(p, 1, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1, dw, c->cout);
     if (!dx)
         return;
+    float *wt = scratch + gemm1_wt_offset(c, n, ns_pool_size(p));
+    transpose(c->cin, c->cout, w, wt);
     if (c->stride == 1) {
-        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, acc ? 1.0f : 0.0f, dx, c->cin);
+        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, acc, dx, c->cin);
     } else {
-        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, 0.0f, dxs, c->cin);
+        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, 0, dxs, c->cin);
         struct gather_ctx g = {c, n, dxs, dx, acc};
         ns_pool_run(p, scatter_task, &g);
     }
@@ -391,8 +408,8 @@ static void im2col_fwd_task(void *vp, int ith, int nth)
     float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
     for (int i = lo; i < hi; i++) {
         im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c->cout, kc, 1.0f, col, kc,
-                    t->w, c->cout, 0.0f, t->y + (size_t)i * rows * c->cout, c->cout);
+        ns_kern()->gemm(rows, c->cout, kc, col, kc, 1, t->w, c->cout, 0,
+                        t->y + (size_t)i * rows * c->cout, c->cout);
     }
 }
 
@@ -409,12 +426,10 @@ static void im2col_bwd_task(void *vp, int ith, int nth)
     for (int i = lo; i < hi; i++) {
         const float *dyi = t->dy + (size_t)i * rows * c->cout;
         im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, c->cout, rows, 1.0f, col, kc, dyi,
-                    c->cout, 1.0f, dwp, c->cout);
+        ns_kern()->gemm(kc, c->cout, rows, col, 1, kc, dyi, c->cout, 1, dwp, c->cout);
         if (t->dx) {
             float *dxi = t->dx + (size_t)i * c->h * c->w * c->cin;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kc, c->cout, 1.0f, dyi,
-                        c->cout, t->w, c->cout, 0.0f, dcol, kc);
+            ns_kern()->gemm(rows, kc, c->cout, dyi, c->cout, 1, t->wt, kc, 0, dcol, kc);
             if (!t->acc)
                 memset(dxi, 0, sizeof(float) * c->h * c->w * c->cin);
             col2im(c, dcol, dxi);
@@ -915,11 +930,16 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         break;
     }
     case K_IM2COL: {
+        /* W^T first (the B of dcol = dy W^T), then the threads' buffers; partial dW of
+         * thread i sits after its two column buffers */
+        size_t wlen = (size_t)kk * c->cin * c->cout;
+        if (dx)
+            transpose(kk * c->cin, c->cout, w, scratch);
+        t.wt = scratch;
+        t.scratch = scratch + wlen;
         ns_pool_run(p, im2col_bwd_task, &t);
-        /* partial dW of thread i sits after its two column buffers */
         size_t colf = 2 * (size_t)c->ho * c->wo * kk * c->cin;
-        reduce_partials(p, scratch + colf, nth, (size_t)kk * c->cin * c->cout,
-                        im2col_thread_floats(c), dw);
+        reduce_partials(p, t.scratch + colf, nth, wlen, im2col_thread_floats(c), dw);
         bias_backward(p, c, rows, dy, db, scratch);
         break;
     }
