@@ -71,7 +71,8 @@ struct ns_node {
 struct ns_tensor {
     int h, w, c;      /* per image */
     size_t per_image; /* h*w*c */
-    float *data, *grad;
+    float *data, *grad; /* grad: NULL for the input (unless a SCALE node writes it) */
+    size_t grad_off;  /* where grad sits in grad_mem (shared by liveness: plan in net.c) */
 };
 
 struct ns_net {
@@ -95,7 +96,7 @@ struct ns_net {
     float *ws_mem;            /* per WS conv: standardized weights and what backward needs */
     size_t ws_len;
     float *act_mem, *grad_mem, *scratch;
-    size_t act_len, scratch_len;
+    size_t act_len, grad_len, scratch_len;
     float *cache;             /* what LN and attention keep for backward */
     size_t cache_len;
     uint8_t *drop_mask;       /* dropout and drop path masks, max_batch-sized per node */
