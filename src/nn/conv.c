@@ -350,10 +350,15 @@ static void im2col(const struct ns_conv *c, const float *x, float *col)
                 for (int kw = 0; kw < c->kw; kw++) {
                     int wi = wo * c->stride - c->pad_w + kw;
                     float *d = row + (kh * c->kw + kw) * c->cin;
-                    if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
+                    int out = hi < 0 || hi >= c->h || wi < 0 || wi >= c->w;
+                    const float *src = out ? NULL : x + ((size_t)hi * c->w + wi) * c->cin;
+                    if (c->cin < 16) /* a stem's 1 or 3 channels: no library call per pixel */
+                        for (int i = 0; i < c->cin; i++)
+                            d[i] = out ? 0.0f : src[i];
+                    else if (out)
                         memset(d, 0, sizeof(float) * c->cin);
                     else
-                        memcpy(d, x + ((size_t)hi * c->w + wi) * c->cin, sizeof(float) * c->cin);
+                        memcpy(d, src, sizeof(float) * c->cin);
                 }
             }
         }
