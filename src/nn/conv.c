@@ -404,6 +404,98 @@ static size_t im2col_thread_floats(const struct ns_conv *c)
     return 2 * (size_t)c->ho * c->wo * kk * c->cin + kk * c->cpg * c->cout + (size_t)c->cout;
 }
 
+/* A stem's conv (1 to 4 input channels): im2col would copy every input value k*k times
+ * to feed a GEMM with k <= 36, so these two are direct: vectors of 8 output channels,
+ * padded taps skipped (im2col multiplied zeros into the sum). */
+static int direct_small(const struct ns_conv *c)
+{
+    return c->cin <= 4 && c->cout % 8 == 0 && c->cout <= 64;
+}
+
+/* nb = cout/8 is a constant at each call (direct_fwd, direct_dw), so acc stays in registers */
+static inline __attribute__((always_inline)) void
+direct_fwd_image(const struct ns_conv *c, const int nb, const float *x, const float *w, float *y)
+{
+    int S = c->stride;
+    for (int ho = 0; ho < c->ho; ho++)
+        for (int wo = 0; wo < c->wo; wo++) {
+            v8 acc[8];
+            for (int b = 0; b < nb; b++)
+                acc[b] = bc8(0);
+            for (int kh = 0; kh < c->kh; kh++) {
+                int hi = ho * S - c->pad_h + kh;
+                if (hi < 0 || hi >= c->h)
+                    continue;
+                for (int kw = 0; kw < c->kw; kw++) {
+                    int wi = wo * S - c->pad_w + kw;
+                    if (wi < 0 || wi >= c->w)
+                        continue;
+                    const float *xp = x + ((size_t)hi * c->w + wi) * c->cin;
+                    const float *wp = w + (size_t)(kh * c->kw + kw) * c->cin * c->cout;
+                    for (int ci = 0; ci < c->cin; ci++) {
+                        v8 xv = bc8(xp[ci]);
+                        for (int b = 0; b < nb; b++)
+                            acc[b] += xv * ld8(wp + (size_t)ci * c->cout + 8 * b);
+                    }
+                }
+            }
+            float *yp = y + ((size_t)ho * c->wo + wo) * c->cout;
+            for (int b = 0; b < nb; b++)
+                st8(yp + 8 * b, acc[b]);
+        }
+}
+
+/* dw (kh*kw*cin, cout) += this image's weight gradient, one (tap, input channel) row at a
+ * time summed over every output pixel. */
+static inline __attribute__((always_inline)) void
+direct_dw_image(const struct ns_conv *c, const int nb, const float *x, const float *dy, float *dw)
+{
+    int S = c->stride;
+    for (int kh = 0; kh < c->kh; kh++)
+        for (int kw = 0; kw < c->kw; kw++)
+            for (int ci = 0; ci < c->cin; ci++) {
+                v8 acc[8];
+                for (int b = 0; b < nb; b++)
+                    acc[b] = bc8(0);
+                for (int ho = 0; ho < c->ho; ho++) {
+                    int hi = ho * S - c->pad_h + kh;
+                    if (hi < 0 || hi >= c->h)
+                        continue;
+                    for (int wo = 0; wo < c->wo; wo++) {
+                        int wi = wo * S - c->pad_w + kw;
+                        if (wi < 0 || wi >= c->w)
+                            continue;
+                        v8 xv = bc8(x[((size_t)hi * c->w + wi) * c->cin + ci]);
+                        const float *d = dy + ((size_t)ho * c->wo + wo) * c->cout;
+                        for (int b = 0; b < nb; b++)
+                            acc[b] += xv * ld8(d + 8 * b);
+                    }
+                }
+                float *dp = dw + ((size_t)(kh * c->kw + kw) * c->cin + ci) * c->cout;
+                for (int b = 0; b < nb; b++)
+                    st8(dp + 8 * b, ld8(dp + 8 * b) + acc[b]);
+            }
+}
+
+#define NB_CASES(F, ...)                                                                   \
+    switch (c->cout / 8) {                                                                 \
+    case 1: F(c, 1, __VA_ARGS__); break;                                                   \
+    case 2: F(c, 2, __VA_ARGS__); break;                                                   \
+    case 3: F(c, 3, __VA_ARGS__); break;                                                   \
+    case 4: F(c, 4, __VA_ARGS__); break;                                                   \
+    default: F(c, c->cout / 8, __VA_ARGS__); break;                                        \
+    }
+
+static void direct_fwd(const struct ns_conv *c, const float *x, const float *w, float *y)
+{
+    NB_CASES(direct_fwd_image, x, w, y)
+}
+
+static void direct_dw(const struct ns_conv *c, const float *x, const float *dy, float *dw)
+{
+    NB_CASES(direct_dw_image, x, dy, dw)
+}
+
 static void im2col_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -412,9 +504,14 @@ static void im2col_fwd_task(void *vp, int ith, int nth)
     ns_split(t->n, ith, nth, &lo, &hi);
     float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
     for (int i = lo; i < hi; i++) {
-        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
-        ns_kern()->gemm(rows, c->cout, kc, col, kc, 1, t->w, c->cout, 0,
-                        t->y + (size_t)i * rows * c->cout, c->cout);
+        const float *xi = t->x + (size_t)i * c->h * c->w * c->cin;
+        float *yi = t->y + (size_t)i * rows * c->cout;
+        if (direct_small(c)) {
+            direct_fwd(c, xi, t->w, yi);
+            continue;
+        }
+        im2col(c, xi, col);
+        ns_kern()->gemm(rows, c->cout, kc, col, kc, 1, t->w, c->cout, 0, yi, c->cout);
     }
 }
 
@@ -430,7 +527,12 @@ static void im2col_bwd_task(void *vp, int ith, int nth)
     memset(dwp, 0, sizeof(float) * kc * c->cout);
     for (int i = lo; i < hi; i++) {
         const float *dyi = t->dy + (size_t)i * rows * c->cout;
-        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
+        const float *xi = t->x + (size_t)i * c->h * c->w * c->cin;
+        if (direct_small(c) && !t->dx) {
+            direct_dw(c, xi, dyi, dwp);
+            continue;
+        }
+        im2col(c, xi, col);
         ns_kern()->gemm(kc, c->cout, rows, col, 1, kc, dyi, c->cout, 1, dwp, c->cout);
         if (t->dx) {
             float *dxi = t->dx + (size_t)i * c->h * c->w * c->cin;
