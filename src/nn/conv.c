@@ -13,6 +13,7 @@
 
 #include "nn/kern.h"
 
+#include <immintrin.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -717,13 +718,80 @@ static size_t g8_thread_floats(const struct ns_conv *c)
     return (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
 }
 
+/* Copy image x into the interior of xp; its border is zeroed by zero_border, once per task:
+ * no image writes there. */
 static void pad_image(const struct ns_conv *c, const float *x, float *xp)
 {
-    int ph = padded_h(c), pw = padded_w(c);
-    memset(xp, 0, sizeof(float) * ph * pw * c->cin);
+    int pw = padded_w(c);
     for (int hh = 0; hh < c->h; hh++)
         memcpy(xp + ((size_t)(hh + c->pad) * pw + c->pad) * c->cin, x + (size_t)hh * c->w * c->cin,
                sizeof(float) * c->w * c->cin);
+}
+
+static void zero_border(const struct ns_conv *c, float *xp)
+{
+    memset(xp, 0, sizeof(float) * padded_h(c) * padded_w(c) * c->cin);
+}
+
+/* The grouped kernels' inner loop: np (1..8) pixels of one 8-channel block, each
+ * out[q] = init + sum over taps u and j < gin of src[q][xoff[u] + j] * w[u][j*ws] (+ out[q]
+ * when acc; ReLU when relu). np is a constant at each call (g8_run), so the accumulators
+ * are registers: eight of them keep both FMA pipes busy where four were bound by the FMA
+ * latency. Pixels may come from different rows: each has its own source pointer. */
+struct g8_taps {
+    int n;
+    long xoff[64];
+    const float *w[64];
+};
+
+static inline __attribute__((always_inline)) void
+g8_pixels(const int np, const float *const *src, const struct g8_taps *tp, int gin, long ws,
+          v8 init, float *const *dst, int acc, int relu)
+{
+    v8 a[8];
+    for (int q = 0; q < np; q++)
+        a[q] = init;
+    for (int u = 0; u < tp->n; u++) {
+        const float *w = tp->w[u];
+        long xo = tp->xoff[u];
+        for (int j = 0; j < gin; j++) {
+            v8 wv = ld8(w + j * ws);
+            for (int q = 0; q < np; q++)
+                a[q] += bc8(src[q][xo + j]) * wv;
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        if (acc)
+            a[q] += ld8(dst[q]);
+        if (relu)
+            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
+        st8(dst[q], a[q]);
+    }
+}
+
+/* Pixels [0, npix) of a grid `wd` wide, in groups of 8 (then one by one): pixel p = (r, col)
+ * reads src + r*sr + col*sc and writes dst + r*dr + col*dc. */
+static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
+                   long dc, const struct g8_taps *tp, int gin, long ws, v8 init, int acc,
+                   int relu)
+{
+    const float *sp[8];
+    float *dp[8];
+    int p = 0;
+    for (; p + 8 <= npix; p += 8) {
+        for (int q = 0; q < 8; q++) {
+            int r = (p + q) / wd, col = (p + q) % wd;
+            sp[q] = src + r * sr + col * sc;
+            dp[q] = dst + r * dr + col * dc;
+        }
+        g8_pixels(8, sp, tp, gin, ws, init, dp, acc, relu);
+    }
+    for (; p < npix; p++) {
+        int r = p / wd, col = p % wd;
+        sp[0] = src + r * sr + col * sc;
+        dp[0] = dst + r * dr + col * dc;
+        g8_pixels(1, sp, tp, gin, ws, init, dp, acc, relu);
+    }
 }
 
 static void g8_fwd_task(void *vp, int ith, int nth)
@@ -733,71 +801,54 @@ static void g8_fwd_task(void *vp, int ith, int nth)
     int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, S = c->stride, K = c->k;
     int pw = padded_w(c);
     float *xp = t->scratch + (size_t)ith * g8_thread_floats(c);
-    size_t step = (size_t)S * c->cin;
     ns_split(t->n, ith, nth, &lo, &hi);
+    zero_border(c, xp);
+    struct g8_taps tp = {.n = K * K};
     for (int img = lo; img < hi; img++) {
         pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
-        for (int ho = 0; ho < c->ho; ho++) {
-            float *yrow = t->y + ((size_t)img * c->ho + ho) * c->wo * c->cout;
-            for (int b = 0; b < blocks; b++) {
-                int ci0, ws;
-                const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
-                v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
-                int wo = 0;
-                for (; wo + 4 <= c->wo; wo += 4) {
-                    v8 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
-                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
-                            for (int j = 0; j < gin; j++) {
-                                v8 wv = ld8(wp + (size_t)j * ws);
-                                a0 += bc8(x0[j]) * wv;
-                                a1 += bc8(x0[step + j]) * wv;
-                                a2 += bc8(x0[2 * step + j]) * wv;
-                                a3 += bc8(x0[3 * step + j]) * wv;
-                            }
-                        }
-                    float *yp = yrow + (size_t)wo * c->cout + 8 * b;
-                    st8(yp, a0);
-                    st8(yp + c->cout, a1);
-                    st8(yp + 2 * c->cout, a2);
-                    st8(yp + 3 * c->cout, a3);
-                }
-                for (; wo < c->wo; wo++) {
-                    v8 a0 = bias;
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
-                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
-                            for (int j = 0; j < gin; j++)
-                                a0 += bc8(x0[j]) * ld8(wp + (size_t)j * ws);
-                        }
-                    st8(yrow + (size_t)wo * c->cout + 8 * b, a0);
-                }
-                if (c->relu)
-                    for (int q = 0; q < c->wo; q++)
-                        for (int l = 0; l < 8; l++) {
-                            float *v = yrow + (size_t)q * c->cout + 8 * b + l;
-                            *v = *v > 0 ? *v : 0.0f;
-                        }
+        float *y = t->y + (size_t)img * c->ho * c->wo * c->cout;
+        for (int b = 0; b < blocks; b++) {
+            int ci0, ws;
+            const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
+            for (int q = 0; q < K * K; q++) {
+                tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
+                tp.w[q] = wb + (size_t)q * gin * ws;
             }
+            v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
+            g8_run(c->ho * c->wo, c->wo, xp + ci0, (long)S * pw * c->cin, (long)S * c->cin,
+                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, gin, ws, bias, 0, c->relu);
         }
     }
 }
 
 /* Data gradient as a gather over the zero-padded gradient dyp (P = pad + 1 zero rows and
- * columns around dy): input pixel (h, w) takes, from every tap (kh, kw) with h + pad - kh
+ * columns around dy). Input pixel (h, w) takes, from every tap (kh, kw) with h + pad - kh
  * and w + pad - kw multiples of the stride S, dy at ((h + pad - kh)/S, (w + pad - kw)/S)
- * times that tap's transposed weights. Input pixels of one column phase (w mod S) use the
- * same taps, so four of them (w, w+S, w+2S, w+3S) share each weight load, and nothing is
- * read back and written per tap as in a scatter. */
+ * times that tap's transposed weights. The input pixels of one phase (h mod S, w mod S)
+ * form a grid with the same taps at the same offsets, so each phase is one g8_run: every
+ * dx value is written once and eight pixels share each weight load (the scatter below
+ * read back and wrote 8 floats per pixel and tap). */
 static int g8_gather_pad(const struct ns_conv *c) { return c->pad + 1; }
 
 static size_t g8_gather_floats(const struct ns_conv *c)
 {
     int P = g8_gather_pad(c);
     return (size_t)(c->ho + 2 * P) * (c->wo + 2 * P) * c->cout;
+}
+
+/* Taps of phase a (one axis): offsets (a + pad - k)/S for the k with a + pad - k a
+ * multiple of S; returns their count. */
+static int phase_taps(const struct ns_conv *c, int a, int *k_of, int *off)
+{
+    int n = 0;
+    for (int k = 0; k < c->k; k++) {
+        int num = a + c->pad - k;
+        if ((num % c->stride + c->stride) % c->stride)
+            continue;
+        k_of[n] = k;
+        off[n++] = num / c->stride; /* exact */
+    }
+    return n;
 }
 
 static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
@@ -815,68 +866,23 @@ static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
             memcpy(dyp + ((size_t)(ho + P) * pw + P) * C, dy + (size_t)ho * c->wo * C,
                    sizeof(float) * c->wo * C);
         float *dx = t->dx + (size_t)img * c->h * c->w * ci;
-        for (int hh = 0; hh < c->h; hh++)
-            for (int ph = 0; ph < S && ph < c->w; ph++) {
-                /* the taps of this row and column phase: dyp offsets (row, column of w = ph) */
-                int ntap = 0, trow[64], tcol[64], tq[64];
-                for (int kh = 0; kh < K; kh++) {
-                    int nh = hh + c->pad - kh;
-                    if (nh < 0 ? -nh % S : nh % S)
-                        continue;
-                    for (int kw = 0; kw < K; kw++) {
-                        int nw = ph + c->pad - kw;
-                        if ((nw < 0 ? -nw % S : nw % S) || ntap == 64)
-                            continue;
-                        /* exact divisions: nh, nw are multiples of S */
-                        trow[ntap] = nh / S + P;
-                        tcol[ntap] = nw / S + P;
-                        tq[ntap++] = kh * K + kw;
-                    }
-                }
+        for (int ah = 0; ah < S && ah < c->h; ah++)
+            for (int aw = 0; aw < S && aw < c->w; aw++) {
+                int kh_of[8], offh[8], kw_of[8], offw[8];
+                int nh = phase_taps(c, ah, kh_of, offh), nw = phase_taps(c, aw, kw_of, offw);
+                int rows = (c->h - ah + S - 1) / S, cols = (c->w - aw + S - 1) / S;
                 for (int b = 0; b < blocks; b++) {
                     int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
                     const float *wtb = t->wt + (size_t)b * kk * gin * 8;
-                    float *drow = dx + (size_t)hh * c->w * ci + 8 * b;
-                    int q = 0, nq = (c->w - ph + S - 1) / S; /* pixels w = ph + q*S */
-                    for (; q + 4 <= nq; q += 4) {
-                        v8 a0 = bc8(0), a1 = bc8(0), a2 = bc8(0), a3 = bc8(0);
-                        for (int u = 0; u < ntap; u++) {
-                            const float *d0 = dyp + ((size_t)trow[u] * pw + tcol[u] + q) * C + o0;
-                            const float *wp = wtb + (size_t)tq[u] * gin * 8;
-                            for (int j = 0; j < gin; j++) {
-                                v8 wv = ld8(wp + (size_t)j * 8);
-                                a0 += bc8(d0[j]) * wv;
-                                a1 += bc8(d0[C + j]) * wv;
-                                a2 += bc8(d0[2 * C + j]) * wv;
-                                a3 += bc8(d0[3 * C + j]) * wv;
-                            }
+                    struct g8_taps tp = {.n = nh * nw};
+                    for (int u = 0; u < nh; u++)
+                        for (int v = 0; v < nw; v++) {
+                            tp.xoff[u * nw + v] = ((long)offh[u] * pw + offw[v]) * C;
+                            tp.w[u * nw + v] = wtb + (size_t)(kh_of[u] * K + kw_of[v]) * gin * 8;
                         }
-                        float *d = drow + (size_t)(ph + q * S) * ci;
-                        size_t st = (size_t)S * ci;
-                        if (t->acc) {
-                            a0 += ld8(d);
-                            a1 += ld8(d + st);
-                            a2 += ld8(d + 2 * st);
-                            a3 += ld8(d + 3 * st);
-                        }
-                        st8(d, a0);
-                        st8(d + st, a1);
-                        st8(d + 2 * st, a2);
-                        st8(d + 3 * st, a3);
-                    }
-                    for (; q < nq; q++) {
-                        v8 a0 = bc8(0);
-                        for (int u = 0; u < ntap; u++) {
-                            const float *d0 = dyp + ((size_t)trow[u] * pw + tcol[u] + q) * C + o0;
-                            const float *wp = wtb + (size_t)tq[u] * gin * 8;
-                            for (int j = 0; j < gin; j++)
-                                a0 += bc8(d0[j]) * ld8(wp + (size_t)j * 8);
-                        }
-                        float *d = drow + (size_t)(ph + q * S) * ci;
-                        if (t->acc)
-                            a0 += ld8(d);
-                        st8(d, a0);
-                    }
+                    g8_run(rows * cols, cols, dyp + ((size_t)P * pw + P) * C + o0, (long)pw * C, C,
+                           dx + ((size_t)ah * c->w + aw) * ci + 8 * b, (long)S * c->w * ci,
+                           (long)S * ci, &tp, gin, 8, bc8(0), t->acc, 0);
                 }
             }
     }
@@ -936,6 +942,7 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     size_t part_len = (size_t)kk * g * c->cout + c->cout;
     memset(part, 0, sizeof(float) * part_len);
     ns_split(t->n, ith, nth, &lo, &hi);
+    zero_border(c, xp);
     for (int img = lo; img < hi; img++) {
         pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
@@ -1166,11 +1173,8 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         if (dx) {
             grouped_prepare(c, w, NULL, scratch + wlen);
             t.wt = scratch + wlen;
-            /* the gather for stride 1 only: at stride 2 a pixel has 1, 2 or 4 taps and the
-             * scatter was faster (profile share 5.9 % against 7.0 % for the gather). It needs
-             * its padded gradient to fit the scatter's buffer and at most 64 taps (k <= 8). */
-            int gather = c->stride == 1 && g8_gather_floats(c) <= g8_thread_floats(c) &&
-                         c->k <= 8;
+            /* the gather needs its padded gradient to fit the scatter's buffer and k <= 8 */
+            int gather = c->k <= 8 && g8_gather_floats(c) <= g8_thread_floats(c);
             ns_pool_run(p, gather ? g8_bwd_data_gather_task : g8_bwd_data_task, &t);
         }
         break;
