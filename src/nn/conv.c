@@ -322,8 +322,12 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
         ns_pool_run(p, gather_task, &g);
         a = xs;
     }
-    /* dW (cin x cout) += A^T dy, split over output channels: no reduction across threads. */
-    gemm(p, 1, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1, dw, c->cout);
+    /* dW (cin x cout) += A^T dy, split over input channels (rows of dW) when each thread
+     * gets at least 8, else over output channels: no reduction across threads either way.
+     * Rows first: a column split of cout = 32 over two threads left each a 16-wide tile,
+     * half a tile of the AVX-512 kernel. */
+    int by_cols = c->cin < 8 * ns_pool_size(p);
+    gemm(p, by_cols, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1, dw, c->cout);
     if (!dx)
         return;
     float *wt = scratch + gemm1_wt_offset(c, n, ns_pool_size(p));
