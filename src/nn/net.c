@@ -116,7 +116,7 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             nd->kind = NS_N_BN;
             nd->u.bn = (struct ns_bn){.m_per_image = in->h * in->w, .c = l->c, .relu = l->relu};
             nd->bn_off = net->bn_state_len;
-            net->bn_state_len += 4 * (size_t)l->c;
+            net->bn_state_len += 6 * (size_t)l->c;
             nd->w = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_GAMMA, 0,
                               zero_init_last_bn && l->res_last);
             nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_BETA, 0, 0);
@@ -684,7 +684,8 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
             int c = nd->u.bn.c;
             if (train)
                 ns_bn_forward_train(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
-                                    st + c, st + 2 * c, st + 3 * c, y->data, net->scratch);
+                                    st + c, st + 2 * c, st + 3 * c, st + 4 * c, y->data,
+                                    net->scratch);
             else
                 ns_bn_forward_eval(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                    st + c, y->data);
@@ -800,7 +801,7 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
             float *st = net->bn_state + nd->bn_off;
             int c = nd->u.bn.c;
             ns_bn_backward(pool, &nd->u.bn, n, a->data, y->data, P(net, nd->w), st + 2 * c,
-                           st + 3 * c, y->grad, da, nd->acc[0], G(net, nd->w), G(net, nd->b),
+                           st + 3 * c, st + 4 * c, y->grad, da, nd->acc[0], G(net, nd->w), G(net, nd->b),
                            net->scratch);
             break;
         }
