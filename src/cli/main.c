@@ -13,6 +13,7 @@
 
 #include "ns_build.h"  /* NS_VERSION, NS_BUILD: written when CMake configures */
 #include "ns_commit.h" /* NS_GIT_COMMIT: written at every build (cmake/version.cmake) */
+#include "nn/kern.h"
 #include "util/paths.h"
 
 static const struct {
@@ -154,6 +155,8 @@ static void print_version(void)
            __builtin_cpu_supports("avx2") ? "yes" : "no",
            __builtin_cpu_supports("fma") ? "yes" : "no", openblas_get_config(),
            openblas_get_corename());
+    printf("core kernels compiled in: avx2 (x86-64-v3) avx512 (x86-64-v4); running: %s%s\n",
+           ns_kern()->name, getenv("NS_ISA") ? " (NS_ISA)" : "");
     printf("shipped spaces and experiments: %s\n", ns_share_dir());
 }
 

@@ -22,6 +22,7 @@ struct bn_ctx {
     float *out, *dx;
     double *parts;
     const float *scale, *shift; /* per channel: y = x*scale + shift (forward) */
+    const float *aff;           /* backward: the forward's scale, shift (NULL: mask from y) */
     int acc;
 };
 
@@ -89,7 +90,8 @@ static void combine(double *parts, int nth, int C)
 
 void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                          const float *gamma, const float *beta, float *run_mean,
-                         float *run_var, float *mean, float *rstd, float *y, float *scratch)
+                         float *run_var, float *mean, float *rstd, float *affine, float *y,
+                         float *scratch)
 {
     int nth = ns_pool_size(p), C = b->c;
     size_t m = (size_t)n * b->m_per_image;
@@ -98,8 +100,9 @@ void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const 
     ns_pool_run(p, stats_task, &t);
     combine(t.parts, nth, C);
     double *tot = t.parts + (size_t)nth * 2 * C;
-    /* scale/shift reuse the first thread's partial area (no longer needed) as floats */
-    float *scale = scratch, *shift = scratch + C;
+    /* scale/shift go to the cache, or reuse the first thread's partial area (no longer
+     * needed) as floats */
+    float *scale = affine ? affine : scratch, *shift = scale + C;
     for (int c = 0; c < C; c++) {
         double d = tot[c] / (double)m; /* mean of x - K */
         double var = tot[C + c] / (double)m - d * d;
@@ -168,17 +171,25 @@ static void bwd_sums_task(void *vp, int ith, int nth)
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
             memset(fs, 0, sizeof(float) * cn);
             memset(fsx, 0, sizeof(float) * cn);
+            const float *restrict sc = t->aff ? t->aff + c0 : NULL;
+            const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
             for (int i = r0; i < r1; i++) {
                 const float *restrict x = t->x + (size_t)i * C + c0;
                 const float *restrict dy = t->dy + (size_t)i * C + c0;
-                const float *restrict y = t->y + (size_t)i * C + c0;
-                if (relu)
+                if (relu && sc)
+                    for (int c = 0; c < cn; c++) {
+                        float g = x[c] * sc[c] + sh[c] > 0 ? dy[c] : 0.0f;
+                        fs[c] += g;
+                        fsx[c] += g * (x[c] - mean[c]);
+                    }
+                else if (relu) {
+                    const float *restrict y = t->y + (size_t)i * C + c0;
                     for (int c = 0; c < cn; c++) {
                         float g = y[c] > 0 ? dy[c] : 0.0f;
                         fs[c] += g;
                         fsx[c] += g * (x[c] - mean[c]);
                     }
-                else
+                } else
                     for (int c = 0; c < cn; c++) {
                         fs[c] += dy[c];
                         fsx[c] += dy[c] * (x[c] - mean[c]);
@@ -209,15 +220,25 @@ static void bwd_dx_task(void *vp, int ith, int nth)
             a[c] = -kc * mg[c0 + c] - bc[c] * t->mean[c0 + c];
         }
         const float *restrict kk = k + c0;
+        const float *restrict sc = t->aff ? t->aff + c0 : NULL;
+        const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
         for (int i = lo; i < hi; i++) {
             const float *restrict x = t->x + (size_t)i * C + c0;
             const float *restrict dy = t->dy + (size_t)i * C + c0;
-            const float *restrict y = t->y + (size_t)i * C + c0;
             float *restrict dx = t->dx + (size_t)i * C + c0;
-            for (int c = 0; c < cn; c++) {
-                float g = relu && !(y[c] > 0) ? 0.0f : dy[c];
-                float v = kk[c] * g + a[c] + x[c] * bc[c];
-                dx[c] = acc ? dx[c] + v : v;
+            if (relu && sc)
+                for (int c = 0; c < cn; c++) {
+                    float g = x[c] * sc[c] + sh[c] > 0 ? dy[c] : 0.0f;
+                    float v = kk[c] * g + a[c] + x[c] * bc[c];
+                    dx[c] = acc ? dx[c] + v : v;
+                }
+            else {
+                const float *restrict y = t->y + (size_t)i * C + c0;
+                for (int c = 0; c < cn; c++) {
+                    float g = relu && !(y[c] > 0) ? 0.0f : dy[c];
+                    float v = kk[c] * g + a[c] + x[c] * bc[c];
+                    dx[c] = acc ? dx[c] + v : v;
+                }
             }
         }
     }
@@ -225,13 +246,13 @@ static void bwd_dx_task(void *vp, int ith, int nth)
 
 void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                     const float *y, const float *gamma, const float *mean, const float *rstd,
-                    const float *dy, float *dx, int acc, float *dgamma, float *dbeta,
-                    float *scratch)
+                    const float *affine, const float *dy, float *dx, int acc, float *dgamma,
+                    float *dbeta, float *scratch)
 {
     int nth = ns_pool_size(p), C = b->c;
     size_t m = (size_t)n * b->m_per_image;
     struct bn_ctx t = {.b = b, .m = m, .x = x, .y = y, .dy = dy, .mean = mean, .rstd = rstd,
-                       .dx = dx, .acc = acc, .parts = (double *)scratch};
+                       .dx = dx, .acc = acc, .parts = (double *)scratch, .aff = affine};
     ns_pool_run(p, bwd_sums_task, &t);
     combine(t.parts, nth, C);
     double *tot = t.parts + (size_t)nth * 2 * C;

@@ -7,11 +7,13 @@
  *                      its group's g input channels (g >= 8) or, for g < 8, the block's 8
  *                      input channels through block-diagonal weights (at most 8/g x the
  *                      work of the real conv, all of it in 8-wide FMAs)
- * GEMMs are OpenBLAS calls made single-threaded from the pool's threads on static row or
- * column ranges, so the split (and the result) depends only on the thread count. */
+ * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
+ * pool's threads on static row or column ranges. */
 #include "nn/ops.h"
 
-#include <cblas.h>
+#include "nn/kern.h"
+
+#include <immintrin.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32), aligned(4), may_alias));
@@ -66,22 +68,28 @@ void ns_conv_setup_rect(struct ns_conv *c, int h, int w, int cin, int cout, int 
     c->has_bias = has_bias;
 }
 
+/* Where a 1x1 conv's W^T sits in its scratch: after the strided copies and db partials. */
+static size_t gemm1_wt_offset(const struct ns_conv *c, int n, int nth)
+{
+    size_t m = (size_t)n * c->ho * c->wo;
+    return (c->stride == 1 ? 0 : 2 * m * c->cin) + (size_t)nth * c->cout;
+}
+
 /* gin: input channels one 8-block of outputs reads (grouped kernel). */
 static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 8; }
 static size_t g8_thread_floats(const struct ns_conv *c);
 
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
 {
-    size_t kk = (size_t)c->kh * c->kw, m = (size_t)n * c->ho * c->wo;
+    size_t kk = (size_t)c->kh * c->kw;
     size_t part = kk * c->cpg * c->cout + (size_t)c->cout; /* per-thread dW + db partials */
     size_t s = 0;
     switch (kind_of(c)) {
-    case K_GEMM1:
-        s = c->stride == 1 ? 0 : 2 * m * c->cin;
-        s += (size_t)nth * c->cout; /* db partials */
+    case K_GEMM1: /* strided copies of x and dx, db partials, W^T */
+        s = gemm1_wt_offset(c, n, nth) + (size_t)c->cin * c->cout;
         break;
-    case K_IM2COL:
-        s = (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
+    case K_IM2COL: /* W^T, then per thread two column buffers and partial dW, db */
+        s = kk * c->cin * c->cout + (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
         break;
     case K_GROUPED8: {
         size_t blocks = (size_t)c->cout / 8, gin = (size_t)grouped_gin(c);
@@ -125,15 +133,20 @@ static void reduce_partials(struct ns_pool *p, const float *parts, int nparts, s
     ns_pool_run(p, reduce_task, &r);
 }
 
-/* Threaded GEMM: C (m x nc) = op(A) op(B) + beta C, row-major, split over rows of C
- * (by_cols = 0) or over its columns (by_cols = 1). */
+/* Threaded GEMM: C (m x nc) = op(A) B (+ C when beta), row-major, op(A) = A or A^T (ta),
+ * split over rows of C (by_cols = 0) or over its columns (by_cols = 1). The products come
+ * from the core's own kernels (kern.h), not BLAS: at these sizes (k and nc up to a few
+ * hundred, m up to n*h*w) OpenBLAS spent more time packing and scaling C than multiplying
+ * (37 % of a training step, profiled). A transposed B is transposed by the caller. Each C
+ * element is summed in the same order whatever the split, so the result does not depend on
+ * the thread count. */
 struct gemm_ctx {
-    int ta, tb, m, nc, k;
+    int ta, m, nc, k;
     const float *a;
     int lda;
     const float *b;
     int ldb;
-    float beta;
+    int beta;
     float *c;
     int ldc;
     int by_cols;
@@ -142,31 +155,34 @@ struct gemm_ctx {
 static void gemm_task(void *vp, int ith, int nth)
 {
     struct gemm_ctx *g = vp;
+    long ars = g->ta ? 1 : g->lda, acs = g->ta ? g->lda : 1;
     int lo, hi;
+    ns_gemm_fn f = ns_kern()->gemm;
     if (g->by_cols) {
         ns_split(g->nc, ith, nth, &lo, &hi);
-        if (hi <= lo)
-            return;
-        const float *b = g->tb ? g->b + (size_t)lo * g->ldb : g->b + lo;
-        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                    g->tb ? CblasTrans : CblasNoTrans, g->m, hi - lo, g->k, 1.0f, g->a, g->lda,
-                    b, g->ldb, g->beta, g->c + lo, g->ldc);
+        if (hi > lo)
+            f(g->m, hi - lo, g->k, g->a, ars, acs, g->b + lo, g->ldb, g->beta, g->c + lo, g->ldc);
     } else {
         ns_split(g->m, ith, nth, &lo, &hi);
-        if (hi <= lo)
-            return;
-        const float *a = g->ta ? g->a + lo : g->a + (size_t)lo * g->lda;
-        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                    g->tb ? CblasTrans : CblasNoTrans, hi - lo, g->nc, g->k, 1.0f, a, g->lda,
-                    g->b, g->ldb, g->beta, g->c + (size_t)lo * g->ldc, g->ldc);
+        if (hi > lo)
+            f(hi - lo, g->nc, g->k, g->a + lo * ars, ars, acs, g->b, g->ldb, g->beta,
+              g->c + (size_t)lo * g->ldc, g->ldc);
     }
 }
 
-static void gemm(struct ns_pool *p, int by_cols, int ta, int tb, int m, int nc, int k,
-                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+static void gemm(struct ns_pool *p, int by_cols, int ta, int m, int nc, int k, const float *a,
+                 int lda, const float *b, int ldb, int beta, float *c, int ldc)
 {
-    struct gemm_ctx g = {ta, tb, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
+    struct gemm_ctx g = {ta, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
     ns_pool_run(p, gemm_task, &g);
+}
+
+/* wt (cols x rows) = the transpose of w (rows x cols): the B of a product with W^T. */
+static void transpose(int rows, int cols, const float *w, float *wt)
+{
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++)
+            wt[(size_t)q * rows + r] = w[(size_t)r * cols + q];
 }
 
 /* Bias (and fused-inference ReLU) over rows of y, and db partial sums. */
@@ -291,7 +307,7 @@ static void gemm1_forward(struct ns_pool *p, const struct ns_conv *c, int n, con
         ns_pool_run(p, gather_task, &g);
         a = scratch;
     }
-    gemm(p, 0, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0.0f, y, c->cout);
+    gemm(p, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0, y, c->cout);
 }
 
 static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
@@ -306,14 +322,20 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
         ns_pool_run(p, gather_task, &g);
         a = xs;
     }
-    /* dW (cin x cout) += A^T dy, split over output channels: no reduction across threads. */
-    gemm(p, 1, 1, 0, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1.0f, dw, c->cout);
+    /* dW (cin x cout) += A^T dy, split over input channels (rows of dW) when each thread
+     * gets at least 8, else over output channels: no reduction across threads either way.
+     * Rows first: a column split of cout = 32 over two threads left each a 16-wide tile,
+     * half a tile of the AVX-512 kernel. */
+    int by_cols = c->cin < 8 * ns_pool_size(p);
+    gemm(p, by_cols, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1, dw, c->cout);
     if (!dx)
         return;
+    float *wt = scratch + gemm1_wt_offset(c, n, ns_pool_size(p));
+    transpose(c->cin, c->cout, w, wt);
     if (c->stride == 1) {
-        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, acc ? 1.0f : 0.0f, dx, c->cin);
+        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, acc, dx, c->cin);
     } else {
-        gemm(p, 0, 0, 1, m, c->cin, c->cout, dy, c->cout, w, c->cout, 0.0f, dxs, c->cin);
+        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, 0, dxs, c->cin);
         struct gather_ctx g = {c, n, dxs, dx, acc};
         ns_pool_run(p, scatter_task, &g);
     }
@@ -333,10 +355,15 @@ static void im2col(const struct ns_conv *c, const float *x, float *col)
                 for (int kw = 0; kw < c->kw; kw++) {
                     int wi = wo * c->stride - c->pad_w + kw;
                     float *d = row + (kh * c->kw + kw) * c->cin;
-                    if (hi < 0 || hi >= c->h || wi < 0 || wi >= c->w)
+                    int out = hi < 0 || hi >= c->h || wi < 0 || wi >= c->w;
+                    const float *src = out ? NULL : x + ((size_t)hi * c->w + wi) * c->cin;
+                    if (c->cin < 16) /* a stem's 1 or 3 channels: no library call per pixel */
+                        for (int i = 0; i < c->cin; i++)
+                            d[i] = out ? 0.0f : src[i];
+                    else if (out)
                         memset(d, 0, sizeof(float) * c->cin);
                     else
-                        memcpy(d, x + ((size_t)hi * c->w + wi) * c->cin, sizeof(float) * c->cin);
+                        memcpy(d, src, sizeof(float) * c->cin);
                 }
             }
         }
@@ -382,6 +409,98 @@ static size_t im2col_thread_floats(const struct ns_conv *c)
     return 2 * (size_t)c->ho * c->wo * kk * c->cin + kk * c->cpg * c->cout + (size_t)c->cout;
 }
 
+/* A stem's conv (1 to 4 input channels): im2col would copy every input value k*k times
+ * to feed a GEMM with k <= 36, so these two are direct: vectors of 8 output channels,
+ * padded taps skipped (im2col multiplied zeros into the sum). */
+static int direct_small(const struct ns_conv *c)
+{
+    return c->cin <= 4 && c->cout % 8 == 0 && c->cout <= 64;
+}
+
+/* nb = cout/8 is a constant at each call (direct_fwd, direct_dw), so acc stays in registers */
+static inline __attribute__((always_inline)) void
+direct_fwd_image(const struct ns_conv *c, const int nb, const float *x, const float *w, float *y)
+{
+    int S = c->stride;
+    for (int ho = 0; ho < c->ho; ho++)
+        for (int wo = 0; wo < c->wo; wo++) {
+            v8 acc[8];
+            for (int b = 0; b < nb; b++)
+                acc[b] = bc8(0);
+            for (int kh = 0; kh < c->kh; kh++) {
+                int hi = ho * S - c->pad_h + kh;
+                if (hi < 0 || hi >= c->h)
+                    continue;
+                for (int kw = 0; kw < c->kw; kw++) {
+                    int wi = wo * S - c->pad_w + kw;
+                    if (wi < 0 || wi >= c->w)
+                        continue;
+                    const float *xp = x + ((size_t)hi * c->w + wi) * c->cin;
+                    const float *wp = w + (size_t)(kh * c->kw + kw) * c->cin * c->cout;
+                    for (int ci = 0; ci < c->cin; ci++) {
+                        v8 xv = bc8(xp[ci]);
+                        for (int b = 0; b < nb; b++)
+                            acc[b] += xv * ld8(wp + (size_t)ci * c->cout + 8 * b);
+                    }
+                }
+            }
+            float *yp = y + ((size_t)ho * c->wo + wo) * c->cout;
+            for (int b = 0; b < nb; b++)
+                st8(yp + 8 * b, acc[b]);
+        }
+}
+
+/* dw (kh*kw*cin, cout) += this image's weight gradient, one (tap, input channel) row at a
+ * time summed over every output pixel. */
+static inline __attribute__((always_inline)) void
+direct_dw_image(const struct ns_conv *c, const int nb, const float *x, const float *dy, float *dw)
+{
+    int S = c->stride;
+    for (int kh = 0; kh < c->kh; kh++)
+        for (int kw = 0; kw < c->kw; kw++)
+            for (int ci = 0; ci < c->cin; ci++) {
+                v8 acc[8];
+                for (int b = 0; b < nb; b++)
+                    acc[b] = bc8(0);
+                for (int ho = 0; ho < c->ho; ho++) {
+                    int hi = ho * S - c->pad_h + kh;
+                    if (hi < 0 || hi >= c->h)
+                        continue;
+                    for (int wo = 0; wo < c->wo; wo++) {
+                        int wi = wo * S - c->pad_w + kw;
+                        if (wi < 0 || wi >= c->w)
+                            continue;
+                        v8 xv = bc8(x[((size_t)hi * c->w + wi) * c->cin + ci]);
+                        const float *d = dy + ((size_t)ho * c->wo + wo) * c->cout;
+                        for (int b = 0; b < nb; b++)
+                            acc[b] += xv * ld8(d + 8 * b);
+                    }
+                }
+                float *dp = dw + ((size_t)(kh * c->kw + kw) * c->cin + ci) * c->cout;
+                for (int b = 0; b < nb; b++)
+                    st8(dp + 8 * b, ld8(dp + 8 * b) + acc[b]);
+            }
+}
+
+#define NB_CASES(F, ...)                                                                   \
+    switch (c->cout / 8) {                                                                 \
+    case 1: F(c, 1, __VA_ARGS__); break;                                                   \
+    case 2: F(c, 2, __VA_ARGS__); break;                                                   \
+    case 3: F(c, 3, __VA_ARGS__); break;                                                   \
+    case 4: F(c, 4, __VA_ARGS__); break;                                                   \
+    default: F(c, c->cout / 8, __VA_ARGS__); break;                                        \
+    }
+
+static void direct_fwd(const struct ns_conv *c, const float *x, const float *w, float *y)
+{
+    NB_CASES(direct_fwd_image, x, w, y)
+}
+
+static void direct_dw(const struct ns_conv *c, const float *x, const float *dy, float *dw)
+{
+    NB_CASES(direct_dw_image, x, dy, dw)
+}
+
 static void im2col_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -390,9 +509,14 @@ static void im2col_fwd_task(void *vp, int ith, int nth)
     ns_split(t->n, ith, nth, &lo, &hi);
     float *col = t->scratch + (size_t)ith * im2col_thread_floats(c);
     for (int i = lo; i < hi; i++) {
-        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, c->cout, kc, 1.0f, col, kc,
-                    t->w, c->cout, 0.0f, t->y + (size_t)i * rows * c->cout, c->cout);
+        const float *xi = t->x + (size_t)i * c->h * c->w * c->cin;
+        float *yi = t->y + (size_t)i * rows * c->cout;
+        if (direct_small(c)) {
+            direct_fwd(c, xi, t->w, yi);
+            continue;
+        }
+        im2col(c, xi, col);
+        ns_kern()->gemm(rows, c->cout, kc, col, kc, 1, t->w, c->cout, 0, yi, c->cout);
     }
 }
 
@@ -408,13 +532,16 @@ static void im2col_bwd_task(void *vp, int ith, int nth)
     memset(dwp, 0, sizeof(float) * kc * c->cout);
     for (int i = lo; i < hi; i++) {
         const float *dyi = t->dy + (size_t)i * rows * c->cout;
-        im2col(c, t->x + (size_t)i * c->h * c->w * c->cin, col);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, c->cout, rows, 1.0f, col, kc, dyi,
-                    c->cout, 1.0f, dwp, c->cout);
+        const float *xi = t->x + (size_t)i * c->h * c->w * c->cin;
+        if (direct_small(c) && !t->dx) {
+            direct_dw(c, xi, dyi, dwp);
+            continue;
+        }
+        im2col(c, xi, col);
+        ns_kern()->gemm(kc, c->cout, rows, col, 1, kc, dyi, c->cout, 1, dwp, c->cout);
         if (t->dx) {
             float *dxi = t->dx + (size_t)i * c->h * c->w * c->cin;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kc, c->cout, 1.0f, dyi,
-                        c->cout, t->w, c->cout, 0.0f, dcol, kc);
+            ns_kern()->gemm(rows, kc, c->cout, dyi, c->cout, 1, t->wt, kc, 0, dcol, kc);
             if (!t->acc)
                 memset(dxi, 0, sizeof(float) * c->h * c->w * c->cin);
             col2im(c, dcol, dxi);
@@ -595,13 +722,80 @@ static size_t g8_thread_floats(const struct ns_conv *c)
     return (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
 }
 
+/* Copy image x into the interior of xp; its border is zeroed by zero_border, once per task:
+ * no image writes there. */
 static void pad_image(const struct ns_conv *c, const float *x, float *xp)
 {
-    int ph = padded_h(c), pw = padded_w(c);
-    memset(xp, 0, sizeof(float) * ph * pw * c->cin);
+    int pw = padded_w(c);
     for (int hh = 0; hh < c->h; hh++)
         memcpy(xp + ((size_t)(hh + c->pad) * pw + c->pad) * c->cin, x + (size_t)hh * c->w * c->cin,
                sizeof(float) * c->w * c->cin);
+}
+
+static void zero_border(const struct ns_conv *c, float *xp)
+{
+    memset(xp, 0, sizeof(float) * padded_h(c) * padded_w(c) * c->cin);
+}
+
+/* The grouped kernels' inner loop: np (1..8) pixels of one 8-channel block, each
+ * out[q] = init + sum over taps u and j < gin of src[q][xoff[u] + j] * w[u][j*ws] (+ out[q]
+ * when acc; ReLU when relu). np is a constant at each call (g8_run), so the accumulators
+ * are registers: eight of them keep both FMA pipes busy where four were bound by the FMA
+ * latency. Pixels may come from different rows: each has its own source pointer. */
+struct g8_taps {
+    int n;
+    long xoff[64];
+    const float *w[64];
+};
+
+static inline __attribute__((always_inline)) void
+g8_pixels(const int np, const float *const *src, const struct g8_taps *tp, int gin, long ws,
+          v8 init, float *const *dst, int acc, int relu)
+{
+    v8 a[8];
+    for (int q = 0; q < np; q++)
+        a[q] = init;
+    for (int u = 0; u < tp->n; u++) {
+        const float *w = tp->w[u];
+        long xo = tp->xoff[u];
+        for (int j = 0; j < gin; j++) {
+            v8 wv = ld8(w + j * ws);
+            for (int q = 0; q < np; q++)
+                a[q] += bc8(src[q][xo + j]) * wv;
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        if (acc)
+            a[q] += ld8(dst[q]);
+        if (relu)
+            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
+        st8(dst[q], a[q]);
+    }
+}
+
+/* Pixels [0, npix) of a grid `wd` wide, in groups of 8 (then one by one): pixel p = (r, col)
+ * reads src + r*sr + col*sc and writes dst + r*dr + col*dc. */
+static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
+                   long dc, const struct g8_taps *tp, int gin, long ws, v8 init, int acc,
+                   int relu)
+{
+    const float *sp[8];
+    float *dp[8];
+    int p = 0;
+    for (; p + 8 <= npix; p += 8) {
+        for (int q = 0; q < 8; q++) {
+            int r = (p + q) / wd, col = (p + q) % wd;
+            sp[q] = src + r * sr + col * sc;
+            dp[q] = dst + r * dr + col * dc;
+        }
+        g8_pixels(8, sp, tp, gin, ws, init, dp, acc, relu);
+    }
+    for (; p < npix; p++) {
+        int r = p / wd, col = p % wd;
+        sp[0] = src + r * sr + col * sc;
+        dp[0] = dst + r * dr + col * dc;
+        g8_pixels(1, sp, tp, gin, ws, init, dp, acc, relu);
+    }
 }
 
 static void g8_fwd_task(void *vp, int ith, int nth)
@@ -611,56 +805,90 @@ static void g8_fwd_task(void *vp, int ith, int nth)
     int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, S = c->stride, K = c->k;
     int pw = padded_w(c);
     float *xp = t->scratch + (size_t)ith * g8_thread_floats(c);
-    size_t step = (size_t)S * c->cin;
     ns_split(t->n, ith, nth, &lo, &hi);
+    zero_border(c, xp);
+    struct g8_taps tp = {.n = K * K};
     for (int img = lo; img < hi; img++) {
         pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
-        for (int ho = 0; ho < c->ho; ho++) {
-            float *yrow = t->y + ((size_t)img * c->ho + ho) * c->wo * c->cout;
-            for (int b = 0; b < blocks; b++) {
-                int ci0, ws;
-                const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
-                v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
-                int wo = 0;
-                for (; wo + 4 <= c->wo; wo += 4) {
-                    v8 a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
-                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
-                            for (int j = 0; j < gin; j++) {
-                                v8 wv = ld8(wp + (size_t)j * ws);
-                                a0 += bc8(x0[j]) * wv;
-                                a1 += bc8(x0[step + j]) * wv;
-                                a2 += bc8(x0[2 * step + j]) * wv;
-                                a3 += bc8(x0[3 * step + j]) * wv;
-                            }
-                        }
-                    float *yp = yrow + (size_t)wo * c->cout + 8 * b;
-                    st8(yp, a0);
-                    st8(yp + c->cout, a1);
-                    st8(yp + 2 * c->cout, a2);
-                    st8(yp + 3 * c->cout, a3);
-                }
-                for (; wo < c->wo; wo++) {
-                    v8 a0 = bias;
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *x0 = xp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + ci0;
-                            const float *wp = wb + (size_t)(kh * K + kw) * gin * ws;
-                            for (int j = 0; j < gin; j++)
-                                a0 += bc8(x0[j]) * ld8(wp + (size_t)j * ws);
-                        }
-                    st8(yrow + (size_t)wo * c->cout + 8 * b, a0);
-                }
-                if (c->relu)
-                    for (int q = 0; q < c->wo; q++)
-                        for (int l = 0; l < 8; l++) {
-                            float *v = yrow + (size_t)q * c->cout + 8 * b + l;
-                            *v = *v > 0 ? *v : 0.0f;
-                        }
+        float *y = t->y + (size_t)img * c->ho * c->wo * c->cout;
+        for (int b = 0; b < blocks; b++) {
+            int ci0, ws;
+            const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
+            for (int q = 0; q < K * K; q++) {
+                tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
+                tp.w[q] = wb + (size_t)q * gin * ws;
             }
+            v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
+            g8_run(c->ho * c->wo, c->wo, xp + ci0, (long)S * pw * c->cin, (long)S * c->cin,
+                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, gin, ws, bias, 0, c->relu);
         }
+    }
+}
+
+/* Data gradient as a gather over the zero-padded gradient dyp (P = pad + 1 zero rows and
+ * columns around dy). Input pixel (h, w) takes, from every tap (kh, kw) with h + pad - kh
+ * and w + pad - kw multiples of the stride S, dy at ((h + pad - kh)/S, (w + pad - kw)/S)
+ * times that tap's transposed weights. The input pixels of one phase (h mod S, w mod S)
+ * form a grid with the same taps at the same offsets, so each phase is one g8_run: every
+ * dx value is written once and eight pixels share each weight load (the scatter below
+ * read back and wrote 8 floats per pixel and tap). */
+static int g8_gather_pad(const struct ns_conv *c) { return c->pad + 1; }
+
+static size_t g8_gather_floats(const struct ns_conv *c)
+{
+    int P = g8_gather_pad(c);
+    return (size_t)(c->ho + 2 * P) * (c->wo + 2 * P) * c->cout;
+}
+
+/* Taps of phase a (one axis): offsets (a + pad - k)/S for the k with a + pad - k a
+ * multiple of S; returns their count. */
+static int phase_taps(const struct ns_conv *c, int a, int *k_of, int *off)
+{
+    int n = 0;
+    for (int k = 0; k < c->k; k++) {
+        int num = a + c->pad - k;
+        if ((num % c->stride + c->stride) % c->stride)
+            continue;
+        k_of[n] = k;
+        off[n++] = num / c->stride; /* exact */
+    }
+    return n;
+}
+
+static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, gin = grouped_gin(c), blocks = c->cin / 8, K = c->k, kk = K * K, g = c->cpg;
+    int S = c->stride, P = g8_gather_pad(c), pw = c->wo + 2 * P, C = c->cout, ci = c->cin;
+    float *dyp = t->scratch + (size_t)ith * g8_thread_floats(c);
+    ns_split(t->n, ith, nth, &lo, &hi);
+    memset(dyp, 0, sizeof(float) * g8_gather_floats(c));
+    for (int img = lo; img < hi; img++) {
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
+        for (int ho = 0; ho < c->ho; ho++)
+            memcpy(dyp + ((size_t)(ho + P) * pw + P) * C, dy + (size_t)ho * c->wo * C,
+                   sizeof(float) * c->wo * C);
+        float *dx = t->dx + (size_t)img * c->h * c->w * ci;
+        for (int ah = 0; ah < S && ah < c->h; ah++)
+            for (int aw = 0; aw < S && aw < c->w; aw++) {
+                int kh_of[8], offh[8], kw_of[8], offw[8];
+                int nh = phase_taps(c, ah, kh_of, offh), nw = phase_taps(c, aw, kw_of, offw);
+                int rows = (c->h - ah + S - 1) / S, cols = (c->w - aw + S - 1) / S;
+                for (int b = 0; b < blocks; b++) {
+                    int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+                    const float *wtb = t->wt + (size_t)b * kk * gin * 8;
+                    struct g8_taps tp = {.n = nh * nw};
+                    for (int u = 0; u < nh; u++)
+                        for (int v = 0; v < nw; v++) {
+                            tp.xoff[u * nw + v] = ((long)offh[u] * pw + offw[v]) * C;
+                            tp.w[u * nw + v] = wtb + (size_t)(kh_of[u] * K + kw_of[v]) * gin * 8;
+                        }
+                    g8_run(rows * cols, cols, dyp + ((size_t)P * pw + P) * C + o0, (long)pw * C, C,
+                           dx + ((size_t)ah * c->w + aw) * ci + 8 * b, (long)S * c->w * ci,
+                           (long)S * ci, &tp, gin, 8, bc8(0), t->acc, 0);
+                }
+            }
     }
 }
 
@@ -718,6 +946,7 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     size_t part_len = (size_t)kk * g * c->cout + c->cout;
     memset(part, 0, sizeof(float) * part_len);
     ns_split(t->n, ith, nth, &lo, &hi);
+    zero_border(c, xp);
     for (int img = lo; img < hi; img++) {
         pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
@@ -915,11 +1144,16 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         break;
     }
     case K_IM2COL: {
+        /* W^T first (the B of dcol = dy W^T), then the threads' buffers; partial dW of
+         * thread i sits after its two column buffers */
+        size_t wlen = (size_t)kk * c->cin * c->cout;
+        if (dx)
+            transpose(kk * c->cin, c->cout, w, scratch);
+        t.wt = scratch;
+        t.scratch = scratch + wlen;
         ns_pool_run(p, im2col_bwd_task, &t);
-        /* partial dW of thread i sits after its two column buffers */
         size_t colf = 2 * (size_t)c->ho * c->wo * kk * c->cin;
-        reduce_partials(p, scratch + colf, nth, (size_t)kk * c->cin * c->cout,
-                        im2col_thread_floats(c), dw);
+        reduce_partials(p, t.scratch + colf, nth, wlen, im2col_thread_floats(c), dw);
         bias_backward(p, c, rows, dy, db, scratch);
         break;
     }
@@ -943,7 +1177,9 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         if (dx) {
             grouped_prepare(c, w, NULL, scratch + wlen);
             t.wt = scratch + wlen;
-            ns_pool_run(p, g8_bwd_data_task, &t);
+            /* the gather needs its padded gradient to fit the scatter's buffer and k <= 8 */
+            int gather = c->k <= 8 && g8_gather_floats(c) <= g8_thread_floats(c);
+            ns_pool_run(p, gather ? g8_bwd_data_gather_task : g8_bwd_data_task, &t);
         }
         break;
     }

@@ -7,6 +7,7 @@
 #include "util/err.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,7 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             nd->kind = NS_N_BN;
             nd->u.bn = (struct ns_bn){.m_per_image = in->h * in->w, .c = l->c, .relu = l->relu};
             nd->bn_off = net->bn_state_len;
-            net->bn_state_len += 4 * (size_t)l->c;
+            net->bn_state_len += 6 * (size_t)l->c;
             nd->w = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_GAMMA, 0,
                               zero_init_last_bn && l->res_last);
             nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_BETA, 0, 0);
@@ -225,9 +226,111 @@ static void *alloc_floats(struct ns_net *net, size_t n)
 
 static size_t padded(size_t n) { return (n + 15) / 16 * 16; }
 
-/* The layout of a net whose nodes are made: acc flags, activation and scratch sizes, and
- * the bytes the arrays will take. */
-static void plan(struct ns_net *net, int nth)
+/* Whether backward writes the gradient of tensor t (the network's input gets none, unless a
+ * SCALE node reads it as its scale, whose backward always writes it). */
+static int needs_grad(const struct ns_net *net, int t)
+{
+    if (t != net->input)
+        return 1;
+    for (int i = 0; i < net->n_nodes; i++)
+        if (net->nodes[i].kind == NS_N_SCALE && net->nodes[i].in[1] == t)
+            return 1;
+    return 0;
+}
+
+struct grad_block {
+    size_t off, len;
+    int start, end; /* backward steps (0 = the last node) at which the gradient is live */
+};
+
+static int by_len_desc(const void *a, const void *b)
+{
+    const struct grad_block *x = *(const struct grad_block *const *)a;
+    const struct grad_block *y = *(const struct grad_block *const *)b;
+    if (x->len != y->len)
+        return x->len < y->len ? 1 : -1;
+    return x->start - y->start;
+}
+
+static int by_off(const void *a, const void *b)
+{
+    const struct grad_block *x = *(const struct grad_block *const *)a;
+    const struct grad_block *y = *(const struct grad_block *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Activation gradients share memory by liveness. Backward step s runs node n_nodes-1-s; a
+ * tensor's gradient is live from the step of its last reader in forward order (which
+ * overwrites it: set_acc_flags) to the step of the node that made it (which reads it last),
+ * both included, and the logits' from step 0. Blocks are placed largest first at the lowest
+ * offset free over their whole interval, so the arena holds the gradients live at once at
+ * the busiest steps (in the benchmark net, about a sixth of all gradients) instead of every
+ * one. A tensor no node reads keeps a block of its own, live throughout: its gradient is never
+ * written and stays zero. Sets every tensor's grad_off (SIZE_MAX: no gradient) and returns
+ * the arena's floats, or (size_t)-1 when out of memory. */
+static size_t plan_grads(struct ns_net *net)
+{
+    int T = net->n_tensors, N = net->n_nodes;
+    struct grad_block *blk = calloc((size_t)T, sizeof *blk);
+    struct grad_block **order = calloc((size_t)T, sizeof *order), **live = calloc((size_t)T, sizeof *live);
+    if (!blk || !order || !live) {
+        free(blk);
+        free(order);
+        free(live);
+        return (size_t)-1;
+    }
+    for (int t = 0; t < T; t++) {
+        blk[t].len = padded(net->tensors[t].per_image * net->max_batch);
+        blk[t].start = N; /* no reader yet */
+        blk[t].end = t == net->input ? N - 1 : N - t; /* node t-1 makes tensor t */
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < 2; j++) {
+            int t = net->nodes[i].in[j];
+            if (t >= 0 && N - 1 - i < blk[t].start)
+                blk[t].start = N - 1 - i;
+        }
+    blk[net->logits].start = 0;
+    int n = 0;
+    for (int t = 0; t < T; t++) {
+        net->tensors[t].grad_off = SIZE_MAX;
+        if (!needs_grad(net, t))
+            continue;
+        if (blk[t].start > blk[t].end) { /* never read: never written */
+            blk[t].start = 0;
+            blk[t].end = N;
+        }
+        order[n++] = &blk[t];
+    }
+    qsort(order, (size_t)n, sizeof *order, by_len_desc);
+    size_t total = 0;
+    for (int k = 0; k < n; k++) {
+        struct grad_block *b = order[k];
+        int nl = 0;
+        for (int q = 0; q < k; q++)
+            if (order[q]->start <= b->end && b->start <= order[q]->end)
+                live[nl++] = order[q];
+        qsort(live, (size_t)nl, sizeof *live, by_off);
+        size_t off = 0;
+        for (int q = 0; q < nl && live[q]->off < off + b->len; q++)
+            if (live[q]->off + live[q]->len > off)
+                off = live[q]->off + live[q]->len;
+        b->off = off;
+        if (off + b->len > total)
+            total = off + b->len;
+    }
+    for (int t = 0; t < T; t++)
+        if (needs_grad(net, t))
+            net->tensors[t].grad_off = blk[t].off;
+    free(blk);
+    free(order);
+    free(live);
+    return total;
+}
+
+/* The layout of a net whose nodes are made: acc flags, activation, gradient and scratch
+ * sizes, and the bytes the arrays will take. -1 when out of memory. */
+static int plan(struct ns_net *net, int nth)
 {
     size_t act = 0, scratch = 0;
     for (int i = 0; i < net->n_tensors; i++)
@@ -244,9 +347,13 @@ static void plan(struct ns_net *net, int nth)
     }
     net->act_len = act;
     net->scratch_len = scratch;
+    net->grad_len = plan_grads(net);
+    if (net->grad_len == (size_t)-1)
+        return -1;
     size_t floats = 3 * net->n_weights + net->bn_state_len + net->fused_len + net->ws_len +
-                    2 * act + scratch + net->cache_len;
+                    act + net->grad_len + scratch + net->cache_len;
     net->plan_bytes = floats * sizeof(float) + net->drop_len;
+    return 0;
 }
 
 /* Backward overwrites a tensor's gradient at its first use in reverse order and adds at
@@ -291,12 +398,11 @@ static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
     net->logits = g.n - 1;
     int rc = nodes_from_graph(net, &g, zero_init_last_bn);
     ns_graph_free(&g);
-    if (rc || set_acc_flags(net)) {
+    if (rc || set_acc_flags(net) || plan(net, nth)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
         return NULL;
     }
-    plan(net, nth);
     return net;
 }
 
@@ -334,7 +440,7 @@ struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
     net->fused_bias = alloc_floats(net, net->fused_len);
     net->ws_mem = alloc_floats(net, net->ws_len);
     net->act_mem = alloc_floats(net, act);
-    net->grad_mem = alloc_floats(net, act);
+    net->grad_mem = alloc_floats(net, net->grad_len);
     net->scratch = alloc_floats(net, net->scratch_len);
     net->drop_mask = net->drop_len ? malloc(net->drop_len) : NULL;
     net->cache = net->cache_len ? alloc_floats(net, net->cache_len) : NULL;
@@ -348,7 +454,8 @@ struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
     size_t off = 0;
     for (int i = 0; i < net->n_tensors; i++) {
         net->tensors[i].data = net->act_mem + off;
-        net->tensors[i].grad = net->grad_mem + off;
+        size_t g = net->tensors[i].grad_off;
+        net->tensors[i].grad = g == SIZE_MAX ? NULL : net->grad_mem + g;
         off += padded(net->tensors[i].per_image * max_batch);
     }
     return net;
@@ -577,7 +684,8 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
             int c = nd->u.bn.c;
             if (train)
                 ns_bn_forward_train(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
-                                    st + c, st + 2 * c, st + 3 * c, y->data, net->scratch);
+                                    st + c, st + 2 * c, st + 3 * c, st + 4 * c, y->data,
+                                    net->scratch);
             else
                 ns_bn_forward_eval(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                    st + c, y->data);
@@ -693,7 +801,7 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
             float *st = net->bn_state + nd->bn_off;
             int c = nd->u.bn.c;
             ns_bn_backward(pool, &nd->u.bn, n, a->data, y->data, P(net, nd->w), st + 2 * c,
-                           st + 3 * c, y->grad, da, nd->acc[0], G(net, nd->w), G(net, nd->b),
+                           st + 3 * c, st + 4 * c, y->grad, da, nd->acc[0], G(net, nd->w), G(net, nd->b),
                            net->scratch);
             break;
         }
@@ -703,7 +811,7 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
             break;
         case NS_N_ADD:
             ns_add_backward(pool, a->per_image * n, y->data, nd->relu, y->grad, da, nd->acc[0],
-                            b2->grad, nd->acc[1]);
+                            nd->in[1] == net->input ? NULL : b2->grad, nd->acc[1]);
             break;
         case NS_N_MAXPOOL:
             ns_maxpool_backward(pool, &nd->u.pool, n, a->data, y->data, y->grad, da, nd->acc[0]);

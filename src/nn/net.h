@@ -45,7 +45,8 @@ struct ns_node {
     int w, b;         /* parameter ids (-1 = none): conv/linear weight and bias, BN gamma/beta */
     int relu;         /* ADD: ReLU after the sum */
     int skip;         /* fused away for inference: output aliases the input */
-    size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd */
+    size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd,
+                       * and the forward's scale and shift (c each) */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
     size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
     size_t cache_off; /* LN: mean and rstd per row, ATTN: attention maps, in cache */
@@ -71,7 +72,8 @@ struct ns_node {
 struct ns_tensor {
     int h, w, c;      /* per image */
     size_t per_image; /* h*w*c */
-    float *data, *grad;
+    float *data, *grad; /* grad: NULL for the input (unless a SCALE node writes it) */
+    size_t grad_off;  /* where grad sits in grad_mem (shared by liveness: plan in net.c) */
 };
 
 struct ns_net {
@@ -88,14 +90,14 @@ struct ns_net {
     float *w, *dw, *mom;      /* parameters, gradients, momentum (AdamW: first moment) */
     float *var;               /* AdamW's second moment (ns_net_use_adamw), else NULL */
     long adam_steps;
-    float *bn_state;          /* per BN: running mean, running var, mean, rstd (4*c) */
+    float *bn_state;          /* per BN: running mean, running var, mean, rstd, scale, shift (6*c) */
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
     size_t fused_len;
     float *ws_mem;            /* per WS conv: standardized weights and what backward needs */
     size_t ws_len;
     float *act_mem, *grad_mem, *scratch;
-    size_t act_len, scratch_len;
+    size_t act_len, grad_len, scratch_len;
     float *cache;             /* what LN and attention keep for backward */
     size_t cache_len;
     uint8_t *drop_mask;       /* dropout and drop path masks, max_batch-sized per node */

@@ -66,19 +66,24 @@ struct ns_bn {
     int c;
     int relu;
 };
-/* mean, rstd: (c) caches for backward. scratch: ns_bn_scratch() floats. */
+/* mean, rstd: (c) caches for backward; affine (2c, may be NULL): the forward's per-channel
+ * scale and shift (y = x*scale + shift before the ReLU), kept so that backward can recompute
+ * the ReLU mask from x instead of reading y. scratch: ns_bn_scratch() floats. */
 size_t ns_bn_scratch(const struct ns_bn *b, int nth);
 void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                          const float *gamma, const float *beta, float *run_mean,
-                         float *run_var, float *mean, float *rstd, float *y, float *scratch);
+                         float *run_var, float *mean, float *rstd, float *affine, float *y,
+                         float *scratch);
 void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                         const float *gamma, const float *beta, const float *run_mean,
                         const float *run_var, float *y);
-/* y is the forward output (its sign gives the ReLU mask when relu is set). */
+/* The ReLU mask (when relu is set) is x*scale + shift > 0 from the forward's affine cache,
+ * bit for bit the forward's own test, or, when affine is NULL, y > 0 from the forward
+ * output y (one more stream to read in both passes). */
 void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                     const float *y, const float *gamma, const float *mean, const float *rstd,
-                    const float *dy, float *dx, int acc, float *dgamma, float *dbeta,
-                    float *scratch);
+                    const float *affine, const float *dy, float *dx, int acc, float *dgamma,
+                    float *dbeta, float *scratch);
 
 /* ---- elementwise -----------------------------------------------------------------------
  * len = number of floats. */

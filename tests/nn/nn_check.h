@@ -9,7 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/kern.h"
 #include "util/pcg32.h"
+
+/* Exit code 77 (ctest: skipped) for a run that forces the AVX-512 path (NS_ISA=avx512, the
+ * *_avx512 variants in tests/CMakeLists.txt) on a CPU without it, saying so; else 0. */
+static inline int nn_isa_skip(void)
+{
+    const char *isa = getenv("NS_ISA");
+    if (isa && !strcmp(isa, "avx512") && !ns_kern_has_avx512()) {
+        printf("skipped: NS_ISA=avx512 but this CPU lacks AVX-512 (F, BW, DQ, VL)\n");
+        return 77;
+    }
+    return 0;
+}
 
 /* n floats, zeroed; exact size, so the sanitizer build catches any op reading past it. */
 static inline float *nn_floats(size_t n)

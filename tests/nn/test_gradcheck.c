@@ -270,7 +270,7 @@ static double bn_loss(void *vp)
 {
     struct bn_ctx *t = vp;
     ns_bn_forward_train(NULL, t->b, t->n, t->x, t->gamma, t->beta, t->rm, t->rv, t->mean, t->rstd,
-                        t->y, t->scratch);
+                        NULL, t->y, t->scratch);
     return project(t->y, t->r, t->len);
 }
 
@@ -329,6 +329,7 @@ static int check_bn(int n, int side, int C, int relu)
     float *x = nn_floats(len), *y = nn_floats(len), *r = nn_floats(len), *dx = nn_floats(len);
     float *pre_dx = nn_floats(len), *gamma = nn_floats(C), *beta = nn_floats(C);
     float *rm = nn_floats(C), *rv = nn_floats(C), *mean = nn_floats(C), *rstd = nn_floats(C);
+    float *aff = nn_floats(2 * (size_t)C); /* the forward's scale and shift */
     float *dg = nn_floats(C), *dbt = nn_floats(C), *pre_dg = nn_floats(C), *pre_db = nn_floats(C);
     float *rm0 = nn_floats(C), *rv0 = nn_floats(C);
     /* per-channel offsets and spreads, so the statistics differ between channels */
@@ -387,7 +388,7 @@ static int check_bn(int n, int side, int C, int relu)
         float *scratch = nn_floats(ns_bn_scratch(&b, nth));
         memcpy(rm, rm0, sizeof(float) * C);
         memcpy(rv, rv0, sizeof(float) * C);
-        ns_bn_forward_train(p, &b, n, x, gamma, beta, rm, rv, mean, rstd, y, scratch);
+        ns_bn_forward_train(p, &b, n, x, gamma, beta, rm, rv, mean, rstd, aff, y, scratch);
         snprintf(what, sizeof what, "%s, %d threads: y", name, nth);
         fails += !nn_close_d(what, y, ry, len, REF_ATOL, REF_RTOL);
         snprintf(what, sizeof what, "%s, %d threads: batch mean", name, nth);
@@ -399,21 +400,22 @@ static int check_bn(int n, int side, int C, int relu)
         snprintf(what, sizeof what, "%s, %d threads: running var (unbiased)", name, nth);
         fails += !nn_close_d(what, rv, rrv, C, 1e-6, 1e-5);
 
-        for (int mode = 0; mode < 3; mode++) {
-            static const char *mname[3] = {"acc=0", "acc=1", "dx=NULL"};
-            if (mode == 0)
+        /* modes 0-2 take the ReLU mask from the forward's scale and shift, mode 3 from y */
+        for (int mode = 0; mode < 4; mode++) {
+            static const char *mname[4] = {"acc=0", "acc=1", "dx=NULL", "acc=0, mask from y"};
+            if (mode == 0 || mode == 3)
                 nn_fill(dx, len, SENTINEL);
             else
                 memcpy(dx, pre_dx, sizeof(float) * len);
             memcpy(dg, pre_dg, sizeof(float) * C);
             memcpy(dbt, pre_db, sizeof(float) * C);
-            ns_bn_backward(p, &b, n, x, y, gamma, mean, rstd, r, mode == 2 ? NULL : dx, mode == 1,
-                           dg, dbt, scratch);
-            if (mode < 2) {
-                float *g = mode ? diff(dx, pre_dx, len) : dx;
+            ns_bn_backward(p, &b, n, x, y, gamma, mean, rstd, mode == 3 ? NULL : aff, r,
+                           mode == 2 ? NULL : dx, mode == 1, dg, dbt, scratch);
+            if (mode != 2) {
+                float *g = mode == 1 ? diff(dx, pre_dx, len) : dx;
                 snprintf(what, sizeof what, "%s, %d threads, %s: dx", name, nth, mname[mode]);
                 fails += !nn_close_d(what, g, rdx, len, REF_ATOL, 1e-4);
-                if (mode)
+                if (mode == 1)
                     free(g);
             } else if (memcmp(dx, pre_dx, sizeof(float) * len) != 0) {
                 fprintf(stderr, "%s: dx=NULL but the dx buffer was written\n", name);
@@ -438,11 +440,11 @@ static int check_bn(int n, int side, int C, int relu)
 
     /* finite differences of the 2-thread gradients, with their own outputs and caches */
     float *scratch = nn_floats(ns_bn_scratch(&b, 2));
-    ns_bn_forward_train(pool2, &b, n, x, gamma, beta, rm, rv, mean, rstd, y, scratch);
+    ns_bn_forward_train(pool2, &b, n, x, gamma, beta, rm, rv, mean, rstd, aff, y, scratch);
     nn_fill(dx, len, SENTINEL);
     memset(dg, 0, sizeof(float) * C);
     memset(dbt, 0, sizeof(float) * C);
-    ns_bn_backward(pool2, &b, n, x, y, gamma, mean, rstd, r, dx, 0, dg, dbt, scratch);
+    ns_bn_backward(pool2, &b, n, x, y, gamma, mean, rstd, aff, r, dx, 0, dg, dbt, scratch);
     float *y2 = nn_floats(len), *mean2 = nn_floats(C), *rstd2 = nn_floats(C);
     struct bn_ctx t = {&b, n, x, gamma, beta, rm, rv, mean2, rstd2, y2, r, scratch, len};
     snprintf(what, sizeof what, "%s: fd dx", name);
@@ -453,7 +455,7 @@ static int check_bn(int n, int side, int C, int relu)
     fails += fd_check(what, bn_loss, &t, beta, C, dbt, 1e-2, 64, FD_ATOL, FD_RTOL, 0);
 
     free(x), free(y), free(r), free(dx), free(pre_dx), free(gamma), free(beta), free(rm);
-    free(rv), free(mean), free(rstd), free(dg), free(dbt), free(pre_dg), free(pre_db);
+    free(rv), free(mean), free(rstd), free(aff), free(dg), free(dbt), free(pre_dg), free(pre_db);
     free(rm0), free(rv0), free(scratch), free(y2), free(mean2), free(rstd2);
     free(mu), free(var), free(rdg), free(rdb), free(rrm), free(rrv), free(rrs), free(ry);
     free(rdx), free(rye);
@@ -1491,6 +1493,8 @@ static int teardown(void **state)
 
 int main(void)
 {
+    if (nn_isa_skip())
+        return 77;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(checker_rejects_a_slightly_wrong_gradient),
         cmocka_unit_test(conv_gradients_every_kernel_path),
