@@ -79,6 +79,9 @@ static void summary(int status, const struct ns_search_report *r)
                r->best_trial);
     if (r->epochs_spent >= 0)
         printf("; %lld epochs spent", r->epochs_spent);
+    if (r->data_skipped)
+        printf("\nnote: %d files of the image folder did not decode and were skipped (named "
+               "on stderr; counted in the study: studies.data_skipped)", r->data_skipped);
     if (r->test_selection)
         printf("\nnote: rungs were selected on the test set (the experiment has no "
                "data.val_split), so the best test error is optimistic; set data.val_split to "

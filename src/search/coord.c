@@ -676,10 +676,12 @@ void ns_coord_close(struct ns_coord *c)
 
 /* The dataset a process loaded (its fingerprint fp) must be the study's: the first run stores
  * it, a resume on other data is refused naming the files. `who` names the process. */
-static int data_check(struct ns_coord *c, const char *fp, const char *who)
+static int data_check(struct ns_coord *c, const char *fp, int skipped, const char *who)
 {
     char stored[32], files[1024];
-    int rc = ns_db_study_data_check(c->db, c->study, fp, stored, sizeof stored);
+    int rc = ns_db_study_data_check(c->db, c->study, fp, skipped, stored, sizeof stored);
+    if (skipped > c->rep->data_skipped)
+        c->rep->data_skipped = skipped;
     if (rc <= 0)
         return rc;
     ns_exp_data_describe(&c->ex.data, files, sizeof files);
@@ -1146,7 +1148,7 @@ int ns_coord_run_local(struct ns_coord *c)
     struct ns_child_data data = {-1, 0};
     char fp[17];
     ns_exp_data_fingerprint(&train, &eval, fp);
-    if (ns_exp_data_check(&c->ex, &train) < 0 || data_check(c, fp, NULL) < 0 ||
+    if (ns_exp_data_check(&c->ex, &train) < 0 || data_check(c, fp, c->ex.data.skipped, NULL) < 0 ||
         (c->ex.limits.isolate && ns_child_data_make(&data, &train, &eval) < 0))
         status = NS_SEARCH_ERROR;
     char host[64];
@@ -1309,7 +1311,7 @@ static int handle(struct ns_coord *c)
         snprintf(w->host, sizeof w->host, "%s", rd.host);
         char who[128];
         snprintf(who, sizeof who, "rank %d (%s)", in->src, rd.host);
-        if (data_check(c, rd.data_fp, who) < 0)
+        if (data_check(c, rd.data_fp, rd.data_skipped, who) < 0)
             return -1;
         if (w->state == W_SETUP)
             w->state = W_IDLE;

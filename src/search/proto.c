@@ -102,6 +102,7 @@ int ns_msg_pack_ready(struct ns_msgbuf *b, const struct ns_msg_ready *m)
     put_str(b, m->host);
     put_i32(b, m->threads);
     put_str(b, m->data_fp);
+    put_i32(b, m->data_skipped);
     return finish(b);
 }
 
@@ -272,6 +273,7 @@ int ns_msg_unpack_ready(const void *p, size_t n, struct ns_msg_ready *m)
     get_str_into(&r, m->host, sizeof m->host);
     m->threads = get_i32(&r);
     get_str_into(&r, m->data_fp, sizeof m->data_fp);
+    m->data_skipped = get_i32(&r);
     return done(&r, "READY");
 }
 

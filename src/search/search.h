@@ -295,6 +295,7 @@ struct ns_msg_ready {
     char host[64];
     int threads;
     char data_fp[17]; /* the fingerprint of the dataset it loaded (ns_exp_data_fingerprint) */
+    int data_skipped; /* files of an image folder that did not decode (ns_exp_data.skipped) */
 };
 
 void ns_msgbuf_free(struct ns_msgbuf *b);
@@ -353,6 +354,8 @@ struct ns_search_report {
                                  data.val_split): its best error is optimistic */
     long long epochs_spent;   /* the study's epochs trained so far (rungs: the epochs trained
                                  for them; else the trials' epoch rows); -1 unknown */
+    int data_skipped;         /* files of the study's image folder that did not decode
+                                 (counted in the study: studies.data_skipped) */
 };
 
 /* 1 when this process was started by an MPI launcher (mpirun, srun with PMI/PMIx), judged

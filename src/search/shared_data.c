@@ -20,6 +20,7 @@
 struct header {
     int rc;          /* 0, or -1 when the load failed (msg says why) */
     int leader_rank; /* in MPI_COMM_WORLD */
+    int skipped;     /* the leader's ns_exp_data.skipped, for every worker's READY */
     char host[64];
     struct ns_dataset train, eval;
     char msg[1024];
@@ -114,10 +115,12 @@ int ns_shared_data_load(struct ns_exp_data *d, struct ns_shared_data *sh,
             snprintf(h->msg, sizeof h->msg, "%s", ns_errmsg());
         h->train = *train;
         h->eval = *eval;
+        h->skipped = d->skipped;
     }
     /* Every worker of the node learns the outcome, so they all fail or all go on together
      * and the collectives below are entered by all or none. */
     int rc = MPI_Bcast(h, (int)sizeof *h, MPI_BYTE, 0, node);
+    d->skipped = h->skipped;
     if (rc != MPI_SUCCESS || h->rc < 0) {
         if (rc != MPI_SUCCESS)
             ns_err("broadcast of the dataset's shape failed (MPI error %d)", rc);

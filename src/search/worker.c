@@ -389,7 +389,7 @@ int ns_search_worker(struct ns_transport *t, struct ns_search_report *rep)
                     goto out;
                 continue; /* the coordinator answers FATAL with STOP */
             }
-            struct ns_msg_ready m = {.threads = ex.recipe.threads};
+            struct ns_msg_ready m = {.threads = ex.recipe.threads, .data_skipped = ex.data.skipped};
             ns_exp_data_fingerprint(&train, &eval, m.data_fp);
             ns_search_host(m.host, sizeof m.host);
             if (ns_msg_pack_ready(&w.out, &m) < 0 || ns_send(t, NS_COORD, NS_MSG_READY, &w.out) < 0)

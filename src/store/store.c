@@ -99,7 +99,8 @@ static const char schema_sql[] =
     "  seed INTEGER NOT NULL,\n"
     "  space TEXT,\n"
     "  created REAL NOT NULL,\n"
-    "  data_fingerprint TEXT);\n"
+    "  data_fingerprint TEXT,\n"
+    "  data_skipped INTEGER);\n"
     "CREATE TABLE trials(\n" TRIAL_HEAD_COLUMNS(SQL_COL) NS_DB_PARAMS(SQL_PARAM) TRIAL_TAIL_COLUMNS(
         SQL_COL) "  PRIMARY KEY(study_id, trial));\n"
                  "CREATE TABLE epochs(\n"
@@ -445,15 +446,28 @@ static int read_columns(struct ns_db *db)
     return 0;
 }
 
+/* 1 if the studies table has column `col`, else 0. */
+static int has_study_col(struct ns_db *db, const char *col)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT %s FROM studies LIMIT 0", col);
+    sqlite3_stmt *st;
+    int ok = sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    return ok;
+}
+
 /* Bring a db of an older schema up to this one (a writer only; readers read any version):
  * every trial column of the table above that the file lacks is added (version 2 added
- * attempts and the parameters of stages 5 to 8), and studies.data_fingerprint. */
+ * attempts and the parameters of stages 5 to 8), studies.data_fingerprint, and
+ * studies.data_skipped (added within version 3). */
 static int migrate(struct ns_db *db)
 {
     if (read_columns(db) < 0 || exec(db, rungs_sql, "add the rungs table") < 0 ||
         exec(db, blobs_sql, "add the weights tables") < 0)
         return -1;
-    int missing = db->version < NS_DB_SCHEMA_VERSION;
+    int no_skipped = !has_study_col(db, "data_skipped");
+    int missing = db->version < NS_DB_SCHEMA_VERSION || no_skipped;
     for (int i = 0; i < N_TRIAL_COLS; i++)
         missing |= !db->has_col[i];
     if (!missing)
@@ -473,6 +487,9 @@ static int migrate(struct ns_db *db)
                   "ALTER TABLE studies ADD COLUMN data_fingerprint TEXT; "
                   "UPDATE netspace_version SET schema_version = 2",
                   "migrate to schema version 2");
+    if (rc == 0 && no_skipped)
+        rc = exec(db, "ALTER TABLE studies ADD COLUMN data_skipped INTEGER",
+                  "add studies.data_skipped");
     if (rc == 0 && db->version < 3)
         rc = exec(db, "UPDATE netspace_version SET schema_version = 3",
                   "migrate to schema version 3");
@@ -1353,7 +1370,8 @@ int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts)
     return sqlite3_changes(db->h);
 }
 
-int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n)
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, int skipped,
+                           char *stored, size_t n)
 {
     stored[0] = 0;
     if (writable(db) < 0)
@@ -1373,11 +1391,14 @@ int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char
         return ns_db_sqlerr(db, "data fingerprint");
     if (stored[0])
         return strcmp(stored, fp) ? 1 : 0;
-    if (sqlite3_prepare_v2(db->h, "UPDATE studies SET data_fingerprint = ?2 WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->h,
+                           "UPDATE studies SET data_fingerprint = ?2, data_skipped = ?3 "
+                           "WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
         return ns_db_sqlerr(db, "data fingerprint");
     sqlite3_bind_int64(st, 1, study);
     sqlite3_bind_text(st, 2, fp, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, skipped);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : ns_db_sqlerr(db, "data fingerprint");

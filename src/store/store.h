@@ -252,9 +252,11 @@ long long ns_db_study_epochs_spent(struct ns_db *db, int64_t study);
  * how many, or -1. */
 int ns_db_fail_exhausted(struct ns_db *db, int64_t study, int max_attempts);
 
-/* The study's dataset fingerprint: store fp if the study has none (0), compare otherwise:
- * 0 equal, 1 different (*stored, n bytes, gets the stored one), -1 with ns_err. */
-int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, char *stored, size_t n);
+/* The study's dataset fingerprint: store fp, with the number of an image folder's files
+ * that did not decode (skipped), if the study has none (0), compare otherwise: 0 equal, 1
+ * different (*stored, n bytes, gets the stored one), -1 with ns_err. */
+int ns_db_study_data_check(struct ns_db *db, int64_t study, const char *fp, int skipped,
+                           char *stored, size_t n);
 
 /* How long a write waits for a lock held by another connection (10 s after ns_db_open). */
 void ns_db_set_busy_timeout(struct ns_db *db, int ms);

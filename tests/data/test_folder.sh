@@ -180,6 +180,14 @@ EOF
     fail "train --db on a folder study: $(cat "$TMP/o")"
 grep -q '"data":"folder","classes":10,"train":299,"eval":100,"skipped":0,"cache_built":false' "$TMP/o" ||
     fail "train --db on a folder study: $(cat "$TMP/o")"
+# the files of a folder that did not decode are counted in the study (the bad tree: 4)
+sed "s|$TMP/png|$TMP/bad|" "$TMP/x.json" >"$TMP/z.json"
+"$NETSPACE" search --experiment "$TMP/z.json" --db "$TMP/z.db" --quiet >"$TMP/o" 2>&1 ||
+    fail "search on a folder with broken files: $(cat "$TMP/o")"
+[ "$(sqlite3 -readonly "$TMP/z.db" "select data_skipped from studies")" = 4 ] ||
+    fail "skipped files not counted in the study: $(sqlite3 -readonly "$TMP/z.db" "select * from studies")"
+grep -q "note: 4 files of the image folder did not decode" "$TMP/o" ||
+    fail "the search's summary does not count skipped files: $(cat "$TMP/o")"
 sed 's/"size": 16/"size": 16, "strikt": true/' "$TMP/x.json" >"$TMP/y.json"
 "$NETSPACE" search --experiment "$TMP/y.json" --db "$TMP/y.db" --quiet >"$TMP/o" 2>&1 &&
     fail "an unknown data key was accepted"

@@ -181,11 +181,12 @@ static void epoch_and_ready_round_trip(void **state)
     assert_true(eb.m.train_loss == 0.5 && eb.m.test_err == 12.0 && eb.m.img_per_s == 900.0);
     refuses_wrong_lengths(&b, un_epoch, &eb);
 
-    struct ns_msg_ready r = {.host = "node-17", .threads = 4}, rb;
+    struct ns_msg_ready r = {.host = "node-17", .threads = 4, .data_skipped = 3}, rb;
     assert_int_equal(ns_msg_pack_ready(&b, &r), 0);
     assert_int_equal(ns_msg_unpack_ready(b.p, b.len, &rb), 0);
     assert_string_equal(rb.host, "node-17");
     assert_int_equal(rb.threads, 4);
+    assert_int_equal(rb.data_skipped, 3);
     refuses_wrong_lengths(&b, un_ready, &rb);
 
     char *s = NULL;
