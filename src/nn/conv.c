@@ -443,52 +443,68 @@ static void group1_backward(struct ns_pool *p, const struct ns_conv *c, int n, c
 
 /* ---- kxk ungrouped: im2col + GEMM --------------------------------------------------- */
 
+/* The taps kw in [*k0, *k1) of output column wo that fall inside the image: consecutive
+ * taps read consecutive input pixels, so their channels form one contiguous run in x (NHWC)
+ * and in a column row, and im2col and col2im move each run in one piece. */
+static void tap_span(const struct ns_conv *c, int wo, int *k0, int *k1)
+{
+    int wi0 = wo * c->stride - c->pad_w;
+    *k0 = wi0 < 0 ? -wi0 : 0;
+    *k1 = c->w - wi0 < c->kw ? c->w - wi0 : c->kw;
+    if (*k1 < *k0)
+        *k1 = *k0;
+}
+
 /* col (ho*wo, kh*kw*cin) for one image. */
 static void im2col(const struct ns_conv *c, const float *x, float *col)
 {
     int kc = c->kh * c->kw * c->cin;
-    for (int ho = 0; ho < c->ho; ho++)
-        for (int wo = 0; wo < c->wo; wo++) {
+    for (int wo = 0; wo < c->wo; wo++) {
+        int k0, k1;
+        tap_span(c, wo, &k0, &k1);
+        size_t run = (size_t)(k1 - k0) * c->cin, tail = (size_t)(c->kw - k1) * c->cin;
+        int wi0 = wo * c->stride - c->pad_w;
+        for (int ho = 0; ho < c->ho; ho++) {
             float *row = col + ((size_t)ho * c->wo + wo) * kc;
             for (int kh = 0; kh < c->kh; kh++) {
                 int hi = ho * c->stride - c->pad_h + kh;
-                for (int kw = 0; kw < c->kw; kw++) {
-                    int wi = wo * c->stride - c->pad_w + kw;
-                    float *d = row + (kh * c->kw + kw) * c->cin;
-                    int out = hi < 0 || hi >= c->h || wi < 0 || wi >= c->w;
-                    const float *src = out ? NULL : x + ((size_t)hi * c->w + wi) * c->cin;
-                    if (c->cin < 16) /* a stem's 1 or 3 channels: no library call per pixel */
-                        for (int i = 0; i < c->cin; i++)
-                            d[i] = out ? 0.0f : src[i];
-                    else if (out)
-                        memset(d, 0, sizeof(float) * c->cin);
-                    else
-                        memcpy(d, src, sizeof(float) * c->cin);
+                float *d = row + (size_t)kh * c->kw * c->cin;
+                if (hi < 0 || hi >= c->h) {
+                    memset(d, 0, sizeof(float) * c->kw * c->cin);
+                    continue;
                 }
+                const float *src = x + ((size_t)hi * c->w + wi0 + k0) * c->cin;
+                memset(d, 0, sizeof(float) * k0 * c->cin);
+                memcpy(d + (size_t)k0 * c->cin, src, sizeof(float) * run);
+                memset(d + (size_t)k1 * c->cin, 0, sizeof(float) * tail);
             }
         }
+    }
 }
 
-/* dx (h, w, cin) += the columns of dcol folded back onto their input pixels. */
+/* d[0, len) += s[0, len): distinct buffers, so it vectorizes without alias checks. */
+static void add_run(float *restrict d, const float *restrict s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        d[i] += s[i];
+}
+
+/* dx (h, w, cin) += the columns of dcol folded back onto their input pixels: each dx
+ * element gets its contributions in (ho, wo, kh, kw) order, one per (ho, wo, kh) at most. */
 static void col2im(const struct ns_conv *c, const float *dcol, float *dx)
 {
     int kc = c->kh * c->kw * c->cin;
     for (int ho = 0; ho < c->ho; ho++)
         for (int wo = 0; wo < c->wo; wo++) {
             const float *row = dcol + ((size_t)ho * c->wo + wo) * kc;
+            int k0, k1, wi0 = wo * c->stride - c->pad_w;
+            tap_span(c, wo, &k0, &k1);
             for (int kh = 0; kh < c->kh; kh++) {
                 int hi = ho * c->stride - c->pad_h + kh;
                 if (hi < 0 || hi >= c->h)
                     continue;
-                for (int kw = 0; kw < c->kw; kw++) {
-                    int wi = wo * c->stride - c->pad_w + kw;
-                    if (wi < 0 || wi >= c->w)
-                        continue;
-                    const float *s = row + (kh * c->kw + kw) * c->cin;
-                    float *d = dx + ((size_t)hi * c->w + wi) * c->cin;
-                    for (int i = 0; i < c->cin; i++)
-                        d[i] += s[i];
-                }
+                add_run(dx + ((size_t)hi * c->w + wi0 + k0) * c->cin,
+                        row + ((size_t)kh * c->kw + k0) * c->cin, (size_t)(k1 - k0) * c->cin);
             }
         }
 }
