@@ -1,5 +1,7 @@
-/* 2D convolution, NHWC, forward and backward, with four kernels chosen by shape:
+/* 2D convolution, NHWC, forward and backward, with five kernels chosen by shape:
  *   1x1 ungrouped      one GEMM over all n*ho*wo pixels (strided inputs gathered first)
+ *   1x1 grouped        one GEMM per group on the group's strided columns of x and y
+ *                      (ShuffleNet v1's pointwise convs; stride 1)
  *   kxk ungrouped      im2col per image, then GEMM (the stem, vanilla and basic blocks;
  *                      also rectangular kh x kw kernels, ACNet's 1x3 and 3x1)
  *   depthwise          direct loops vectorized over channels
@@ -22,7 +24,7 @@ static inline v8 ld8(const float *p) { return *(const v8 *)p; }
 static inline void st8(float *p, v8 v) { *(v8 *)p = v; }
 static inline v8 bc8(float f) { return (v8){f, f, f, f, f, f, f, f}; }
 
-enum conv_kind { K_GEMM1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_GENERIC };
+enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_GENERIC };
 
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
@@ -32,6 +34,8 @@ static enum conv_kind kind_of(const struct ns_conv *c)
         return K_GENERIC; /* rectangular: the kernels below are square only */
     if (c->cpg == 1 && c->cin == c->cout)
         return K_DEPTHWISE;
+    if (c->kh == 1 && c->stride == 1)
+        return K_GROUP1;
     int g = c->cpg;
     if (c->cin == c->cout && c->cout % 8 == 0 && (g % 8 == 0 || 8 % g == 0))
         return K_GROUPED8;
@@ -87,6 +91,9 @@ size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
     switch (kind_of(c)) {
     case K_GEMM1: /* strided copies of x and dx, db partials, W^T */
         s = gemm1_wt_offset(c, n, nth) + (size_t)c->cin * c->cout;
+        break;
+    case K_GROUP1: /* db partials, then the groups' W^T (cout x cpg) */
+        s = (size_t)nth * c->cout + (size_t)c->cpg * c->cout;
         break;
     case K_IM2COL: /* W^T, then per thread two column buffers and partial dW, db */
         s = kk * c->cin * c->cout + (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
@@ -341,54 +348,163 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
     }
 }
 
+/* ---- 1x1 grouped, stride 1: a GEMM per group ---------------------------------------- */
+
+/* Group gi maps input channels [gi*cpg, (gi+1)*cpg) to outputs [gi*opg, (gi+1)*opg): its
+ * x, y and dy are column slices of the NHWC rows (row stride cin or cout), which the GEMM
+ * kernels read in place through their strides, and its weights are the columns
+ * [gi*opg, (gi+1)*opg) of W (cpg x cout). Each product is split over its rows of C (or, for
+ * dW when the rows are few, its columns), so each element's sum is in the same order
+ * whatever the thread count. */
+struct group1_ctx {
+    const struct ns_conv *c;
+    int m;                  /* rows of x: n*h*w */
+    const float *x, *w, *dy;
+    float *y, *dx, *dw;
+    const float *wt;        /* W^T (cout x cpg): the B of dx = dy W^T */
+    int acc;
+    int by_cols;
+};
+
+static void group1_fwd_task(void *vp, int ith, int nth)
+{
+    struct group1_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int g = c->cpg, opg = c->cout / c->groups, lo, hi;
+    ns_split(t->m, ith, nth, &lo, &hi);
+    if (hi <= lo)
+        return;
+    ns_gemm_fn f = ns_kern()->gemm;
+    for (int gi = 0; gi < c->groups; gi++)
+        f(hi - lo, opg, g, t->x + (size_t)lo * c->cin + (size_t)gi * g, c->cin, 1,
+          t->w + (size_t)gi * opg, c->cout, 0, t->y + (size_t)lo * c->cout + (size_t)gi * opg,
+          c->cout);
+}
+
+static void group1_bwd_data_task(void *vp, int ith, int nth)
+{
+    struct group1_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int g = c->cpg, opg = c->cout / c->groups, lo, hi;
+    ns_split(t->m, ith, nth, &lo, &hi);
+    if (hi <= lo)
+        return;
+    ns_gemm_fn f = ns_kern()->gemm;
+    for (int gi = 0; gi < c->groups; gi++)
+        f(hi - lo, g, opg, t->dy + (size_t)lo * c->cout + (size_t)gi * opg, c->cout, 1,
+          t->wt + (size_t)gi * opg * g, g, t->acc, t->dx + (size_t)lo * c->cin + (size_t)gi * g,
+          c->cin);
+}
+
+/* dW_gi (cpg x opg) += X_gi^T dy_gi: A is x's column slice read transposed. */
+static void group1_bwd_weight_task(void *vp, int ith, int nth)
+{
+    struct group1_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int g = c->cpg, opg = c->cout / c->groups, lo, hi;
+    ns_split(t->by_cols ? opg : g, ith, nth, &lo, &hi);
+    if (hi <= lo)
+        return;
+    ns_gemm_fn f = ns_kern()->gemm;
+    for (int gi = 0; gi < c->groups; gi++) {
+        const float *a = t->x + (size_t)gi * g;
+        const float *b = t->dy + (size_t)gi * opg;
+        float *dw = t->dw + (size_t)gi * opg;
+        if (t->by_cols)
+            f(g, hi - lo, t->m, a, 1, c->cin, b + lo, c->cout, 1, dw + lo, c->cout);
+        else
+            f(hi - lo, opg, t->m, a + lo, 1, c->cin, b, c->cout, 1, dw + (size_t)lo * c->cout,
+              c->cout);
+    }
+}
+
+static void group1_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                           const float *w, float *y)
+{
+    struct group1_ctx t = {.c = c, .m = n * c->h * c->w, .x = x, .w = w, .y = y};
+    ns_pool_run(p, group1_fwd_task, &t);
+}
+
+static void group1_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                            const float *w, const float *dy, float *dx, int acc, float *dw,
+                            float *scratch)
+{
+    struct group1_ctx t = {.c = c, .m = n * c->h * c->w, .x = x, .w = w, .dy = dy, .dx = dx,
+                           .dw = dw, .acc = acc};
+    t.by_cols = c->cpg < 8 * ns_pool_size(p);
+    ns_pool_run(p, group1_bwd_weight_task, &t);
+    if (!dx)
+        return;
+    float *wt = scratch + (size_t)ns_pool_size(p) * c->cout;
+    transpose(c->cpg, c->cout, w, wt);
+    t.wt = wt;
+    ns_pool_run(p, group1_bwd_data_task, &t);
+}
+
 /* ---- kxk ungrouped: im2col + GEMM --------------------------------------------------- */
+
+/* The taps kw in [*k0, *k1) of output column wo that fall inside the image: consecutive
+ * taps read consecutive input pixels, so their channels form one contiguous run in x (NHWC)
+ * and in a column row, and im2col and col2im move each run in one piece. */
+static void tap_span(const struct ns_conv *c, int wo, int *k0, int *k1)
+{
+    int wi0 = wo * c->stride - c->pad_w;
+    *k0 = wi0 < 0 ? -wi0 : 0;
+    *k1 = c->w - wi0 < c->kw ? c->w - wi0 : c->kw;
+    if (*k1 < *k0)
+        *k1 = *k0;
+}
 
 /* col (ho*wo, kh*kw*cin) for one image. */
 static void im2col(const struct ns_conv *c, const float *x, float *col)
 {
     int kc = c->kh * c->kw * c->cin;
-    for (int ho = 0; ho < c->ho; ho++)
-        for (int wo = 0; wo < c->wo; wo++) {
+    for (int wo = 0; wo < c->wo; wo++) {
+        int k0, k1;
+        tap_span(c, wo, &k0, &k1);
+        size_t run = (size_t)(k1 - k0) * c->cin, tail = (size_t)(c->kw - k1) * c->cin;
+        int wi0 = wo * c->stride - c->pad_w;
+        for (int ho = 0; ho < c->ho; ho++) {
             float *row = col + ((size_t)ho * c->wo + wo) * kc;
             for (int kh = 0; kh < c->kh; kh++) {
                 int hi = ho * c->stride - c->pad_h + kh;
-                for (int kw = 0; kw < c->kw; kw++) {
-                    int wi = wo * c->stride - c->pad_w + kw;
-                    float *d = row + (kh * c->kw + kw) * c->cin;
-                    int out = hi < 0 || hi >= c->h || wi < 0 || wi >= c->w;
-                    const float *src = out ? NULL : x + ((size_t)hi * c->w + wi) * c->cin;
-                    if (c->cin < 16) /* a stem's 1 or 3 channels: no library call per pixel */
-                        for (int i = 0; i < c->cin; i++)
-                            d[i] = out ? 0.0f : src[i];
-                    else if (out)
-                        memset(d, 0, sizeof(float) * c->cin);
-                    else
-                        memcpy(d, src, sizeof(float) * c->cin);
+                float *d = row + (size_t)kh * c->kw * c->cin;
+                if (hi < 0 || hi >= c->h) {
+                    memset(d, 0, sizeof(float) * c->kw * c->cin);
+                    continue;
                 }
+                const float *src = x + ((size_t)hi * c->w + wi0 + k0) * c->cin;
+                memset(d, 0, sizeof(float) * k0 * c->cin);
+                memcpy(d + (size_t)k0 * c->cin, src, sizeof(float) * run);
+                memset(d + (size_t)k1 * c->cin, 0, sizeof(float) * tail);
             }
         }
+    }
 }
 
-/* dx (h, w, cin) += the columns of dcol folded back onto their input pixels. */
+/* d[0, len) += s[0, len): distinct buffers, so it vectorizes without alias checks. */
+static void add_run(float *restrict d, const float *restrict s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        d[i] += s[i];
+}
+
+/* dx (h, w, cin) += the columns of dcol folded back onto their input pixels: each dx
+ * element gets its contributions in (ho, wo, kh, kw) order, one per (ho, wo, kh) at most. */
 static void col2im(const struct ns_conv *c, const float *dcol, float *dx)
 {
     int kc = c->kh * c->kw * c->cin;
     for (int ho = 0; ho < c->ho; ho++)
         for (int wo = 0; wo < c->wo; wo++) {
             const float *row = dcol + ((size_t)ho * c->wo + wo) * kc;
+            int k0, k1, wi0 = wo * c->stride - c->pad_w;
+            tap_span(c, wo, &k0, &k1);
             for (int kh = 0; kh < c->kh; kh++) {
                 int hi = ho * c->stride - c->pad_h + kh;
                 if (hi < 0 || hi >= c->h)
                     continue;
-                for (int kw = 0; kw < c->kw; kw++) {
-                    int wi = wo * c->stride - c->pad_w + kw;
-                    if (wi < 0 || wi >= c->w)
-                        continue;
-                    const float *s = row + (kh * c->kw + kw) * c->cin;
-                    float *d = dx + ((size_t)hi * c->w + wi) * c->cin;
-                    for (int i = 0; i < c->cin; i++)
-                        d[i] += s[i];
-                }
+                add_run(dx + ((size_t)hi * c->w + wi0 + k0) * c->cin,
+                        row + ((size_t)kh * c->kw + k0) * c->cin, (size_t)(k1 - k0) * c->cin);
             }
         }
 }
@@ -1107,6 +1223,10 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         gemm1_forward(p, c, n, x, w, y, scratch);
         post_forward(p, c, (size_t)n * c->ho * c->wo, b, y);
         break;
+    case K_GROUP1:
+        group1_forward(p, c, n, x, w, y);
+        post_forward(p, c, (size_t)n * c->ho * c->wo, b, y);
+        break;
     case K_IM2COL:
         ns_pool_run(p, im2col_fwd_task, &t);
         post_forward(p, c, (size_t)n * c->ho * c->wo, b, y);
@@ -1143,6 +1263,10 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         bias_backward(p, c, rows, dy, db, scratch + off);
         break;
     }
+    case K_GROUP1:
+        group1_backward(p, c, n, x, w, dy, dx, acc, dw, scratch);
+        bias_backward(p, c, rows, dy, db, scratch);
+        break;
     case K_IM2COL: {
         /* W^T first (the B of dcol = dy W^T), then the threads' buffers; partial dW of
          * thread i sits after its two column buffers */

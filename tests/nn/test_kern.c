@@ -2,7 +2,9 @@
  * double-precision product: every transpose mode the convs use, beta 0 and 1, shapes with
  * row and column tails (masked vectors) and k past one NS_GEMM_KC block; and the two paths
  * bit for bit against each other (each C element is the same FMA sequence). The AVX-512
- * path is skipped, saying so, on a CPU without it. */
+ * path is skipped, saying so, on a CPU without it. Also the grouped 1x1 conv, which runs
+ * these kernels on the groups' strided column slices, against a plain loop, and its bits
+ * at 1 and 3 threads. */
 /* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "nn/ops.h"
+#include "nn/pool.h"
 #include "nn_check.h"
 
 /* A (m x k) as stored with row stride lda when !ta, or its transpose (k x m) when ta. */
@@ -97,6 +101,92 @@ static void ns_isa_forces_a_path(void **state)
         assert_ptr_equal(k, &ns_kernels_avx512);
 }
 
+/* One grouped 1x1 conv (n images h x w, cin -> cout in `groups` groups, bias) at nth
+ * threads: y, then dx accumulated onto ones, dw accumulated onto its input, db. */
+struct g1_out {
+    float *y, *dx, *dw, *db;
+};
+
+static struct g1_out g1_run(const struct ns_conv *c, int n, int nth, const float *x,
+                            const float *w, const float *b, const float *dy, const float *dw0)
+{
+    size_t nx = (size_t)n * c->h * c->w * c->cin, ny = (size_t)n * c->h * c->w * c->cout;
+    size_t nw = (size_t)c->cpg * c->cout;
+    struct g1_out o = {nn_floats(ny), nn_floats(nx), nn_floats(nw), nn_floats(c->cout)};
+    nn_fill(o.dx, nx, 1.0f);
+    memcpy(o.dw, dw0, sizeof(float) * nw);
+    struct ns_pool *p = ns_pool_create(nth);
+    float *scratch = nn_floats(ns_conv_scratch(c, n, nth));
+    ns_conv_forward(p, c, n, x, w, b, o.y, scratch);
+    ns_conv_backward(p, c, n, x, w, dy, o.dx, 1, o.dw, o.db, scratch);
+    free(scratch);
+    ns_pool_free(p);
+    return o;
+}
+
+static void grouped_1x1_conv_matches_a_plain_loop(void **state)
+{
+    (void)state;
+    /* group widths under, at and past a vector; output groups with masked tails */
+    static const int shapes[][5] = {{2, 3, 12, 15, 3}, {1, 5, 60, 240, 3}, {3, 2, 32, 16, 2}};
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 56, 78);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int n = shapes[s][0], hw = shapes[s][1], cin = shapes[s][2], cout = shapes[s][3];
+        int groups = shapes[s][4];
+        struct ns_conv c;
+        ns_conv_setup(&c, hw, hw, cin, cout, 1, 1, groups, 1);
+        int m = n * hw * hw, g = c.cpg, opg = cout / groups;
+        size_t nx = (size_t)m * cin, ny = (size_t)m * cout, nw = (size_t)g * cout;
+        float *x = nn_floats(nx), *w = nn_floats(nw), *b = nn_floats(cout);
+        float *dy = nn_floats(ny), *dw0 = nn_floats(nw);
+        nn_uniform(&rng, x, nx, -1, 1);
+        nn_uniform(&rng, w, nw, -1, 1);
+        nn_uniform(&rng, b, cout, -1, 1);
+        nn_uniform(&rng, dy, ny, -1, 1);
+        nn_uniform(&rng, dw0, nw, -1, 1);
+        struct g1_out o = g1_run(&c, n, 1, x, w, b, dy, dw0);
+        float *y = nn_floats(ny), *dx = nn_floats(nx), *dw = nn_floats(nw), *db = nn_floats(cout);
+        for (int r = 0; r < m; r++)
+            for (int co = 0; co < cout; co++) {
+                double sy = b[co];
+                for (int j = 0; j < g; j++)
+                    sy += (double)x[(size_t)r * cin + co / opg * g + j] * w[(size_t)j * cout + co];
+                y[(size_t)r * cout + co] = (float)sy;
+                db[co] += dy[(size_t)r * cout + co];
+            }
+        for (int r = 0; r < m; r++)
+            for (int ci = 0; ci < cin; ci++) {
+                double sx = 1.0;
+                for (int co = ci / g * opg; co < (ci / g + 1) * opg; co++)
+                    sx += (double)dy[(size_t)r * cout + co] * w[(size_t)(ci % g) * cout + co];
+                dx[(size_t)r * cin + ci] = (float)sx;
+            }
+        for (int j = 0; j < g; j++)
+            for (int co = 0; co < cout; co++) {
+                double sw = dw0[(size_t)j * cout + co];
+                for (int r = 0; r < m; r++)
+                    sw += (double)x[(size_t)r * cin + co / opg * g + j] * dy[(size_t)r * cout + co];
+                dw[(size_t)j * cout + co] = (float)sw;
+            }
+        assert_true(nn_close("y", o.y, y, ny, 1e-5, 1e-5));
+        assert_true(nn_close("dx", o.dx, dx, nx, 1e-5, 1e-5));
+        assert_true(nn_close("dw", o.dw, dw, nw, 1e-5, 1e-5));
+        assert_true(nn_close("db", o.db, db, cout, 1e-5, 1e-5));
+        /* the thread count splits the products, never an element's sum (db, summed in
+         * per-thread partials like every conv's, is only deterministic per thread count) */
+        struct g1_out o3 = g1_run(&c, n, 3, x, w, b, dy, dw0);
+        assert_memory_equal(o.y, o3.y, sizeof(float) * ny);
+        assert_memory_equal(o.dx, o3.dx, sizeof(float) * nx);
+        assert_memory_equal(o.dw, o3.dw, sizeof(float) * nw);
+        assert_true(nn_close("db at 3 threads", o3.db, db, cout, 1e-5, 1e-5));
+        struct g1_out *outs[] = {&o, &o3};
+        for (int i = 0; i < 2; i++)
+            free(outs[i]->y), free(outs[i]->dx), free(outs[i]->dw), free(outs[i]->db);
+        free(x), free(w), free(b), free(dy), free(dw0), free(y), free(dx), free(dw), free(db);
+    }
+}
+
 int main(void)
 {
     if (nn_isa_skip())
@@ -105,6 +195,7 @@ int main(void)
         cmocka_unit_test(avx2_gemm_matches_a_plain_product),
         cmocka_unit_test(avx512_gemm_matches_and_equals_avx2_bit_for_bit),
         cmocka_unit_test(ns_isa_forces_a_path),
+        cmocka_unit_test(grouped_1x1_conv_matches_a_plain_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
