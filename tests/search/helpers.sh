@@ -10,6 +10,24 @@ results() {
 }
 epochs_of() { q "$1" "select trial, epoch, train_loss, test_error from epochs order by 1, 2"; }
 
+# Wait until no process of ours still has `--db $1` on its command line (after a kill -9);
+# `fail` is the sourcing test's.
+wait_gone() {
+    for _ in $(seq 100); do
+        pgrep -f -- "--db $1" >/dev/null || return 0
+        sleep 0.1
+    done
+    fail "processes using $1 still alive 10 s after the kill"
+}
+# wait_sql DB SQL: until SQL (a count) is >= 1, or fail after 60 s.
+wait_sql() {
+    for _ in $(seq 1200); do
+        [ "$(q "$1" "$2" 2>/dev/null)" -ge 1 ] 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "waited 60 s for: $2"
+}
+
 # idx_dataset DIR N_TRAIN N_TEST: a Fashion-MNIST-shaped set of uncompressed IDX files
 # (random pixels and labels).
 

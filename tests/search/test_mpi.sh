@@ -24,13 +24,8 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-q() { sqlite3 -readonly "$1" "$2"; }
-# What must be equal between runs: per trial its config, training seed and results.
-results() {
-    q "$1" "select trial, state, config_hash, train_seed, train_error, test_error,
-            best_test_error from trials order by trial"
-}
-epochs_of() { q "$1" "select trial, epoch, train_loss, test_error from epochs order by 1, 2"; }
+# q, results (what must be equal between runs), epochs_of, wait_gone
+. "$SRC/tests/search/helpers.sh"
 # Wait until the db shows at least one complete trial (or give up after 60 s).
 wait_complete() {
     for _ in $(seq 600); do
@@ -40,14 +35,6 @@ wait_complete() {
         sleep 0.1
     done
     fail "no trial completed in $1 within 60 s"
-}
-# Wait until no process of ours still has `--db $1` on its command line.
-wait_gone() {
-    for _ in $(seq 100); do
-        pgrep -f -- "--db $1" >/dev/null || return 0
-        sleep 0.1
-    done
-    fail "processes using $1 still alive 10 s after the kill"
 }
 check_complete() { # db: N complete trials, no duplicates, EPOCHS rows each, db intact
     local db=$1 what=$2

@@ -24,29 +24,13 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-q() { sqlite3 -readonly "$1" "$2"; }
+. "$SRC/tests/search/helpers.sh" # q, epochs_of, wait_gone, wait_sql
 rungs_of() { q "$1" "select trial, rung, epochs, test_error, trained from rungs order by 1, 2"; }
-epochs_of() { q "$1" "select trial, epoch, train_loss, test_error from epochs order by 1, 2"; }
 weights_of() { q "$1" "select trial, epoch, hex(bytes) from weights order by 1"; }
 same() { # db what: rungs, epoch rows and kept weights equal the reference run's
     diff <(rungs_of "$REF") <(rungs_of "$1") >"$TMP/diff" || { cat "$TMP/diff" >&2; fail "$2: rungs differ"; }
     diff <(epochs_of "$REF") <(epochs_of "$1") >"$TMP/diff" || { cat "$TMP/diff" >&2; fail "$2: epoch rows differ"; }
     diff <(weights_of "$REF") <(weights_of "$1") >/dev/null || fail "$2: kept weights differ"
-}
-wait_gone() {
-    for _ in $(seq 100); do
-        pgrep -f -- "--db $1" >/dev/null || return 0
-        sleep 0.1
-    done
-    fail "processes using $1 still alive 10 s after the kill"
-}
-# wait_sql DB SQL: until SQL (a count) is >= 1, or fail after 60 s
-wait_sql() {
-    for _ in $(seq 1200); do
-        [ "$(q "$1" "$2" 2>/dev/null)" -ge 1 ] 2>/dev/null && return 0
-        sleep 0.05
-    done
-    fail "waited 60 s for: $2"
 }
 experiment() { # file name kind extra
     cat >"$1" <<EOF
