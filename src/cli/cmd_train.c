@@ -568,6 +568,13 @@ int ns_cmd_train(int argc, char **argv)
     struct ns_train_result res;
     enum ns_train_status st = ns_train(&cfg, &tr, eval, &r, &to, &res);
     ns_progress_end(&prog);
+    /* --resume of a run already at its last epoch trains nothing; --save still gets it */
+    if (save && resume && st == NS_TRAIN_OK && sv.saved == 0 &&
+        save_checkpoint(&sv, start_info.epoch, start, start_len) < 0) {
+        fprintf(stderr, "netspace train: %s\n", ns_errmsg());
+        st = NS_TRAIN_ERROR;
+        snprintf(res.reason, sizeof res.reason, "could not write %s", save);
+    }
     free(start);
     struct ns_complexity cx = {0};
     ns_complexity(&cfg, &cx);

@@ -58,6 +58,10 @@ run_and_signal KILL k.ckpt
 out=$(ns train "${M[@]}" --epochs 3 --save k.ckpt --resume k.ckpt | nums)
 [ "$out" = "$full" ] || fail "SIGKILL then --resume: $out vs $full"
 
+# --resume of a finished run trains nothing, and --save still writes it
+ns train "${M[@]}" --epochs 3 --resume a.ckpt --save done.ckpt >/dev/null || fail "resume of a finished run"
+cmp -s a.ckpt done.ckpt || fail "--save after a --resume that had nothing to train did not write it"
+
 # --load + --eval-only: the saved weights give the saved run's test error
 terr=$(echo "$full" | sed 's/.*"test_error":\([0-9.]*\).*/\1/')
 out=$(ns train "${M[@]:4}" --epochs 3 --load a.ckpt --eval-only | nums)
