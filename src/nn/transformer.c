@@ -6,6 +6,7 @@
  * over the batch by threads that own disjoint ranges of parameters, so the results are the
  * same for a thread count. */
 #include "nn/ops.h"
+#include "nn/vmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -263,11 +264,11 @@ static void softmax_rows(float *s, int T)
         float *row = s + (size_t)i * T, mx = row[0];
         for (int j = 1; j < T; j++)
             mx = row[j] > mx ? row[j] : mx;
+        for (int j = 0; j < T; j++) /* its own loop, so it vectorizes (vmath.h) */
+            row[j] = ns_vexpf(row[j] - mx);
         double z = 0;
-        for (int j = 0; j < T; j++) {
-            row[j] = expf(row[j] - mx);
+        for (int j = 0; j < T; j++)
             z += row[j];
-        }
         float inv = (float)(1.0 / z);
         for (int j = 0; j < T; j++)
             row[j] *= inv;
