@@ -139,6 +139,9 @@ static void span(size_t len, int ith, int nth, size_t *lo, size_t *hi)
     *hi = *hi < len ? *hi : len;
 }
 
+/* `#pragma GCC ivdep` below: these loops may run in place (x == y or dx == dy), where the
+ * compiler's overlap check would send them to the scalar loop; each element i touches
+ * only index i, so the vector loop is right there too. */
 static void nf_act_fwd_task(void *vp, int ith, int nth)
 {
     const struct nf_ctx *t = vp;
@@ -148,11 +151,13 @@ static void nf_act_fwd_task(void *vp, int ith, int nth)
     float *restrict y = t->y;
     const float mi = t->mul_in, mo = t->mul_out;
     if (t->act == NS_ACT_SILU)
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++) {
             float u = mi * x[i];
             y[i] = mo * u / (1.0f + ns_vexpf(-u));
         }
     else
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++) {
             float u = mi * x[i];
             y[i] = mo * (u > 0 ? u : 0.0f); /* select, then scale: vectorizes; mo > 0 */
@@ -187,15 +192,19 @@ static void nf_act_bwd_task(void *vp, int ith, int nth)
     const float mi = t->mul_in, m = t->mul_in * t->mul_out;
     const int silu = t->act == NS_ACT_SILU; /* one loop per (act, acc), so each vectorizes */
     if (silu && t->acc_a)
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++)
             dx[i] += dy[i] * nf_silu_grad(mi * x[i], m);
     else if (silu)
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++)
             dx[i] = dy[i] * nf_silu_grad(mi * x[i], m);
     else if (t->acc_a)
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++)
             dx[i] += relu_grad(mi * x[i], dy[i], m);
     else
+        #pragma GCC ivdep
         for (size_t i = lo; i < hi; i++)
             dx[i] = relu_grad(mi * x[i], dy[i], m);
 }
