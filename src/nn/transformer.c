@@ -169,6 +169,19 @@ struct ln_ctx {
     int acc;
 };
 
+/* A row's sums run in LN_LANES double accumulators, channel c into lane c % LN_LANES,
+ * added up in lane order at the end: a fixed order (the same bits on any ISA and thread
+ * count) without one long chain of dependent adds, which made LN ~17% of a ViT step. */
+#define LN_LANES 8
+
+static double lanes_sum(const double *a)
+{
+    double s = 0;
+    for (int j = 0; j < LN_LANES; j++)
+        s += a[j];
+    return s;
+}
+
 static void ln_fwd_task(void *vp, int ith, int nth)
 {
     const struct ln_ctx *t = vp;
@@ -176,12 +189,13 @@ static void ln_fwd_task(void *vp, int ith, int nth)
     ns_split(t->rows, ith, nth, &lo, &hi);
     for (int r = lo; r < hi; r++) {
         const float *x = t->x + (size_t)r * C;
-        double s = 0, ss = 0;
+        double a[LN_LANES] = {0}, b[LN_LANES] = {0};
         for (int c = 0; c < C; c++)
-            s += x[c];
-        double m = s / C;
+            a[c % LN_LANES] += x[c];
+        double m = lanes_sum(a) / C;
         for (int c = 0; c < C; c++)
-            ss += (x[c] - m) * (x[c] - m);
+            b[c % LN_LANES] += (x[c] - m) * (x[c] - m);
+        double ss = lanes_sum(b);
         float rs = (float)(1.0 / sqrt(ss / C + NS_LN_EPS)), mf = (float)m;
         t->mean[r] = mf;
         t->rstd[r] = rs;
@@ -223,13 +237,13 @@ static void ln_bwd_task(void *vp, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         const float *x = t->x + (size_t)r * C, *dy = t->dy + (size_t)r * C;
         float m = t->mean[r], rs = t->rstd[r];
-        double a = 0, b = 0;
+        double a[LN_LANES] = {0}, b[LN_LANES] = {0};
         for (int c = 0; c < C; c++) {
             float g = dy[c] * t->gamma[c];
-            a += g;
-            b += g * (x[c] - m) * rs;
+            a[c % LN_LANES] += g;
+            b[c % LN_LANES] += g * (x[c] - m) * rs;
         }
-        float ma = (float)(a / C), mb = (float)(b / C);
+        float ma = (float)(lanes_sum(a) / C), mb = (float)(lanes_sum(b) / C);
         float *dx = t->dx + (size_t)r * C;
         for (int c = 0; c < C; c++) {
             float v = rs * (dy[c] * t->gamma[c] - ma - (x[c] - m) * rs * mb);
