@@ -190,11 +190,18 @@ static void ln_fwd_task(void *vp, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         const float *x = t->x + (size_t)r * C;
         double a[LN_LANES] = {0}, b[LN_LANES] = {0};
-        for (int c = 0; c < C; c++)
-            a[c % LN_LANES] += x[c];
+        int c0 = 0;
+        for (; c0 + LN_LANES <= C; c0 += LN_LANES) /* whole blocks: the lanes in registers */
+            for (int j = 0; j < LN_LANES; j++)
+                a[j] += x[c0 + j];
+        for (int c = c0; c < C; c++)
+            a[c - c0] += x[c];
         double m = lanes_sum(a) / C;
-        for (int c = 0; c < C; c++)
-            b[c % LN_LANES] += (x[c] - m) * (x[c] - m);
+        for (c0 = 0; c0 + LN_LANES <= C; c0 += LN_LANES)
+            for (int j = 0; j < LN_LANES; j++)
+                b[j] += (x[c0 + j] - m) * (x[c0 + j] - m);
+        for (int c = c0; c < C; c++)
+            b[c - c0] += (x[c] - m) * (x[c] - m);
         double ss = lanes_sum(b);
         float rs = (float)(1.0 / sqrt(ss / C + NS_LN_EPS)), mf = (float)m;
         t->mean[r] = mf;
@@ -238,10 +245,17 @@ static void ln_bwd_task(void *vp, int ith, int nth)
         const float *x = t->x + (size_t)r * C, *dy = t->dy + (size_t)r * C;
         float m = t->mean[r], rs = t->rstd[r];
         double a[LN_LANES] = {0}, b[LN_LANES] = {0};
-        for (int c = 0; c < C; c++) {
+        int c0 = 0;
+        for (; c0 + LN_LANES <= C; c0 += LN_LANES)
+            for (int j = 0; j < LN_LANES; j++) {
+                float g = dy[c0 + j] * t->gamma[c0 + j];
+                a[j] += g;
+                b[j] += g * (x[c0 + j] - m) * rs;
+            }
+        for (int c = c0; c < C; c++) {
             float g = dy[c] * t->gamma[c];
-            a[c % LN_LANES] += g;
-            b[c % LN_LANES] += g * (x[c] - m) * rs;
+            a[c - c0] += g;
+            b[c - c0] += g * (x[c] - m) * rs;
         }
         float ma = (float)(lanes_sum(a) / C), mb = (float)(lanes_sum(b) / C);
         float *dx = t->dx + (size_t)r * C;
