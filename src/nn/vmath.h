@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* e^x within ~2 ulp for x in [-87.3, 88], x clamped to that range (so the result is a
- * normal float, never 0 or inf). Cephes' expf: x = n ln2 + r, |r| <= ln2/2, e^r by a
+ * normal float, never 0 or inf); NaN gives NaN (a diverged loss must stay visible). Cephes' expf: x = n ln2 + r, |r| <= ln2/2, e^r by a
  * degree-7 polynomial, 2^n put in the exponent bits. */
 static inline float ns_vexpf(float x)
 {
@@ -28,7 +28,8 @@ static inline float ns_vexpf(float x)
     p = fmaf(p, r, 1.6666665459e-1f);
     p = fmaf(p, r, 5.0000001201e-1f);
     p = fmaf(p, r * r, r) + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* a NaN x stays NaN through p; its n must not reach the int conversion (undefined) */
+    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
