@@ -37,7 +37,8 @@ static enum conv_kind kind_of(const struct ns_conv *c)
     if (c->kh == 1 && c->stride == 1)
         return K_GROUP1;
     int g = c->cpg;
-    if (c->cin == c->cout && c->cout % 8 == 0 && (g % 8 == 0 || 8 % g == 0))
+    /* k <= 8: the grouped kernels' tap tables (struct g8_taps) hold at most 64 taps */
+    if (c->cin == c->cout && c->cout % 8 == 0 && (g % 8 == 0 || 8 % g == 0) && c->k <= 8)
         return K_GROUPED8;
     return K_GENERIC;
 }
