@@ -243,7 +243,13 @@ static void death_reason(const struct ns_child *c, int status, struct ns_train_r
                  "error: out of memory for a %zu-byte event of the trial's process (a "
                  "checkpoint?); the process was killed",
                  c->killed_for_memory);
-    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+    else if (c->stop_sent && WIFSIGNALED(status) &&
+             (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT)) {
+        /* our own stop reached the child before its handler was installed (it had just
+         * started): an interrupt, not a crash, so the trial goes back to waiting */
+        res->status = NS_TRAIN_STOPPED;
+        snprintf(res->reason, sizeof res->reason, "stopped before its process began training");
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         snprintf(res->reason, sizeof res->reason,
                  "crashed: its process was killed (SIGKILL: out of memory? the kernel's OOM "
                  "killer or a memory limit; see limits.memory_mb)");
