@@ -52,3 +52,71 @@ int ns_compound_scale(const struct ns_config *base, const struct ns_compound *k,
     *out = c;
     return 0;
 }
+
+const char *const ns_scale_dim_names[NS_SCALE_DIMS] = {"base", "depth", "width", "resolution",
+                                                       "compound"};
+
+/* The coefficients that scale along dim by x: alpha (depth), beta (width) or gamma
+ * (resolution) = x with phi 1, or phi = x with coef's three (compound). */
+static struct ns_compound scale_by(enum ns_scale_dim dim, double x, const struct ns_compound *coef)
+{
+    struct ns_compound k = {1, 1, 1, 1};
+    if (dim == NS_SCALE_DEPTH)
+        k.alpha = x;
+    else if (dim == NS_SCALE_WIDTH)
+        k.beta = x;
+    else if (dim == NS_SCALE_RESOLUTION)
+        k.gamma = x;
+    else if (dim == NS_SCALE_COMPOUND)
+        k = (struct ns_compound){x, coef->alpha, coef->beta, coef->gamma};
+    else
+        k.phi = 0;
+    return k;
+}
+
+int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, double mult,
+                      const struct ns_compound *coef, struct ns_compound *used,
+                      struct ns_config *out)
+{
+    struct ns_complexity cx;
+    if (ns_complexity(base, &cx))
+        return ns_err_prefix("scaling: the base");
+    if (!(mult >= 1 && mult <= 1024))
+        return ns_err("scaling: a flops multiple of %g (1 to 1024)", mult);
+    if (dim == NS_SCALE_BASE || mult == 1) {
+        *used = scale_by(NS_SCALE_BASE, 0, coef);
+        return ns_compound_scale(base, used, out);
+    }
+    if (dim != NS_SCALE_DEPTH && dim != NS_SCALE_WIDTH && dim != NS_SCALE_RESOLUTION &&
+        dim != NS_SCALE_COMPOUND)
+        return ns_err("scaling: unknown dimension %d", (int)dim);
+    if (dim == NS_SCALE_COMPOUND && !(coef->alpha * coef->beta * coef->gamma > 1))
+        return ns_err("scaling: compound coefficients alpha %g, beta %g, gamma %g scale nothing",
+                      coef->alpha, coef->beta, coef->gamma);
+    /* A scan of the one free coefficient: depths, widths and sizes are rounded, so the flops
+     * are a step function of it; the first value of the step nearest the target (in log
+     * ratio) wins. Coefficients up to 16 (depth) or 8 (width, resolution), phi up to 24. */
+    const double target = log(mult * cx.flops);
+    const double hi = dim == NS_SCALE_DEPTH ? 16 : dim == NS_SCALE_COMPOUND ? 24 : 8;
+    const double lo = dim == NS_SCALE_COMPOUND ? 0 : 1;
+    const int steps = 4000;
+    double best = INFINITY;
+    for (int i = 0; i <= steps; i++) {
+        const double x = lo + (hi - lo) * i / steps;
+        struct ns_compound k = scale_by(dim, x, coef);
+        struct ns_config c;
+        struct ns_complexity kx;
+        if (ns_compound_scale(base, &k, &c) || ns_complexity(&c, &kx))
+            continue;
+        const double d = fabs(log(kx.flops) - target);
+        if (d < best - 1e-12) {
+            best = d;
+            *used = k;
+            *out = c;
+        }
+    }
+    if (!isfinite(best))
+        return ns_err("scaling: no %s scaling of the base builds a network",
+                      ns_scale_dim_names[dim]);
+    return 0;
+}

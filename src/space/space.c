@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum space_kind { KIND_REGNET, KIND_ANYNET, KIND_COMPOUND };
+enum space_kind { KIND_REGNET, KIND_ANYNET, KIND_COMPOUND, KIND_SCALING };
 
 /* RegNet parameters, in the order of the parameter list. */
 enum { RG_DEPTH, RG_W0, RG_WA, RG_WM, RG_GROUP_W, RG_BOT_MUL, RG_SE_R, RG_COUNT };
@@ -47,9 +47,14 @@ struct ns_space {
     int first_stride;
     struct ns_dist rg[RG_COUNT];
 
-    /* compound */
+    /* compound, scaling */
     struct ns_config base;
     struct ns_dist cp[4];
+    /* scaling: item 0 is the base, then every dim of every target (targets outer) */
+    struct ns_compound coef;
+    int n_targets, n_dims, n_items;
+    double targets[16];
+    enum ns_scale_dim dims[NS_SCALE_DIMS];
 
     /* anynet */
     int n_stages;
@@ -334,7 +339,7 @@ static int load_common(struct ns_space *sp, const json_t *j)
     const json_t *in = json_object_get(j, "input");
     snprintf(where, sizeof where, "%s.input", sp->where);
     static const char *const input_keys[] = {"in_ch", "im_size", "classes", NULL};
-    if (!in && sp->kind != KIND_COMPOUND)
+    if (!in && sp->kind != KIND_COMPOUND && sp->kind != KIND_SCALING)
         return ns_err("%s: missing field", where);
     if (in && (ns_json_check_keys(in, where, input_keys) ||
                ns_json_get_int(in, "in_ch", where, 1, 1, 64, &sp->in_ch) ||
@@ -368,12 +373,9 @@ static const char *const compound_keys[] = {"name",   "description", "kind",    
 enum { CP_PHI, CP_ALPHA, CP_BETA, CP_GAMMA, CP_COUNT };
 static const char *const compound_names[CP_COUNT] = {"phi", "alpha", "beta", "gamma"};
 
-/* kind "compound": a base config scaled by phi (ns_compound_scale). */
-static int load_compound(struct ns_space *sp, const json_t *j)
+/* The "base" config of a compound or scaling space, its input shape the space's default. */
+static int load_base(struct ns_space *sp, const json_t *j)
 {
-    sp->kind = KIND_COMPOUND;
-    if (ns_json_check_keys(j, sp->where, compound_keys))
-        return -1;
     const json_t *base = json_object_get(j, "base");
     if (!base)
         return ns_err("%s.base: missing field (the config to scale)", sp->where);
@@ -383,7 +385,14 @@ static int load_compound(struct ns_space *sp, const json_t *j)
     sp->in_ch = sp->base.in_ch;
     sp->im_size = sp->base.im_size;
     sp->classes = sp->base.classes;
-    if (load_common(sp, j))
+    return load_common(sp, j);
+}
+
+/* kind "compound": a base config scaled by phi (ns_compound_scale). */
+static int load_compound(struct ns_space *sp, const json_t *j)
+{
+    sp->kind = KIND_COMPOUND;
+    if (ns_json_check_keys(j, sp->where, compound_keys) || load_base(sp, j))
         return -1;
     const json_t *params = json_object_get(j, "params");
     if (!params)
@@ -413,12 +422,95 @@ static int load_compound(struct ns_space *sp, const json_t *j)
     return 0;
 }
 
+static const char *const scaling_keys[] = {"name",    "description", "kind",        "base",
+                                           "input",   "targets",     "dims",        "coefficients",
+                                           "constraints", NULL};
+/* Scaling parameters (what each trial records): the flops multiple asked for, the dimension
+ * (enum ns_scale_dim: 0 base, 1 depth, 2 width, 3 resolution, 4 compound) and the compound
+ * coefficients that made it. */
+enum { SC_TARGET, SC_DIM, SC_PHI, SC_ALPHA, SC_BETA, SC_GAMMA, SC_COUNT };
+static const char *const scaling_names[SC_COUNT] = {"target", "dim",  "phi",
+                                                    "alpha",  "beta", "gamma"};
+
+/* kind "scaling": one base config and its scalings to each flops multiple of "targets" along
+ * each of "dims" (ns_scale_to_flops); trial order is fixed: the base, then for each target
+ * every dim. */
+static int load_scaling(struct ns_space *sp, const json_t *j)
+{
+    sp->kind = KIND_SCALING;
+    if (ns_json_check_keys(j, sp->where, scaling_keys) || load_base(sp, j))
+        return -1;
+    const json_t *t = json_object_get(j, "targets");
+    const size_t max_t = sizeof sp->targets / sizeof sp->targets[0];
+    if (!json_is_array(t) || json_array_size(t) < 1 || json_array_size(t) > max_t)
+        return ns_err("%s.targets: expected a list of 1 to %zu flops multiples (e.g. [2, 4])",
+                      sp->where, max_t);
+    for (size_t i = 0; i < json_array_size(t); i++) {
+        const json_t *x = json_array_get(t, i);
+        double v = json_is_number(x) ? json_number_value(x) : NAN;
+        if (!(v > 1 && v <= 1024))
+            return ns_err("%s.targets[%zu]: a flops multiple > 1 and <= 1024", sp->where, i);
+        for (int k = 0; k < sp->n_targets; k++)
+            if (sp->targets[k] == v)
+                return ns_err("%s.targets[%zu]: %g twice", sp->where, i, v);
+        sp->targets[sp->n_targets++] = v;
+    }
+    const json_t *d = json_object_get(j, "dims");
+    if (!d) {
+        for (int k = NS_SCALE_DEPTH; k < NS_SCALE_DIMS; k++)
+            sp->dims[sp->n_dims++] = (enum ns_scale_dim)k;
+    } else {
+        if (!json_is_array(d) || json_array_size(d) < 1 || json_array_size(d) > 4)
+            return ns_err("%s.dims: expected a list of depth, width, resolution, compound",
+                          sp->where);
+        for (size_t i = 0; i < json_array_size(d); i++) {
+            const char *name = json_string_value(json_array_get(d, i));
+            int k = NS_SCALE_DEPTH;
+            while (name && k < NS_SCALE_DIMS && strcmp(name, ns_scale_dim_names[k]))
+                k++;
+            if (!name || k == NS_SCALE_DIMS)
+                return ns_err("%s.dims[%zu]: not one of depth, width, resolution, compound",
+                              sp->where, i);
+            for (int m = 0; m < sp->n_dims; m++)
+                if (sp->dims[m] == (enum ns_scale_dim)k)
+                    return ns_err("%s.dims[%zu]: %s twice", sp->where, i, name);
+            sp->dims[sp->n_dims++] = (enum ns_scale_dim)k;
+        }
+    }
+    sp->coef = (struct ns_compound){1, 1.2, 1.1, 1.15};
+    const json_t *co = json_object_get(j, "coefficients");
+    if (co) {
+        char where[600];
+        snprintf(where, sizeof where, "%s.coefficients", sp->where);
+        static const char *const keys[] = {"alpha", "beta", "gamma", NULL};
+        double *v[] = {&sp->coef.alpha, &sp->coef.beta, &sp->coef.gamma};
+        if (ns_json_check_keys(co, where, keys))
+            return -1;
+        for (int k = 0; k < 3; k++) {
+            const json_t *x = json_object_get(co, keys[k]);
+            if (!x)
+                continue;
+            if (!json_is_number(x) || !(json_number_value(x) >= 1 && json_number_value(x) <= 4))
+                return ns_err("%s.%s: a number in [1, 4]", where, keys[k]);
+            *v[k] = json_number_value(x);
+        }
+    }
+    sp->n_items = 1 + sp->n_targets * sp->n_dims;
+    for (int i = 0; i < SC_COUNT; i++)
+        if (add_name(sp, "%s", scaling_names[i], 0))
+            return -1;
+    return 0;
+}
+
 static int load(struct ns_space *sp, const json_t *j)
 {
     const char *s;
-    if (json_is_object(j) && json_is_string(json_object_get(j, "kind")) &&
-        !strcmp(json_string_value(json_object_get(j, "kind")), "compound")) {
+    const char *kind = json_is_object(j) ? json_string_value(json_object_get(j, "kind")) : NULL;
+    if (kind && !strcmp(kind, "compound")) {
         if (ns_json_check_keys(j, sp->where, compound_keys))
+            return -1;
+    } else if (kind && !strcmp(kind, "scaling")) {
+        if (ns_json_check_keys(j, sp->where, scaling_keys))
             return -1;
     } else if (ns_json_check_keys(j, sp->where, space_keys)) {
         return -1;
@@ -439,8 +531,11 @@ static int load(struct ns_space *sp, const json_t *j)
         sp->kind = KIND_ANYNET;
     else if (!strcmp(s, "compound"))
         return load_compound(sp, j);
+    else if (!strcmp(s, "scaling"))
+        return load_scaling(sp, j);
     else
-        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet, compound)", sp->where, s);
+        return ns_err("%s.kind: unknown kind '%s' (regnet, anynet, compound, scaling)", sp->where,
+                      s);
 
     if (ns_json_get_str(j, "block", sp->where, 1, &s))
         return -1;
@@ -620,8 +715,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* One draw of the parameters into vals (in name order) and the config they make.
  * Returns 0, or -1 when the draw makes no valid network (ns_err says why). */
-static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *vals,
-                     struct ns_config *c)
+static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, uint64_t stream,
+                     double *vals, struct ns_config *c)
 {
     memset(c, 0, sizeof *c);
     c->in_ch = sp->in_ch;
@@ -633,6 +728,21 @@ static int draw_once(const struct ns_space *sp, struct ns_pcg32 *rng, double *va
     c->bn_order = sp->bn_order;
     c->act = sp->act;
     c->head_w = sp->head_w;
+    if (sp->kind == KIND_SCALING) {
+        struct ns_config b = sp->base; /* stream < n_items: ns_space_draw checked */
+        b.in_ch = sp->in_ch;
+        b.im_size = sp->im_size;
+        b.classes = sp->classes;
+        const int item = (int)stream;
+        const double target = item ? sp->targets[(item - 1) / sp->n_dims] : 1;
+        const enum ns_scale_dim dim = item ? sp->dims[(item - 1) % sp->n_dims] : NS_SCALE_BASE;
+        struct ns_compound used;
+        if (ns_scale_to_flops(&b, dim, target, &sp->coef, &used, c))
+            return -1;
+        const double v[SC_COUNT] = {target, dim, used.phi, used.alpha, used.beta, used.gamma};
+        memcpy(vals, v, sizeof v);
+        return 0;
+    }
     if (sp->kind == KIND_COMPOUND) {
         for (int i = 0; i < CP_COUNT; i++)
             vals[i] = ns_dist_draw(&sp->cp[i], rng);
@@ -721,12 +831,20 @@ int ns_space_draw(const struct ns_space *sp, uint64_t seed, uint64_t stream, str
     out->index = -1;
     out->stream = stream;
     out->n_params = sp->n_params;
+    if (sp->kind == KIND_SCALING && stream >= (uint64_t)sp->n_items)
+        return ns_err("%s: a scaling space has %d models (the base, then %d targets x %d "
+                      "dims); asked for model %llu",
+                      sp->where, sp->n_items, sp->n_targets, sp->n_dims,
+                      (unsigned long long)stream + 1);
     int ok = 0;
-    for (int t = 0; t < sp->max_tries && !ok; t++) {
+    /* a scaling space's stream is one fixed model: drawing it again gives the same */
+    const int max_tries = sp->kind == KIND_SCALING ? 1 : sp->max_tries;
+    for (int t = 0; t < max_tries && !ok; t++) {
         st.draws++;
         out->tries = t + 1;
         struct ns_complexity *cx = &out->cx;
-        if (draw_once(sp, &rng, out->params, &out->config) || ns_complexity(&out->config, cx)) {
+        if (draw_once(sp, &rng, stream, out->params, &out->config) ||
+            ns_complexity(&out->config, cx)) {
             st.rej_invalid++;
             snprintf(last, sizeof last, "%s", ns_errmsg());
         } else if (out->config.n_stages < k->stages_lo || out->config.n_stages > k->stages_hi) {
@@ -751,7 +869,7 @@ int ns_space_draw(const struct ns_space *sp, uint64_t seed, uint64_t stream, str
     if (!ok)
         return ns_err("%s: constraints: no config met them in %d tries (stream %llu; rejected "
                       "for flops %ld, params %ld, acts %ld, stages %ld, invalid %ld; last: %s)",
-                      sp->where, sp->max_tries, (unsigned long long)stream, st.rej_flops,
+                      sp->where, max_tries, (unsigned long long)stream, st.rej_flops,
                       st.rej_params, st.rej_acts, st.rej_stages, st.rej_invalid, last);
     if (ns_config_json_into(&out->config, out->json, sizeof out->json))
         return ns_err_prefix("%s", sp->where);

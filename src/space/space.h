@@ -66,6 +66,29 @@ struct ns_compound {
  * 0, or -1 with ns_err for coefficients below 1 or a scaled net that cannot be built. */
 int ns_compound_scale(const struct ns_config *base, const struct ns_compound *k,
                       struct ns_config *out);
+/* Scaling one base network to a multiple of its flops along one dimension (a "scaling"
+ * space; README, Results): depth only (alpha), width only (beta), resolution only (gamma),
+ * or compound (phi with the given alpha, beta, gamma). */
+enum ns_scale_dim {
+    NS_SCALE_BASE,
+    NS_SCALE_DEPTH,
+    NS_SCALE_WIDTH,
+    NS_SCALE_RESOLUTION,
+    NS_SCALE_COMPOUND,
+    NS_SCALE_DIMS
+};
+extern const char *const ns_scale_dim_names[NS_SCALE_DIMS]; /* "base", "depth", ... */
+/* out = base scaled by ns_compound_scale along dim, with the free coefficient (alpha, beta or
+ * gamma at phi 1; phi for compound, with coef's alpha, beta, gamma) chosen so that out's
+ * flops come nearest (in log ratio) to mult times base's; *used gets the coefficients (so
+ * ns_compound_scale(base, used) gives out again). mult 1 or NS_SCALE_BASE: the base itself.
+ * Rounding makes the flops a step function: the smallest coefficient of the nearest step
+ * wins, scanned on a grid of 4,000 values (depth up to 16x, width and resolution up to 8x,
+ * phi up to 24). Returns 0, or -1 with ns_err for mult outside [1, 1024], compound
+ * coefficients that scale nothing, or no buildable scaling. */
+int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, double mult,
+                      const struct ns_compound *coef, struct ns_compound *used,
+                      struct ns_config *out);
 
 /* ---------------------------------------------------------------- distributions --------- */
 
@@ -141,6 +164,8 @@ const char *ns_space_path(const struct ns_space *sp);
 /* The names of the sampled parameters, in a fixed order that is the order of
  * struct ns_trial.params: RegNet spaces: depth, w0, wa, wm, group_w, bot_mul, se_r.
  * Compound spaces: phi, alpha, beta, gamma.
+ * Scaling spaces: target (the flops multiple asked for; 1 for the base), dim (enum
+ * ns_scale_dim), phi, alpha, beta, gamma (the coefficients ns_scale_to_flops chose).
  * AnyNet-kind spaces (AnyNetX_A..E, vanilla, resnet, resnext, sep, mbconv): for each of
  * d, w, b, g: either one shared name ("b") or one per stage ("b1".."b4"), then "se_r" when
  * the space has it. Values are the drawn values (sorted across stages for the space's

@@ -1,6 +1,8 @@
 /* Compound scaling worked by hand (EfficientNet's rules: depth ceil(d * 1.2^phi), width
  * round_filters(w * 1.1^phi), resolution rint(r * 1.15^phi)), the group-width adjustment of
- * grouped stages, bad coefficients, and a compound space file sampling valid configs. */
+ * grouped stages, bad coefficients, a compound space file sampling valid configs, and
+ * scaling one base to flops multiples along one dimension (ns_scale_to_flops, "scaling"
+ * spaces). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +124,132 @@ static void compound_space_samples_scaled_configs(void **state)
     ns_space_free(sp);
 }
 
+/* Scaling to a flops multiple: each dimension moves only its own part of the config, the
+ * flops land near the target, and the coefficients it reports rebuild the same config. */
+static void scaling_to_flops_along_each_dimension(void **state)
+{
+    (void)state;
+    struct ns_config b = base(), c, again;
+    struct ns_complexity b_cx, cx;
+    assert_int_equal(ns_complexity(&b, &b_cx), 0);
+    const struct ns_compound paper = {1, 1.2, 1.1, 1.15};
+    for (int dim = NS_SCALE_DEPTH; dim < NS_SCALE_DIMS; dim++) {
+        for (double mult = 2; mult <= 4; mult *= 2) {
+            struct ns_compound used;
+            if (ns_scale_to_flops(&b, (enum ns_scale_dim)dim, mult, &paper, &used, &c))
+                fail_msg("%s x%g: %s", ns_scale_dim_names[dim], mult, ns_errmsg());
+            assert_int_equal(ns_complexity(&c, &cx), 0);
+            const double got = cx.flops / b_cx.flops;
+            /* rounded depths, widths and sizes: within 20 % of the multiple asked for */
+            if (fabs(log(got / mult)) > log(1.2))
+                fail_msg("%s x%g: flops x%.3f", ns_scale_dim_names[dim], mult, got);
+            assert_int_equal(ns_compound_scale(&b, &used, &again), 0);
+            assert_memory_equal(&again, &c, sizeof c);
+            int deeper = 0, wider = 0;
+            for (int i = 0; i < b.n_stages; i++) {
+                deeper |= c.stages[i].d != b.stages[i].d;
+                wider |= c.stages[i].w != b.stages[i].w;
+            }
+            wider |= c.stem_w != b.stem_w || c.head_w != b.head_w;
+            const int resized = c.im_size != b.im_size;
+            if (dim != NS_SCALE_COMPOUND) {
+                assert_int_equal(deeper, dim == NS_SCALE_DEPTH);
+                assert_int_equal(wider, dim == NS_SCALE_WIDTH);
+                assert_int_equal(resized, dim == NS_SCALE_RESOLUTION);
+            } else { /* a small phi may round one of them back to the base's */
+                assert_true(deeper + wider + resized >= 2);
+            }
+            if (dim == NS_SCALE_COMPOUND) {
+                assert_true(used.alpha == 1.2 && used.beta == 1.1 && used.gamma == 1.15);
+                assert_true(used.phi > 0);
+            } else {
+                assert_true(used.phi == 1);
+            }
+        }
+    }
+    struct ns_compound used;
+    assert_int_equal(ns_scale_to_flops(&b, NS_SCALE_WIDTH, 1, &paper, &used, &c), 0);
+    assert_memory_equal(&c, &b, sizeof c);
+    assert_int_equal(ns_scale_to_flops(&b, NS_SCALE_WIDTH, 0.5, &paper, &used, &c), -1);
+    assert_non_null(strstr(ns_errmsg(), "multiple of 0.5"));
+    const struct ns_compound none = {1, 1, 1, 1};
+    assert_int_equal(ns_scale_to_flops(&b, NS_SCALE_COMPOUND, 2, &none, &used, &c), -1);
+    assert_non_null(strstr(ns_errmsg(), "scale nothing"));
+}
+
+static struct ns_space *space_from(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        fail_msg("bad test JSON: %s", e.text);
+    struct ns_space *sp = ns_space_from_jansson(j, "scaling.json");
+    json_decref(j);
+    return sp;
+}
+
+#define SCALING_BASE                                                                          \
+    "\"base\": {\"block\": \"x\", \"classes\": 10, \"im_size\": 28, \"in_ch\": 1,"           \
+    "\"stem\": {\"type\": \"cifar\", \"w\": 16}, \"stages\": [{\"b\": 1, \"d\": 1, \"g\": 8, "     \
+    "\"s\": 1, \"w\": 32}, {\"b\": 1, \"d\": 2, \"g\": 8, \"s\": 2, \"w\": 64}]}"
+
+/* A scaling space: the base, then every dim of every target, in that fixed order and the
+ * same for every seed; the recorded parameters say which; one model too many is an error
+ * naming the count; malformed fields are named. */
+static void scaling_space_lists_its_models_in_order(void **state)
+{
+    (void)state;
+    struct ns_space *sp = space_from("{\"name\": \"s\", \"kind\": \"scaling\", " SCALING_BASE
+                                     ", \"targets\": [2, 4], \"dims\": [\"width\", \"depth\"]}");
+    if (!sp)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(ns_space_n_params(sp), 6);
+    assert_string_equal(ns_space_param_name(sp, 0), "target");
+    assert_string_equal(ns_space_param_name(sp, 1), "dim");
+    struct ns_trial *t, *u;
+    assert_int_equal(ns_space_sample(sp, 1, 5, &t, NULL), 0);
+    assert_int_equal(ns_space_sample(sp, 7, 5, &u, NULL), 0);
+    const double want[5][2] = {{1, NS_SCALE_BASE},
+                               {2, NS_SCALE_WIDTH},
+                               {2, NS_SCALE_DEPTH},
+                               {4, NS_SCALE_WIDTH},
+                               {4, NS_SCALE_DEPTH}};
+    for (int i = 0; i < 5; i++) {
+        assert_true(t[i].params[0] == want[i][0] && t[i].params[1] == want[i][1]);
+        assert_string_equal(t[i].json, u[i].json); /* the seed does not choose the models */
+        const double got = t[i].cx.flops / t[0].cx.flops;
+        assert_true(fabs(log(got / want[i][0])) < log(1.2));
+    }
+    free(t);
+    free(u);
+    assert_int_equal(ns_space_sample(sp, 1, 6, &t, NULL), -1);
+    assert_non_null(strstr(ns_errmsg(), "has 5 models"));
+    ns_space_free(sp);
+
+    static const struct {
+        const char *fields, *msg;
+    } bad[] = {
+        {"\"targets\": []", "scaling.json.targets: expected a list"},
+        {"\"targets\": [0.5]", "scaling.json.targets[0]: a flops multiple > 1"},
+        {"\"targets\": [2, 2]", "scaling.json.targets[1]: 2 twice"},
+        {"\"targets\": [2], \"dims\": [\"height\"]", "scaling.json.dims[0]: not one of"},
+        {"\"targets\": [2], \"dims\": [\"depth\", \"depth\"]", "dims[1]: depth twice"},
+        {"\"targets\": [2], \"coefficients\": {\"alpha\": 0.5}", "coefficients.alpha: a number"},
+        {"\"targets\": [2], \"coefficients\": {\"delta\": 2}", "delta"},
+        {"\"targets\": [2], \"max_tries\": 3", "max_tries"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "{\"name\": \"s\", \"kind\": \"scaling\", %s, %s}",
+                 SCALING_BASE, bad[i].fields);
+        sp = space_from(text);
+        if (sp)
+            fail_msg("accepted: %s", bad[i].fields);
+        if (!strstr(ns_errmsg(), bad[i].msg))
+            fail_msg("%s: got '%s', want '%s'", bad[i].fields, ns_errmsg(), bad[i].msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +257,8 @@ int main(void)
         cmocka_unit_test(grouped_stages_keep_a_dividing_group_width),
         cmocka_unit_test(transformer_bases_scale_to_valid_configs),
         cmocka_unit_test(compound_space_samples_scaled_configs),
+        cmocka_unit_test(scaling_to_flops_along_each_dimension),
+        cmocka_unit_test(scaling_space_lists_its_models_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Results II (issue #17): the studies of the README's "Results" section, each run with
+# `mpirun -np NP netspace search` (default NP 3: a coordinator and two one-thread workers,
+# for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
+# raising "samples" in an experiment file and re-running grows that study.
+# Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
+#   studies: fidelity (default: all of them, in the order below)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ns=${1:-build/release/netspace}
+np=${2:-3}
+shift $(( $# > 2 ? 2 : $# ))
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mkdir -p results/logs
+run() { # DB EXPERIMENT...
+    local db=$1; shift
+    for e in "$@"; do
+        echo "== $e -> $db $(date -u +%FT%TZ) on $(nproc) cores of $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+        mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" --db "$db"
+    done
+}
+studies=${*:-fidelity}
+for s in $studies; do
+    case $s in
+    fidelity) run results/fidelity.db fidelity_regnetx fidelity_anynetx_a ;;
+    *) echo "unknown study $s" >&2; exit 2 ;;
+    esac
+done
+echo "== done $(date -u +%FT%TZ)"
