@@ -26,7 +26,10 @@ static const char *help =
     "committed state and never block the writer).\n"
     "\n"
     "commands:\n"
-    "  studies                each study: space, trials by state, best and median test error\n"
+    "  studies                each study: space, trials by state, best and median test\n"
+    "                         error, and its budget: epochs trained (rungs and resumes\n"
+    "                         included), epoch_h (hours of those epochs, summed over\n"
+    "                         workers) and span_h (first trial start to last trial end)\n"
     "  trials                 trials as a table (all studies unless --study)\n"
     "  best [-k N]            the N (default 10) complete trials with the lowest test error\n"
     "  show N                 trial N: config, complexity, results, per-epoch curve\n"
@@ -231,6 +234,8 @@ static void fmt_display(const char *col, const struct cell *c, char *buf, size_t
             snprintf(buf, n, "%.2f", c->d);
         } else if (!strcmp(col, "wall_s") || !strcmp(col, "seconds")) {
             snprintf(buf, n, "%.1f", c->d);
+        } else if (ends_with(col, "_h")) {
+            snprintf(buf, n, "%.3f", c->d);
         } else {
             snprintf(buf, n, "%.6g", c->d);
         }
@@ -442,18 +447,25 @@ static int cmd_studies(struct ns_db *db, const struct opts *o)
     if (ns_db_studies(db, &s, &n) < 0)
         return -1;
     static const char *const names[] = {"study",    "space",  "trials", "waiting", "running",
-                                        "complete", "failed", "stale",  "best",    "median"};
+                                        "complete", "failed", "stale",  "best",    "median",
+                                        "epochs",   "epoch_h", "span_h"};
+    enum { NCOL = sizeof names / sizeof names[0] };
     struct printer p = {.fmt = o->fmt};
-    int rc = on_row(&p, 10, names, NULL);
+    int rc = on_row(&p, NCOL, names, NULL);
     for (int i = 0; rc == 0 && i < n; i++) {
-        struct ns_db_value v[10] = {{NS_DB_TEXT, 0, 0, s[i].name},
-                                    {s[i].space ? NS_DB_TEXT : NS_DB_NULL, 0, 0, s[i].space},
-                                    {NS_DB_INT, s[i].n_trials, 0, NULL}};
+        struct ns_db_value v[NCOL] = {{NS_DB_TEXT, 0, 0, s[i].name},
+                                      {s[i].space ? NS_DB_TEXT : NS_DB_NULL, 0, 0, s[i].space},
+                                      {NS_DB_INT, s[i].n_trials, 0, NULL}};
         for (int k = 0; k < NS_DB_NSTATES; k++)
             v[3 + k] = (struct ns_db_value){NS_DB_INT, s[i].n_state[k], 0, NULL};
         v[8] = (struct ns_db_value){NS_DB_REAL, 0, s[i].best_test_error, NULL};
         v[9] = (struct ns_db_value){NS_DB_REAL, 0, s[i].median_test_error, NULL};
-        rc = on_row(&p, 10, names, v);
+        v[10] = (struct ns_db_value){NS_DB_INT, s[i].epochs, 0, NULL};
+        v[11] = (struct ns_db_value){NS_DB_REAL, 0, s[i].epoch_seconds / 3600, NULL};
+        /* NAN (no trial started or ended) prints as null */
+        v[12] = (struct ns_db_value){NS_DB_REAL, 0, (s[i].last_ended - s[i].first_started) / 3600,
+                                     NULL};
+        rc = on_row(&p, NCOL, names, v);
     }
     printer_end(&p);
     ns_db_studies_free(s, n);

@@ -1489,6 +1489,22 @@ static int study_stats(struct ns_db *db, struct ns_db_study_info *s)
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
         return ns_db_sqlerr(db, "best trial");
+    if (prepare(db,
+                "SELECT count(*), total(seconds), (SELECT min(started) FROM trials WHERE "
+                "study_id = ?1), (SELECT max(ended) FROM trials WHERE study_id = ?1) FROM epochs "
+                "WHERE study_id = ?1",
+                &st, "study budget") < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, s->id);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s->epochs = sqlite3_column_int64(st, 0);
+        s->epoch_seconds = sqlite3_column_double(st, 1);
+        s->first_started = col_double(st, 2);
+        s->last_ended = col_double(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return ns_db_sqlerr(db, "study budget");
     return study_median(db, s, n);
 }
 

@@ -275,6 +275,11 @@ struct ns_db_study_info {
     int64_t n_trials;
     int64_t n_state[NS_DB_NSTATES];
     double best_test_error, median_test_error; /* over complete trials; NAN if none */
+    /* the budget spent: epoch rows (every epoch trained, rungs and resumed runs included),
+     * the sum of their seconds (training and evaluation), and the first trial's start and
+     * the last one's end (Unix seconds; NAN if none) */
+    int64_t epochs;
+    double epoch_seconds, first_started, last_ended;
 };
 
 /* All studies, ordered by id. *out is malloc'd; free with ns_db_studies_free(). 0 or -1. */

@@ -24,9 +24,22 @@ Q --help | grep -q "usage: netspace query" || fail "--help"
 
 # studies: counts by state, best and median
 out=$(Q studies) || fail "studies"
-echo "$out" | grep -Eq '^regnet +regnetx +6 +1 +1 +3 +1 +0 +9\.75 +12\.50$' || fail "studies row regnet: $out"
-echo "$out" | grep -Eq '^anynet +anynetx_a +3 +0 +0 +3 +0 +0 +18\.00 +20\.00$' || fail "studies row anynet: $out"
-[ "$(Q studies --csv | sed -n 2p)" = "regnet,regnetx,6,1,1,3,1,0,9.75,12.5" ] || fail "studies --csv"
+# and the budget: epoch rows (3 of 10.0 + 10.5 + 10.2 s = 0.009 h), the span of the trials
+echo "$out" | grep -Eq '^regnet +regnetx +6 +1 +1 +3 +1 +0 +9\.75 +12\.50 +3 +0\.009 +0\.000$' ||
+    fail "studies row regnet: $out"
+echo "$out" | grep -Eq '^anynet +anynetx_a +3 +0 +0 +3 +0 +0 +18\.00 +20\.00 +0 +0\.000 +0\.000$' ||
+    fail "studies row anynet: $out"
+[ "$(Q studies --csv | sed -n 2p | cut -d, -f1-12)" = "regnet,regnetx,6,1,1,3,1,0,9.75,12.5,3,0.00852777777777778" ] ||
+    fail "studies --csv: $(Q studies --csv)"
+# the span runs from the first trial's start to the last one's end, whatever their order
+DBS="$TMP/span.db"
+rm -f "$DBS" "$DBS-wal" "$DBS-shm"
+sqlite3 "$DB" ".backup '$DBS'" &&
+    sqlite3 "$DBS" "UPDATE trials SET started = 1000, ended = 1000 + 3600 * trial WHERE study_id = 1
+                      AND ended IS NOT NULL; UPDATE trials SET started = 500 WHERE trial = 4" ||
+    fail "making a db with known times"
+out=$("$NETSPACE" query --db "$DBS" studies --csv | sed -n 2p | cut -d, -f13)
+[ "$out" = "3.13888888888889" ] || fail "span_h, (1000 + 3 * 3600 - 500) / 3600: $out"
 
 # trials: filter, sort, limit, columns
 out=$(Q trials --study regnet --state complete --sort test_error --columns trial,test_error --csv)
