@@ -191,7 +191,8 @@ static void studies_table(struct page *p)
     FILE *f = p->f;
     fputs("<h2 id=\"studies\">Studies</h2>\n<table>\n<tr><th class=\"l\">study</th>"
           "<th class=\"l\">space</th><th>seed</th><th>trials</th><th>complete</th>"
-          "<th>failed</th><th>waiting / running</th><th>best</th><th>median</th></tr>\n",
+          "<th>failed</th><th>waiting / running</th><th>best</th><th>median</th>"
+          "<th>epochs trained</th><th>epoch hours</th><th>span (h)</th></tr>\n",
           f);
     for (int i = 0; i < p->n_sel; i++) {
         const struct ns_db_study_info *in = &p->info[p->sel[i]];
@@ -211,9 +212,16 @@ static void studies_table(struct page *p)
         num(f, s->n ? best : NAN, "%.2f");
         fputs("</td><td>", f);
         num(f, ns_stat_median(s->err, s->n), "%.2f");
+        fprintf(f, "</td><td>%lld</td><td>", (long long)in->epochs);
+        num(f, in->epoch_seconds / 3600, "%.2f");
+        fputs("</td><td>", f);
+        num(f, (in->last_ended - in->first_started) / 3600, "%.2f");
         fputs("</td></tr>\n", f);
     }
-    fputs("</table>\n", f);
+    fputs("</table>\n<p>Epochs trained counts every epoch row (rungs and resumed runs "
+          "included); epoch hours are their seconds summed over workers; the span runs from "
+          "the first trial's start to the last one's end.</p>\n",
+          f);
     for (int i = 0; i < p->n_sel; i++)
         if (p->s[i].n == 0) {
             fputs("<p class=\"missing\">Study ", f);

@@ -50,6 +50,13 @@ for f in edf nedf rs fidelity trend curves-1 effect-wa; do
 done
 grep -q 'diverged: loss nan at epoch 2' "$TMP/plot_report/index.html" || fail "plot report: failure reasons missing"
 grep -q '&quot;fixture&quot;' "$TMP/plot_report/index.html" || fail "plot report: experiment missing"
+# the studies table says what each study cost: its epoch rows, as query studies counts them
+grep -q '<th>epochs trained</th><th>epoch hours</th><th>span (h)</th>' "$TMP/plot_report/index.html" ||
+    fail "plot report: no budget columns"
+ep=$("$NETSPACE" query --db "$TMP/plot.db" studies --csv | sed -n 2p | cut -d, -f11)
+median=$("$NETSPACE" query --db "$TMP/plot.db" studies | sed -n 2p | awk '{print $10}')
+grep -q "<td>$median</td><td>$ep</td><td>" "$TMP/plot_report/index.html" ||
+    fail "plot report: the first study's row lacks median $median then $ep epochs"
 grep -q 'bot_mul: skipped: 1 in every model' "$TMP/plot_report/index.html" || fail "plot report: the constant bot_mul is not explained"
 report "$TMP/analysis.db" "$TMP/analysis_report" --top 3 --failed chance
 grep -q "no per-epoch metrics" "$TMP/analysis_report/index.html" || fail "analysis report: the study without epochs is not explained"
