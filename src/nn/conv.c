@@ -82,6 +82,9 @@ static size_t gemm1_wt_offset(const struct ns_conv *c, int n, int nth)
 
 /* gin: input channels one 8-block of outputs reads (grouped kernel). */
 static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 8; }
+/* The grouped kernels' small-group path (gs_pixels) serves group widths 2 and 4; 1 is
+ * depthwise (its own kernels). */
+static int small_group(const struct ns_conv *c) { return c->cpg == 2 || c->cpg == 4; }
 static size_t g8_thread_floats(const struct ns_conv *c);
 
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
@@ -818,6 +821,13 @@ static void grouped_prepare(const struct ns_conv *c, const float *w, float *wx, 
                 continue;
             float *tt = wt + ((size_t)b * kk + q) * gin * 8;
             int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+            if (small_group(c)) { /* tt[j][l]: from output (l/g)*g + j of lane l's group */
+                for (int j = 0; j < g; j++)
+                    for (int l = 0; l < 8; l++)
+                        tt[j * 8 + l] =
+                            w[((size_t)q * g + l % g) * c->cout + 8 * b + (l / g) * g + j];
+                continue;
+            }
             for (int jo = 0; jo < gin; jo++)
                 for (int l = 0; l < 8; l++) {
                     int ci = 8 * b + l, co = o0 + jo;
@@ -833,10 +843,15 @@ static void grouped_prepare(const struct ns_conv *c, const float *w, float *wx, 
 static int padded_h(const struct ns_conv *c) { return c->h + 2 * c->pad + c->stride; }
 static int padded_w(const struct ns_conv *c) { return c->w + 2 * c->pad + c->stride; }
 
+static size_t g8_gather_floats(const struct ns_conv *c);
+
+/* Per thread: the padded input and the dW, db partials (forward, weight gradient), or the
+ * data gradient's padded dy (after the partials are reduced). */
 static size_t g8_thread_floats(const struct ns_conv *c)
 {
     size_t kk = (size_t)c->k * c->k;
-    return (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
+    size_t in = (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
+    return in > g8_gather_floats(c) ? in : g8_gather_floats(c);
 }
 
 /* Copy image x into the interior of xp; its border is zeroed by zero_border, once per task:
@@ -915,6 +930,87 @@ static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *
     }
 }
 
+/* Group widths 2 and 4 (g8 blocks hold 4 or 2 whole groups, which never straddle a 128-bit
+ * lane): lane l of grp_x(x, g, j) is x[(l/g)*g + j], the j-th channel of lane l's group,
+ * made by an in-lane shuffle. The sum over a group's g channels then takes g shuffles and
+ * g FMAs a tap, not the 8 broadcasts and 8 FMAs (most of them by zero) of the expanded
+ * block-diagonal weights; each lane adds the same products in the same order, so the bits
+ * are those of the expanded form. */
+static inline __attribute__((always_inline)) v8 grp_x(v8 x, const int g, const int j)
+{
+    __m256 m = (__m256)x;
+    if (g == 2)
+        return (v8)(j ? _mm256_permute_ps(m, 0xF5) : _mm256_permute_ps(m, 0xA0));
+    switch (j) {
+    case 0:
+        return (v8)_mm256_permute_ps(m, 0x00);
+    case 1:
+        return (v8)_mm256_permute_ps(m, 0x55);
+    case 2:
+        return (v8)_mm256_permute_ps(m, 0xAA);
+    default:
+        return (v8)_mm256_permute_ps(m, 0xFF);
+    }
+}
+
+/* g8_pixels for g = 2 or 4: out[q] = init + sum over taps u and j < g of lane-wise
+ * grp_x(src[q] + xoff[u], g, j) * w[u][j*ws]. */
+static inline __attribute__((always_inline)) void
+gs_pixels(const int np, const int g, const float *const *src, const struct g8_taps *tp, long ws,
+          v8 init, float *const *dst, int acc, int relu)
+{
+    v8 a[8];
+    for (int q = 0; q < np; q++)
+        a[q] = init;
+    for (int u = 0; u < tp->n; u++) {
+        const float *w = tp->w[u];
+        const long xo = tp->xoff[u];
+        v8 wv[4];
+        for (int j = 0; j < g; j++)
+            wv[j] = ld8(w + j * ws);
+        for (int q = 0; q < np; q++) {
+            const v8 x = ld8(src[q] + xo);
+            for (int j = 0; j < g; j++) /* one FMA at a time: the expanded form's order */
+                a[q] += grp_x(x, g, j) * wv[j];
+        }
+    }
+    for (int q = 0; q < np; q++) {
+        if (acc)
+            a[q] += ld8(dst[q]);
+        if (relu)
+            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
+        st8(dst[q], a[q]);
+    }
+}
+
+static void gs_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
+                   long dc, const struct g8_taps *tp, int g, long ws, v8 init, int acc, int relu)
+{
+    const float *sp[8];
+    float *dp[8];
+    int p = 0;
+    for (; p + 8 <= npix; p += 8) {
+        for (int q = 0; q < 8; q++) {
+            int r = (p + q) / wd, col = (p + q) % wd;
+            sp[q] = src + r * sr + col * sc;
+            dp[q] = dst + r * dr + col * dc;
+        }
+        if (g == 2)
+            gs_pixels(8, 2, sp, tp, ws, init, dp, acc, relu);
+        else
+            gs_pixels(8, 4, sp, tp, ws, init, dp, acc, relu);
+    }
+    for (; p < npix; p++) {
+        int r = p / wd, col = p % wd;
+        sp[0] = src + r * sr + col * sc;
+        dp[0] = dst + r * dr + col * dc;
+        if (g == 2)
+            gs_pixels(1, 2, sp, tp, ws, init, dp, acc, relu);
+        else
+            gs_pixels(1, 4, sp, tp, ws, init, dp, acc, relu);
+    }
+}
+
 static void g8_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -929,13 +1025,23 @@ static void g8_fwd_task(void *vp, int ith, int nth)
         pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
         float *y = t->y + (size_t)img * c->ho * c->wo * c->cout;
         for (int b = 0; b < blocks; b++) {
+            v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
+            if (small_group(c)) { /* W's own layout: tap q, channel j of the group, cout */
+                for (int q = 0; q < K * K; q++) {
+                    tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
+                    tp.w[q] = t->w + (size_t)q * c->cpg * c->cout + 8 * b;
+                }
+                gs_run(c->ho * c->wo, c->wo, xp + 8 * b, (long)S * pw * c->cin,
+                       (long)S * c->cin, y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, c->cpg,
+                       c->cout, bias, 0, c->relu);
+                continue;
+            }
             int ci0, ws;
             const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
             for (int q = 0; q < K * K; q++) {
                 tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
                 tp.w[q] = wb + (size_t)q * gin * ws;
             }
-            v8 bias = c->has_bias && t->b ? ld8(t->b + 8 * b) : bc8(0);
             g8_run(c->ho * c->wo, c->wo, xp + ci0, (long)S * pw * c->cin, (long)S * c->cin,
                    y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, gin, ws, bias, 0, c->relu);
         }
@@ -947,7 +1053,7 @@ static void g8_fwd_task(void *vp, int ith, int nth)
  * and w + pad - kw multiples of the stride S, dy at ((h + pad - kh)/S, (w + pad - kw)/S)
  * times that tap's transposed weights. The input pixels of one phase (h mod S, w mod S)
  * form a grid with the same taps at the same offsets, so each phase is one g8_run: every
- * dx value is written once and eight pixels share each weight load (the scatter below
+ * dx value is written once and eight pixels share each weight load (a scatter
  * read back and wrote 8 floats per pixel and tap). */
 static int g8_gather_pad(const struct ns_conv *c) { return c->pad + 1; }
 
@@ -1001,54 +1107,16 @@ static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
                             tp.xoff[u * nw + v] = ((long)offh[u] * pw + offw[v]) * C;
                             tp.w[u * nw + v] = wtb + (size_t)(kh_of[u] * K + kw_of[v]) * gin * 8;
                         }
-                    g8_run(rows * cols, cols, dyp + ((size_t)P * pw + P) * C + o0, (long)pw * C, C,
-                           dx + ((size_t)ah * c->w + aw) * ci + 8 * b, (long)S * c->w * ci,
-                           (long)S * ci, &tp, gin, 8, bc8(0), t->acc, 0);
+                    const float *src = dyp + ((size_t)P * pw + P) * C + o0;
+                    float *dst = dx + ((size_t)ah * c->w + aw) * ci + 8 * b;
+                    if (small_group(c))
+                        gs_run(rows * cols, cols, src, (long)pw * C, C, dst, (long)S * c->w * ci,
+                               (long)S * ci, &tp, g, 8, bc8(0), t->acc, 0);
+                    else
+                        g8_run(rows * cols, cols, src, (long)pw * C, C, dst, (long)S * c->w * ci,
+                               (long)S * ci, &tp, gin, 8, bc8(0), t->acc, 0);
                 }
             }
-    }
-}
-
-/* Data gradient by scattering each output pixel's contribution into a padded buffer:
- * dxp[ho*S+kh][wo*S+kw][input block b] += sum_j dy[ho][wo][o0+j] * wt[b][kh][kw][j]. */
-static void g8_bwd_data_task(void *vp, int ith, int nth)
-{
-    struct conv_ctx *t = vp;
-    const struct ns_conv *c = t->c;
-    int lo, hi, gin = grouped_gin(c), blocks = c->cin / 8, K = c->k, kk = K * K, g = c->cpg;
-    int S = c->stride, ph = padded_h(c), pw = padded_w(c);
-    float *dxp = t->scratch + (size_t)ith * g8_thread_floats(c);
-    ns_split(t->n, ith, nth, &lo, &hi);
-    for (int img = lo; img < hi; img++) {
-        const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
-        memset(dxp, 0, sizeof(float) * ph * pw * c->cin);
-        for (int ho = 0; ho < c->ho; ho++)
-            for (int wo = 0; wo < c->wo; wo++) {
-                const float *dp = dy + ((size_t)ho * c->wo + wo) * c->cout;
-                for (int b = 0; b < blocks; b++) {
-                    int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
-                    const float *wtb = t->wt + (size_t)b * kk * gin * 8;
-                    for (int kh = 0; kh < K; kh++)
-                        for (int kw = 0; kw < K; kw++) {
-                            const float *wp = wtb + (size_t)(kh * K + kw) * gin * 8;
-                            v8 acc = bc8(0);
-                            for (int j = 0; j < gin; j++)
-                                acc += bc8(dp[o0 + j]) * ld8(wp + (size_t)j * 8);
-                            float *d = dxp + ((size_t)(ho * S + kh) * pw + wo * S + kw) * c->cin + 8 * b;
-                            st8(d, ld8(d) + acc);
-                        }
-                }
-            }
-        float *dx = t->dx + (size_t)img * c->h * c->w * c->cin;
-        for (int hh = 0; hh < c->h; hh++) {
-            const float *src = dxp + ((size_t)(hh + c->pad) * pw + c->pad) * c->cin;
-            float *dst = dx + (size_t)hh * c->w * c->cin;
-            if (t->acc)
-                for (int i = 0; i < c->w * c->cin; i++)
-                    dst[i] += src[i];
-            else
-                memcpy(dst, src, sizeof(float) * c->w * c->cin);
-        }
     }
 }
 
@@ -1059,8 +1127,8 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, K = c->k, kk = K * K, g = c->cpg;
     int S = c->stride, pw = padded_w(c);
     float *xp = t->scratch + (size_t)ith * g8_thread_floats(c);
-    float *part = xp + (size_t)padded_h(c) * pw * c->cin;
     size_t part_len = (size_t)kk * g * c->cout + c->cout;
+    float *part = xp + g8_thread_floats(c) - part_len; /* the end of the thread's block */
     memset(part, 0, sizeof(float) * part_len);
     ns_split(t->n, ith, nth, &lo, &hi);
     zero_border(c, xp);
@@ -1069,7 +1137,37 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
         for (int b = 0; b < blocks; b++) {
             int ci0 = g >= 8 ? (8 * b / g) * g : 8 * b;
-            for (int q = 0; q < kk; q++) {
+            for (int q = 0; q < kk && small_group(c); q++) {
+                /* acc[j][l] = sum over pixels of dy[l] * x[(l/g)*g + j]: the expanded form's
+                 * nonzero tiles, summed in the same order */
+                int kh = q / K, kw = q % K;
+                v8 acc[4] = {bc8(0), bc8(0), bc8(0), bc8(0)};
+                for (int ho = 0; ho < c->ho; ho++) {
+                    const float *xr = xp + ((size_t)(ho * S + kh) * pw + kw) * c->cin + ci0;
+                    const float *dr = dy + (size_t)ho * c->wo * c->cout + 8 * b;
+                    if (g == 2)
+                        for (int wo = 0; wo < c->wo; wo++) {
+                            v8 d = ld8(dr + (size_t)wo * c->cout);
+                            v8 x = ld8(xr + (size_t)wo * S * c->cin);
+                            acc[0] += grp_x(x, 2, 0) * d;
+                            acc[1] += grp_x(x, 2, 1) * d;
+                        }
+                    else
+                        for (int wo = 0; wo < c->wo; wo++) {
+                            v8 d = ld8(dr + (size_t)wo * c->cout);
+                            v8 x = ld8(xr + (size_t)wo * S * c->cin);
+                            acc[0] += grp_x(x, 4, 0) * d;
+                            acc[1] += grp_x(x, 4, 1) * d;
+                            acc[2] += grp_x(x, 4, 2) * d;
+                            acc[3] += grp_x(x, 4, 3) * d;
+                        }
+                }
+                for (int j = 0; j < g; j++) {
+                    float *pp = part + ((size_t)q * g + j) * c->cout + 8 * b;
+                    st8(pp, ld8(pp) + acc[j]);
+                }
+            }
+            for (int q = 0; q < kk && !small_group(c); q++) {
                 int kh = q / K, kw = q % K;
                 for (int j0 = 0; j0 < gin; j0 += 8) {
                     v8 acc[8];
@@ -1236,7 +1334,7 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         ns_pool_run(p, dw_fwd_task, &t);
         break;
     case K_GROUPED8:
-        if (c->cpg < 8)
+        if (c->cpg < 8 && !small_group(c))
             grouped_prepare(c, w, scratch, NULL);
         t.wx = scratch;
         t.scratch = scratch + 2 * (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
@@ -1302,9 +1400,7 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         if (dx) {
             grouped_prepare(c, w, NULL, scratch + wlen);
             t.wt = scratch + wlen;
-            /* the gather needs its padded gradient to fit the scatter's buffer and k <= 8 */
-            int gather = c->k <= 8 && g8_gather_floats(c) <= g8_thread_floats(c);
-            ns_pool_run(p, gather ? g8_bwd_data_gather_task : g8_bwd_data_task, &t);
+            ns_pool_run(p, g8_bwd_data_gather_task, &t); /* its buffer fits the thread's */
         }
         break;
     }
