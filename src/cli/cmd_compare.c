@@ -23,7 +23,10 @@ static const char help[] =
     "With --paired, twins instead of samples: trial i of A against trial i of B where both\n"
     "have an error and the same flops and params (studies whose spaces draw the same\n"
     "architectures from the same seed, e.g. the BN-order studies): how often B is better, and\n"
-    "the mean and median of the paired difference B - A with bootstrap intervals.\n"
+    "the mean and median of the paired difference B - A with bootstrap intervals, and\n"
+    "whether the twins rank alike: Spearman's rho, Kendall's tau-b and the overlap of\n"
+    "their top 10 % (e.g. A trained 10 epochs, B the same models trained 2: does the\n"
+    "short budget rank them as the long one does?).\n"
     "\n"
     "options:\n"
     "  --db FILE            results database (required)\n"
@@ -108,18 +111,35 @@ static void print_json(const struct ns_compare_req *r, const struct ns_compare_r
     json_object_set_new(j, "median_diff", ci_json(&c->med_diff));
     if (r->paired)
         json_object_set_new(j, "paired",
-                            json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:o}", "pairs",
-                                      (int)c->pairs, "unmatched", (int)c->unmatched, "b_better",
-                                      (int)c->p.b_better, "a_better", (int)c->p.a_better, "ties",
-                                      (int)c->p.ties, "median_a", c->med_pa, "median_b", c->med_pb,
-                                      "mean_diff", ci_json(&c->p.mean), "median_diff",
-                                      ci_json(&c->p.median)));
+                            json_pack("{s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:o, s:o, s:o, "
+                                      "s:o}",
+                                      "pairs", (int)c->pairs, "unmatched", (int)c->unmatched,
+                                      "b_better", (int)c->p.b_better, "a_better",
+                                      (int)c->p.a_better, "ties", (int)c->p.ties, "median_a",
+                                      c->med_pa, "median_b", c->med_pb, "mean_diff",
+                                      ci_json(&c->p.mean), "median_diff", ci_json(&c->p.median),
+                                      "spearman", num_or_null(c->rho), "kendall",
+                                      num_or_null(c->tau), "top10_overlap", num_or_null(c->top10)));
     json_object_set_new(j, "resamples", json_integer(r->resamples));
     char *s = json_dumps(j, JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
     if (s)
         puts(s);
     free(s);
     json_decref(j);
+}
+
+/* v in fmt, or "undefined" (a rank correlation of tied or too few twins). */
+struct numtext {
+    char s[32];
+};
+static struct numtext fmt_num(double v, const char *fmt)
+{
+    struct numtext t;
+    if (isfinite(v))
+        snprintf(t.s, sizeof t.s, fmt, v);
+    else
+        snprintf(t.s, sizeof t.s, "undefined");
+    return t;
 }
 
 static void print_text(const struct ns_compare_req *r, const struct ns_compare_result *c)
@@ -154,6 +174,8 @@ static void print_text(const struct ns_compare_req *r, const struct ns_compare_r
     printf("  difference %s - %s: mean %+.2f [%+.2f, %+.2f], median %+.2f [%+.2f, %+.2f]\n", r->b,
            r->a, c->p.mean.est, c->p.mean.lo, c->p.mean.hi, c->p.median.est, c->p.median.lo,
            c->p.median.hi);
+    printf("  ranking of the twins: Spearman rho %s, Kendall tau %s, top-10 %% overlap %s\n",
+           fmt_num(c->rho, "%.3f").s, fmt_num(c->tau, "%.3f").s, fmt_num(c->top10, "%.2f").s);
 }
 
 static void print_markdown(const struct ns_compare_req *r, const struct ns_compare_result *c,
@@ -161,11 +183,12 @@ static void print_markdown(const struct ns_compare_req *r, const struct ns_compa
 {
     if (header)
         printf("| A | B | pairs | median A | median B | B better | mean diff B - A (95%%) | "
-               "median diff (95%%) |\n|---|---|---|---|---|---|---|---|\n");
+               "median diff (95%%) | Spearman rho |\n|---|---|---|---|---|---|---|---|---|\n");
     printf("| %s | %s | %zu | %.2f | %.2f | %zu of %zu | %+.2f [%+.2f, %+.2f] | %+.2f [%+.2f, "
-           "%+.2f] |\n",
+           "%+.2f] | %s |\n",
            r->a, r->b, c->pairs, c->med_pa, c->med_pb, c->p.b_better, c->pairs, c->p.mean.est,
-           c->p.mean.lo, c->p.mean.hi, c->p.median.est, c->p.median.lo, c->p.median.hi);
+           c->p.mean.lo, c->p.mean.hi, c->p.median.est, c->p.median.lo, c->p.median.hi,
+           fmt_num(c->rho, "%.3f").s);
 }
 
 int ns_cmd_compare(int argc, char **argv)

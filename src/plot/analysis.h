@@ -206,6 +206,9 @@ struct ns_compare_result {
     size_t pairs, unmatched; /* unmatched: same index, different architecture (left out) */
     struct ns_paired p;
     double med_pa, med_pb; /* medians of the paired errors */
+    /* do the twins rank alike? Spearman's rho and Kendall's tau-b of their errors and the
+     * overlap of their top 10 % (ns_stat_top_overlap; B's best among A's); NAN if undefined */
+    double rho, tau, top10;
 };
 int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out);
 
