@@ -15,14 +15,19 @@ mkdir -p results/logs
 run() { # DB EXPERIMENT...
     local db=$1; shift
     for e in "$@"; do
-        echo "== $e -> $db $(date -u +%FT%TZ) on $(nproc) cores of $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+        echo "== $e -> $db $(date -u +%FT%TZ) on $(nproc) cores of$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+        "$ns" --version | sed -n '1p; 4,5p' # the build, the CPU's ISA, the kernels it runs
         mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" --db "$db"
     done
 }
 studies=${*:-fidelity}
 for s in $studies; do
     case $s in
-    fidelity) run results/fidelity.db fidelity_regnetx fidelity_anynetx_a ;;
+    # the per-epoch studies (10 epochs), then the same models on short budgets: paired
+    # with the 10-epoch study (netspace compare --paired), they say which budget ranks alike
+    fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e1 fidelity_regnetx_e2 \
+        fidelity_regnetx_e4 fidelity_anynetx_a fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 \
+        fidelity_anynetx_a_e4 ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done

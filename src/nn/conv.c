@@ -880,6 +880,19 @@ struct g8_taps {
     const float *w[64];
 };
 
+/* dst[q] = a[q] (+ dst[q] when acc; ReLU when relu) for the np pixels. */
+static inline __attribute__((always_inline)) void g8_store(const int np, v8 *a, float *const *dst,
+                                                           int acc, int relu)
+{
+    for (int q = 0; q < np; q++) {
+        if (acc)
+            a[q] += ld8(dst[q]);
+        if (relu)
+            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
+        st8(dst[q], a[q]);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 g8_pixels(const int np, const float *const *src, const struct g8_taps *tp, int gin, long ws,
           v8 init, float *const *dst, int acc, int relu)
@@ -896,38 +909,7 @@ g8_pixels(const int np, const float *const *src, const struct g8_taps *tp, int g
                 a[q] += bc8(src[q][xo + j]) * wv;
         }
     }
-    for (int q = 0; q < np; q++) {
-        if (acc)
-            a[q] += ld8(dst[q]);
-        if (relu)
-            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
-        st8(dst[q], a[q]);
-    }
-}
-
-/* Pixels [0, npix) of a grid `wd` wide, in groups of 8 (then one by one): pixel p = (r, col)
- * reads src + r*sr + col*sc and writes dst + r*dr + col*dc. */
-static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
-                   long dc, const struct g8_taps *tp, int gin, long ws, v8 init, int acc,
-                   int relu)
-{
-    const float *sp[8];
-    float *dp[8];
-    int p = 0;
-    for (; p + 8 <= npix; p += 8) {
-        for (int q = 0; q < 8; q++) {
-            int r = (p + q) / wd, col = (p + q) % wd;
-            sp[q] = src + r * sr + col * sc;
-            dp[q] = dst + r * dr + col * dc;
-        }
-        g8_pixels(8, sp, tp, gin, ws, init, dp, acc, relu);
-    }
-    for (; p < npix; p++) {
-        int r = p / wd, col = p % wd;
-        sp[0] = src + r * sr + col * sc;
-        dp[0] = dst + r * dr + col * dc;
-        g8_pixels(1, sp, tp, gin, ws, init, dp, acc, relu);
-    }
+    g8_store(np, a, dst, acc, relu);
 }
 
 /* Group widths 2 and 4 (g8 blocks hold 4 or 2 whole groups, which never straddle a 128-bit
@@ -974,17 +956,27 @@ gs_pixels(const int np, const int g, const float *const *src, const struct g8_ta
                 a[q] += grp_x(x, g, j) * wv[j];
         }
     }
-    for (int q = 0; q < np; q++) {
-        if (acc)
-            a[q] += ld8(dst[q]);
-        if (relu)
-            a[q] = (v8)_mm256_max_ps((__m256)a[q], _mm256_setzero_ps());
-        st8(dst[q], a[q]);
-    }
+    g8_store(np, a, dst, acc, relu);
 }
 
-static void gs_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
-                   long dc, const struct g8_taps *tp, int g, long ws, v8 init, int acc, int relu)
+/* g8_pixels (small 0) or gs_pixels (small = the group width, 2 or 4) on np pixels. */
+static inline __attribute__((always_inline)) void
+any_pixels(const int np, int small, const float *const *src, const struct g8_taps *tp, int gin,
+           long ws, v8 init, float *const *dst, int acc, int relu)
+{
+    if (small == 2)
+        gs_pixels(np, 2, src, tp, ws, init, dst, acc, relu);
+    else if (small == 4)
+        gs_pixels(np, 4, src, tp, ws, init, dst, acc, relu);
+    else
+        g8_pixels(np, src, tp, gin, ws, init, dst, acc, relu);
+}
+
+/* Pixels [0, npix) of a grid `wd` wide, in groups of 8 (then one by one): pixel p = (r, col)
+ * reads src + r*sr + col*sc and writes dst + r*dr + col*dc; small: as any_pixels. */
+static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *dst, long dr,
+                   long dc, const struct g8_taps *tp, int small, int gin, long ws, v8 init,
+                   int acc, int relu)
 {
     const float *sp[8];
     float *dp[8];
@@ -995,19 +987,13 @@ static void gs_run(int npix, int wd, const float *src, long sr, long sc, float *
             sp[q] = src + r * sr + col * sc;
             dp[q] = dst + r * dr + col * dc;
         }
-        if (g == 2)
-            gs_pixels(8, 2, sp, tp, ws, init, dp, acc, relu);
-        else
-            gs_pixels(8, 4, sp, tp, ws, init, dp, acc, relu);
+        any_pixels(8, small, sp, tp, gin, ws, init, dp, acc, relu);
     }
     for (; p < npix; p++) {
         int r = p / wd, col = p % wd;
         sp[0] = src + r * sr + col * sc;
         dp[0] = dst + r * dr + col * dc;
-        if (g == 2)
-            gs_pixels(1, 2, sp, tp, ws, init, dp, acc, relu);
-        else
-            gs_pixels(1, 4, sp, tp, ws, init, dp, acc, relu);
+        any_pixels(1, small, sp, tp, gin, ws, init, dp, acc, relu);
     }
 }
 
@@ -1031,9 +1017,9 @@ static void g8_fwd_task(void *vp, int ith, int nth)
                     tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
                     tp.w[q] = t->w + (size_t)q * c->cpg * c->cout + 8 * b;
                 }
-                gs_run(c->ho * c->wo, c->wo, xp + 8 * b, (long)S * pw * c->cin,
+                g8_run(c->ho * c->wo, c->wo, xp + 8 * b, (long)S * pw * c->cin,
                        (long)S * c->cin, y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, c->cpg,
-                       c->cout, bias, 0, c->relu);
+                       0, c->cout, bias, 0, c->relu);
                 continue;
             }
             int ci0, ws;
@@ -1043,7 +1029,7 @@ static void g8_fwd_task(void *vp, int ith, int nth)
                 tp.w[q] = wb + (size_t)q * gin * ws;
             }
             g8_run(c->ho * c->wo, c->wo, xp + ci0, (long)S * pw * c->cin, (long)S * c->cin,
-                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, gin, ws, bias, 0, c->relu);
+                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, 0, gin, ws, bias, 0, c->relu);
         }
     }
 }
@@ -1107,14 +1093,9 @@ static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
                             tp.xoff[u * nw + v] = ((long)offh[u] * pw + offw[v]) * C;
                             tp.w[u * nw + v] = wtb + (size_t)(kh_of[u] * K + kw_of[v]) * gin * 8;
                         }
-                    const float *src = dyp + ((size_t)P * pw + P) * C + o0;
-                    float *dst = dx + ((size_t)ah * c->w + aw) * ci + 8 * b;
-                    if (small_group(c))
-                        gs_run(rows * cols, cols, src, (long)pw * C, C, dst, (long)S * c->w * ci,
-                               (long)S * ci, &tp, g, 8, bc8(0), t->acc, 0);
-                    else
-                        g8_run(rows * cols, cols, src, (long)pw * C, C, dst, (long)S * c->w * ci,
-                               (long)S * ci, &tp, gin, 8, bc8(0), t->acc, 0);
+                    g8_run(rows * cols, cols, dyp + ((size_t)P * pw + P) * C + o0, (long)pw * C,
+                           C, dx + ((size_t)ah * c->w + aw) * ci + 8 * b, (long)S * c->w * ci,
+                           (long)S * ci, &tp, small_group(c) ? g : 0, gin, 8, bc8(0), t->acc, 0);
                 }
             }
     }
