@@ -118,7 +118,12 @@ static void print_json(const struct ns_compare_req *r, const struct ns_compare_r
                                       (int)c->p.a_better, "ties", (int)c->p.ties, "median_a",
                                       c->med_pa, "median_b", c->med_pb, "mean_diff",
                                       ci_json(&c->p.mean), "median_diff", ci_json(&c->p.median),
-                                      "spearman", num_or_null(c->rho), "kendall",
+                                      "spearman",
+                                      json_pack("{s:o, s:o, s:o}", "estimate",
+                                                num_or_null(c->rho.est), "lo",
+                                                num_or_null(c->rho.lo), "hi",
+                                                num_or_null(c->rho.hi)),
+                                      "kendall",
                                       num_or_null(c->tau), "top10_overlap", num_or_null(c->top10)));
     json_object_set_new(j, "resamples", json_integer(r->resamples));
     char *s = json_dumps(j, JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
@@ -174,8 +179,10 @@ static void print_text(const struct ns_compare_req *r, const struct ns_compare_r
     printf("  difference %s - %s: mean %+.2f [%+.2f, %+.2f], median %+.2f [%+.2f, %+.2f]\n", r->b,
            r->a, c->p.mean.est, c->p.mean.lo, c->p.mean.hi, c->p.median.est, c->p.median.lo,
            c->p.median.hi);
-    printf("  ranking of the twins: Spearman rho %s, Kendall tau %s, top-10 %% overlap %s\n",
-           fmt_num(c->rho, "%.3f").s, fmt_num(c->tau, "%.3f").s, fmt_num(c->top10, "%.2f").s);
+    printf("  ranking of the twins: Spearman rho %s [%s, %s], Kendall tau %s, top-10 %% overlap "
+           "%s\n",
+           fmt_num(c->rho.est, "%.3f").s, fmt_num(c->rho.lo, "%.3f").s,
+           fmt_num(c->rho.hi, "%.3f").s, fmt_num(c->tau, "%.3f").s, fmt_num(c->top10, "%.2f").s);
 }
 
 static void print_markdown(const struct ns_compare_req *r, const struct ns_compare_result *c,
@@ -188,7 +195,7 @@ static void print_markdown(const struct ns_compare_req *r, const struct ns_compa
            "%+.2f] | %s |\n",
            r->a, r->b, c->pairs, c->med_pa, c->med_pb, c->p.b_better, c->pairs, c->p.mean.est,
            c->p.mean.lo, c->p.mean.hi, c->p.median.est, c->p.median.lo, c->p.median.hi,
-           fmt_num(c->rho, "%.3f").s);
+           fmt_num(c->rho.est, "%.3f").s);
 }
 
 int ns_cmd_compare(int argc, char **argv)

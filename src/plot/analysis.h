@@ -86,6 +86,13 @@ int ns_stat_rs_band(const double *err, const double *w, size_t n, int kmax, int 
  * n < 2 or every value of a (or of b) tied. */
 double ns_stat_spearman(const double *a, const double *b, size_t n);
 double ns_stat_kendall(const double *a, const double *b, size_t n);
+/* Spearman's rho with a 95 % percentile-bootstrap interval: `resamples` times draw n pairs
+ * with replacement (PCG stream of seed) and take rho; lo and hi the 2.5 and 97.5
+ * percentiles of the resamples whose rho is defined. est NAN as ns_stat_spearman; lo, hi
+ * NAN when n < 2 or fewer than half the resamples have a defined rho. 0, or -1 (ns_err) out
+ * of memory. */
+int ns_stat_spearman_ci(const double *a, const double *b, size_t n, int resamples, uint64_t seed,
+                        struct ns_ci *out);
 /* Overlap of the top fraction: with m = ceil(frac * n) (at least 1), the share of the m
  * lowest values of b whose models are also among the m lowest of a (ties broken by index).
  * NAN when n == 0. */
@@ -208,7 +215,8 @@ struct ns_compare_result {
     double med_pa, med_pb; /* medians of the paired errors */
     /* do the twins rank alike? Spearman's rho and Kendall's tau-b of their errors and the
      * overlap of their top 10 % (ns_stat_top_overlap; B's best among A's); NAN if undefined */
-    double rho, tau, top10;
+    struct ns_ci rho; /* with its bootstrap interval (the pairs resampled together) */
+    double tau, top10;
 };
 int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out);
 

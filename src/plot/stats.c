@@ -291,6 +291,41 @@ int ns_stat_paired(const double *a, const double *b, size_t n, int resamples, ui
     return rc;
 }
 
+int ns_stat_spearman_ci(const double *a, const double *b, size_t n, int resamples, uint64_t seed,
+                        struct ns_ci *out)
+{
+    *out = (struct ns_ci){ns_stat_spearman(a, b, n), NAN, NAN};
+    if (n < 2 || n > UINT32_MAX || resamples < 1)
+        return 0;
+    double *ra = malloc(n * sizeof *ra), *rb = malloc(n * sizeof *rb);
+    double *r = malloc((size_t)resamples * sizeof *r);
+    if (!ra || !rb || !r) {
+        free(ra);
+        free(rb);
+        free(r);
+        return ns_err("rank correlation: out of memory");
+    }
+    struct ns_pcg32 g;
+    ns_pcg32_seed(&g, seed, NS_STAT_STREAM);
+    size_t m = 0;
+    for (int k = 0; k < resamples; k++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t j = ns_pcg32_bounded(&g, (uint32_t)n);
+            ra[i] = a[j];
+            rb[i] = b[j];
+        }
+        double rho = ns_stat_spearman(ra, rb, n);
+        if (isfinite(rho)) /* a resample of one repeated pair has no ranking */
+            r[m++] = rho;
+    }
+    if (m * 2 >= (size_t)resamples)
+        ci_from(r, m, out);
+    free(ra);
+    free(rb);
+    free(r);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ random search ------- */
 
 /* E[min of k] for k = 1..kmax into out, from m distinct errors x (ascending) with cumulative

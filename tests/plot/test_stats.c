@@ -379,6 +379,32 @@ static void trend_bins_mean_and_sd(void **state)
     assert_int_equal(ns_stat_trend(x, e, 0, 4, 0, bins), -1);
 }
 
+/* The bootstrap interval of rho: monotone pairs stay at 1 in every resample; a noisy
+ * ranking gets an interval around its estimate, the same for the same seed; too few pairs
+ * give none. */
+static void spearman_interval_from_resampled_pairs(void **state)
+{
+    (void)state;
+    double a[12], b[12], c[12];
+    for (int i = 0; i < 12; i++) {
+        a[i] = i;
+        b[i] = 2 * i + 1;
+        c[i] = i + ((i * 7) % 5) * 1.5; /* a rough, not monotone, agreement */
+    }
+    struct ns_ci ci, again;
+    assert_int_equal(ns_stat_spearman_ci(a, b, 12, 400, 3, &ci), 0);
+    NEAR(ci.est, 1, 1e-12);
+    NEAR(ci.lo, 1, 1e-12);
+    NEAR(ci.hi, 1, 1e-12);
+    assert_int_equal(ns_stat_spearman_ci(a, c, 12, 400, 3, &ci), 0);
+    NEAR(ci.est, ns_stat_spearman(a, c, 12), 1e-12);
+    assert_true(ci.lo < ci.est && ci.est < ci.hi && ci.hi <= 1 && ci.lo > -1);
+    assert_int_equal(ns_stat_spearman_ci(a, c, 12, 400, 3, &again), 0);
+    assert_true(again.lo == ci.lo && again.hi == ci.hi);
+    assert_int_equal(ns_stat_spearman_ci(a, c, 1, 400, 3, &ci), 0);
+    assert_true(isnan(ci.est) && isnan(ci.lo) && isnan(ci.hi));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +420,7 @@ int main(void)
         cmocka_unit_test(rank_correlations_by_hand),
         cmocka_unit_test(kendall_matches_the_pairwise_definition),
         cmocka_unit_test(top_overlap_counts_shared_best_models),
+        cmocka_unit_test(spearman_interval_from_resampled_pairs),
         cmocka_unit_test(trend_bins_mean_and_sd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
