@@ -75,8 +75,8 @@ static void summary(int status, const struct ns_search_report *r)
     printf("study %s: %d of %d trials complete, %d failed", r->study, r->n_complete, r->n_trials,
            r->n_failed);
     if (r->best_trial >= 0)
-        printf("; best %s error %.2f%% (trial %d)", r->multi ? "top-rung" : "test", r->best_err,
-               r->best_trial);
+        printf("; best %s%s error %.2f%% (trial %d)", r->multi ? "top-rung " : "",
+               r->on_validation ? "validation" : "test", r->best_err, r->best_trial);
     if (r->epochs_spent >= 0)
         printf("; %lld epochs spent", r->epochs_spent);
     if (r->data_skipped)

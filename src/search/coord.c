@@ -635,6 +635,7 @@ void ns_coord_close(struct ns_coord *c)
     r->best_err = c->best_err;
     r->multi = c->multi;
     r->test_selection = c->multi && c->ex.data.val_split == 0;
+    r->on_validation = c->ex.data.val_split > 0;
     r->epochs_spent = -1;
     if (c->db && c->study > 0) {
         long long e = ns_db_study_epochs_spent(c->db, c->study);

@@ -352,6 +352,7 @@ struct ns_search_report {
     int multi;                /* a multi-fidelity study (search.kind sha, hyperband, asha) */
     int test_selection;       /* ... whose rungs were selected on the test set (no
                                  data.val_split): its best error is optimistic */
+    int on_validation;        /* the errors are on data.val_split's images, not the test set */
     long long epochs_spent;   /* the study's epochs trained so far (rungs: the epochs trained
                                  for them; else the trials' epoch rows); -1 unknown */
     int data_skipped;         /* files of the study's image folder that did not decode

@@ -57,7 +57,7 @@ REF="$TMP/ref.db"
 grep -q "16 epochs spent" "$TMP/ref.out" || { cat "$TMP/ref.out"; fail "sha: epochs spent"; }
 top=$(q "$REF" "select trial from rungs where rung = 2 order by test_error, trial limit 1")
 maxtop=$(q "$REF" "select max(trial) from rungs where rung = 2")
-grep -q "best top-rung error .* (trial $top)" "$TMP/ref.out" || { cat "$TMP/ref.out"; fail "sha: best"; }
+grep -q "best top-rung validation error .* (trial $top)" "$TMP/ref.out" || { cat "$TMP/ref.out"; fail "sha: best"; }
 grep -q "note: rungs were selected on the test set" "$TMP/ref.out" &&
     fail "sha: a test-set note for a study with a validation split"
 # the promoted are the best of their rung (ties by index)
@@ -134,6 +134,7 @@ sed 's/"kind": "sha"/"kind": "hyperband"/; s/, "val_split": 0.25//' "$TMP/sha.js
     { cat "$TMP/hb1.out"; fail "hyperband alone failed"; }
 grep -q "note: rungs were selected on the test set" "$TMP/hb1.out" ||
     { cat "$TMP/hb1.out"; fail "hyperband on the test set: no note"; }
+grep -q "best top-rung test error" "$TMP/hb1.out" || { cat "$TMP/hb1.out"; fail "hyperband: 'test error'"; }
 # 3 brackets starting at rungs 0, 1 and 2
 [ "$(q "$TMP/hb1.db" "select group_concat(r) from (select min(rung) r from rungs group by trial
         order by trial)" | tr , '\n' | sort -un | tr '\n' ,)" = "0,1,2," ] || fail "hyperband: brackets"
