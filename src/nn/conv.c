@@ -6,9 +6,9 @@
  *                      also rectangular kh x kw kernels, ACNet's 1x3 and 3x1)
  *   depthwise          direct loops vectorized over channels
  *   grouped            direct kernel on blocks of 8 output channels: each block reads
- *                      its group's g input channels (g >= 8) or, for g < 8, the block's 8
- *                      input channels through block-diagonal weights (at most 8/g x the
- *                      work of the real conv, all of it in 8-wide FMAs)
+ *                      its group's g input channels (g >= 8) or, for g = 2 and 4, its own
+ *                      8 input channels, each lane taking its group's g channels by in-lane
+ *                      shuffles (g FMAs a tap)
  * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
  * pool's threads on static row or column ranges. */
 #include "nn/ops.h"
@@ -104,7 +104,7 @@ size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
         break;
     case K_GROUPED8: {
         size_t blocks = (size_t)c->cout / 8, gin = (size_t)grouped_gin(c);
-        s = 2 * blocks * kk * gin * 8 + (size_t)nth * g8_thread_floats(c);
+        s = blocks * kk * gin * 8 + (size_t)nth * g8_thread_floats(c); /* wt, then threads */
         break;
     }
     case K_DEPTHWISE:
@@ -519,8 +519,7 @@ struct conv_ctx {
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *scratch;
     int acc;
-    const float *wx;  /* expanded / transposed weights (grouped kernel) */
-    const float *wt;
+    const float *wt; /* transposed weights (im2col, grouped data gradient) */
 };
 
 static size_t im2col_thread_floats(const struct ns_conv *c)
@@ -785,40 +784,15 @@ static void dw_bwd_weight_task(void *vp, int ith, int nth)
 
 /* ---- grouped, blocks of 8 output channels ------------------------------------------- */
 
-/* Block b's weights as (k*k*gin rows, 8) with row stride `*ws`, and its first input
- * channel. For g >= 8 these are W's own columns; for g < 8 the expanded copy. */
-static const float *block_weights(const struct ns_conv *c, const float *w, const float *wx,
-                                  int b, int *ci0, int *ws)
-{
-    int g = c->cpg;
-    if (g >= 8) {
-        *ci0 = (8 * b / g) * g;
-        *ws = c->cout;
-        return w + 8 * b;
-    }
-    *ci0 = 8 * b;
-    *ws = 8;
-    return wx + (size_t)b * c->k * c->k * 64;
-}
-
-/* Build the block-diagonal expansion (g < 8) and, for the data gradient, the transpose:
- * wt[b][kh][kw][jo][l] = weight from output channel (o0 + jo) to input channel 8b + l,
- * where o0 is the first output channel of the block's group (g >= 8) or 8b (g < 8). */
-static void grouped_prepare(const struct ns_conv *c, const float *w, float *wx, float *wt)
+/* The data gradient's transposed weights: wt[b][kh][kw][jo][l] = weight from output
+ * channel (o0 + jo) to input channel 8b + l, where o0 is the first output channel of the
+ * block's group (g >= 8); for g = 2, 4 (small_group) the compact wt[b][kh][kw][j][l], from
+ * output 8b + (l/g)*g + j. */
+static void grouped_prepare(const struct ns_conv *c, const float *w, float *wt)
 {
     int g = c->cpg, kk = c->k * c->k, gin = grouped_gin(c), blocks = c->cout / 8;
     for (int b = 0; b < blocks; b++)
         for (int q = 0; q < kk; q++) {
-            if (g < 8 && wx) {
-                float *e = wx + ((size_t)b * kk + q) * 64;
-                for (int j = 0; j < 8; j++)
-                    for (int l = 0; l < 8; l++)
-                        e[j * 8 + l] = (j / g == l / g)
-                                           ? w[((size_t)q * g + j % g) * c->cout + 8 * b + l]
-                                           : 0.0f;
-            }
-            if (!wt)
-                continue;
             float *tt = wt + ((size_t)b * kk + q) * gin * 8;
             int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
             if (small_group(c)) { /* tt[j][l]: from output (l/g)*g + j of lane l's group */
@@ -1022,14 +996,15 @@ static void g8_fwd_task(void *vp, int ith, int nth)
                        0, c->cout, bias, 0, c->relu);
                 continue;
             }
-            int ci0, ws;
-            const float *wb = block_weights(c, t->w, t->wx, b, &ci0, &ws);
+            /* g >= 8: the block reads its group's g input channels, W's own columns */
+            const int ci0 = (8 * b / gin) * gin;
             for (int q = 0; q < K * K; q++) {
                 tp.xoff[q] = ((long)(q / K) * pw + q % K) * c->cin;
-                tp.w[q] = wb + (size_t)q * gin * ws;
+                tp.w[q] = t->w + (size_t)q * gin * c->cout + 8 * b;
             }
             g8_run(c->ho * c->wo, c->wo, xp + ci0, (long)S * pw * c->cin, (long)S * c->cin,
-                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, 0, gin, ws, bias, 0, c->relu);
+                   y + 8 * b, (long)c->wo * c->cout, c->cout, &tp, 0, gin, c->cout, bias, 0,
+                   c->relu);
         }
     }
 }
@@ -1315,10 +1290,7 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         ns_pool_run(p, dw_fwd_task, &t);
         break;
     case K_GROUPED8:
-        if (c->cpg < 8 && !small_group(c))
-            grouped_prepare(c, w, scratch, NULL);
-        t.wx = scratch;
-        t.scratch = scratch + 2 * (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
+        t.scratch = scratch + (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
         ns_pool_run(p, g8_fwd_task, &t);
         break;
     case K_GENERIC:
@@ -1371,7 +1343,7 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         break;
     case K_GROUPED8: {
         size_t wlen = (size_t)(c->cout / 8) * kk * grouped_gin(c) * 8;
-        float *thr = scratch + 2 * wlen;
+        float *thr = scratch + wlen; /* after the data gradient's transposed weights */
         size_t tf = g8_thread_floats(c), xlen = tf - part_len;
         t.scratch = thr;
         ns_pool_run(p, g8_bwd_weight_task, &t);
@@ -1379,8 +1351,8 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         if (c->has_bias && db)
             reduce_partials(p, thr + xlen + (size_t)kk * c->cpg * c->cout, nth, c->cout, tf, db);
         if (dx) {
-            grouped_prepare(c, w, NULL, scratch + wlen);
-            t.wt = scratch + wlen;
+            grouped_prepare(c, w, scratch);
+            t.wt = scratch;
             ns_pool_run(p, g8_bwd_data_gather_task, &t); /* its buffer fits the thread's */
         }
         break;

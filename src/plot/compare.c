@@ -111,7 +111,9 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
             rc = ns_stat_paired(pa, pb, out->pairs, r->resamples, r->seed + 3, &out->p);
             out->med_pa = ns_stat_median(pa, out->pairs);
             out->med_pb = ns_stat_median(pb, out->pairs);
-            rc = ns_stat_spearman_ci(pa, pb, out->pairs, r->resamples, r->seed + 4, &out->rho);
+            if (rc == 0)
+                rc = ns_stat_spearman_ci(pa, pb, out->pairs, r->resamples, r->seed + 4,
+                                         &out->rho);
             out->tau = ns_stat_kendall(pa, pb, out->pairs);
             out->top10 = ns_stat_top_overlap(pa, pb, out->pairs, 0.1);
         }

@@ -218,9 +218,10 @@ static void studies_table(struct page *p)
         num(f, (in->last_ended - in->first_started) / 3600, "%.2f");
         fputs("</td></tr>\n", f);
     }
-    fputs("</table>\n<p>Epochs trained counts every epoch row (rungs and resumed runs "
-          "included); epoch hours are their seconds summed over workers; the span runs from "
-          "the first trial's start to the last one's end.</p>\n",
+    fputs("</table>\n<p>Epochs trained counts the epoch rows (one per trial and epoch: rungs "
+          "included, an epoch retrained after a lost attempt once); epoch hours are their "
+          "seconds summed over workers; the span runs from the earliest trial start on record "
+          "to the last trial end.</p>\n",
           f);
     for (int i = 0; i < p->n_sel; i++)
         if (p->s[i].n == 0) {

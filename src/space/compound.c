@@ -100,7 +100,7 @@ int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, doubl
     const double hi = dim == NS_SCALE_DEPTH ? 16 : dim == NS_SCALE_COMPOUND ? 24 : 8;
     const double lo = dim == NS_SCALE_COMPOUND ? 0 : 1;
     const int steps = 4000;
-    double best = INFINITY;
+    double best = INFINITY, best_ratio = NAN;
     for (int i = 0; i <= steps; i++) {
         const double x = lo + (hi - lo) * i / steps;
         struct ns_compound k = scale_by(dim, x, coef);
@@ -111,6 +111,7 @@ int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, doubl
         const double d = fabs(log(kx.flops) - target);
         if (d < best - 1e-12) {
             best = d;
+            best_ratio = kx.flops / cx.flops;
             *used = k;
             *out = c;
         }
@@ -118,5 +119,9 @@ int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, doubl
     if (!isfinite(best))
         return ns_err("scaling: no %s scaling of the base builds a network",
                       ns_scale_dim_names[dim]);
+    if (best > log(1.25)) /* the scan's range ends, or the rounding steps are too coarse */
+        return ns_err("scaling: %s scaling reaches no network within 25 %% of %g x the base's "
+                      "flops (nearest: %.3g x)",
+                      ns_scale_dim_names[dim], mult, best_ratio);
     return 0;
 }

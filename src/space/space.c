@@ -928,6 +928,15 @@ int ns_space_sample(const struct ns_space *sp, uint64_t seed, int n, struct ns_t
             goto fail;
         stream++;
         if (hashset_add(&set, ns_fnv1a64(t[i].json, strlen(t[i].json)))) {
+            if (sp->kind == KIND_SCALING) { /* fixed models: skipping one would shift the rest */
+                int k = 0;
+                while (k < i && strcmp(t[k].json, t[i].json))
+                    k++;
+                ns_err("%s: models %d and %llu of the scaling space are the same network "
+                       "(targets too close for the rounding of depths, widths and sizes)",
+                       sp->where, k + 1, (unsigned long long)stream);
+                goto fail;
+            }
             st.duplicates++;
             if (++dups_in_a_row >= sp->max_tries) {
                 ns_err("%s: only %d distinct configs; the last %d candidates were all "

@@ -85,7 +85,8 @@ extern const char *const ns_scale_dim_names[NS_SCALE_DIMS]; /* "base", "depth", 
  * Rounding makes the flops a step function: the smallest coefficient of the nearest step
  * wins, scanned on a grid of 4,000 values (depth up to 16x, width and resolution up to 8x,
  * phi up to 24). Returns 0, or -1 with ns_err for mult outside [1, 1024], compound
- * coefficients that scale nothing, or no buildable scaling. */
+ * coefficients that scale nothing, no buildable scaling, or none within 25 % of the target
+ * (out of the scan's range, or rounding steps too coarse), naming the nearest. */
 int ns_scale_to_flops(const struct ns_config *base, enum ns_scale_dim dim, double mult,
                       const struct ns_compound *coef, struct ns_compound *used,
                       struct ns_config *out);

@@ -275,9 +275,10 @@ struct ns_db_study_info {
     int64_t n_trials;
     int64_t n_state[NS_DB_NSTATES];
     double best_test_error, median_test_error; /* over complete trials; NAN if none */
-    /* the budget spent: epoch rows (every epoch trained, rungs and resumed runs included),
-     * the sum of their seconds (training and evaluation), and the first trial's start and
-     * the last one's end (Unix seconds; NAN if none) */
+    /* the budget spent: the study's epoch rows (one per trial and epoch: rungs included; an
+     * epoch retrained after a lost attempt counts once, with its last seconds), the sum of
+     * their seconds (training and evaluation), and the earliest trial start on record (a
+     * restarted or promoted trial keeps its latest) and the last end (Unix s; NAN if none) */
     int64_t epochs;
     double epoch_seconds, first_started, last_ended;
 };
