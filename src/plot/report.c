@@ -570,6 +570,27 @@ static int write_page(struct page *p)
     return 0;
 }
 
+/* mkdir -p: the folder and any missing parents (a path up to 4 KB). 0 or -1 (ns_err). */
+static int mkdir_parents(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return ns_err("%s: path too long", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            ns_err("%s: cannot create the folder %s: %s", dir, buf, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return ns_err("%s: cannot create the folder: %s", dir, strerror(errno));
+    return 0;
+}
+
 int ns_report(const struct ns_report_req *r, char **warnings)
 {
     if (warnings)
@@ -579,8 +600,8 @@ int ns_report(const struct ns_report_req *r, char **warnings)
     if (r->top < 1 || r->resamples < 1)
         return ns_err("report: --top and --resamples must be >= 1");
     struct stat st;
-    if (mkdir(r->out_dir, 0777) && errno != EEXIST)
-        return ns_err("%s: cannot create the folder: %s", r->out_dir, strerror(errno));
+    if (mkdir_parents(r->out_dir) < 0)
+        return -1;
     if (stat(r->out_dir, &st) || !S_ISDIR(st.st_mode))
         return ns_err("%s: not a folder", r->out_dir);
     if (access(r->out_dir, W_OK))

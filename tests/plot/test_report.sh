@@ -76,6 +76,12 @@ grep -q "Study empty has no complete trials" "$TMP/analysis_report/index.html" |
 env PATH=/nonexistent "$NETSPACE" report --db "$TMP/plot.db" --out "$TMP/nognuplot" >/dev/null 2>"$TMP/stderr"
 [ $? -eq 1 ] && grep -q "gnuplot not found" "$TMP/stderr" || fail "report without gnuplot: $(cat "$TMP/stderr")"
 [ -e "$TMP/nognuplot/index.html" ] && fail "report without gnuplot: a page was left"
+# --out's missing parents are made (mkdir -p); a parent that is a file is named
+"$NETSPACE" report --db "$TMP/plot.db" --out "$TMP/deep/er/page" --study regnet_a >/dev/null 2>"$TMP/stderr" &&
+    [ -s "$TMP/deep/er/page/index.html" ] || fail "report into new parents: $(cat "$TMP/stderr")"
+: >"$TMP/afile"
+"$NETSPACE" report --db "$TMP/plot.db" --out "$TMP/afile/page" >/dev/null 2>"$TMP/stderr"
+[ $? -eq 1 ] && grep -q "cannot create the folder" "$TMP/stderr" || fail "report under a file: $(cat "$TMP/stderr")"
 
 # ------------------------------------------------------------------ in a browser -------
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
