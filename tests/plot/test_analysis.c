@@ -471,7 +471,12 @@ static void report_covers_every_case(void **state)
     assert_err_contains("study 'nope' not found");
     r.studies = NULL;
     r.n_studies = 0;
-    r.out_dir = "/nonexistent/dir/report";
+    /* missing parents are made (mkdir -p), but not under a file (a path even root cannot
+     * make, unlike /nonexistent) */
+    FILE *f = fopen(out_path("a_file"), "w");
+    assert_non_null(f);
+    fclose(f);
+    r.out_dir = out_path("a_file/dir/report");
     assert_int_equal(ns_report(&r, NULL), -1);
     assert_err_contains("cannot create the folder");
 }
