@@ -228,18 +228,25 @@ static void scaling_space_lists_its_models_in_order(void **state)
 
     /* targets the rounding cannot tell apart are an error naming the pair, not a shifted list;
      * a target out of reach names the nearest multiple */
-    sp = space_from("{\"name\": \"s\", \"kind\": \"scaling\", " SCALING_BASE
-                    ", \"targets\": [2, 2.02], \"dims\": [\"depth\"]}");
-    assert_non_null(sp);
-    assert_int_equal(ns_space_sample(sp, 1, 3, &t, NULL), -1);
-    assert_non_null(strstr(ns_errmsg(), "models 2 and 3 of the scaling space are the same"));
-    ns_space_free(sp);
-    sp = space_from("{\"name\": \"s\", \"kind\": \"scaling\", " SCALING_BASE
-                    ", \"targets\": [1000], \"dims\": [\"width\"]}");
-    assert_non_null(sp);
-    assert_int_equal(ns_space_sample(sp, 1, 2, &t, NULL), -1);
-    assert_non_null(strstr(ns_errmsg(), "width scaling reaches no network within 25 % of 1000 x"));
-    ns_space_free(sp);
+    static const struct {
+        const char *fields, *msg;
+        int n;
+    } unsampled[] = {
+        {"\"targets\": [2, 2.02], \"dims\": [\"depth\"]",
+         "models 2 and 3 of the scaling space are the same", 3},
+        {"\"targets\": [1000], \"dims\": [\"width\"]",
+         "width scaling reaches no network within 25 % of 1000 x", 2},
+    };
+    for (size_t i = 0; i < sizeof unsampled / sizeof unsampled[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "{\"name\": \"s\", \"kind\": \"scaling\", %s, %s}",
+                 SCALING_BASE, unsampled[i].fields);
+        assert_non_null(sp = space_from(text));
+        assert_int_equal(ns_space_sample(sp, 1, unsampled[i].n, &t, NULL), -1);
+        if (!strstr(ns_errmsg(), unsampled[i].msg))
+            fail_msg("%s: got '%s'", unsampled[i].fields, ns_errmsg());
+        ns_space_free(sp);
+    }
 
     static const struct {
         const char *fields, *msg;
