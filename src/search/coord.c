@@ -435,7 +435,7 @@ static int store_study(struct ns_coord *c)
                                      (int64_t)t->cx.acts,
                                      params,
                                      np,
-                                     ns_search_train_seed(c->ex.seed, i)};
+                                     ns_exp_train_seed(&c->ex, i)};
         if (ns_db_trial_add(c->db, c->study, &td) < 0)
             rc = -1;
     }
@@ -1176,7 +1176,7 @@ int ns_coord_run_local(struct ns_coord *c)
             break;
         }
         struct ns_recipe r = c->ex.recipe;
-        r.seed = ns_search_train_seed(c->ex.seed, t);
+        r.seed = ns_exp_train_seed(&c->ex, t);
         struct local_ctx l = {c, t, 0};
         struct ns_train_result res;
         if (data.fd >= 0)
@@ -1275,7 +1275,7 @@ static int assign(struct ns_coord *c, int r)
         return got;
     int t = j.trial;
     struct ns_msg_assign a = {.trial = t,
-                              .seed = ns_search_train_seed(c->ex.seed, t),
+                              .seed = ns_exp_train_seed(&c->ex, t),
                               .rung = j.rung,
                               .from = j.from,
                               .to = j.to,

@@ -22,9 +22,9 @@
 #define MAX_SEED 9007199254740992LL /* 2^53: every seed survives a trip through a double */
 #define MAX_VAL_SPLIT 0.9
 
-static const char *const top_keys[] = {"name", "space",  "samples", "seed",   "constraints",
-                                       "data", "recipe", "threads", "limits", "search",
-                                       "keep_weights", "checkpoint_every", NULL};
+static const char *const top_keys[] = {"name", "space",  "samples", "seed",   "train_seed",
+                                       "constraints", "data", "recipe", "threads", "limits",
+                                       "search", "keep_weights", "checkpoint_every", NULL};
 static const char *const search_keys[] = {"kind", "eta", "min_epochs", "max_epochs", NULL};
 #define DEFAULT_ETA 3
 static const char *const limits_keys[] = {"memory_mb", "trial_minutes", "max_attempts", "isolate",
@@ -462,6 +462,8 @@ static char *canonical(const struct ns_experiment *ex)
                             "recipe", recipe, "threads", r->threads);
     if (top && ex->constraints)
         json_object_set(top, "constraints", ex->constraints);
+    if (top && ex->has_train_seed) /* added with issue #17: only when set */
+        json_object_set_new(top, "train_seed", json_integer((json_int_t)ex->train_seed));
     /* added with issue #15: only when set, so that earlier studies keep their text */
     const struct ns_exp_search *sr = &ex->search;
     if (top && sr->kind != NS_FID_RANDOM)
@@ -515,6 +517,13 @@ static int parse_obj(const json_t *root, const struct ctx *c, struct ns_experime
         return -1;
     ex->samples = (int)samples;
     ex->seed = (uint64_t)seed;
+    if (json_object_get(root, "train_seed")) {
+        long long tseed = 0;
+        if (get_int(c, root, "train_seed", 0, MAX_SEED, &tseed) < 0)
+            return -1;
+        ex->train_seed = (uint64_t)tseed;
+        ex->has_train_seed = 1;
+    }
     json_t *cons = json_object_get(root, "constraints");
     if (cons) {
         char where[600];
@@ -973,6 +982,11 @@ int ns_exp_data_check(const struct ns_experiment *ex, const struct ns_dataset *t
                       "trial could take a step; use a batch of at most %d",
                       ex->file, ex->recipe.batch, train->n, train->n);
     return 0;
+}
+
+uint64_t ns_exp_train_seed(const struct ns_experiment *ex, int trial)
+{
+    return ns_search_train_seed(ex->has_train_seed ? ex->train_seed : ex->seed, trial);
 }
 
 uint64_t ns_search_train_seed(uint64_t study_seed, int trial)

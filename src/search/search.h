@@ -7,7 +7,8 @@
  * it never trains. Workers load the dataset once and train what they are given.
  *
  * Determinism. Trial i's config is the space's candidate from PCG stream i of the study
- * seed (space.h); its training seed is ns_search_train_seed(study seed, i). So configs, and
+ * seed (space.h); its training seed is ns_search_train_seed(study seed, i), or of the
+ * experiment's "train_seed" where it has one (ns_exp_train_seed). So configs, and
  * with the same thread count errors, do not depend on the number of ranks or on which
  * worker finishes first.
  *
@@ -131,6 +132,9 @@ struct ns_experiment {
     json_t *space_inline; /* an inline space object, or NULL; owned reference */
     int samples;
     uint64_t seed;
+    uint64_t train_seed; /* "train_seed": the training seeds' source instead of `seed`, so the
+                            same models train again from other initial weights */
+    int has_train_seed;
     json_t *constraints; /* as written (validated), or NULL; owned reference */
     struct ns_exp_data data;
     struct ns_recipe recipe; /* threads set from "threads"; seed is per trial (unused here) */
@@ -201,6 +205,9 @@ int ns_experiment_diff(const char *a, const char *b, char *out, size_t n);
 /* Training seed of trial i: splitmix64(study_seed ^ ((i + 1) * 0x9e3779b97f4a7c15)), the
  * finalizer of SplitMix64 (Steele et al. 2014), so neighbouring trials get unrelated seeds. */
 uint64_t ns_search_train_seed(uint64_t study_seed, int trial);
+/* Trial `trial`'s training seed in this experiment: from "train_seed" where given, else from
+ * the study seed. */
+uint64_t ns_exp_train_seed(const struct ns_experiment *ex, int trial);
 
 /* ---------------------------------------------------------------- scheduling ------------ */
 

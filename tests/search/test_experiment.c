@@ -238,6 +238,39 @@ static void agc_is_canonical_only_when_on(void **state)
                  "x.json: recipe.agc: expected a number");
 }
 
+/* "train_seed": the same architectures (from "seed") trained from other initial weights, for
+ * a seed-to-seed ceiling; in the canonical form only when given, so earlier studies keep
+ * theirs, and a study with another train_seed is another experiment. */
+static void train_seed_key_moves_only_the_training_seeds(void **state)
+{
+    (void)state;
+    struct ns_experiment a, b;
+    if (ns_experiment_parse("{" BASE ", " DATA ", \"seed\": 5}", "x.json", &a) < 0 ||
+        ns_experiment_parse("{" BASE ", " DATA ", \"seed\": 5, \"train_seed\": 9}", "x.json",
+                            &b) < 0)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(a.has_train_seed, 0);
+    assert_int_equal(b.has_train_seed, 1);
+    assert_true(a.seed == 5 && b.seed == 5); /* the same architectures */
+    for (int i = 0; i < 4; i++) {
+        assert_true(ns_exp_train_seed(&a, i) == ns_search_train_seed(5, i));
+        assert_true(ns_exp_train_seed(&b, i) == ns_search_train_seed(9, i));
+        assert_true(ns_exp_train_seed(&a, i) != ns_exp_train_seed(&b, i));
+    }
+    assert_null(strstr(a.canonical, "train_seed"));
+    assert_non_null(strstr(b.canonical, "\"train_seed\":9"));
+    char *c = canon(b.canonical); /* parses back to itself */
+    assert_string_equal(b.canonical, c);
+    char out[256];
+    assert_int_equal(ns_experiment_diff(a.canonical, b.canonical, out, sizeof out), 1);
+    assert_string_equal(out, "train_seed");
+    free(c);
+    ns_experiment_free(&a);
+    ns_experiment_free(&b);
+    expect_error("{" BASE ", " DATA ", \"train_seed\": -1}", "x.json: train_seed: -1 is not in 0..");
+    expect_error("{" BASE ", " DATA ", \"train_seed\": \"2\"}", "x.json: train_seed: expected");
+}
+
 static void diff_names_the_changed_keys(void **state)
 {
     (void)state;
@@ -540,6 +573,7 @@ int main(void)
         cmocka_unit_test(agc_is_canonical_only_when_on),
         cmocka_unit_test(diff_names_the_changed_keys),
         cmocka_unit_test(train_seed_is_splitmix64),
+        cmocka_unit_test(train_seed_key_moves_only_the_training_seeds),
         cmocka_unit_test(limits_are_read_and_not_part_of_the_study),
         cmocka_unit_test(batch_larger_than_the_training_set_is_refused),
         cmocka_unit_test(space_file_is_found_beside_the_experiment),

@@ -6,6 +6,7 @@
 #  - SIGTERM (to mpirun, and to a lone process): exit non-zero with the resume hint, no trial
 #    left 'running', db intact; the rerun completes it identically;
 #  - a diverging recipe marks trials failed with the reason and the study still finishes;
+#  - "train_seed" trains the same configs from other seeds;
 #  - a study grown to more samples equals the study run at once; shrinking is refused;
 #  - corrupt, foreign, newer-schema and unwritable dbs, a changed experiment under the same
 #    name and a bad experiment file give clear errors, never a crash.
@@ -65,6 +66,17 @@ cp "$REF" "$TMP/ref2.db"
 "$NETSPACE" search --experiment "$EXP" --db "$TMP/ref2.db" --quiet >"$TMP/o" 2>&1 || fail "rerun of a finished study failed"
 grep -q "this run: 0 trials" "$TMP/o" || { cat "$TMP/o"; fail "rerun of a finished study trained something"; }
 same_as_ref "$TMP/ref2.db" "rerun of a finished study"
+# the same study with "train_seed": the same architectures, other training seeds and errors
+sed -e 's/"synthetic_smoke"/"smoke_train_seed"/' -e "s|\.\./spaces/|$SRC/spaces/|" \
+    -e 's/"seed": 7,/"seed": 7, "train_seed": 8,/' "$EXP" >"$TMP/twin.json"
+"$NETSPACE" search --experiment "$TMP/twin.json" --db "$TMP/ref2.db" --quiet >"$TMP/o" 2>&1 ||
+    { cat "$TMP/o"; fail "train_seed twin failed"; }
+twins() { q "$TMP/ref2.db" "select count(*) from trials a join trials b using (trial)
+    where a.study_id = 1 and b.study_id = 2 and $1"; }
+[ "$(twins "a.config_hash = b.config_hash and a.train_seed != b.train_seed")" = "$N" ] ||
+    fail "train_seed twin: not the same $N configs with other seeds: $(twins 1)"
+[ "$(twins "a.test_error != b.test_error or a.train_error != b.train_error")" -ge 1 ] ||
+    fail "train_seed twin: every error equal to the original's"
 
 # --- 2. three ranks: the same study, read while it runs --------------------------------
 "${MPIRUN[@]}" "$NETSPACE" search --experiment "$EXP" --db "$TMP/mpi.db" --quiet >"$TMP/mpi.out" 2>&1 &
