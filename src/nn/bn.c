@@ -4,6 +4,7 @@
  * mean and rstd instead of caching it. */
 #include "nn/ops.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -32,6 +33,106 @@ struct bn_ctx {
  * catastrophically when a channel's mean is large against its spread. */
 #define RUN 64
 
+/* ---- the C % 8 == 0 paths (every RegNet width) --------------------------------------------
+ * AVX2 (the build's baseline), 8 channels a vector. Each element gets the scalar loops'
+ * operations in their order (no contraction: C11 compiles a*b + c as two roundings), so the
+ * bits are the scalar code's; what changes is the per-row loop overhead, which at 16-56
+ * channels was most of the time, and the run sums stay in registers. */
+#define INLINE static inline __attribute__((always_inline))
+#define VW 8
+#define MAXV 4 /* vectors a block: 32 channels */
+
+/* how the backward masks dy: no ReLU, the ReLU from x*scale + shift, or from y */
+enum { MASK_NONE, MASK_AFF, MASK_Y };
+
+INLINE __m256 masked_dy(int mode, __m256 x, const float *dy, const float *y, const float *sc,
+                        const float *sh, int o)
+{
+    __m256 d = _mm256_loadu_ps(dy + o);
+    if (mode == MASK_AFF) {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(x, _mm256_loadu_ps(sc + o)), _mm256_loadu_ps(sh + o));
+        return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), d);
+    }
+    if (mode == MASK_Y)
+        return _mm256_and_ps(
+            _mm256_cmp_ps(_mm256_loadu_ps(y + o), _mm256_setzero_ps(), _CMP_GT_OQ), d);
+    return d;
+}
+
+/* Sums over `rows` rows (stride C) of nv vectors from column 0 of x: fs = sum of x - K,
+ * fs2 = sum of (x - K)^2. */
+INLINE void stats_blk(int nv, const float *x, size_t C, int rows, const float *K, float *fs,
+                      float *fs2)
+{
+    __m256 a[MAXV], b[MAXV];
+    for (int j = 0; j < nv; j++)
+        a[j] = b[j] = _mm256_setzero_ps();
+    for (int i = 0; i < rows; i++, x += C)
+        for (int j = 0; j < nv; j++) {
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + j * VW), _mm256_loadu_ps(K + j * VW));
+            a[j] = _mm256_add_ps(a[j], v);
+            b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(v, v));
+        }
+    for (int j = 0; j < nv; j++) {
+        _mm256_storeu_ps(fs + j * VW, a[j]);
+        _mm256_storeu_ps(fs2 + j * VW, b[j]);
+    }
+}
+
+/* fs = sum of g, fsx = sum of g * (x - mean) over `rows` rows, g = dy masked (mode). */
+INLINE void sums_blk(int mode, int nv, const float *x, const float *dy, const float *y,
+                     size_t C, int rows, const float *sc, const float *sh, const float *mean,
+                     float *fs, float *fsx)
+{
+    __m256 a[MAXV], b[MAXV];
+    for (int j = 0; j < nv; j++)
+        a[j] = b[j] = _mm256_setzero_ps();
+    for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < nv; j++) {
+            int o = j * VW;
+            __m256 xv = _mm256_loadu_ps(x + o);
+            __m256 g = masked_dy(mode, xv, dy, y, sc, sh, o);
+            a[j] = _mm256_add_ps(a[j], g);
+            b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(g, _mm256_sub_ps(xv, _mm256_loadu_ps(mean + o))));
+        }
+        x += C;
+        dy += C;
+        if (mode == MASK_Y)
+            y += C;
+    }
+    for (int j = 0; j < nv; j++) {
+        _mm256_storeu_ps(fs + j * VW, a[j]);
+        _mm256_storeu_ps(fsx + j * VW, b[j]);
+    }
+}
+
+/* `rows` rows (row stride C) of `width` channels (a multiple of 8) through stats_blk, or
+ * sums_blk when `sums`, into fs/fs2 (width floats each). */
+INLINE void run_blocks(int mode, const float *x, const float *dy, const float *y, size_t C,
+                       size_t width, int rows, const float *K, const float *sc, const float *sh,
+                       float *fs, float *fs2, int sums)
+{
+    for (size_t c0 = 0; c0 < width;) {
+        int nv = (int)((width - c0) / VW < MAXV ? (width - c0) / VW : MAXV);
+#define BLK(n)                                                                                 \
+    case n:                                                                                    \
+        if (sums)                                                                              \
+            sums_blk(mode, n, x + c0, dy + c0, y ? y + c0 : NULL, C, rows, sc ? sc + c0 : NULL, \
+                     sh ? sh + c0 : NULL, K + c0, fs + c0, fs2 + c0);                          \
+        else                                                                                   \
+            stats_blk(n, x + c0, C, rows, K + c0, fs + c0, fs2 + c0);                          \
+        break;
+        switch (nv) {
+            BLK(1)
+            BLK(2)
+            BLK(3)
+            BLK(4)
+        }
+#undef BLK
+        c0 += (size_t)nv * VW;
+    }
+}
+
 static void stats_task(void *vp, int ith, int nth)
 {
     struct bn_ctx *t = vp;
@@ -44,15 +145,20 @@ static void stats_task(void *vp, int ith, int nth)
         int cn = C - c0 < 512 ? C - c0 : 512;
         for (int r0 = lo; r0 < hi; r0 += RUN) {
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
-            memset(fs, 0, sizeof(float) * cn);
-            memset(fs2, 0, sizeof(float) * cn);
             const float *restrict K = t->mean + c0;
-            for (int i = r0; i < r1; i++) {
-                const float *restrict x = t->x + (size_t)i * C + c0;
-                for (int c = 0; c < cn; c++) {
-                    float v = x[c] - K[c];
-                    fs[c] += v;
-                    fs2[c] += v * v;
+            if (C % VW == 0 && C <= 2 * MAXV * VW) {
+                run_blocks(MASK_NONE, t->x + (size_t)r0 * C + c0, NULL, NULL, (size_t)C,
+                           (size_t)cn, r1 - r0, K, NULL, NULL, fs, fs2, 0);
+            } else {
+                memset(fs, 0, sizeof(float) * cn);
+                memset(fs2, 0, sizeof(float) * cn);
+                for (int i = r0; i < r1; i++) {
+                    const float *restrict x = t->x + (size_t)i * C + c0;
+                    for (int c = 0; c < cn; c++) {
+                        float v = x[c] - K[c];
+                        fs[c] += v;
+                        fs2[c] += v * v;
+                    }
                 }
             }
             for (int c = 0; c < cn; c++) {
@@ -68,6 +174,22 @@ static void affine_task(void *vp, int ith, int nth)
     struct bn_ctx *t = vp;
     int C = t->b->c, lo, hi, relu = t->b->relu;
     ns_split((int)t->m, ith, nth, &lo, &hi);
+    if (C % VW == 0) {
+        __m256 z = _mm256_setzero_ps();
+        for (int i = lo; i < hi; i++) {
+            const float *x = t->x + (size_t)i * C;
+            float *y = t->out + (size_t)i * C;
+            for (int c = 0; c < C; c += VW) {
+                __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c),
+                                                       _mm256_loadu_ps(t->scale + c)),
+                                         _mm256_loadu_ps(t->shift + c));
+                if (relu) /* v < 0 ? 0 : v, as below (-0 and NaN pass) */
+                    v = _mm256_andnot_ps(_mm256_cmp_ps(v, z, _CMP_LT_OQ), v);
+                _mm256_storeu_ps(y + c, v);
+            }
+        }
+        return;
+    }
     for (int i = lo; i < hi; i++) {
         const float *restrict x = t->x + (size_t)i * C;
         float *restrict y = t->out + (size_t)i * C;
@@ -169,10 +291,22 @@ static void bwd_sums_task(void *vp, int ith, int nth)
         const float *restrict mean = t->mean + c0;
         for (int r0 = lo; r0 < hi; r0 += RUN) {
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
-            memset(fs, 0, sizeof(float) * cn);
-            memset(fsx, 0, sizeof(float) * cn);
             const float *restrict sc = t->aff ? t->aff + c0 : NULL;
             const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
+            if (C % VW == 0) {
+                const float *x = t->x + (size_t)r0 * C + c0, *dy = t->dy + (size_t)r0 * C + c0;
+                size_t ld = (size_t)C, w = (size_t)cn;
+                int rows = r1 - r0;
+                if (relu && sc)
+                    run_blocks(MASK_AFF, x, dy, NULL, ld, w, rows, mean, sc, sh, fs, fsx, 1);
+                else if (relu)
+                    run_blocks(MASK_Y, x, dy, t->y + (size_t)r0 * C + c0, ld, w, rows, mean, NULL,
+                               NULL, fs, fsx, 1);
+                else
+                    run_blocks(MASK_NONE, x, dy, NULL, ld, w, rows, mean, NULL, NULL, fs, fsx, 1);
+            } else {
+            memset(fs, 0, sizeof(float) * cn);
+            memset(fsx, 0, sizeof(float) * cn);
             for (int i = r0; i < r1; i++) {
                 const float *restrict x = t->x + (size_t)i * C + c0;
                 const float *restrict dy = t->dy + (size_t)i * C + c0;
@@ -195,10 +329,35 @@ static void bwd_sums_task(void *vp, int ith, int nth)
                         fsx[c] += dy[c] * (x[c] - mean[c]);
                     }
             }
+            }
             for (int c = 0; c < cn; c++) {
                 s[c0 + c] += fs[c];
                 sx[c0 + c] += (double)fsx[c] * t->rstd[c0 + c];
             }
+        }
+    }
+}
+
+/* bwd_dx_task's rows [lo, hi) of channels [c0, c0 + cn), cn a multiple of 8: dx (+)= k*g +
+ * a + x*bc, each element as the scalar loop computes it. */
+INLINE void dx_rows(int mode, const struct bn_ctx *t, int lo, int hi, int c0, int cn,
+                    const float *kk, const float *a, const float *bc, const float *sc,
+                    const float *sh)
+{
+    size_t C = (size_t)t->b->c;
+    for (int i = lo; i < hi; i++) {
+        size_t r = (size_t)i * C + (size_t)c0;
+        const float *x = t->x + r, *dy = t->dy + r, *y = mode == MASK_Y ? t->y + r : NULL;
+        float *dx = t->dx + r;
+        for (int c = 0; c < cn; c += VW) {
+            __m256 xv = _mm256_loadu_ps(x + c);
+            __m256 g = masked_dy(mode, xv, dy, y, sc, sh, c);
+            __m256 v = _mm256_add_ps(
+                _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(kk + c), g), _mm256_loadu_ps(a + c)),
+                _mm256_mul_ps(xv, _mm256_loadu_ps(bc + c)));
+            if (t->acc)
+                v = _mm256_add_ps(_mm256_loadu_ps(dx + c), v);
+            _mm256_storeu_ps(dx + c, v);
         }
     }
 }
@@ -222,6 +381,16 @@ static void bwd_dx_task(void *vp, int ith, int nth)
         const float *restrict kk = k + c0;
         const float *restrict sc = t->aff ? t->aff + c0 : NULL;
         const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
+        if (C % VW == 0) {
+            int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
+            if (mode == MASK_AFF)
+                dx_rows(MASK_AFF, t, lo, hi, c0, cn, kk, a, bc, sc, sh);
+            else if (mode == MASK_Y)
+                dx_rows(MASK_Y, t, lo, hi, c0, cn, kk, a, bc, NULL, NULL);
+            else
+                dx_rows(MASK_NONE, t, lo, hi, c0, cn, kk, a, bc, NULL, NULL);
+            continue;
+        }
         for (int i = lo; i < hi; i++) {
             const float *restrict x = t->x + (size_t)i * C + c0;
             const float *restrict dy = t->dy + (size_t)i * C + c0;

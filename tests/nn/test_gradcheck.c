@@ -475,6 +475,12 @@ static void bn_training_gradients_with_and_without_relu(void **state)
     fails += check_bn(2, 3, 16, 0);
     fails += check_bn(2, 3, 16, 1);
     fails += check_bn(4, 9, 3, 1);    /* 324 rows */
+    /* multiples of 8 take the vector paths: blocks of 1-4 vectors (56 = 32 + 24, 8 = one),
+     * and 512-channel chunks with a remainder (1104) */
+    fails += check_bn(3, 6, 56, 1);
+    fails += check_bn(3, 6, 56, 0);
+    fails += check_bn(2, 7, 8, 1);
+    fails += check_bn(2, 3, 1104, 1);
     fails += check_bn(2, 3, 1100, 1); /* wider than the core's 512- and 1024-channel chunks */
     fails += check_bn(1, 3, 1100, 0);
     assert_int_equal(fails, 0);
