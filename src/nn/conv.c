@@ -1139,7 +1139,15 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
                                 acc[j] += bc8(x0[j]) * d;
                         }
                     }
-                    /* Fold the 8 x 8 tile into W's layout, keeping only real connections. */
+                    /* Fold the 8 x 8 tile into W's layout, keeping only real connections:
+                     * all of them when g >= 8 (input channel j0 + j, the block's 8 outputs) */
+                    if (g >= 8) {
+                        for (int j = 0; j < 8; j++) {
+                            float *pp = part + ((size_t)q * g + j0 + j) * c->cout + 8 * b;
+                            st8(pp, ld8(pp) + acc[j]);
+                        }
+                        continue;
+                    }
                     for (int j = 0; j < 8; j++)
                         for (int l = 0; l < 8; l++) {
                             int jj = j0 + j;
