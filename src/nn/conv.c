@@ -670,6 +670,125 @@ static void im2col_bwd_task(void *vp, int ith, int nth)
 
 /* ---- depthwise ---------------------------------------------------------------------- */
 
+/* Output pixel range [o0, o1) along one axis that reads input index i through tap kk. */
+static inline int tap_source(int i, int kk, int pad, int stride, int nout)
+{
+    int num = i + pad - kk, o;
+    if (num < 0)
+        return -1;
+    if (stride == 1) /* the common strides without a division (this runs per pixel and tap) */
+        o = num;
+    else if (stride == 2)
+        o = num & 1 ? -1 : num >> 1;
+    else
+        o = num % stride ? -1 : num / stride;
+    return o < nout ? o : -1;
+}
+
+/* When C is a multiple of 8, each pixel's channels go in blocks of up to DW_V vectors whose
+ * sums stay in registers over the taps (the plain loops below load and store every output
+ * element once a tap, and at 16-56 channels spend most of their time in loop set-up). Each
+ * element gets the plain loops' operations in their order, so the bits are theirs. */
+#define DW_V 4
+#define DW_BLOCKS(C, F, ...)                                                               \
+    for (int c0 = 0; c0 < (C); c0 += 8 * DW_V) {                                           \
+        switch (((C) - c0) / 8 < DW_V ? ((C) - c0) / 8 : DW_V) {                           \
+        case 1: F(1, c0, __VA_ARGS__); break;                                              \
+        case 2: F(2, c0, __VA_ARGS__); break;                                              \
+        case 3: F(3, c0, __VA_ARGS__); break;                                              \
+        default: F(4, c0, __VA_ARGS__); break;                                             \
+        }                                                                                  \
+    }
+
+/* y[c0 .. c0 + 8nv) of output pixel (ho, wo) of one image: bias (or 0), + x*w for each tap
+ * in (kh, kw) order, then the ReLU (y > 0 ? y : 0). */
+static inline __attribute__((always_inline)) void
+dw_fwd_vec(const int nv, int c0, const struct ns_conv *c, const float *x, const float *w,
+           const float *bias, float *y, int ho, int wo)
+{
+    int C = c->cout;
+    v8 a[DW_V];
+    for (int j = 0; j < nv; j++)
+        a[j] = bias ? ld8(bias + c0 + 8 * j) : bc8(0);
+    for (int kh = 0; kh < c->k; kh++) {
+        int hi2 = ho * c->stride - c->pad + kh;
+        if (hi2 < 0 || hi2 >= c->h)
+            continue;
+        for (int kw = 0; kw < c->k; kw++) {
+            int wi = wo * c->stride - c->pad + kw;
+            if (wi < 0 || wi >= c->w)
+                continue;
+            const float *xp = x + ((size_t)hi2 * c->w + wi) * C + c0;
+            const float *wp = w + (size_t)(kh * c->k + kw) * C + c0;
+            for (int j = 0; j < nv; j++)
+                a[j] = a[j] + ld8(xp + 8 * j) * ld8(wp + 8 * j);
+        }
+    }
+    for (int j = 0; j < nv; j++) {
+        if (c->relu)
+            a[j] = (v8)_mm256_and_ps(_mm256_cmp_ps((__m256)a[j], _mm256_setzero_ps(), _CMP_GT_OQ),
+                                     (__m256)a[j]);
+        st8(y + c0 + 8 * j, a[j]);
+    }
+}
+
+/* dx[c0 .. c0 + 8nv) of input pixel (hh, ww): its old value (acc) or 0, + dy*w for each tap
+ * that reads it, in (kh, kw) order. */
+static inline __attribute__((always_inline)) void
+dw_bwd_data_vec(const int nv, int c0, const struct ns_conv *c, const float *dy, const float *w,
+                float *dx, int acc, int hh, int ww)
+{
+    int C = c->cout;
+    v8 a[DW_V];
+    for (int j = 0; j < nv; j++)
+        a[j] = acc ? ld8(dx + c0 + 8 * j) : bc8(0);
+    for (int kh = 0; kh < c->k; kh++) {
+        int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
+        if (ho < 0)
+            continue;
+        for (int kw = 0; kw < c->k; kw++) {
+            int wo = tap_source(ww, kw, c->pad, c->stride, c->wo);
+            if (wo < 0)
+                continue;
+            const float *dp = dy + ((size_t)ho * c->wo + wo) * C + c0;
+            const float *wp = w + (size_t)(kh * c->k + kw) * C + c0;
+            for (int j = 0; j < nv; j++)
+                a[j] = a[j] + ld8(dp + 8 * j) * ld8(wp + 8 * j);
+        }
+    }
+    for (int j = 0; j < nv; j++)
+        st8(dx + c0 + 8 * j, a[j]);
+}
+
+/* The weight gradient of tap (kh, kw), channels [c0, c0 + 8nv), over one image: part (the
+ * thread's sum so far) + x*dy for each output pixel in (ho, wo) order, the order in which
+ * the plain loop adds them. */
+static inline __attribute__((always_inline)) void
+dw_bwd_weight_vec(const int nv, int c0, const struct ns_conv *c, const float *x, const float *dy,
+                  float *wp, int kh, int kw)
+{
+    int C = c->cout;
+    v8 a[DW_V];
+    for (int j = 0; j < nv; j++)
+        a[j] = ld8(wp + c0 + 8 * j);
+    for (int ho = 0; ho < c->ho; ho++) {
+        int hi2 = ho * c->stride - c->pad + kh;
+        if (hi2 < 0 || hi2 >= c->h)
+            continue;
+        for (int wo = 0; wo < c->wo; wo++) {
+            int wi = wo * c->stride - c->pad + kw;
+            if (wi < 0 || wi >= c->w)
+                continue;
+            const float *xp = x + ((size_t)hi2 * c->w + wi) * C + c0;
+            const float *dp = dy + ((size_t)ho * c->wo + wo) * C + c0;
+            for (int j = 0; j < nv; j++)
+                a[j] = a[j] + ld8(xp + 8 * j) * ld8(dp + 8 * j);
+        }
+    }
+    for (int j = 0; j < nv; j++)
+        st8(wp + c0 + 8 * j, a[j]);
+}
+
 static void dw_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -679,6 +798,14 @@ static void dw_fwd_task(void *vp, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         int img = r / c->ho, ho = r % c->ho;
         const float *x = t->x + (size_t)img * c->h * c->w * C;
+        if (C % 8 == 0) {
+            const float *bias = c->has_bias ? t->b : NULL;
+            for (int wo = 0; wo < c->wo; wo++) {
+                float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
+                DW_BLOCKS(C, dw_fwd_vec, c, x, t->w, bias, y, ho, wo)
+            }
+            continue;
+        }
         for (int wo = 0; wo < c->wo; wo++) {
             float *restrict y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
             if (c->has_bias && t->b)
@@ -706,15 +833,6 @@ static void dw_fwd_task(void *vp, int ith, int nth)
     }
 }
 
-/* Output pixel range [o0, o1) along one axis that reads input index i through tap kk. */
-static inline int tap_source(int i, int kk, int pad, int stride, int nout)
-{
-    int num = i + pad - kk;
-    if (num < 0 || num % stride)
-        return -1;
-    int o = num / stride;
-    return o < nout ? o : -1;
-}
 
 static void dw_bwd_data_task(void *vp, int ith, int nth)
 {
@@ -725,6 +843,13 @@ static void dw_bwd_data_task(void *vp, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         int img = r / c->h, hh = r % c->h;
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
+        if (C % 8 == 0) {
+            for (int ww = 0; ww < c->w; ww++) {
+                float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
+                DW_BLOCKS(C, dw_bwd_data_vec, c, dy, t->w, dx, t->acc, hh, ww)
+            }
+            continue;
+        }
         for (int ww = 0; ww < c->w; ww++) {
             float *restrict dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
             if (!t->acc)
@@ -758,6 +883,18 @@ static void dw_bwd_weight_task(void *vp, int ith, int nth)
     float *dbp = part + (size_t)kk * C;
     for (int img = lo; img < hi; img++) {
         const float *x = t->x + (size_t)img * c->h * c->w * C;
+        if (C % 8 == 0) {
+            const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
+            for (int p = 0; p < c->ho * c->wo && c->has_bias; p++)
+                for (int ch = 0; ch < C; ch++)
+                    dbp[ch] += dy[(size_t)p * C + ch];
+            for (int kh = 0; kh < c->k; kh++)
+                for (int kw = 0; kw < c->k; kw++) {
+                    float *wp = part + (size_t)(kh * c->k + kw) * C;
+                    DW_BLOCKS(C, dw_bwd_weight_vec, c, x, dy, wp, kh, kw)
+                }
+            continue;
+        }
         for (int ho = 0; ho < c->ho; ho++)
             for (int wo = 0; wo < c->wo; wo++) {
                 const float *restrict dp = t->dy + (((size_t)img * c->ho + ho) * c->wo + wo) * C;

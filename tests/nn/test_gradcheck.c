@@ -52,6 +52,10 @@ static const struct conv_case conv_cases[] = {
     {"7x7 s2 (im2col stem)", 11, 11, 2, 8, 7, 2, 1, 0},
     {"depthwise 3x3 s1", 6, 6, 12, 12, 3, 1, 12, 0},
     {"depthwise 3x3 s2", 7, 7, 16, 16, 3, 2, 16, 0},
+    /* channels a multiple of 8: blocks of 1-4 vectors in registers (56 = 32 + 24) */
+    {"depthwise 3x3 s1, 56 channels", 6, 6, 56, 56, 3, 1, 56, 0},
+    {"depthwise 5x5 s2, 40 channels", 9, 9, 40, 40, 5, 2, 40, 0},
+    {"depthwise 3x3 s1, 8 channels", 5, 5, 8, 8, 3, 1, 8, 0},
     {"grouped g=8 s1", 6, 6, 16, 16, 3, 1, 2, 0},
     {"grouped g=8 s2", 7, 7, 32, 32, 3, 2, 4, 0},
     {"grouped g=16 s2", 7, 7, 32, 32, 3, 2, 2, 0},
