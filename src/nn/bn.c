@@ -67,9 +67,10 @@ INLINE void stats_blk(int nv, const float *x, size_t C, int rows, const float *K
     __m256 a[MAXV], b[MAXV];
     for (int j = 0; j < nv; j++)
         a[j] = b[j] = _mm256_setzero_ps();
-    for (int i = 0; i < rows; i++, x += C)
+    for (int i = 0; i < rows; i++)
         for (int j = 0; j < nv; j++) {
-            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + j * VW), _mm256_loadu_ps(K + j * VW));
+            const float *xi = x + (size_t)i * C;
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(xi + j * VW), _mm256_loadu_ps(K + j * VW));
             a[j] = _mm256_add_ps(a[j], v);
             b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(v, v));
         }
@@ -88,17 +89,15 @@ INLINE void sums_blk(int mode, int nv, const float *x, const float *dy, const fl
     for (int j = 0; j < nv; j++)
         a[j] = b[j] = _mm256_setzero_ps();
     for (int i = 0; i < rows; i++) {
+        size_t r = (size_t)i * C; /* indexed, not stepped: no pointer past the array's end */
+        const float *xi = x + r, *dyi = dy + r, *yi = mode == MASK_Y ? y + r : NULL;
         for (int j = 0; j < nv; j++) {
             int o = j * VW;
-            __m256 xv = _mm256_loadu_ps(x + o);
-            __m256 g = masked_dy(mode, xv, dy, y, sc, sh, o);
+            __m256 xv = _mm256_loadu_ps(xi + o);
+            __m256 g = masked_dy(mode, xv, dyi, yi, sc, sh, o);
             a[j] = _mm256_add_ps(a[j], g);
             b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(g, _mm256_sub_ps(xv, _mm256_loadu_ps(mean + o))));
         }
-        x += C;
-        dy += C;
-        if (mode == MASK_Y)
-            y += C;
     }
     for (int j = 0; j < nv; j++) {
         _mm256_storeu_ps(fs + j * VW, a[j]);

@@ -490,6 +490,131 @@ static void bn_training_gradients_with_and_without_relu(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* ---- the vector paths give the plain loops' bits ------------------------------------------
+ * BN and depthwise convolutions treat every channel on its own, and take vector paths (sums
+ * kept in registers) when the channel count is a multiple of 8. The same data as 16
+ * channels (vector paths) and as the first 16 of 17 (plain loops) must give every output of
+ * those 16 channels bit for bit: the paths promise the same operations in the same order. */
+
+/* a[r][0..16) of a (rows, 16) tensor against b[r][0..16) of a (rows, 17) one */
+static int same_bits(const char *what, const float *a, const float *b, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++)
+        if (memcmp(a + r * 16, b + r * 17, 16 * sizeof(float)) != 0) {
+            for (int c = 0; c < 16; c++)
+                if (memcmp(a + r * 16 + c, b + r * 17 + c, sizeof(float)) != 0) {
+                    fprintf(stderr, "%s: row %zu channel %d: %.9g (vector) vs %.9g (plain)\n",
+                            what, r, c, a[r * 16 + c], b[r * 17 + c]);
+                    break;
+                }
+            return 0;
+        }
+    return 1;
+}
+
+/* rows x 16 random values, and the same with a 17th channel of other values */
+static void twin_tensors(struct ns_pcg32 *rng, size_t rows, float lo, float hi, float *a16,
+                         float *a17)
+{
+    for (size_t r = 0; r < rows; r++) {
+        nn_uniform(rng, a16 + r * 16, 16, lo, hi);
+        memcpy(a17 + r * 17, a16 + r * 16, 16 * sizeof(float));
+        a17[r * 17 + 16] = lo + (hi - lo) * ns_pcg32_float(rng);
+    }
+}
+
+static void vector_paths_give_the_plain_loops_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4242u, 1u);
+    int fails = 0, n = 3, side = 6;
+    size_t m = (size_t)n * side * side; /* 108 rows: more than one 64-row run */
+    float *x[2], *dy[2], *y[2], *dx[2], *st[2], *dpar[2], *scratch[2];
+    for (int v = 0; v < 2; v++) {
+        int C = 16 + v;
+        x[v] = nn_floats(m * C), dy[v] = nn_floats(m * C), y[v] = nn_floats(m * C);
+        dx[v] = nn_floats(m * C);
+        st[v] = nn_floats(8 * (size_t)C);   /* gamma beta rm rv mean rstd, affine (2C) */
+        dpar[v] = nn_floats(2 * (size_t)C); /* dgamma dbeta */
+        struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = 1};
+        scratch[v] = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
+    }
+    twin_tensors(&rng, m, -1.5f, 2.5f, x[0], x[1]);
+    twin_tensors(&rng, m, -1, 1, dy[0], dy[1]);
+    for (int k = 0; k < 4; k++) /* gamma, beta, running mean and variance: one row each */
+        twin_tensors(&rng, 1, k == 3 ? 0.5f : -0.5f, 1.5f, st[0] + k * 16, st[1] + k * 17);
+    for (int relu = 0; relu < 2; relu++)
+        for (int mode = 0; mode < 3; mode++) { /* ReLU mask from the affine cache, from y; acc */
+            const char *mn[3] = {"mask from scale/shift", "mask from y", "acc"};
+            char what[128];
+            for (int v = 0; v < 2; v++) {
+                int C = 16 + v;
+                struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = relu};
+                float *g = st[v], *be = g + C, *rm = be + C, *rv = rm + C, *mean = rv + C,
+                      *rstd = mean + C, *aff = rstd + C;
+                float rm0[17], rv0[17];
+                memcpy(rm0, rm, sizeof rm0[0] * C), memcpy(rv0, rv, sizeof rv0[0] * C);
+                ns_bn_forward_train(pool2, &b, n, x[v], g, be, rm, rv, mean, rstd, aff, y[v],
+                                    scratch[v]);
+                memcpy(rm, rm0, sizeof rm0[0] * C), memcpy(rv, rv0, sizeof rv0[0] * C);
+                nn_fill(dx[v], m * C, 0.25f);
+                nn_fill(dpar[v], 2 * (size_t)C, 0.5f);
+                ns_bn_backward(pool2, &b, n, x[v], y[v], g, mean, rstd, mode == 1 ? NULL : aff,
+                               dy[v], dx[v], mode == 2, dpar[v], dpar[v] + C, scratch[v]);
+            }
+            snprintf(what, sizeof what, "bn relu=%d %s: y", relu, mn[mode]);
+            fails += !same_bits(what, y[0], y[1], m);
+            snprintf(what, sizeof what, "bn relu=%d %s: dx", relu, mn[mode]);
+            fails += !same_bits(what, dx[0], dx[1], m);
+            snprintf(what, sizeof what, "bn relu=%d %s: mean, rstd", relu, mn[mode]);
+            fails += !same_bits(what, st[0] + 4 * 16, st[1] + 4 * 17, 2);
+            snprintf(what, sizeof what, "bn relu=%d %s: dgamma, dbeta", relu, mn[mode]);
+            fails += !same_bits(what, dpar[0], dpar[1], 2);
+        }
+    /* depthwise 3x3 convolutions, stride 1 and 2, with bias and fused ReLU (inference) */
+    for (int stride = 1; stride <= 2; stride++)
+        for (int acc = 0; acc < 2; acc++) {
+            char what[128];
+            float *dw[2], *bias[2];
+            struct ns_conv cv[2];
+            for (int v = 0; v < 2; v++) {
+                int C = 16 + v;
+                ns_conv_setup(&cv[v], side, side, C, C, 3, stride, C, 1);
+                dw[v] = nn_floats(10 * (size_t)C); /* 9 taps, then the bias gradient */
+                bias[v] = nn_floats((size_t)C);
+            }
+            float *wb[2] = {nn_floats(9 * 16), nn_floats(9 * 17)};
+            twin_tensors(&rng, 9, -1, 1, wb[0], wb[1]);
+            twin_tensors(&rng, 1, -0.5f, 0.5f, bias[0], bias[1]);
+            size_t rows_out = (size_t)n * cv[0].ho * cv[0].wo;
+            for (int v = 0; v < 2; v++) {
+                int C = 16 + v;
+                float *cs = nn_floats(ns_conv_scratch(&cv[v], n, ns_pool_size(pool2)));
+                nn_fill(dw[v], 10 * (size_t)C, 0.125f);
+                nn_fill(dx[v], m * C, 0.25f);
+                cv[v].relu = 1;
+                ns_conv_forward(pool2, &cv[v], n, x[v], wb[v], bias[v], y[v], cs);
+                cv[v].relu = 0;
+                ns_conv_backward(pool2, &cv[v], n, x[v], wb[v], dy[v], dx[v], acc, dw[v],
+                                 dw[v] + 9 * C, cs);
+                free(cs);
+            }
+            snprintf(what, sizeof what, "depthwise s%d: y (bias, ReLU)", stride);
+            fails += !same_bits(what, y[0], y[1], rows_out);
+            snprintf(what, sizeof what, "depthwise s%d acc=%d: dx", stride, acc);
+            fails += !same_bits(what, dx[0], dx[1], m);
+            snprintf(what, sizeof what, "depthwise s%d: dw, db", stride);
+            fails += !same_bits(what, dw[0], dw[1], 10);
+            for (int v = 0; v < 2; v++)
+                free(wb[v]), free(bias[v]), free(dw[v]);
+        }
+    for (int v = 0; v < 2; v++)
+        free(x[v]), free(dy[v]), free(y[v]), free(dx[v]), free(st[v]), free(dpar[v]),
+            free(scratch[v]);
+    assert_int_equal(fails, 0);
+}
+
 /* ---- activations ----------------------------------------------------------------------- */
 
 struct act_ctx {
@@ -1513,6 +1638,7 @@ int main(void)
         cmocka_unit_test(checker_rejects_a_slightly_wrong_gradient),
         cmocka_unit_test(conv_gradients_every_kernel_path),
         cmocka_unit_test(bn_training_gradients_with_and_without_relu),
+        cmocka_unit_test(vector_paths_give_the_plain_loops_bits),
         cmocka_unit_test(activation_gradients),
         cmocka_unit_test(add_gradients_and_acc_flags),
         cmocka_unit_test(channel_scale_gradients_both_inputs),
