@@ -685,31 +685,46 @@ static inline int tap_source(int i, int kk, int pad, int stride, int nout)
     return o < nout ? o : -1;
 }
 
-/* When C is a multiple of 8, each pixel's channels go in blocks of up to DW_V vectors whose
- * sums stay in registers over the taps (the plain loops below load and store every output
- * element once a tap, and at 16-56 channels spend most of their time in loop set-up). Each
- * element gets the plain loops' operations in their order, so the bits are theirs. */
+/* Each pixel's channels go in blocks of up to DW_V vectors whose sums stay in registers
+ * over the taps (loops over channels would load and store every output element once a tap,
+ * and at 16-56 channels spend most of their time in loop set-up); when C is not a multiple
+ * of 8 the block's last vector is partial (masked loads and stores: its other lanes are
+ * never read or written). Each element gets a plain loop's operations in its order: the
+ * sum from the first tap to the last, a multiply then an add (no contraction). */
 #define DW_V 4
-#define DW_BLOCKS(C, F, ...)                                                               \
-    for (int c0 = 0; c0 < (C); c0 += 8 * DW_V) {                                           \
-        switch (((C) - c0) / 8 < DW_V ? ((C) - c0) / 8 : DW_V) {                           \
-        case 1: F(1, c0, __VA_ARGS__); break;                                              \
-        case 2: F(2, c0, __VA_ARGS__); break;                                              \
-        case 3: F(3, c0, __VA_ARGS__); break;                                              \
-        default: F(4, c0, __VA_ARGS__); break;                                             \
-        }                                                                                  \
-    }
+/* Lanes [0, r) of a vector (r 1..7). */
+static inline __m256i lane_mask(int r)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+/* Vector j of nv from p: the last one masked when the block is partial (a constant at each
+ * call, so full blocks use plain loads and stores). */
+static inline __attribute__((always_inline)) v8 dw_ld(const float *p, int j, int nv, int partial,
+                                                      __m256i m)
+{
+    return partial && j == nv - 1 ? (v8)_mm256_maskload_ps(p, m) : ld8(p);
+}
+static inline __attribute__((always_inline)) void dw_st(float *p, int j, int nv, int partial,
+                                                        __m256i m, v8 v)
+{
+    if (partial && j == nv - 1)
+        _mm256_maskstore_ps(p, m, (__m256)v);
+    else
+        st8(p, v);
+}
+#define DW_CASE(nv, partial, F, ...)                                                           case 2 * (nv) + (partial): F(nv, partial, c0, m, __VA_ARGS__); break;
+#define DW_BLOCKS(C, F, ...)                                                                   for (int c0 = 0; c0 < (C); c0 += 8 * DW_V) {                                                   int rem_ = (C) - c0, part_ = rem_ < 8 * DW_V && rem_ % 8;                                  int nv_ = rem_ >= 8 * DW_V ? DW_V : (rem_ + 7) / 8;                                        __m256i m = lane_mask(part_ ? rem_ % 8 : 8);                                               switch (2 * nv_ + part_) {                                                                     DW_CASE(1, 0, F, __VA_ARGS__)                                                              DW_CASE(1, 1, F, __VA_ARGS__)                                                              DW_CASE(2, 0, F, __VA_ARGS__)                                                              DW_CASE(2, 1, F, __VA_ARGS__)                                                              DW_CASE(3, 0, F, __VA_ARGS__)                                                              DW_CASE(3, 1, F, __VA_ARGS__)                                                              DW_CASE(4, 0, F, __VA_ARGS__)                                                              DW_CASE(4, 1, F, __VA_ARGS__)                                                          }                                                                                      }
 
 /* y[c0 .. c0 + 8nv) of output pixel (ho, wo) of one image: bias (or 0), + x*w for each tap
  * in (kh, kw) order, then the ReLU (y > 0 ? y : 0). */
 static inline __attribute__((always_inline)) void
-dw_fwd_vec(const int nv, int c0, const struct ns_conv *c, const float *x, const float *w,
-           const float *bias, float *y, int ho, int wo)
+dw_fwd_vec(const int nv, const int partial, int c0, __m256i m, const struct ns_conv *c,
+           const float *x, const float *w, const float *bias, float *y, int ho, int wo)
 {
     int C = c->cout;
     v8 a[DW_V];
     for (int j = 0; j < nv; j++)
-        a[j] = bias ? ld8(bias + c0 + 8 * j) : bc8(0);
+        a[j] = bias ? dw_ld(bias + c0 + 8 * j, j, nv, partial, m) : bc8(0);
     for (int kh = 0; kh < c->k; kh++) {
         int hi2 = ho * c->stride - c->pad + kh;
         if (hi2 < 0 || hi2 >= c->h)
@@ -721,27 +736,28 @@ dw_fwd_vec(const int nv, int c0, const struct ns_conv *c, const float *x, const 
             const float *xp = x + ((size_t)hi2 * c->w + wi) * C + c0;
             const float *wp = w + (size_t)(kh * c->k + kw) * C + c0;
             for (int j = 0; j < nv; j++)
-                a[j] = a[j] + ld8(xp + 8 * j) * ld8(wp + 8 * j);
+                a[j] = a[j] + dw_ld(xp + 8 * j, j, nv, partial, m) *
+                                  dw_ld(wp + 8 * j, j, nv, partial, m);
         }
     }
     for (int j = 0; j < nv; j++) {
         if (c->relu)
             a[j] = (v8)_mm256_and_ps(_mm256_cmp_ps((__m256)a[j], _mm256_setzero_ps(), _CMP_GT_OQ),
                                      (__m256)a[j]);
-        st8(y + c0 + 8 * j, a[j]);
+        dw_st(y + c0 + 8 * j, j, nv, partial, m, a[j]);
     }
 }
 
 /* dx[c0 .. c0 + 8nv) of input pixel (hh, ww): its old value (acc) or 0, + dy*w for each tap
  * that reads it, in (kh, kw) order. */
 static inline __attribute__((always_inline)) void
-dw_bwd_data_vec(const int nv, int c0, const struct ns_conv *c, const float *dy, const float *w,
-                float *dx, int acc, int hh, int ww)
+dw_bwd_data_vec(const int nv, const int partial, int c0, __m256i m, const struct ns_conv *c,
+                const float *dy, const float *w, float *dx, int acc, int hh, int ww)
 {
     int C = c->cout;
     v8 a[DW_V];
     for (int j = 0; j < nv; j++)
-        a[j] = acc ? ld8(dx + c0 + 8 * j) : bc8(0);
+        a[j] = acc ? dw_ld(dx + c0 + 8 * j, j, nv, partial, m) : bc8(0);
     for (int kh = 0; kh < c->k; kh++) {
         int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
         if (ho < 0)
@@ -753,24 +769,25 @@ dw_bwd_data_vec(const int nv, int c0, const struct ns_conv *c, const float *dy, 
             const float *dp = dy + ((size_t)ho * c->wo + wo) * C + c0;
             const float *wp = w + (size_t)(kh * c->k + kw) * C + c0;
             for (int j = 0; j < nv; j++)
-                a[j] = a[j] + ld8(dp + 8 * j) * ld8(wp + 8 * j);
+                a[j] = a[j] + dw_ld(dp + 8 * j, j, nv, partial, m) *
+                                  dw_ld(wp + 8 * j, j, nv, partial, m);
         }
     }
     for (int j = 0; j < nv; j++)
-        st8(dx + c0 + 8 * j, a[j]);
+        dw_st(dx + c0 + 8 * j, j, nv, partial, m, a[j]);
 }
 
 /* The weight gradient of tap (kh, kw), channels [c0, c0 + 8nv), over one image: part (the
  * thread's sum so far) + x*dy for each output pixel in (ho, wo) order, the order in which
  * the plain loop adds them. */
 static inline __attribute__((always_inline)) void
-dw_bwd_weight_vec(const int nv, int c0, const struct ns_conv *c, const float *x, const float *dy,
-                  float *wp, int kh, int kw)
+dw_bwd_weight_vec(const int nv, const int partial, int c0, __m256i m, const struct ns_conv *c,
+                  const float *x, const float *dy, float *wp, int kh, int kw)
 {
     int C = c->cout;
     v8 a[DW_V];
     for (int j = 0; j < nv; j++)
-        a[j] = ld8(wp + c0 + 8 * j);
+        a[j] = dw_ld(wp + c0 + 8 * j, j, nv, partial, m);
     for (int ho = 0; ho < c->ho; ho++) {
         int hi2 = ho * c->stride - c->pad + kh;
         if (hi2 < 0 || hi2 >= c->h)
@@ -782,11 +799,12 @@ dw_bwd_weight_vec(const int nv, int c0, const struct ns_conv *c, const float *x,
             const float *xp = x + ((size_t)hi2 * c->w + wi) * C + c0;
             const float *dp = dy + ((size_t)ho * c->wo + wo) * C + c0;
             for (int j = 0; j < nv; j++)
-                a[j] = a[j] + ld8(xp + 8 * j) * ld8(dp + 8 * j);
+                a[j] = a[j] + dw_ld(xp + 8 * j, j, nv, partial, m) *
+                                  dw_ld(dp + 8 * j, j, nv, partial, m);
         }
     }
     for (int j = 0; j < nv; j++)
-        st8(wp + c0 + 8 * j, a[j]);
+        dw_st(wp + c0 + 8 * j, j, nv, partial, m, a[j]);
 }
 
 static void dw_fwd_task(void *vp, int ith, int nth)
@@ -794,45 +812,17 @@ static void dw_fwd_task(void *vp, int ith, int nth)
     struct conv_ctx *t = vp;
     const struct ns_conv *c = t->c;
     int lo, hi, C = c->cout;
+    const float *bias = c->has_bias ? t->b : NULL;
     ns_split(t->n * c->ho, ith, nth, &lo, &hi);
     for (int r = lo; r < hi; r++) {
         int img = r / c->ho, ho = r % c->ho;
         const float *x = t->x + (size_t)img * c->h * c->w * C;
-        if (C % 8 == 0) {
-            const float *bias = c->has_bias ? t->b : NULL;
-            for (int wo = 0; wo < c->wo; wo++) {
-                float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
-                DW_BLOCKS(C, dw_fwd_vec, c, x, t->w, bias, y, ho, wo)
-            }
-            continue;
-        }
         for (int wo = 0; wo < c->wo; wo++) {
-            float *restrict y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
-            if (c->has_bias && t->b)
-                memcpy(y, t->b, sizeof(float) * C);
-            else
-                memset(y, 0, sizeof(float) * C);
-            for (int kh = 0; kh < c->k; kh++) {
-                int hi2 = ho * c->stride - c->pad + kh;
-                if (hi2 < 0 || hi2 >= c->h)
-                    continue;
-                for (int kw = 0; kw < c->k; kw++) {
-                    int wi = wo * c->stride - c->pad + kw;
-                    if (wi < 0 || wi >= c->w)
-                        continue;
-                    const float *restrict xp = x + ((size_t)hi2 * c->w + wi) * C;
-                    const float *restrict wp = t->w + (size_t)(kh * c->k + kw) * C;
-                    for (int ch = 0; ch < C; ch++)
-                        y[ch] += xp[ch] * wp[ch];
-                }
-            }
-            if (c->relu)
-                for (int ch = 0; ch < C; ch++)
-                    y[ch] = y[ch] > 0 ? y[ch] : 0;
+            float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
+            DW_BLOCKS(C, dw_fwd_vec, c, x, t->w, bias, y, ho, wo)
         }
     }
 }
-
 
 static void dw_bwd_data_task(void *vp, int ith, int nth)
 {
@@ -843,31 +833,9 @@ static void dw_bwd_data_task(void *vp, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         int img = r / c->h, hh = r % c->h;
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
-        if (C % 8 == 0) {
-            for (int ww = 0; ww < c->w; ww++) {
-                float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
-                DW_BLOCKS(C, dw_bwd_data_vec, c, dy, t->w, dx, t->acc, hh, ww)
-            }
-            continue;
-        }
         for (int ww = 0; ww < c->w; ww++) {
-            float *restrict dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
-            if (!t->acc)
-                memset(dx, 0, sizeof(float) * C);
-            for (int kh = 0; kh < c->k; kh++) {
-                int ho = tap_source(hh, kh, c->pad, c->stride, c->ho);
-                if (ho < 0)
-                    continue;
-                for (int kw = 0; kw < c->k; kw++) {
-                    int wo = tap_source(ww, kw, c->pad, c->stride, c->wo);
-                    if (wo < 0)
-                        continue;
-                    const float *restrict dp = dy + ((size_t)ho * c->wo + wo) * C;
-                    const float *restrict wp = t->w + (size_t)(kh * c->k + kw) * C;
-                    for (int ch = 0; ch < C; ch++)
-                        dx[ch] += dp[ch] * wp[ch];
-                }
-            }
+            float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
+            DW_BLOCKS(C, dw_bwd_data_vec, c, dy, t->w, dx, t->acc, hh, ww)
         }
     }
 }
@@ -883,38 +851,14 @@ static void dw_bwd_weight_task(void *vp, int ith, int nth)
     float *dbp = part + (size_t)kk * C;
     for (int img = lo; img < hi; img++) {
         const float *x = t->x + (size_t)img * c->h * c->w * C;
-        if (C % 8 == 0) {
-            const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
-            for (int p = 0; p < c->ho * c->wo && c->has_bias; p++)
-                for (int ch = 0; ch < C; ch++)
-                    dbp[ch] += dy[(size_t)p * C + ch];
-            for (int kh = 0; kh < c->k; kh++)
-                for (int kw = 0; kw < c->k; kw++) {
-                    float *wp = part + (size_t)(kh * c->k + kw) * C;
-                    DW_BLOCKS(C, dw_bwd_weight_vec, c, x, dy, wp, kh, kw)
-                }
-            continue;
-        }
-        for (int ho = 0; ho < c->ho; ho++)
-            for (int wo = 0; wo < c->wo; wo++) {
-                const float *restrict dp = t->dy + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
-                if (c->has_bias)
-                    for (int ch = 0; ch < C; ch++)
-                        dbp[ch] += dp[ch];
-                for (int kh = 0; kh < c->k; kh++) {
-                    int hi2 = ho * c->stride - c->pad + kh;
-                    if (hi2 < 0 || hi2 >= c->h)
-                        continue;
-                    for (int kw = 0; kw < c->k; kw++) {
-                        int wi = wo * c->stride - c->pad + kw;
-                        if (wi < 0 || wi >= c->w)
-                            continue;
-                        const float *restrict xp = x + ((size_t)hi2 * c->w + wi) * C;
-                        float *restrict wp = part + (size_t)(kh * c->k + kw) * C;
-                        for (int ch = 0; ch < C; ch++)
-                            wp[ch] += xp[ch] * dp[ch];
-                    }
-                }
+        const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
+        for (int p = 0; p < c->ho * c->wo && c->has_bias; p++)
+            for (int ch = 0; ch < C; ch++)
+                dbp[ch] += dy[(size_t)p * C + ch];
+        for (int kh = 0; kh < c->k; kh++)
+            for (int kw = 0; kw < c->k; kw++) {
+                float *wp = part + (size_t)(kh * c->k + kw) * C;
+                DW_BLOCKS(C, dw_bwd_weight_vec, c, x, dy, wp, kh, kw)
             }
     }
 }

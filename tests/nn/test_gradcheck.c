@@ -491,10 +491,12 @@ static void bn_training_gradients_with_and_without_relu(void **state)
 }
 
 /* ---- the vector paths give the plain loops' bits ------------------------------------------
- * BN and depthwise convolutions treat every channel on its own, and take vector paths (sums
- * kept in registers) when the channel count is a multiple of 8. The same data as 16
- * channels (vector paths) and as the first 16 of 17 (plain loops) must give every output of
- * those 16 channels bit for bit: the paths promise the same operations in the same order. */
+ * BN and depthwise convolutions treat every channel on its own. BN takes vector paths (sums
+ * kept in registers) when the channel count is a multiple of 8 and plain loops otherwise;
+ * the depthwise kernels always run vectors, the last one masked when the count is not a
+ * multiple of 8. The same data as 16 channels and as the first 16 of 17 must give every
+ * output of those 16 channels bit for bit: each path promises a plain loop's operations in
+ * its order. */
 
 /* a[r][0..16) of a (rows, 16) tensor against b[r][0..16) of a (rows, 17) one */
 static int same_bits(const char *what, const float *a, const float *b, size_t rows)
