@@ -32,6 +32,11 @@ static const char help[] =
     "           P(min <= e) = 1 - (1 - F(e))^k; band: 95 % of bootstrap resamples of the EDF\n"
     "  fidelity Spearman's rho, Kendall's tau and the top-10 % overlap between the test error\n"
     "           after epoch k and the final test error, per k (needs per-epoch rows)\n"
+    "  budget   --study REF,T1,T2,...: do the same models trained for other budgets (twins\n"
+    "           of REF: same trial index and architecture) rank as REF ranks them? Spearman's\n"
+    "           rho (bars: bootstrap 95 %), Kendall's tau and the top-10 % overlap, as\n"
+    "           compare --paired, against each study's recipe.epochs; a study of REF's epochs\n"
+    "           (another training seed) is the ceiling, a dashed line\n"
     "  trend    error against a complexity (--param flops|params|acts, default flops) with\n"
     "           the mean +- 2 sd of each of --bins bins (log-spaced unless --linear-bins)\n"
     "  effects  'param' for every sampled parameter of the studies at once: OUT-PARAM.EXT\n"
@@ -41,7 +46,8 @@ static const char help[] =
     "  --db FILE            results database (required)\n"
     "  --out FILE           image to write, .png or .svg (required)\n"
     "  --study NAME[,NAME]  studies to plot (repeatable); default: all (edf, param) or the\n"
-    "                       db's only study (curves, models, which take one)\n"
+    "                       db's only study (curves, models, which take one); budget: the\n"
+    "                       reference first, then its twin studies\n"
     "  --error final|best   final test error (default) or best test error over epochs\n"
     "  --failed drop|chance failed trials left out (default) or counted at chance error\n"
     "                       100*(1 - 1/classes), classes from the trial's config (else 10)\n"
@@ -67,6 +73,8 @@ static const char help[] =
     "  --normalize, --bins, --range, --linear-bins   as edf (the normalized EDF)\n"
     "  --k K                largest k (default: the largest study's n, at most 100)\n"
     "  --seed S, --resamples N   the band's bootstrap (default 2500 resamples)\n"
+    "budget:\n"
+    "  --seed S, --resamples N   rho's bootstrap, as compare's (default 2000 resamples, seed 0)\n"
     "trend:\n"
     "  --param flops|params|acts, --bins K (default 10), --linear-bins, --logx\n"
     "curves, models:\n"
@@ -80,6 +88,8 @@ static const char help[] =
     "  netspace plot param --db results/a.db --param wa --out plots/wa.png\n"
     "  netspace plot curves --db results/a.db --study regnet --top 4 --out plots/curves.png\n"
     "  netspace plot rs --db results/a.db --normalize flops --out plots/rs.svg\n"
+    "  netspace plot budget --db results/fidelity.db --study fidelity_regnetx,\\\n"
+    "      fidelity_regnetx_e1,fidelity_regnetx_e2,fidelity_regnetx_e4 --out plots/budget.png\n"
     "  netspace plot effects --db results/a.db --study regnet --out plots/regnet.png\n";
 
 enum {
@@ -222,7 +232,8 @@ int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi)
     return rc ? -1 : 0;
 }
 
-/* The analysis kinds (rs, fidelity, trend, effects): their option checks, then the plot. */
+/* The analysis kinds (rs, fidelity, budget, trend, effects): their option checks, then the
+ * plot. */
 static int plot_analysis(struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
                          const char *kind, int n_trials)
 {
@@ -270,7 +281,7 @@ int ns_cmd_plot(int argc, char **argv)
     struct ns_plot_req r = {
         .bins = 10, .resamples = NS_PLOT_BOOTSTRAP_RESAMPLES, .logx = -1, .top = -1};
     struct ns_cli_names studies = {NULL, 0};
-    int *trials = NULL, n_trials = 0, status = 2, c;
+    int *trials = NULL, n_trials = 0, status = 2, c, resamples_given = 0;
     long v;
     const char *kind = NULL;
     struct ns_plot_analysis_opts ao = {NS_PLOT_RS, 0};
@@ -342,6 +353,7 @@ int ns_cmd_plot(int argc, char **argv)
             if (ns_cli_int("plot", "--resamples", optarg, 1, 10000000, &v))
                 goto done;
             r.resamples = (int)v;
+            resamples_given = 1;
             break;
         case OPT_LOGX:
             if (!strcmp(optarg, "auto"))
@@ -377,7 +389,8 @@ int ns_cmd_plot(int argc, char **argv)
     }
     if (optind >= argc) {
         status = ns_cli_usage_error(
-            "plot", "which plot? (edf, param, curves, models, rs, fidelity, trend or effects)");
+            "plot",
+            "which plot? (edf, param, curves, models, rs, fidelity, budget, trend or effects)");
         goto done;
     }
     kind = argv[optind];
@@ -393,18 +406,22 @@ int ns_cmd_plot(int argc, char **argv)
         r.kind = NS_PLOT_CURVES;
     else if (!strcmp(kind, "models"))
         r.kind = NS_PLOT_MODELS;
-    else if (!strcmp(kind, "rs") || !strcmp(kind, "fidelity") || !strcmp(kind, "trend") ||
-             !strcmp(kind, "effects")) {
+    else if (!strcmp(kind, "rs") || !strcmp(kind, "fidelity") || !strcmp(kind, "budget") ||
+             !strcmp(kind, "trend") || !strcmp(kind, "effects")) {
         analysis = 1;
         ao.kind = !strcmp(kind, "rs")         ? NS_PLOT_RS
                   : !strcmp(kind, "fidelity") ? NS_PLOT_FIDELITY
+                  : !strcmp(kind, "budget")   ? NS_PLOT_BUDGET
                   : !strcmp(kind, "trend")    ? NS_PLOT_TREND
                                               : NS_PLOT_EFFECTS;
+        /* budget's rho is compare --paired's: its resamples by default */
+        if (ao.kind == NS_PLOT_BUDGET && !resamples_given)
+            r.resamples = NS_STAT_RESAMPLES;
         r.kind = NS_PLOT_EDF; /* not read by the analysis plots */
     } else {
         status = ns_cli_usage_error("plot",
                                     "unknown plot '%s' (edf, param, curves, models, rs, fidelity, "
-                                    "trend or effects)",
+                                    "budget, trend or effects)",
                                     kind);
         goto done;
     }

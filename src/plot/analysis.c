@@ -1,5 +1,5 @@
-/* The analyses from a results db (analysis.h): the plots rs, fidelity, trend and effects,
- * and netspace compare. The db is opened read-only; each function reads what it needs in
+/* The analyses from a results db (analysis.h): the plots rs, fidelity, budget, trend and
+ * effects. The db is opened read-only; each function reads what it needs in
  * a few queries, so it works while a search writes to the db (WAL: a reader sees the last
  * commit). */
 #include "plot/analysis.h"
@@ -15,6 +15,7 @@
 #include "plot/fig_internal.h"
 #include "store/store.h"
 #include "util/err.h"
+#include "util/json.h"
 
 /* ------------------------------------------------------------------ text buffers ------ */
 
@@ -464,6 +465,84 @@ static int make_fidelity(struct ns_db *db, const struct ns_plot_req *r,
     return rc;
 }
 
+/* ------------------------------------------------------------------ budget ------------ */
+
+/* recipe.epochs of the study's stored experiment: the epochs each of its trials trained
+ * for (a multi-fidelity study's rungs stop earlier, but its recipe.epochs is its
+ * max_epochs, the budget it was sized for). */
+static int study_epochs(struct ns_db *db, const char *name, int *epochs)
+{
+    char *text = NULL;
+    int found = ns_db_study_experiment(db, name, &text);
+    if (found != 1)
+        return found < 0 ? -1 : ns_err("%s: study '%s' not found", ns_db_path(db), name);
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    free(text);
+    const json_t *recipe = json_object_get(root, "recipe");
+    int rc;
+    if (!root)
+        rc = ns_err("%s: study '%s': its stored experiment is not JSON: %s", ns_db_path(db), name,
+                    ns_json_error_text(&je));
+    else if (!json_object_get(recipe, "epochs"))
+        rc = ns_err("%s: study '%s': its stored experiment has no recipe.epochs (the budget its "
+                    "trials trained for)",
+                    ns_db_path(db), name);
+    else {
+        char where[320];
+        snprintf(where, sizeof where, "%s: study '%s': experiment recipe", ns_db_path(db), name);
+        rc = ns_json_get_int(recipe, "epochs", where, 1, 1, 100000, epochs);
+    }
+    json_decref(root);
+    return rc;
+}
+
+static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const struct ns_plot_files *f)
+{
+    if (r->n_studies < 2)
+        return ns_err("budget: name the reference study and its twin studies trained for "
+                      "other budgets (--study REF,T1,T2,...); %s",
+                      r->n_studies ? "only one given" : "none given");
+    for (int i = 0; i < r->n_studies; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(r->studies[i], r->studies[k]))
+                return ns_err("budget: study '%s' given twice", r->studies[i]);
+    struct ns_study_data *s;
+    int n;
+    if (load_all(db, r, &s, &n))
+        return -1;
+    /* s[0] is the reference; series[i - 1] and epochs[i] belong to s[i]. */
+    struct ns_plot_budget_series *series = calloc((size_t)n, sizeof *series);
+    int *epochs = calloc((size_t)n, sizeof *epochs);
+    double *pa = malloc((s[0].n ? s[0].n : 1) * sizeof *pa),
+           *pb = malloc((s[0].n ? s[0].n : 1) * sizeof *pb);
+    int rc = series && epochs && pa && pb ? 0 : ns_err("out of memory");
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (s[i].n == 0)
+            rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed)",
+                        ns_db_path(db), s[i].name, error_label(r), s[i].n_trials, s[i].n_failed);
+        else
+            rc = study_epochs(db, s[i].name, &epochs[i]);
+    }
+    for (int i = 1; i < n && rc == 0; i++) {
+        struct ns_plot_budget_series *b = &series[i - 1];
+        size_t unmatched;
+        b->name = s[i].name;
+        b->epochs = epochs[i];
+        rc = ns_study_twins(ns_db_path(db), &s[0], &s[i], pa, pb, &b->n, &unmatched);
+        if (rc == 0)
+            rc = ns_twins_rank(pa, pb, b->n, r->resamples, r->seed, &b->rho, &b->tau, &b->top10);
+    }
+    if (rc == 0)
+        rc = ns_plot_fig_budget(f, s[0].name, epochs[0], series, n - 1, r->title, r->resamples);
+    free(series);
+    free(epochs);
+    free(pa);
+    free(pb);
+    free_all(s, n);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ trend ------------- */
 
 static int make_trend(struct ns_db *db, const struct ns_plot_req *r, const struct ns_plot_files *f,
@@ -735,6 +814,9 @@ int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_anal
         break;
     case NS_PLOT_FIDELITY:
         rc = make_fidelity(db, r, &f, &lb);
+        break;
+    case NS_PLOT_BUDGET:
+        rc = make_budget(db, r, &f);
         break;
     case NS_PLOT_TREND:
         rc = make_trend(db, r, &f, &lb);

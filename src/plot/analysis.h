@@ -1,7 +1,7 @@
 /* The NDS analyses on top of plot.h: statistics that compare design spaces and size studies
  * (KS statistic, medians with bootstrap intervals, paired twins, random-search efficiency,
- * fidelity of early epochs, error trends over complexity), their figures, and the one-page
- * HTML report of a results db.
+ * fidelity of early epochs and of short budgets, error trends over complexity), their
+ * figures, and the one-page HTML report of a results db.
  *
  * Layers as in plot.h:
  *   1. statistics on plain arrays (stats.c): no I/O; deterministic (the bootstraps draw from
@@ -136,6 +136,25 @@ struct ns_plot_fidelity_series {
 int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fidelity_series *s,
                          int n_series, const char *title);
 
+/* One twin study of a budget figure: its twins with the reference study trained for
+ * `epochs` epochs instead of the reference's. */
+struct ns_plot_budget_series {
+    const char *name;
+    size_t n;          /* twins with the reference */
+    int epochs;        /* the study's recipe.epochs */
+    struct ns_ci rho;  /* Spearman's rho with its bootstrap interval (lo, hi NAN: none) */
+    double tau, top10; /* Kendall's tau-b, top-10 % overlap; NAN: left out */
+};
+
+/* Agreement of each study's ranking of the twins with the reference's against its epochs:
+ * rho with its interval as error bars, tau and the top-10 % overlap as points, x tics at the
+ * studies' epochs, y in [-1, 1]. A study of ref_epochs (the reference's budget, so another
+ * training seed) is the ceiling: its rho a dashed horizontal line in a light band (its
+ * interval), not a point. `resamples` for the legend. */
+int ns_plot_fig_budget(const struct ns_plot_files *f, const char *ref, int ref_epochs,
+                       const struct ns_plot_budget_series *s, int n_series, const char *title,
+                       int resamples);
+
 struct ns_plot_trend_series {
     const char *name;
     size_t n;
@@ -157,6 +176,11 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
  * logx) and:
  *   rs        normalize, bins, have_range/lo/hi, linear_bins as edf; kmax below
  *   fidelity  nothing more (per-epoch test errors against the final test error)
+ *   budget    studies: the reference (the full budget) first, then its twin studies (the
+ *             same architectures trained for recipe.epochs of their stored experiment);
+ *             resamples, seed: rho's bootstrap as ns_compare's (NS_STAT_RESAMPLES, seed 0
+ *             give compare --paired's numbers). Fewer than two studies, a study without
+ *             twins or without recipe.epochs is an error (no study is left out)
  *   trend     param: the complexity (flops, params or acts; NULL: flops), bins
  *   effects   out is a stem: one image OUT-PARAM.EXT per sampled parameter of the studies
  *             (studies with fewer than 4 models with the parameter are left out of its
@@ -165,7 +189,13 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
  * A study that cannot take part (no complete trials; for fidelity, no per-epoch rows) is
  * left out with a note in *log when others remain, else the error says why.
  * *written (may be NULL) receives the images written, one a line (malloc'd). */
-enum ns_plot_analysis_kind { NS_PLOT_RS, NS_PLOT_FIDELITY, NS_PLOT_TREND, NS_PLOT_EFFECTS };
+enum ns_plot_analysis_kind {
+    NS_PLOT_RS,
+    NS_PLOT_FIDELITY,
+    NS_PLOT_TREND,
+    NS_PLOT_EFFECTS,
+    NS_PLOT_BUDGET
+};
 struct ns_plot_analysis_opts {
     enum ns_plot_analysis_kind kind;
     int kmax; /* rs: largest k (0: the largest study's n, at most 100) */

@@ -1,5 +1,6 @@
-/* What analysis.c shares with report.c inside src/plot: growable text, one study's finished
- * models as loaded once, study selection and normalization over several studies. */
+/* What analysis.c, compare.c and report.c share inside src/plot: growable text, one study's
+ * finished models as loaded once, study selection and normalization over several studies,
+ * twins of two studies. */
 #ifndef NS_PLOT_ANALYSIS_INTERNAL_H
 #define NS_PLOT_ANALYSIS_INTERNAL_H
 
@@ -45,6 +46,23 @@ int ns_studies_select(struct ns_db *db, const char *const *names, int n_names,
 int ns_study_data_norm(struct ns_db *db, struct ns_study_data *s, int n, const char *cx, int bins,
                        int linear_bins, int have_range, double lo, double hi, double **w,
                        double *lo_out, double *hi_out);
+
+/* Twins (compare --paired, plot budget): trial i of a and trial i of b, both with an error,
+ * of equal flops and params (the same architecture: studies whose spaces draw the same
+ * configs from the same seed; the config hash is not compared, since a field such as
+ * bn_order changes it without changing the architecture's draw). Their errors go to pa[k],
+ * pb[k] (room for min(a->n, b->n) each), *n of them; *unmatched counts the trials of the
+ * same index but another architecture (left out). -1 with ns_err, naming db and both
+ * studies, when there are no twins. */
+int ns_study_twins(const char *db, const struct ns_study_data *a, const struct ns_study_data *b,
+                   double *pa, double *pb, size_t *n, size_t *unmatched);
+/* Do n twins rank alike (ns_compare_result's rho, tau, top10)? Spearman's rho of a and b with
+ * its bootstrap interval (`resamples` resamples drawn from seed + 4, after compare's other
+ * bootstraps, so plot budget repeats compare --paired's numbers for a seed), Kendall's tau-b
+ * and the overlap of b's top 10 % with a's; NAN where undefined. 0, or -1 (ns_err) out of
+ * memory. */
+int ns_twins_rank(const double *a, const double *b, size_t n, int resamples, uint64_t seed,
+                  struct ns_ci *rho, double *tau, double *top10);
 
 /* Fidelity of one study (its complete trials' per-epoch test errors against their final
  * error). out->spearman is malloc'd (kendall and top10 point into it): free(spearman). An

@@ -1,4 +1,5 @@
-/* ns_compare (analysis.h): two studies' error distributions, read from a db. */
+/* ns_compare (analysis.h): two studies' error distributions, read from a db; and the twins of
+ * two studies with how alike they rank, which plot budget shares. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,12 +7,8 @@
 #include "plot/analysis_internal.h"
 #include "util/err.h"
 
-/* Twins: trial i of a and trial i of b, both with an error, of equal flops and params (the
- * same architecture: studies whose spaces draw the same configs from the same seed; the
- * config hash is not compared, since a field such as bn_order changes it without changing
- * the architecture's draw). */
-static void pair_up(const struct ns_study_data *a, const struct ns_study_data *b, double *pa,
-                    double *pb, size_t *n, size_t *unmatched)
+int ns_study_twins(const char *db, const struct ns_study_data *a, const struct ns_study_data *b,
+                   double *pa, double *pb, size_t *n, size_t *unmatched)
 {
     *n = *unmatched = 0;
     size_t j = 0;
@@ -29,6 +26,24 @@ static void pair_up(const struct ns_study_data *a, const struct ns_study_data *b
         pb[*n] = b->err[j];
         (*n)++;
     }
+    if (*n == 0)
+        return ns_err("%s: studies '%s' and '%s' have no twins (trials of the same index and "
+                      "architecture, both with an error)%s",
+                      db, a->name, b->name,
+                      *unmatched ? "; their architectures differ: were they sampled with the "
+                                   "same space and seed?"
+                                 : "");
+    return 0;
+}
+
+int ns_twins_rank(const double *a, const double *b, size_t n, int resamples, uint64_t seed,
+                  struct ns_ci *rho, double *tau, double *top10)
+{
+    /* seed + 4: ns_compare's bootstraps before this one draw from seed .. seed + 3 */
+    int rc = ns_stat_spearman_ci(a, b, n, resamples, seed + 4, rho);
+    *tau = ns_stat_kendall(a, b, n);
+    *top10 = ns_stat_top_overlap(a, b, n, 0.1);
+    return rc;
 }
 
 int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
@@ -99,23 +114,14 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
         if (!pa || !pb)
             rc = ns_err("out of memory");
         if (rc == 0)
-            pair_up(&s[0], &s[1], pa, pb, &out->pairs, &out->unmatched);
-        if (rc == 0 && out->pairs == 0)
-            rc = ns_err("%s: studies '%s' and '%s' have no twins (trials of the same index and "
-                        "architecture, both with an error)%s",
-                        r->db, r->a, r->b,
-                        out->unmatched ? "; their architectures differ: were they sampled with "
-                                         "the same space and seed?"
-                                       : "");
+            rc = ns_study_twins(r->db, &s[0], &s[1], pa, pb, &out->pairs, &out->unmatched);
         if (rc == 0) {
             rc = ns_stat_paired(pa, pb, out->pairs, r->resamples, r->seed + 3, &out->p);
             out->med_pa = ns_stat_median(pa, out->pairs);
             out->med_pb = ns_stat_median(pb, out->pairs);
             if (rc == 0)
-                rc = ns_stat_spearman_ci(pa, pb, out->pairs, r->resamples, r->seed + 4,
-                                         &out->rho);
-            out->tau = ns_stat_kendall(pa, pb, out->pairs);
-            out->top10 = ns_stat_top_overlap(pa, pb, out->pairs, 0.1);
+                rc = ns_twins_rank(pa, pb, out->pairs, r->resamples, r->seed, &out->rho, &out->tau,
+                                   &out->top10);
         }
         free(pa);
         free(pb);

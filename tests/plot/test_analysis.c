@@ -5,7 +5,10 @@
  * Two modes, as test_plotdb:
  *   plot_test_analysis PATH   write the fixture db to PATH (must not exist) and exit 0
  *                             (tests/plot/test_report.sh, test_compare.sh use it);
+ *   plot_test_analysis PATH budget   the same with plot budget's fixture;
  *   plot_test_analysis        run the cmocka tests on a fixture in a scratch folder.
+ *
+ * plot budget has a db of its own (budget_write, below).
  *
  * The fixture (errors in %, 10 classes):
  *   twin_a    8 trials, errors 10 20 .. 80 (trial i: 10(i+1)), flops 1e6 (i+1), params
@@ -44,12 +47,20 @@
 static const double twin_a_err[8] = {10, 20, 30, 40, 50, 60, 70, 80};
 static const double twin_b_err[8] = {12, 18, 30, 35, 55, 50, 75, 70};
 
-static int64_t add_study(struct ns_db *db, const char *name, uint64_t seed)
+/* A study whose experiment holds recipe.epochs when epochs > 0 (plot budget reads it). */
+static int64_t add_study_epochs(struct ns_db *db, const char *name, uint64_t seed, int epochs)
 {
-    char exp_json[128];
-    snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\",\"samples\":8}", name);
+    char exp_json[160], recipe[48] = "";
+    if (epochs > 0)
+        snprintf(recipe, sizeof recipe, "\"recipe\":{\"epochs\":%d},", epochs);
+    snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\",%s\"samples\":8}", name, recipe);
     struct ns_db_study_def def = {name, exp_json, seed, "fixture"};
     return ns_db_study_ensure(db, &def, NULL);
+}
+
+static int64_t add_study(struct ns_db *db, const char *name, uint64_t seed)
+{
+    return add_study_epochs(db, name, seed, 0);
 }
 
 /* Trial i with the given complexity; state complete (err finite, with `epochs` epoch rows
@@ -108,6 +119,43 @@ static int fx_write(const char *path)
         rc = add_trial(db, ties, i, 1e6 * (i + 1), 1000 * (i + 1), 40, 3, NULL, 0);
     for (int i = 0; i < 6 && rc == 0; i++)
         rc = add_trial(db, noep, i, 7e5 * (i + 2), 900 * (i + 1), 30 + 5 * i, 0, NULL, 1);
+    if (rc == 0)
+        rc = ns_db_commit(db);
+    ns_db_close(db);
+    return rc ? -1 : 0;
+}
+
+/* The budget fixture: twin_a's 8 architectures as the reference trained for 10 epochs
+ * (errors 10 .. 80) and again for other budgets, each with its own errors:
+ *   ref       10 epochs, errors twin_a's
+ *   e1        1 epoch, the reverse ranking (errors 90 - ref's)
+ *   e2        2 epochs, the same ranking (ref's + 5)
+ *   s2        10 epochs (another training seed: the ceiling), twin_b's errors
+ *   e4_other  4 epochs, other architectures (flops unlike ref's): no twins
+ *   norecipe  the same architectures, an experiment without recipe.epochs
+ *   e4_half   4 epochs, only trials 0..3 complete (the ranking kept): 4 twins */
+static int budget_write(const char *path)
+{
+    struct ns_db *db = ns_db_open(path, NS_DB_RW | NS_DB_CREATE);
+    if (!db)
+        return -1;
+    int rc = ns_db_begin(db);
+    int64_t ref = add_study_epochs(db, "ref", 1, 10), e1 = add_study_epochs(db, "e1", 1, 1),
+            e2 = add_study_epochs(db, "e2", 1, 2), s2 = add_study_epochs(db, "s2", 1, 10),
+            other = add_study_epochs(db, "e4_other", 2, 4),
+            norecipe = add_study_epochs(db, "norecipe", 1, 0),
+            half = add_study_epochs(db, "e4_half", 1, 4);
+    rc |= ref < 0 || e1 < 0 || e2 < 0 || s2 < 0 || other < 0 || norecipe < 0 || half < 0;
+    for (int i = 0; i < 8 && rc == 0; i++) {
+        double fl = 1e6 * (i + 1), pr = 1000 * (i + 1), a = twin_a_err[i];
+        rc = add_trial(db, ref, i, fl, pr, a, 0, NULL, 0) ||
+             add_trial(db, e1, i, fl, pr, 90 - a, 0, NULL, 0) ||
+             add_trial(db, e2, i, fl, pr, a + 5, 0, NULL, 0) ||
+             add_trial(db, s2, i, fl, pr, twin_b_err[i], 0, NULL, 0) ||
+             add_trial(db, other, i, fl + 5e5, pr, a, 0, NULL, 0) ||
+             add_trial(db, norecipe, i, fl, pr, a, 0, NULL, 0) ||
+             (i < 4 ? add_trial(db, half, i, fl, pr, a + 1, 0, NULL, 0) : 0);
+    }
     if (rc == 0)
         rc = ns_db_commit(db);
     ns_db_close(db);
@@ -371,6 +419,124 @@ static void fidelity_by_hand_and_without_epochs(void **state)
     assert_int_equal(analysis(&r, NS_PLOT_FIDELITY, 0, NULL), 0);
 }
 
+/* The values (at most nv) of the data file's row "X V1 V2 ..." in the block headed `head`;
+ * returns how many, 0 when the block has no such row. */
+static int dat_row(const char *dat, const char *head, const char *x, double *v, int nv)
+{
+    const char *p = strstr(dat, head);
+    if (!p)
+        fail_msg("no block '%s' in:\n%s", head, dat);
+    char want[32];
+    snprintf(want, sizeof want, "\n%s ", x);
+    const char *end = strstr(p + 1, "\n\n"), *row = strstr(p, want);
+    if (!row || (end && row > end))
+        return 0;
+    row += strlen(want);
+    int k = 0;
+    for (char *e; k < nv && *row != '\n'; k++, row = e) {
+        v[k] = strtod(row, &e);
+        if (e == row)
+            break;
+    }
+    return k;
+}
+
+static void budget_ranks_against_the_reference(void **state)
+{
+    (void)state;
+    char db[160];
+    snprintf(db, sizeof db, "%s/budget.db", scratch);
+    if (access(db, F_OK) != 0 && budget_write(db))
+        fail_msg("budget fixture: %s", ns_errmsg());
+    struct ns_plot_req r = req("budget.svg", (const char *const[]){"ref", "e2", "s2", "e1"}, 4);
+    r.db = db;
+    r.resamples = 300;
+    assert_int_equal(analysis(&r, NS_PLOT_BUDGET, 0, NULL), 0);
+    char *dat = slurp(out_path("budget.dat"));
+    /* Rows in order of epochs; e1 reverses ref's ranking (rho = tau = -1, ref's best model
+     * is e1's worst), e2 keeps it (1, 1, 1); a resample of a monotone relation keeps it, so
+     * both intervals are points. */
+    assert_non_null(strstr(dat, "# index 0: Spearman rho with ref's\n# epochs rho lo hi twins\n"
+                                "1 -1 -1 -1 8\n2 1 1 1 8\n"));
+    assert_non_null(strstr(dat, "# index 1: Kendall tau with ref's\n# epochs value twins\n"
+                                "1 -1 8\n2 1 8\n"));
+    assert_non_null(strstr(dat, "# index 2: top-10% overlap with ref's\n# epochs value twins\n"
+                                "1 0 8\n2 1 8\n"));
+    /* s2 at ref's 10 epochs is no point but the ceiling across the axis [1 - 0.06, 2 + 0.06]:
+     * twin_b's ranks 1 2 3 4 6 5 8 7, rho = 1 - 6*4/(8*63), within its interval, which is
+     * compare --paired's for the same resamples and seed. */
+    const char *ceil_head = "# index 3: s2: same budget, another training seed (ceiling)\n"
+                            "# epochs rho lo hi twins\n";
+    double lo[5], hi[5];
+    assert_int_equal(dat_row(dat, ceil_head, "0.94", lo, 5), 4);
+    assert_int_equal(dat_row(dat, ceil_head, "2.06", hi, 5), 4);
+    NEAR(lo[0], 1 - 24.0 / 504, 1e-9);
+    assert_true(lo[0] == hi[0] && lo[1] == hi[1] && lo[2] == hi[2] && lo[3] == 8);
+    struct ns_compare_req cr = {.db = db, .a = "ref", .b = "s2", .resamples = 300, .paired = 1};
+    struct ns_compare_result c;
+    assert_int_equal(ns_compare(&cr, &c), 0);
+    NEAR(lo[0], c.rho.est, 1e-9);
+    NEAR(lo[1], c.rho.lo, 1e-9);
+    NEAR(lo[2], c.rho.hi, 1e-9);
+    assert_true(lo[1] < lo[0] && lo[0] <= lo[2]);
+    assert_null(strstr(dat, "# index 4"));
+    assert_no_nan(dat, "budget.dat");
+    free(dat);
+    char *gp = slurp(out_path("budget.gp"));
+    assert_non_null(strstr(gp, "set xtics (1, 2)\n"));
+    assert_non_null(strstr(gp, "set yrange [-1:1.05]\n"));
+    assert_non_null(strstr(gp, "set xlabel 'epochs of the short schedule'"));
+    assert_non_null(strstr(gp, "set ylabel 'agreement with ref''s ranking'"));
+    assert_non_null(strstr(gp, "index 0 using 1:2:3:4 with yerrorlines"));
+    assert_non_null(strstr(gp, "index 3 using 1:3:4 with filledcurves"));
+    assert_non_null(strstr(gp, "index 3 using 1:2 with lines dt 2 lt 4 title 's2: same budget, "
+                               "another training seed (ceiling)'"));
+    /* the key lists every study with its twins, short budgets first */
+    const char *k1 = strstr(gp, "title 'e1: 1 epoch, 8 twins: rho -1.00 [-1.00, -1.00], "
+                                "tau -1.00, top-10% 0.00'");
+    const char *k2 = strstr(gp, "title 'e2: 2 epochs, 8 twins: rho 1.00 [1.00, 1.00]");
+    const char *k3 = strstr(gp, "title 's2: 10 epochs, 8 twins: rho 0.95 [");
+    assert_true(k1 && k2 && k3 && k1 < k2 && k2 < k3);
+    free(gp);
+
+    /* --title, and a study with fewer twins (the rest not complete) */
+    r = req("budget2.svg", (const char *const[]){"ref", "e4_half"}, 2);
+    r.db = db;
+    r.title = "Budgets";
+    assert_int_equal(analysis(&r, NS_PLOT_BUDGET, 0, NULL), 0);
+    gp = slurp(out_path("budget2.gp"));
+    assert_non_null(strstr(gp, "set title 'Budgets'"));
+    assert_non_null(strstr(gp, "e4_half: 4 epochs, 4 twins: rho 1.00"));
+    assert_null(strstr(gp, "ceiling"));
+    free(gp);
+
+    /* The errors, none of which writes a file: one study, no twins (another space or seed), no
+     * recipe.epochs, a study twice. */
+    const struct {
+        const char *const *studies;
+        int n;
+        const char *why;
+    } bad[] = {
+        {(const char *const[]){"ref"}, 1,
+         "trained for other budgets (--study REF,T1,T2,...); only one given"},
+        {(const char *const[]){"ref", "e2", "e4_other"}, 3,
+         "studies 'ref' and 'e4_other' have no twins (trials of the same index and architecture, "
+         "both with an error); their architectures differ: were they sampled with the same "
+         "space and seed?"},
+        {(const char *const[]){"ref", "norecipe"}, 2,
+         "study 'norecipe': its stored experiment has no recipe.epochs"},
+        {(const char *const[]){"ref", "e2", "ref"}, 3, "study 'ref' given twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = req("budget3.svg", bad[i].studies, bad[i].n);
+        r.db = db;
+        assert_int_equal(analysis(&r, NS_PLOT_BUDGET, 0, NULL), -1);
+        assert_err_contains(bad[i].why);
+    }
+    assert_int_equal(access(out_path("budget3.dat"), F_OK), -1);
+    assert_int_equal(access(out_path("budget3.dat"), F_OK), -1);
+}
+
 static void trend_and_effects_degenerate(void **state)
 {
     (void)state;
@@ -543,12 +709,12 @@ static void report_while_a_search_writes(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2) {
+    if (argc == 2 || (argc == 3 && !strcmp(argv[2], "budget"))) {
         if (access(argv[1], F_OK) == 0) {
             fprintf(stderr, "%s: exists; the fixture writes a new db\n", argv[1]);
             return 1;
         }
-        if (fx_write(argv[1])) {
+        if (argc == 3 ? budget_write(argv[1]) : fx_write(argv[1])) {
             fprintf(stderr, "fixture: %s\n", ns_errmsg());
             return 1;
         }
@@ -559,6 +725,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(compare_degenerate_studies),
         cmocka_unit_test(rs_flat_for_one_model_and_ties),
         cmocka_unit_test(fidelity_by_hand_and_without_epochs),
+        cmocka_unit_test(budget_ranks_against_the_reference),
         cmocka_unit_test(trend_and_effects_degenerate),
         cmocka_unit_test(report_covers_every_case),
         cmocka_unit_test(report_while_a_search_writes),

@@ -90,6 +90,29 @@ run 0 plot fidelity --db "$DB" --out "$TMP/out/fid.svg"
 has "study 'noepochs' left out: no per-epoch metrics" stderr
 run 1 plot fidelity --db "$DB" --study noepochs --out "$TMP/out/x.svg"
 has "study 'noepochs' has no per-epoch metrics" stderr
+# budget on its own fixture: rho of each study's twins as compare --paired gives it (same
+# default resamples and seed), the study at the reference's epochs as the ceiling.
+BDB=$TMP/budget.db
+"$BIN/plot_test_analysis" "$BDB" budget || fail "budget fixture not written"
+run 0 plot budget --db "$BDB" --study ref,e1,e2,s2 --out "$TMP/out/budget.png"
+has "wrote $TMP/out/budget.png" stdout
+run 0 compare --db "$BDB" --study ref,s2 --paired --json
+rho=$(grep -o '"spearman": {"estimate": [^,]*, "lo": [^,]*, "hi": [^}]*' "$TMP/stdout" |
+    sed 's/"spearman": {"estimate": \([^,]*\), "lo": \([^,]*\), "hi": \(.*\)/\1 \2 \3/')
+awk -v want="$rho 8" '$1 == 2.06 { split(want, w, " "); n++
+    for (i = 1; i <= 4; i++) if ($(i + 1) != w[i] + 0) n = -99 } END { exit n != 1 }' \
+    "$TMP/out/budget.dat" || fail "budget: ceiling is not compare's rho '$rho'"
+grep -qF "title 's2: same budget, another training seed (ceiling)'" "$TMP/out/budget.gp" ||
+    fail "budget: no ceiling line"
+run 1 plot budget --db "$BDB" --study ref --out "$TMP/out/x.png"
+has "only one given" stderr
+run 1 plot budget --db "$BDB" --study ref,e4_other --out "$TMP/out/x.png"
+has "have no twins" stderr
+run 1 plot budget --db "$BDB" --study ref,norecipe --out "$TMP/out/x.png"
+has "has no recipe.epochs" stderr
+run 1 plot budget --db "$DB" --study twin_a,twin_b --out "$TMP/out/x.png"
+has "study 'twin_a': its stored experiment has no recipe.epochs" stderr
+run 2 plot budget --db "$BDB" --study ref,e1 --param wa --out "$TMP/out/x.png"
 run 0 plot trend --db "$DB" --param params --bins 3 --logx off --out "$TMP/out/trend.svg"
 grep -q "set logscale" "$TMP/out/trend.gp" && fail "trend --logx off: log axis"
 run 0 plot trend --db "$DB" --study twin_a --logx on --out "$TMP/out/trend2.svg"
