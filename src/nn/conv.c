@@ -8,7 +8,7 @@
  *   grouped            direct kernel on blocks of 8 output channels: each block reads
  *                      its group's g input channels (g >= 8) or, for g = 2 and 4, its own
  *                      8 input channels, each lane taking its group's g channels by in-lane
- *                      shuffles (g FMAs a tap)
+ *                      shuffles (g multiply-adds a tap)
  * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
  * pool's threads on static row or column ranges. */
 #include "nn/ops.h"
@@ -927,8 +927,11 @@ static void zero_border(const struct ns_conv *c, float *xp)
 /* The grouped kernels' inner loop: np (1..8) pixels of one 8-channel block, each
  * out[q] = init + sum over taps u and j < gin of src[q][xoff[u] + j] * w[u][j*ws] (+ out[q]
  * when acc; ReLU when relu). np is a constant at each call (g8_run), so the accumulators
- * are registers: eight of them keep both FMA pipes busy where four were bound by the FMA
- * latency. Pixels may come from different rows: each has its own source pointer. */
+ * are registers: eight of them keep the multiply and add pipes busy where four were bound
+ * by the latency. Each product is a multiply then an add (no contraction, so the bits are
+ * the plain definition's); an FMA form measured no faster on Zen 5, whose adds have pipes
+ * of their own (Intel cores issue both on the FMA ports: not measured). Pixels may come
+ * from different rows: each has its own source pointer. */
 struct g8_taps {
     int n;
     long xoff[64];
@@ -970,8 +973,8 @@ g8_pixels(const int np, const float *const *src, const struct g8_taps *tp, int g
 /* Group widths 2 and 4 (g8 blocks hold 4 or 2 whole groups, which never straddle a 128-bit
  * lane): lane l of grp_x(x, g, j) is x[(l/g)*g + j], the j-th channel of lane l's group,
  * made by an in-lane shuffle. The sum over a group's g channels then takes g shuffles and
- * g FMAs a tap, not the 8 broadcasts and 8 FMAs (most of them by zero) of the expanded
- * block-diagonal weights; each lane adds the same products in the same order, so the bits
+ * g multiply-adds a tap, not the 8 broadcasts and 8 multiply-adds (most of them by zero) of
+ * the expanded block-diagonal weights; each lane adds the same products in the same order, so the bits
  * are those of the expanded form. */
 static inline __attribute__((always_inline)) v8 grp_x(v8 x, const int g, const int j)
 {
@@ -1007,7 +1010,7 @@ gs_pixels(const int np, const int g, const float *const *src, const struct g8_ta
             wv[j] = ld8(w + j * ws);
         for (int q = 0; q < np; q++) {
             const v8 x = ld8(src[q] + xo);
-            for (int j = 0; j < g; j++) /* one FMA at a time: the expanded form's order */
+            for (int j = 0; j < g; j++) /* one product at a time: the expanded form's order */
                 a[q] += grp_x(x, g, j) * wv[j];
         }
     }
