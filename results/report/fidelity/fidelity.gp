@@ -38,4 +38,10 @@ plot \
     datafile index 5 using 1:2 with linespoints dt 3 ps 0.5 lt 2 title 'fidelity_regnetx_e1  (n=16): top-10% overlap', \
     datafile index 6 using 1:2 with linespoints dt 1 ps 0.5 lt 3 title 'fidelity_regnetx_e2  (n=16): Spearman rho', \
     datafile index 7 using 1:2 with linespoints dt 2 ps 0.5 lt 3 title 'fidelity_regnetx_e2  (n=16): Kendall tau', \
-    datafile index 8 using 1:2 with linespoints dt 3 ps 0.5 lt 3 title 'fidelity_regnetx_e2  (n=16): top-10% overlap'
+    datafile index 8 using 1:2 with linespoints dt 3 ps 0.5 lt 3 title 'fidelity_regnetx_e2  (n=16): top-10% overlap', \
+    datafile index 9 using 1:2 with linespoints dt 1 ps 0.5 lt 4 title 'fidelity_regnetx_e4  (n=16): Spearman rho', \
+    datafile index 10 using 1:2 with linespoints dt 2 ps 0.5 lt 4 title 'fidelity_regnetx_e4  (n=16): Kendall tau', \
+    datafile index 11 using 1:2 with linespoints dt 3 ps 0.5 lt 4 title 'fidelity_regnetx_e4  (n=16): top-10% overlap', \
+    datafile index 12 using 1:2 with linespoints dt 1 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Spearman rho', \
+    datafile index 13 using 1:2 with linespoints dt 2 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Kendall tau', \
+    datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): top-10% overlap'

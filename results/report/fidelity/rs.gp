@@ -33,4 +33,8 @@ plot \
     datafile index 1 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
     datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=14): k=1 13.38%, k=100 10.51%', \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
-    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=14): k=1 10.49%, k=100 8.65%'
+    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=14): k=1 10.49%, k=100 8.65%', \
+    datafile index 3 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 4 notitle, \
+    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'fidelity_regnetx_e4  (n=14): k=1 8.56%, k=100 7.50%', \
+    datafile index 4 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 5 notitle, \
+    datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=14): k=1 7.32%, k=100 6.84%'

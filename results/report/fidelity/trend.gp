@@ -31,4 +31,8 @@ plot \
     datafile index 2 using 1:2 with points ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=16)', \
     datafile index 3 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_regnetx_e1: mean +- 2 sd in 8 bins', \
     datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=16)', \
-    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'fidelity_regnetx_e2: mean +- 2 sd in 8 bins'
+    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'fidelity_regnetx_e2: mean +- 2 sd in 8 bins', \
+    datafile index 6 using 1:2 with points ps 0.4 lt 4 title 'fidelity_regnetx_e4  (n=16)', \
+    datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'fidelity_regnetx_e4: mean +- 2 sd in 8 bins', \
+    datafile index 8 using 1:2 with points ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=16)', \
+    datafile index 9 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 5 title 'fidelity_regnetx_s2: mean +- 2 sd in 8 bins'
