@@ -524,12 +524,21 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
         else
             rc = study_epochs(db, s[i].name, &epochs[i]);
     }
+    for (int i = 1; i < n && rc == 0; i++)
+        if (epochs[i] > epochs[0])
+            rc = ns_err("%s: study '%s' trains %d epochs, more than the reference '%s' (%d): "
+                        "name the longest budget first",
+                        ns_db_path(db), s[i].name, epochs[i], s[0].name, epochs[0]);
     for (int i = 1; i < n && rc == 0; i++) {
         struct ns_plot_budget_series *b = &series[i - 1];
         size_t unmatched;
         b->name = s[i].name;
         b->epochs = epochs[i];
         rc = ns_study_twins(ns_db_path(db), &s[0], &s[i], pa, pb, &b->n, &unmatched);
+        if (rc == 0 && unmatched)
+            rc = ns_err("%s: study '%s': %zu of its trials share an index with '%s' but not the "
+                        "architecture (another space or seed?): not twins of it",
+                        ns_db_path(db), s[i].name, unmatched, s[0].name);
         if (rc == 0)
             rc = ns_twins_rank(pa, pb, b->n, r->resamples, r->seed, &b->rho, &b->tau, &b->top10);
     }

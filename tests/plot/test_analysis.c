@@ -526,6 +526,9 @@ static void budget_ranks_against_the_reference(void **state)
         {(const char *const[]){"ref", "norecipe"}, 2,
          "study 'norecipe': its stored experiment has no recipe.epochs"},
         {(const char *const[]){"ref", "e2", "ref"}, 3, "study 'ref' given twice"},
+        {(const char *const[]){"e2", "ref"}, 2,
+         "study 'ref' trains 10 epochs, more than the reference 'e2' (2): name the longest "
+         "budget first"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = req("budget3.svg", bad[i].studies, bad[i].n);
@@ -534,7 +537,7 @@ static void budget_ranks_against_the_reference(void **state)
         assert_err_contains(bad[i].why);
     }
     assert_int_equal(access(out_path("budget3.dat"), F_OK), -1);
-    assert_int_equal(access(out_path("budget3.dat"), F_OK), -1);
+    assert_int_equal(access(out_path("budget3.gp"), F_OK), -1);
 }
 
 static void trend_and_effects_degenerate(void **state)
