@@ -26,10 +26,11 @@ for s in $studies; do
     # the per-epoch studies (10 epochs), then the same models on short budgets: paired
     # with the 10-epoch study (netspace compare --paired), they say which budget ranks alike;
     # _s2 is the 10-epoch study again from other training seeds: how alike two rankings at
-    # the full budget are (the ceiling a short budget's rank correlation can reach)
+    # the full budget are (the ceiling a short budget's rank correlation can reach).
+    # AnyNetX_A runs its 4-epoch twins first: that is the provisional budget to confirm
     fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e1 fidelity_regnetx_e2 \
-        fidelity_regnetx_e4 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e1 \
-        fidelity_anynetx_a_e2 fidelity_anynetx_a_e4 fidelity_anynetx_a_s2 ;;
+        fidelity_regnetx_e4 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
+        fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done
