@@ -66,7 +66,13 @@ static const struct conv_case conv_cases[] = {
     {"grouped g=4 5x5 s1", 7, 7, 16, 16, 5, 1, 4, 0},
     {"grouped g=2 s1 12x12 (dy's padded copy outgrows x's)", 12, 12, 16, 16, 3, 1, 8, 0},
     {"grouped 1x1 g=8", 5, 5, 16, 16, 1, 1, 2, 0},
-    {"generic 12->12 groups=3", 6, 6, 12, 12, 3, 1, 3, 0},
+    /* group widths 2 and 4, channels not a multiple of 8: the grouped kernel on zero-padded
+     * copies */
+    {"padded g=4 12 channels", 6, 6, 12, 12, 3, 1, 3, 0},
+    {"padded g=4 s2, 28 channels", 7, 7, 28, 28, 3, 2, 7, 0},
+    {"padded g=2 s1, 6 channels", 6, 6, 6, 6, 3, 1, 3, 0},
+    {"padded g=2 5x5 s2, 10 channels", 9, 9, 10, 10, 5, 2, 5, 0},
+    {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
     {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},
     /* rectangular kernels (ACNet): im2col when ungrouped, the generic loop when grouped */
     {"1x3 s1 (im2col)", 6, 5, 3, 8, 1, 1, 1, 3},
