@@ -97,7 +97,7 @@ static const struct bench_net {
 static void help(void)
 {
     puts("usage: netspace bench [--net NAME|FILE|all] [--threads N] [--steps N] [--batch N]\n"
-         "                      [--infer N] [--data-dir DIR] [--json]\n"
+         "                      [--infer N] [--data-dir DIR] [--profile N] [--json]\n"
          "       netspace bench --peak [--threads N] [--peak-size N] [--steps N] [--json]\n"
          "       netspace bench --list | --net NAME --print-config\n"
          "\n"
@@ -123,6 +123,11 @@ static void help(void)
          "  --batch N       training batch (default 128)\n"
          "  --infer N       inference images (default 10,000; at most the training set's)\n"
          "  --data-dir DIR  where the Fashion-MNIST files are (default: the Debian package's)\n"
+         "  --profile N     time every layer of the net over the timed steps and print, per\n"
+         "                  step, the N slowest (forward and backward ms, % of the step;\n"
+         "                  named by kind, kernel/stride, grouping, channels in->out and\n"
+         "                  input size), every kind of layer summed, and the time outside\n"
+         "                  the layers; not with --json or --peak\n"
          "  --peak          single-precision GEMM peak of the machine: one N x N x N\n"
          "                  cblas_sgemm (OpenBLAS, its own threads) per thread count\n"
          "                  1..--threads, best of 3, in GFLOP/s; then the benchmark net's\n"
@@ -153,6 +158,7 @@ static int net_config(const char *name, struct ns_config *cfg)
 
 struct bench_opts {
     long threads, steps, batch, infer;
+    long profile; /* --profile N: print the N slowest nodes (0: no profile) */
     const char *dir;
     int json;
 };
@@ -179,6 +185,85 @@ static int bench_data(const struct ns_config *cfg, const char *dir, struct ns_da
     *source = "synthetic";
     int classes = cfg->classes < 256 ? cfg->classes : 256;
     return ns_data_synthetic(tr, 10000, cfg->in_ch, cfg->im_size, classes, 1);
+}
+
+/* Kinds of node for the profile's summary: convolutions by kernel and grouping, the rest
+ * by the first word of their name. */
+static void profile_kind(const char *name, char *kind, size_t len)
+{
+    if (strncmp(name, "conv ", 5) == 0 || strncmp(name, "wsconv ", 7) == 0) {
+        const char *k = strchr(name, ' ') + 1, *end = strchr(k, '/');
+        const char *grp = strstr(name, " dw ") ? " depthwise" : strstr(name, " gw") ? " grouped" : "";
+        snprintf(kind, len, "%.*s %.*s%s", (int)(strchr(name, ' ') - name), name,
+                 (int)(end - k), k, grp);
+    } else {
+        snprintf(kind, len, "%.*s", (int)strcspn(name, " "), name);
+    }
+}
+
+struct prof_row {
+    int node;
+    double fwd, bwd;
+    char name[64];
+};
+
+static int by_time_desc(const void *a, const void *b)
+{
+    const struct prof_row *x = a, *y = b;
+    double tx = x->fwd + x->bwd, ty = y->fwd + y->bwd;
+    return (tx < ty) - (tx > ty);
+}
+
+/* The --profile table: per training step, the o->profile slowest nodes, then every kind of
+ * node summed, then what ran outside the nodes (batch copy, loss, zeroing, the update). */
+static void print_profile(const struct ns_net *net, const struct bench_opts *o, double train_s)
+{
+    int nn = net->n_nodes, nk = 0;
+    struct prof_row *rows = calloc((size_t)nn, sizeof *rows);
+    struct prof_row *kinds = calloc((size_t)nn, sizeof *kinds);
+    if (!rows || !kinds) {
+        free(rows);
+        free(kinds);
+        fprintf(stderr, "netspace bench: --profile: out of memory\n");
+        return;
+    }
+    const double per = 1e3 / (double)o->steps, step_ms = train_s * per;
+    double in_nodes = 0;
+    for (int i = 0; i < nn; i++) {
+        rows[i].node = i;
+        rows[i].fwd = net->prof[2 * i] * per;
+        rows[i].bwd = net->prof[2 * i + 1] * per;
+        in_nodes += rows[i].fwd + rows[i].bwd;
+        ns_net_node_name(net, i, rows[i].name, sizeof rows[i].name);
+        char k[64];
+        profile_kind(rows[i].name, k, sizeof k);
+        int j = 0;
+        while (j < nk && strcmp(kinds[j].name, k) != 0)
+            j++;
+        if (j == nk)
+            snprintf(kinds[nk++].name, sizeof kinds->name, "%s", k);
+        kinds[j].node++;
+        kinds[j].fwd += rows[i].fwd;
+        kinds[j].bwd += rows[i].bwd;
+    }
+    qsort(rows, (size_t)nn, sizeof *rows, by_time_desc);
+    qsort(kinds, (size_t)nk, sizeof *kinds, by_time_desc);
+    printf("profile: %.2f ms a training step (%ld steps, %ld threads, batch %ld); the %ld "
+           "slowest of %d nodes:\n%5s  %-34s %9s %9s %6s\n",
+           step_ms, o->steps, o->threads, o->batch, o->profile < nn ? o->profile : (long)nn, nn,
+           "node", "layer", "fwd ms", "bwd ms", "%");
+    for (int i = 0; i < nn && i < o->profile; i++)
+        printf("%5d  %-34s %9.3f %9.3f %5.1f%%\n", rows[i].node, rows[i].name, rows[i].fwd,
+               rows[i].bwd, 100 * (rows[i].fwd + rows[i].bwd) / step_ms);
+    printf("by kind:\n%5s  %-34s %9s %9s %6s\n", "nodes", "kind", "fwd ms", "bwd ms", "%");
+    for (int j = 0; j < nk; j++)
+        printf("%5d  %-34s %9.3f %9.3f %5.1f%%\n", kinds[j].node, kinds[j].name, kinds[j].fwd,
+               kinds[j].bwd, 100 * (kinds[j].fwd + kinds[j].bwd) / step_ms);
+    printf("%5s  %-34s %19.3f %5.1f%%\n", "", "outside the nodes (data, loss, update)",
+           step_ms - in_nodes, 100 * (step_ms - in_nodes) / step_ms);
+    fflush(stdout);
+    free(rows);
+    free(kinds);
 }
 
 /* Train o->steps SGD steps (after 5 warm-up steps), then o->infer images of inference. */
@@ -215,6 +300,8 @@ static int bench_run(const struct ns_config *cfg, const struct bench_opts *o,
     ns_flush_denormals();
     double loss = 0, t0 = 0;
     for (long i = 0; i < o->steps + 5; i++) {
+        if (i == 5 && o->profile && ns_net_profile(net))
+            goto out;
         if (i == 5)
             t0 = ns_now();
         long j = (i * batch) % (tr.n - batch);
@@ -227,8 +314,11 @@ static int bench_run(const struct ns_config *cfg, const struct bench_opts *o,
         ns_net_backward(net, (int)batch, dl);
         ns_net_sgd_step(net, 0.1, 0.9, 5e-4, 0);
     }
-    res->train_ips = (double)o->steps * batch / (ns_now() - t0);
+    double train_s = ns_now() - t0;
+    res->train_ips = (double)o->steps * batch / train_s;
     res->loss = loss;
+    if (o->profile)
+        print_profile(net, o, train_s);
 
     ns_net_fuse_bn(net);
     t0 = ns_now();
@@ -366,6 +456,7 @@ int ns_cmd_bench(int argc, char **argv)
         {"peak", no_argument, 0, 'p'},          {"peak-size", required_argument, 0, 'P'},
         {"list", no_argument, 0, 'l'},          {"print-config", no_argument, 0, 'c'},
         {"infer", required_argument, 0, 'i'},   {"help", no_argument, 0, 'h'},
+        {"profile", required_argument, 0, 'f'},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -377,6 +468,7 @@ int ns_cmd_bench(int argc, char **argv)
         case 'b': if (ns_cli_int(C, "--batch", optarg, 1, 4096, &o.batch)) return 2; break;
         case 'P': if (ns_cli_int(C, "--peak-size", optarg, 16, 16384, &peak_size)) return 2; break;
         case 'i': if (ns_cli_int(C, "--infer", optarg, 1, 1000000, &o.infer)) return 2; break;
+        case 'f': if (ns_cli_int(C, "--profile", optarg, 1, 100000, &o.profile)) return 2; break;
         case 'd': o.dir = optarg; break;
         case 'j': o.json = 1; break;
         case 'n': net = optarg; break;
@@ -393,6 +485,8 @@ int ns_cmd_bench(int argc, char **argv)
         list_nets();
         return 0;
     }
+    if (o.profile && (o.json || peak))
+        return ns_cli_usage_error(C, "--profile prints a table: not with --json or --peak");
     if (peak) {
         if (strcmp(net, "bench") != 0 || print_config)
             return ns_cli_usage_error(C, "--peak measures the standard benchmark net: no "

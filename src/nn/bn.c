@@ -45,32 +45,56 @@ struct bn_ctx {
 /* how the backward masks dy: no ReLU, the ReLU from x*scale + shift, or from y */
 enum { MASK_NONE, MASK_AFF, MASK_Y };
 
-INLINE __m256 masked_dy(int mode, __m256 x, const float *dy, const float *y, const float *sc,
-                        const float *sh, int o)
+/* Channel counts that are not a multiple of 8 end in a partial vector: its loads and stores
+ * are masked to the first C % 8 lanes (masked lanes read nothing and sum zeros), so every
+ * count takes these paths. `last` (a constant where these are inlined) says whether the
+ * vector at hand is that partial one. */
+INLINE __m256i lanes_below(int n)
 {
-    __m256 d = _mm256_loadu_ps(dy + o);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE __m256 ld(int last, __m256i m, const float *p)
+{
+    return last ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p);
+}
+
+INLINE void st(int last, __m256i m, float *p, __m256 v)
+{
+    if (last)
+        _mm256_maskstore_ps(p, m, v);
+    else
+        _mm256_storeu_ps(p, v);
+}
+
+INLINE __m256 masked_dy(int mode, int last, __m256i m, __m256 x, const float *dy,
+                        const float *y, const float *sc, const float *sh, int o)
+{
+    __m256 d = ld(last, m, dy + o);
     if (mode == MASK_AFF) {
-        __m256 v = _mm256_add_ps(_mm256_mul_ps(x, _mm256_loadu_ps(sc + o)), _mm256_loadu_ps(sh + o));
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(x, ld(last, m, sc + o)), ld(last, m, sh + o));
         return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), d);
     }
     if (mode == MASK_Y)
         return _mm256_and_ps(
-            _mm256_cmp_ps(_mm256_loadu_ps(y + o), _mm256_setzero_ps(), _CMP_GT_OQ), d);
+            _mm256_cmp_ps(ld(last, m, y + o), _mm256_setzero_ps(), _CMP_GT_OQ), d);
     return d;
 }
 
-/* Sums over `rows` rows (stride C) of nv vectors from column 0 of x: fs = sum of x - K,
- * fs2 = sum of (x - K)^2. */
-INLINE void stats_blk(int nv, const float *x, size_t C, int rows, const float *K, float *fs,
-                      float *fs2)
+/* Sums over `rows` rows (stride C) of nv vectors from column 0 of x, the last one partial
+ * (lanes m) when `part`: fs = sum of x - K, fs2 = sum of (x - K)^2 (all nv vectors stored;
+ * the partial one's masked lanes are 0). */
+INLINE void stats_blk(int nv, int part, __m256i m, const float *x, size_t C, int rows,
+                      const float *K, float *fs, float *fs2)
 {
     __m256 a[MAXV], b[MAXV];
     for (int j = 0; j < nv; j++)
         a[j] = b[j] = _mm256_setzero_ps();
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < nv; j++) {
+            int last = part && j == nv - 1;
             const float *xi = x + (size_t)i * C;
-            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(xi + j * VW), _mm256_loadu_ps(K + j * VW));
+            __m256 v = _mm256_sub_ps(ld(last, m, xi + j * VW), ld(last, m, K + j * VW));
             a[j] = _mm256_add_ps(a[j], v);
             b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(v, v));
         }
@@ -81,9 +105,9 @@ INLINE void stats_blk(int nv, const float *x, size_t C, int rows, const float *K
 }
 
 /* fs = sum of g, fsx = sum of g * (x - mean) over `rows` rows, g = dy masked (mode). */
-INLINE void sums_blk(int mode, int nv, const float *x, const float *dy, const float *y,
-                     size_t C, int rows, const float *sc, const float *sh, const float *mean,
-                     float *fs, float *fsx)
+INLINE void sums_blk(int mode, int nv, int part, __m256i m, const float *x, const float *dy,
+                     const float *y, size_t C, int rows, const float *sc, const float *sh,
+                     const float *mean, float *fs, float *fsx)
 {
     __m256 a[MAXV], b[MAXV];
     for (int j = 0; j < nv; j++)
@@ -92,11 +116,11 @@ INLINE void sums_blk(int mode, int nv, const float *x, const float *dy, const fl
         size_t r = (size_t)i * C; /* indexed, not stepped: no pointer past the array's end */
         const float *xi = x + r, *dyi = dy + r, *yi = mode == MASK_Y ? y + r : NULL;
         for (int j = 0; j < nv; j++) {
-            int o = j * VW;
-            __m256 xv = _mm256_loadu_ps(xi + o);
-            __m256 g = masked_dy(mode, xv, dyi, yi, sc, sh, o);
+            int o = j * VW, last = part && j == nv - 1;
+            __m256 xv = ld(last, m, xi + o);
+            __m256 g = masked_dy(mode, last, m, xv, dyi, yi, sc, sh, o);
             a[j] = _mm256_add_ps(a[j], g);
-            b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(g, _mm256_sub_ps(xv, _mm256_loadu_ps(mean + o))));
+            b[j] = _mm256_add_ps(b[j], _mm256_mul_ps(g, _mm256_sub_ps(xv, ld(last, m, mean + o))));
         }
     }
     for (int j = 0; j < nv; j++) {
@@ -105,27 +129,32 @@ INLINE void sums_blk(int mode, int nv, const float *x, const float *dy, const fl
     }
 }
 
-/* `rows` rows (row stride C) of `width` channels (a multiple of 8) through stats_blk, or
- * sums_blk when `sums`, into fs/fs2 (width floats each). */
+/* `rows` rows (row stride C) of `width` channels through stats_blk, or sums_blk when `sums`,
+ * into fs/fs2 (width rounded up to 8 floats each). */
 INLINE void run_blocks(int mode, const float *x, const float *dy, const float *y, size_t C,
                        size_t width, int rows, const float *K, const float *sc, const float *sh,
                        float *fs, float *fs2, int sums)
 {
+    const __m256i m = lanes_below((int)(width % VW));
     for (size_t c0 = 0; c0 < width;) {
-        int nv = (int)((width - c0) / VW < MAXV ? (width - c0) / VW : MAXV);
-#define BLK(n)                                                                                 \
-    case n:                                                                                    \
-        if (sums)                                                                              \
-            sums_blk(mode, n, x + c0, dy + c0, y ? y + c0 : NULL, C, rows, sc ? sc + c0 : NULL, \
-                     sh ? sh + c0 : NULL, K + c0, fs + c0, fs2 + c0);                          \
-        else                                                                                   \
-            stats_blk(n, x + c0, C, rows, K + c0, fs + c0, fs2 + c0);                          \
-        break;
-        switch (nv) {
-            BLK(1)
-            BLK(2)
-            BLK(3)
-            BLK(4)
+        size_t left = (width - c0 + VW - 1) / VW; /* vectors left, the partial one included */
+        int nv = (int)(left < MAXV ? left : MAXV), part = c0 + (size_t)nv * VW > width;
+#define BLK(n, p)                                                                              \
+    if (sums)                                                                                  \
+        sums_blk(mode, n, p, m, x + c0, dy + c0, y ? y + c0 : NULL, C, rows,                   \
+                 sc ? sc + c0 : NULL, sh ? sh + c0 : NULL, K + c0, fs + c0, fs2 + c0);         \
+    else                                                                                       \
+        stats_blk(n, p, m, x + c0, C, rows, K + c0, fs + c0, fs2 + c0);                        \
+    break;
+        switch (nv * 2 + part) {
+        case 2: BLK(1, 0)
+        case 3: BLK(1, 1)
+        case 4: BLK(2, 0)
+        case 5: BLK(2, 1)
+        case 6: BLK(3, 0)
+        case 7: BLK(3, 1)
+        case 8: BLK(4, 0)
+        case 9: BLK(4, 1)
         }
 #undef BLK
         c0 += (size_t)nv * VW;
@@ -145,7 +174,7 @@ static void stats_task(void *vp, int ith, int nth)
         for (int r0 = lo; r0 < hi; r0 += RUN) {
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
             const float *restrict K = t->mean + c0;
-            if (C % VW == 0 && C <= 2 * MAXV * VW) {
+            if (!t->b->plain && C <= 2 * MAXV * VW) {
                 run_blocks(MASK_NONE, t->x + (size_t)r0 * C + c0, NULL, NULL, (size_t)C,
                            (size_t)cn, r1 - r0, K, NULL, NULL, fs, fs2, 0);
             } else {
@@ -168,24 +197,32 @@ static void stats_task(void *vp, int ith, int nth)
     }
 }
 
+/* y = x*scale + shift (then v < 0 ? 0 : v when relu, as the plain loop: -0 and NaN pass)
+ * for one vector of row x. */
+INLINE void affine_vec(int last, __m256i m, int relu, const float *x, const float *sc,
+                       const float *sh, float *y)
+{
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(ld(last, m, x), ld(last, m, sc)), ld(last, m, sh));
+    if (relu)
+        v = _mm256_andnot_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ), v);
+    st(last, m, y, v);
+}
+
 static void affine_task(void *vp, int ith, int nth)
 {
     struct bn_ctx *t = vp;
     int C = t->b->c, lo, hi, relu = t->b->relu;
     ns_split((int)t->m, ith, nth, &lo, &hi);
-    if (C % VW == 0) {
-        __m256 z = _mm256_setzero_ps();
+    if (!t->b->plain) {
+        const int full = C / VW * VW;
+        const __m256i m = lanes_below(C % VW);
         for (int i = lo; i < hi; i++) {
             const float *x = t->x + (size_t)i * C;
             float *y = t->out + (size_t)i * C;
-            for (int c = 0; c < C; c += VW) {
-                __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c),
-                                                       _mm256_loadu_ps(t->scale + c)),
-                                         _mm256_loadu_ps(t->shift + c));
-                if (relu) /* v < 0 ? 0 : v, as below (-0 and NaN pass) */
-                    v = _mm256_andnot_ps(_mm256_cmp_ps(v, z, _CMP_LT_OQ), v);
-                _mm256_storeu_ps(y + c, v);
-            }
+            for (int c = 0; c < full; c += VW)
+                affine_vec(0, m, relu, x + c, t->scale + c, t->shift + c, y + c);
+            if (full < C)
+                affine_vec(1, m, relu, x + full, t->scale + full, t->shift + full, y + full);
         }
         return;
     }
@@ -292,17 +329,17 @@ static void bwd_sums_task(void *vp, int ith, int nth)
             int r1 = r0 + RUN < hi ? r0 + RUN : hi;
             const float *restrict sc = t->aff ? t->aff + c0 : NULL;
             const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
-            if (C % VW == 0) {
+            if (!t->b->plain) {
                 const float *x = t->x + (size_t)r0 * C + c0, *dy = t->dy + (size_t)r0 * C + c0;
-                size_t ld = (size_t)C, w = (size_t)cn;
+                size_t ldx = (size_t)C, w = (size_t)cn;
                 int rows = r1 - r0;
                 if (relu && sc)
-                    run_blocks(MASK_AFF, x, dy, NULL, ld, w, rows, mean, sc, sh, fs, fsx, 1);
+                    run_blocks(MASK_AFF, x, dy, NULL, ldx, w, rows, mean, sc, sh, fs, fsx, 1);
                 else if (relu)
-                    run_blocks(MASK_Y, x, dy, t->y + (size_t)r0 * C + c0, ld, w, rows, mean, NULL,
+                    run_blocks(MASK_Y, x, dy, t->y + (size_t)r0 * C + c0, ldx, w, rows, mean, NULL,
                                NULL, fs, fsx, 1);
                 else
-                    run_blocks(MASK_NONE, x, dy, NULL, ld, w, rows, mean, NULL, NULL, fs, fsx, 1);
+                    run_blocks(MASK_NONE, x, dy, NULL, ldx, w, rows, mean, NULL, NULL, fs, fsx, 1);
             } else {
             memset(fs, 0, sizeof(float) * cn);
             memset(fsx, 0, sizeof(float) * cn);
@@ -337,27 +374,38 @@ static void bwd_sums_task(void *vp, int ith, int nth)
     }
 }
 
-/* bwd_dx_task's rows [lo, hi) of channels [c0, c0 + cn), cn a multiple of 8: dx (+)= k*g +
- * a + x*bc, each element as the scalar loop computes it. */
+/* One vector of one row of bwd_dx_task: dx (+)= k*g + a + x*bc, each element as the plain
+ * loop computes it. */
+INLINE void dx_vec(int mode, int last, __m256i m, int acc, const float *x, const float *dy,
+                   const float *y, float *dx, const float *kk, const float *a, const float *bc,
+                   const float *sc, const float *sh, int c)
+{
+    __m256 xv = ld(last, m, x + c);
+    __m256 g = masked_dy(mode, last, m, xv, dy, y, sc, sh, c);
+    __m256 v = _mm256_add_ps(
+        _mm256_add_ps(_mm256_mul_ps(ld(last, m, kk + c), g), ld(last, m, a + c)),
+        _mm256_mul_ps(xv, ld(last, m, bc + c)));
+    if (acc)
+        v = _mm256_add_ps(ld(last, m, dx + c), v);
+    st(last, m, dx + c, v);
+}
+
+/* bwd_dx_task's rows [lo, hi) of channels [c0, c0 + cn), any cn (a partial last vector). */
 INLINE void dx_rows(int mode, const struct bn_ctx *t, int lo, int hi, int c0, int cn,
                     const float *kk, const float *a, const float *bc, const float *sc,
                     const float *sh)
 {
     size_t C = (size_t)t->b->c;
+    const int full = cn / VW * VW;
+    const __m256i m = lanes_below(cn % VW);
     for (int i = lo; i < hi; i++) {
         size_t r = (size_t)i * C + (size_t)c0;
         const float *x = t->x + r, *dy = t->dy + r, *y = mode == MASK_Y ? t->y + r : NULL;
         float *dx = t->dx + r;
-        for (int c = 0; c < cn; c += VW) {
-            __m256 xv = _mm256_loadu_ps(x + c);
-            __m256 g = masked_dy(mode, xv, dy, y, sc, sh, c);
-            __m256 v = _mm256_add_ps(
-                _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(kk + c), g), _mm256_loadu_ps(a + c)),
-                _mm256_mul_ps(xv, _mm256_loadu_ps(bc + c)));
-            if (t->acc)
-                v = _mm256_add_ps(_mm256_loadu_ps(dx + c), v);
-            _mm256_storeu_ps(dx + c, v);
-        }
+        for (int c = 0; c < full; c += VW)
+            dx_vec(mode, 0, m, t->acc, x, dy, y, dx, kk, a, bc, sc, sh, c);
+        if (full < cn)
+            dx_vec(mode, 1, m, t->acc, x, dy, y, dx, kk, a, bc, sc, sh, full);
     }
 }
 
@@ -380,7 +428,7 @@ static void bwd_dx_task(void *vp, int ith, int nth)
         const float *restrict kk = k + c0;
         const float *restrict sc = t->aff ? t->aff + c0 : NULL;
         const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
-        if (C % VW == 0) {
+        if (!t->b->plain) {
             int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
             if (mode == MASK_AFF)
                 dx_rows(MASK_AFF, t, lo, hi, c0, cn, kk, a, bc, sc, sh);

@@ -8,7 +8,8 @@
  *   grouped            direct kernel on blocks of 8 output channels: each block reads
  *                      its group's g input channels (g >= 8) or, for g = 2 and 4, its own
  *                      8 input channels, each lane taking its group's g channels by in-lane
- *                      shuffles (g multiply-adds a tap)
+ *                      shuffles (g multiply-adds a tap); for g = 2 and 4 and a channel count
+ *                      that is not a multiple of 8, on copies padded with zero channels
  * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
  * pool's threads on static row or column ranges. */
 #include "nn/ops.h"
@@ -24,7 +25,7 @@ static inline v8 ld8(const float *p) { return *(const v8 *)p; }
 static inline void st8(float *p, v8 v) { *(v8 *)p = v; }
 static inline v8 bc8(float f) { return (v8){f, f, f, f, f, f, f, f}; }
 
-enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_GENERIC };
+enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8, K_GENERIC };
 
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
@@ -40,6 +41,8 @@ static enum conv_kind kind_of(const struct ns_conv *c)
     /* k <= 8: the grouped kernels' tap tables (struct g8_taps) hold at most 64 taps */
     if (c->cin == c->cout && c->cout % 8 == 0 && (g % 8 == 0 || 8 % g == 0) && c->k <= 8)
         return K_GROUPED8;
+    if (c->cin == c->cout && (g == 2 || g == 4) && c->k <= 8)
+        return K_PADDED8; /* a count that is not a multiple of 8 */
     return K_GENERIC;
 }
 
@@ -87,6 +90,26 @@ static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 
 static int small_group(const struct ns_conv *c) { return c->cpg == 2 || c->cpg == 4; }
 static size_t g8_thread_floats(const struct ns_conv *c);
 
+/* K_PADDED8: the grouped layer of c's channel count rounded up to 8 (the extra channels
+ * form whole groups of their own), run on copies of c's tensors with zero channels added */
+static int padded8_c(const struct ns_conv *c) { return (c->cout + 7) / 8 * 8; }
+
+static void padded8_conv(const struct ns_conv *c, struct ns_conv *pc)
+{
+    int c8 = padded8_c(c);
+    ns_conv_setup(pc, c->h, c->w, c8, c8, c->k, c->stride, c8 / c->cpg, c->has_bias);
+    pc->relu = c->relu;
+}
+
+/* its scratch before the padded layer's own: padded x, y (or dy), dx, then W and its
+ * gradient (each with the bias after it) */
+static size_t padded8_floats(const struct ns_conv *c, int n)
+{
+    size_t c8 = (size_t)padded8_c(c), in = (size_t)n * c->h * c->w * c8;
+    size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
+    return 2 * in + (size_t)n * c->ho * c->wo * c8 + 2 * wl;
+}
+
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
 {
     size_t kk = (size_t)c->kh * c->kw;
@@ -107,6 +130,13 @@ size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
         s = blocks * kk * gin * 8 + (size_t)nth * g8_thread_floats(c); /* wt, then threads */
         break;
     }
+    case K_PADDED8:
+        {
+            struct ns_conv pc;
+            padded8_conv(c, &pc);
+            s = padded8_floats(c, n) + ns_conv_scratch(&pc, n, nth);
+        }
+        break;
     case K_DEPTHWISE:
     case K_GENERIC:
         s = (size_t)nth * part;
@@ -1251,6 +1281,112 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     }
 }
 
+/* ---- grouped, channel counts that are not a multiple of 8 ------------------------------
+ * Group widths 2 and 4 at 28, 36 or 60 channels (AnyNet bottlenecks: w*b) would fall to the
+ * generic loops, 10-15 times slower than the grouped kernel. They run that kernel on the
+ * layer padded to a multiple of 8 channels: x, dy and W are copied with zero channels (W:
+ * zero output columns) added, the extra channels making groups of their own, and y, dx and
+ * the real columns of dW and db are copied back. A channel's sums are the grouped kernel's,
+ * with zeros added for the taps that fall on the border. */
+struct chcopy_ctx {
+    const float *src;
+    float *dst;
+    size_t rows;
+    int sw, dw, n;   /* row widths of src and dst; n floats copied a row (the rest zeroed) */
+    int acc;         /* dst += src instead of = */
+};
+
+static void chcopy_task(void *vp, int ith, int nth)
+{
+    struct chcopy_ctx *t = vp;
+    size_t lo = t->rows * (size_t)ith / (size_t)nth, hi = t->rows * (size_t)(ith + 1) / (size_t)nth;
+    for (size_t r = lo; r < hi; r++) {
+        const float *s = t->src + r * t->sw;
+        float *d = t->dst + r * t->dw;
+        if (t->acc)
+            for (int i = 0; i < t->n; i++)
+                d[i] += s[i];
+        else
+            memcpy(d, s, sizeof(float) * t->n);
+        if (t->dw > t->n)
+            memset(d + t->n, 0, sizeof(float) * (t->dw - t->n));
+    }
+}
+
+/* rows of src (width sw) into dst (width dw): the first n floats, the rest of dst zeroed */
+static void chcopy(struct ns_pool *p, const float *src, int sw, float *dst, int dw, size_t rows,
+                   int n, int acc)
+{
+    struct chcopy_ctx t = {src, dst, rows, sw, dw, n, acc};
+    ns_pool_run(p, chcopy_task, &t);
+}
+
+struct padded8_bufs {
+    struct ns_conv pc;
+    float *x, *y, *dx, *w, *dw, *inner;
+};
+
+static struct padded8_bufs padded8_bufs(const struct ns_conv *c, int n, float *scratch)
+{
+    struct padded8_bufs b;
+    padded8_conv(c, &b.pc);
+    size_t c8 = (size_t)b.pc.cout, in = (size_t)n * c->h * c->w * c8;
+    size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
+    b.x = scratch;
+    b.y = b.x + in;
+    b.dx = b.y + (size_t)n * c->ho * c->wo * c8;
+    b.w = b.dx + in;
+    b.dw = b.w + wl;
+    b.inner = b.dw + wl;
+    return b;
+}
+
+/* W (k*k*g rows of cout) and the bias into b.w, zero columns and bias added */
+static void padded8_weights(struct ns_pool *p, const struct ns_conv *c, const float *w,
+                            const float *bias, const struct padded8_bufs *b)
+{
+    int c8 = b->pc.cout, rows = c->k * c->k * c->cpg;
+    chcopy(p, w, c->cout, b->w, c8, (size_t)rows, c->cout, 0);
+    float *pb = b->w + (size_t)rows * c8;
+    memset(pb, 0, sizeof(float) * c8);
+    if (bias)
+        memcpy(pb, bias, sizeof(float) * c->cout);
+}
+
+static void padded8_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                            const float *w, const float *bias, float *y, float *scratch)
+{
+    struct padded8_bufs b = padded8_bufs(c, n, scratch);
+    int c8 = b.pc.cout;
+    chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
+    padded8_weights(p, c, w, c->has_bias ? bias : NULL, &b);
+    ns_conv_forward(p, &b.pc, n, b.x, b.w, c->has_bias && bias ? b.w + (size_t)c->k * c->k * c->cpg * c8 : NULL,
+                    b.y, b.inner);
+    chcopy(p, b.y, c8, y, c->cout, (size_t)n * c->ho * c->wo, c->cout, 0);
+}
+
+static void padded8_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
+                             const float *w, const float *dy, float *dx, int acc, float *dw,
+                             float *db, float *scratch)
+{
+    struct padded8_bufs b = padded8_bufs(c, n, scratch);
+    int c8 = b.pc.cout, rows = c->k * c->k * c->cpg;
+    chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
+    chcopy(p, dy, c->cout, b.y, c8, (size_t)n * c->ho * c->wo, c->cout, 0);
+    if (dx)
+        padded8_weights(p, c, w, NULL, &b);
+    memset(b.dw, 0, sizeof(float) * ((size_t)rows * c8 + c8));
+    float *pdb = b.dw + (size_t)rows * c8;
+    ns_conv_backward(p, &b.pc, n, b.x, b.w, b.y, dx ? b.dx : NULL, 0, b.dw,
+                     c->has_bias && db ? pdb : NULL, b.inner);
+    chcopy(p, b.dw, c8, dw, c->cout, (size_t)rows, c->cout, 1);
+    if (c->has_bias && db)
+        for (int i = 0; i < c->cout; i++)
+            db[i] += pdb[i];
+    if (dx)
+        chcopy(p, b.dx, c8, dx, c->cin, (size_t)n * c->h * c->w, c->cin, acc);
+}
+
 /* ---- generic grouped (any shape; slow, for odd widths) ------------------------------ */
 
 static void gen_fwd_task(void *vp, int ith, int nth)
@@ -1385,6 +1521,9 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         t.scratch = scratch + (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
         ns_pool_run(p, g8_fwd_task, &t);
         break;
+    case K_PADDED8:
+        padded8_forward(p, c, n, x, w, b, y, scratch);
+        break;
     case K_GENERIC:
         ns_pool_run(p, gen_fwd_task, &t);
         break;
@@ -1449,6 +1588,9 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         }
         break;
     }
+    case K_PADDED8:
+        padded8_backward(p, c, n, x, w, dy, dx, acc, dw, db, scratch);
+        break;
     case K_GENERIC:
         ns_pool_run(p, gen_bwd_weight_task, &t);
         reduce_partials(p, scratch, nth, (size_t)kk * c->cpg * c->cout, part_len, dw);

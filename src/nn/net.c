@@ -5,9 +5,11 @@
 
 #include "model/graph.h"
 #include "util/err.h"
+#include "util/timer.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -480,7 +482,42 @@ void ns_net_free(struct ns_net *net)
     free(net->scratch);
     free(net->drop_mask);
     free(net->cache);
+    free(net->prof);
     free(net);
+}
+
+int ns_net_profile(struct ns_net *net)
+{
+    if (!net->prof && !(net->prof = calloc(2 * (size_t)net->n_nodes, sizeof *net->prof)))
+        return ns_err("out of memory");
+    return 0;
+}
+
+void ns_net_node_name(const struct ns_net *net, int i, char *buf, size_t len)
+{
+    static const char *const kinds[] = {
+        [NS_N_CONV] = "conv",        [NS_N_BN] = "bn",          [NS_N_ACT] = "act",
+        [NS_N_ADD] = "add",          [NS_N_MAXPOOL] = "maxpool", [NS_N_AVGPOOL] = "avgpool",
+        [NS_N_GAP] = "gap",          [NS_N_LINEAR] = "linear",  [NS_N_SCALE] = "scale",
+        [NS_N_DROPOUT] = "dropout",  [NS_N_SHUFFLE] = "shuffle", [NS_N_SLICE] = "slice",
+        [NS_N_CONCAT] = "concat",    [NS_N_DROPPATH] = "droppath", [NS_N_PATCHIFY] = "patchify",
+        [NS_N_TOKENS] = "tokens",    [NS_N_LN] = "layernorm",   [NS_N_ATTN] = "attention",
+        [NS_N_TOKEN0] = "token0",    [NS_N_WSCONV] = "wsconv",  [NS_N_NF_ACT] = "nf_act",
+        [NS_N_NF_ADD] = "nf_add"};
+    const struct ns_node *nd = &net->nodes[i];
+    const struct ns_tensor *a = &net->tensors[nd->in[0]];
+    if (nd->kind == NS_N_CONV || nd->kind == NS_N_WSCONV) {
+        const struct ns_conv *c = &nd->u.conv;
+        char g[24] = "";
+        if (c->groups == c->cin && c->cin > 1)
+            snprintf(g, sizeof g, " dw");
+        else if (c->groups > 1)
+            snprintf(g, sizeof g, " gw%d", c->cpg);
+        snprintf(buf, len, "%s %dx%d/%d%s %d->%d %dx%d", kinds[nd->kind], c->kh, c->kw,
+                 c->stride, g, c->cin, c->cout, c->h, c->w);
+    } else {
+        snprintf(buf, len, "%s %d %dx%d", kinds[nd->kind], a->c, a->h, a->w);
+    }
 }
 
 long long ns_net_param_count(const struct ns_net *net) { return (long long)net->n_weights; }
@@ -658,6 +695,7 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
         const struct ns_tensor *a = &net->tensors[nd->in[0]];
         const struct ns_tensor *b2 = nd->in[1] >= 0 ? &net->tensors[nd->in[1]] : NULL;
         struct ns_tensor *y = &net->tensors[nd->out];
+        double t0 = net->prof ? ns_now() : 0;
         switch (nd->kind) {
         case NS_N_CONV: {
             const float *bias = nd->u.conv.has_bias ? (net->fused ? net->fused_bias + nd->bias_off : P(net, nd->b)) : NULL;
@@ -758,6 +796,8 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
                 memcpy(y->data, a->data, sizeof(float) * a->per_image * n);
             break;
         }
+        if (net->prof)
+            net->prof[2 * i] += ns_now() - t0;
     }
     return net->tensors[net->logits].data;
 }
@@ -774,6 +814,7 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
         struct ns_tensor *y = &net->tensors[nd->out];
         /* the network's input needs no gradient */
         float *da = nd->in[0] == net->input ? NULL : a->grad;
+        double t0 = net->prof ? ns_now() : 0;
         switch (nd->kind) {
         case NS_N_CONV:
             ns_conv_backward(pool, &nd->u.conv, n, a->data, P(net, nd->w), y->grad, da, nd->acc[0],
@@ -873,6 +914,8 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
                                 nd->acc[0]);
             break;
         }
+        if (net->prof)
+            net->prof[2 * i + 1] += ns_now() - t0;
     }
 }
 

@@ -106,6 +106,7 @@ struct ns_net {
     int fused;                /* ns_net_fuse_bn was called: inference only */
     size_t bytes;             /* total bytes allocated */
     size_t plan_bytes;        /* what ns_net_memory predicts (the arrays above, unpadded) */
+    double *prof;             /* ns_net_profile: seconds per node, forward then backward */
 };
 
 /* Build the network of cfg for batches up to max_batch. dropout: rate before the FC (0 =
@@ -118,6 +119,13 @@ struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
                                  const struct ns_graph_opts *opts, int zero_init_last_bn,
                                  struct ns_pool *pool);
 void ns_net_free(struct ns_net *net);
+
+/* Time every node from now on: forward and backward seconds per node add up in
+ * net->prof[2*i] and net->prof[2*i+1] (netspace bench --profile). Off by default: one
+ * clock read per node and pass when on. -1 (ns_err) if out of memory. */
+int ns_net_profile(struct ns_net *net);
+/* A short description of node i ("conv 3x3/2 g8 16->32 28x28"), into buf. */
+void ns_net_node_name(const struct ns_net *net, int i, char *buf, size_t len);
 
 /* The bytes ns_net_build would allocate for cfg at max_batch on nth threads (parameters,
  * their gradients and momentum, BN state, activations and their gradients, scratch, dropout

@@ -65,6 +65,7 @@ struct ns_bn {
     int m_per_image; /* h*w */
     int c;
     int relu;
+    int plain; /* tests: the plain scalar loops, whose bits the vector paths must give */
 };
 /* mean, rstd: (c) caches for backward; affine (2c, may be NULL): the forward's per-channel
  * scale and shift (y = x*scale + shift before the ReLU), kept so that backward can recompute

@@ -43,6 +43,29 @@ echo "$out" | grep -q "no net 'nosuch'.*shuffle_v1" || fail "unknown --net messa
 ns bench --peak --net x >/dev/null 2>&1; [ $? = 2 ] || fail "--peak --net must be a usage error"
 ns bench --net all --print-config >/dev/null 2>&1; [ $? = 2 ] || fail "--print-config all"
 
+# --profile N: the N slowest layers, every kind of layer, the time outside them; the kinds'
+# shares and the outside share make the whole step (100 % up to rounding), and every layer
+# of the net is in the kinds' counts.
+out=$(ns bench --net "$TMP/small.json" --steps 2 --batch 4 --infer 8 --profile 3) ||
+  fail "--profile: $out"
+echo "$out" | grep -Eq '^profile: [0-9.]+ ms a training step \(2 steps, 1 threads, batch 4\); the 3 slowest of [0-9]+ nodes:$' ||
+  fail "--profile header: $out"
+nodes=$(echo "$out" | sed -n 's/^profile: .* of \([0-9]*\) nodes:$/\1/p')
+[ "$(echo "$out" | sed -n '/^ node/,/^by kind/p' | grep -Ec '^ +[0-9]+  (conv|bn|add|gap|linear) ')" = 3 ] ||
+  fail "--profile 3: three layer rows expected: $out"
+echo "$out" | grep -Eq '^ +3  conv 3x3 +[0-9.]+ +[0-9.]+ ' || fail "--profile: the three 3x3 convs' kind row: $out"
+echo "$out" | grep -Eq '^ +[0-9]+  conv 3x3/2 8->8 12x12 ' || fail "--profile: the strided 3x3 conv named: $out"
+echo "$out" | sed -n '/^by kind/,/outside the nodes/p' | awk -v nodes="$nodes" '
+  /^nodes/ || /^by kind/ { next }
+  /outside the nodes/ { pct += $NF + 0; next }
+  { n += $1; pct += $NF + 0 }
+  END { if (n != nodes) { print "kinds count " n " of " nodes " nodes"; exit 1 }
+        if (pct < 99 || pct > 101) { print "shares sum to " pct; exit 1 } }' ||
+  fail "--profile kinds: $out"
+echo "$out" | grep -q '^train_img_per_s=' || fail "--profile keeps the throughput lines: $out"
+ns bench --net "$TMP/small.json" --profile 3 --json >/dev/null 2>&1; [ $? = 2 ] ||
+  fail "--profile --json must be a usage error"
+
 # --peak: a small sgemm per thread count; useful GFLOP/s = 3 x 2 x flops x img/s, and the
 # fraction is its ratio to the sgemm's.
 out=$(ns bench --peak --peak-size 128 --threads 2 --steps 1 --batch 8 --infer 8 --json) ||

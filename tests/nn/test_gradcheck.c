@@ -66,7 +66,13 @@ static const struct conv_case conv_cases[] = {
     {"grouped g=4 5x5 s1", 7, 7, 16, 16, 5, 1, 4, 0},
     {"grouped g=2 s1 12x12 (dy's padded copy outgrows x's)", 12, 12, 16, 16, 3, 1, 8, 0},
     {"grouped 1x1 g=8", 5, 5, 16, 16, 1, 1, 2, 0},
-    {"generic 12->12 groups=3", 6, 6, 12, 12, 3, 1, 3, 0},
+    /* group widths 2 and 4, channels not a multiple of 8: the grouped kernel on zero-padded
+     * copies */
+    {"padded g=4 12 channels", 6, 6, 12, 12, 3, 1, 3, 0},
+    {"padded g=4 s2, 28 channels", 7, 7, 28, 28, 3, 2, 7, 0},
+    {"padded g=2 s1, 6 channels", 6, 6, 6, 6, 3, 1, 3, 0},
+    {"padded g=2 5x5 s2, 10 channels", 9, 9, 10, 10, 5, 2, 5, 0},
+    {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
     {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},
     /* rectangular kernels (ACNet): im2col when ungrouped, the generic loop when grouped */
     {"1x3 s1 (im2col)", 6, 5, 3, 8, 1, 1, 1, 3},
@@ -491,12 +497,81 @@ static void bn_training_gradients_with_and_without_relu(void **state)
 }
 
 /* ---- the vector paths give the plain loops' bits ------------------------------------------
- * BN and depthwise convolutions treat every channel on its own. BN takes vector paths (sums
- * kept in registers) when the channel count is a multiple of 8 and plain loops otherwise;
- * the depthwise kernels always run vectors, the last one masked when the count is not a
- * multiple of 8. The same data as 16 channels and as the first 16 of 17 must give every
- * output of those 16 channels bit for bit: each path promises a plain loop's operations in
- * its order. */
+ * BN and depthwise convolutions treat every channel on its own, in vectors of 8 channels
+ * with the last one masked when the count is not a multiple of 8; each path promises a
+ * plain loop's operations in its order, so the same bits. BN keeps its plain loops (struct
+ * ns_bn's `plain`, for this test) and is checked against them at several channel counts;
+ * the depthwise kernels, which have no plain form, give the same data as 16 channels and as
+ * the first 16 of 17 channels the same bits for those 16. */
+
+/* bit-identical arrays of n floats; else the first difference on stderr */
+static int identical(const char *what, const float *vec, const float *plain, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(vec + i, plain + i, sizeof(float)) != 0) {
+            fprintf(stderr, "%s: element %zu: %.9g (vector) vs %.9g (plain)\n", what, i, vec[i],
+                    plain[i]);
+            return 0;
+        }
+    return 1;
+}
+
+static void bn_vector_paths_give_the_plain_loops_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4243u, 1u);
+    /* 108 rows: more than one 64-row run, split over 2 threads; counts below and above 8,
+     * multiples of 8 or not, blocks of 4 vectors and a partial one, above 64 (stats plain) */
+    static const int counts[] = {1, 2, 3, 12, 16, 17, 44, 72, 100};
+    int fails = 0, n = 3, side = 6;
+    size_t m = (size_t)n * side * side;
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        int C = counts[ci];
+        size_t len = m * C;
+        float *x = nn_floats(len), *dy = nn_floats(len), *par = nn_floats(4 * (size_t)C);
+        nn_uniform(&rng, x, len, -1.5f, 2.5f);
+        nn_uniform(&rng, dy, len, -1, 1);
+        nn_uniform(&rng, par, 3 * (size_t)C, -0.5f, 1.5f); /* gamma, beta, running mean */
+        nn_uniform(&rng, par + 3 * C, (size_t)C, 0.5f, 1.5f); /* running variance */
+        float *y[2], *dx[2], *st[2], *dpar[2], *scratch[2];
+        for (int relu = 0; relu < 2; relu++)
+            for (int mode = 0; mode < 3; mode++) { /* ReLU mask from the affine cache, from y; acc */
+                for (int v = 0; v < 2; v++) { /* v = 1: the plain loops */
+                    struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = relu, .plain = v};
+                    y[v] = nn_floats(len), dx[v] = nn_floats(len);
+                    st[v] = nn_floats(6 * (size_t)C); /* rm rv mean rstd, affine (2C) */
+                    dpar[v] = nn_floats(2 * (size_t)C); /* dgamma dbeta */
+                    scratch[v] = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
+                    memcpy(st[v], par + 2 * C, 2 * sizeof(float) * C);
+                    float *rm = st[v], *rv = rm + C, *mean = rv + C, *rstd = mean + C,
+                          *aff = rstd + C;
+                    ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, mean, rstd, aff,
+                                        y[v], scratch[v]);
+                    nn_fill(dx[v], len, 0.25f);
+                    nn_fill(dpar[v], 2 * (size_t)C, 0.5f);
+                    ns_bn_backward(pool2, &b, n, x, y[v], par, mean, rstd, mode == 1 ? NULL : aff,
+                                   dy, dx[v], mode == 2, dpar[v], dpar[v] + C, scratch[v]);
+                }
+                static const char *mn[3] = {"mask from scale/shift", "mask from y", "acc"};
+                char what[128];
+                snprintf(what, sizeof what, "bn C=%d relu=%d %s: y", C, relu, mn[mode]);
+                fails += !identical(what, y[0], y[1], len);
+                snprintf(what, sizeof what, "bn C=%d relu=%d %s: dx", C, relu, mn[mode]);
+                fails += !identical(what, dx[0], dx[1], len);
+                snprintf(what, sizeof what, "bn C=%d relu=%d %s: running stats, mean, rstd, "
+                         "scale, shift", C, relu, mn[mode]);
+                fails += !identical(what, st[0], st[1], 6 * (size_t)C);
+                snprintf(what, sizeof what, "bn C=%d relu=%d %s: dgamma, dbeta", C, relu,
+                         mn[mode]);
+                fails += !identical(what, dpar[0], dpar[1], 2 * (size_t)C);
+                for (int v = 0; v < 2; v++)
+                    free(y[v]), free(dx[v]), free(st[v]), free(dpar[v]), free(scratch[v]);
+            }
+        free(x), free(dy), free(par);
+    }
+    assert_int_equal(fails, 0);
+}
 
 /* a[r][0..16) of a (rows, 16) tensor against b[r][0..16) of a (rows, 17) one */
 static int same_bits(const char *what, const float *a, const float *b, size_t rows)
@@ -505,7 +580,7 @@ static int same_bits(const char *what, const float *a, const float *b, size_t ro
         if (memcmp(a + r * 16, b + r * 17, 16 * sizeof(float)) != 0) {
             for (int c = 0; c < 16; c++)
                 if (memcmp(a + r * 16 + c, b + r * 17 + c, sizeof(float)) != 0) {
-                    fprintf(stderr, "%s: row %zu channel %d: %.9g (vector) vs %.9g (plain)\n",
+                    fprintf(stderr, "%s: row %zu channel %d: %.9g (16 channels) vs %.9g (17)\n",
                             what, r, c, a[r * 16 + c], b[r * 17 + c]);
                     break;
                 }
@@ -525,55 +600,21 @@ static void twin_tensors(struct ns_pcg32 *rng, size_t rows, float lo, float hi, 
     }
 }
 
-static void vector_paths_give_the_plain_loops_bits(void **state)
+static void depthwise_16_and_17_channels_give_the_same_bits(void **state)
 {
     (void)state;
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 4242u, 1u);
     int fails = 0, n = 3, side = 6;
-    size_t m = (size_t)n * side * side; /* 108 rows: more than one 64-row run */
-    float *x[2], *dy[2], *y[2], *dx[2], *st[2], *dpar[2], *scratch[2];
+    size_t m = (size_t)n * side * side;
+    float *x[2], *dy[2], *y[2], *dx[2];
     for (int v = 0; v < 2; v++) {
         int C = 16 + v;
         x[v] = nn_floats(m * C), dy[v] = nn_floats(m * C), y[v] = nn_floats(m * C);
         dx[v] = nn_floats(m * C);
-        st[v] = nn_floats(8 * (size_t)C);   /* gamma beta rm rv mean rstd, affine (2C) */
-        dpar[v] = nn_floats(2 * (size_t)C); /* dgamma dbeta */
-        struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = 1};
-        scratch[v] = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
     }
     twin_tensors(&rng, m, -1.5f, 2.5f, x[0], x[1]);
     twin_tensors(&rng, m, -1, 1, dy[0], dy[1]);
-    for (int k = 0; k < 4; k++) /* gamma, beta, running mean and variance: one row each */
-        twin_tensors(&rng, 1, k == 3 ? 0.5f : -0.5f, 1.5f, st[0] + k * 16, st[1] + k * 17);
-    for (int relu = 0; relu < 2; relu++)
-        for (int mode = 0; mode < 3; mode++) { /* ReLU mask from the affine cache, from y; acc */
-            const char *mn[3] = {"mask from scale/shift", "mask from y", "acc"};
-            char what[128];
-            for (int v = 0; v < 2; v++) {
-                int C = 16 + v;
-                struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = relu};
-                float *g = st[v], *be = g + C, *rm = be + C, *rv = rm + C, *mean = rv + C,
-                      *rstd = mean + C, *aff = rstd + C;
-                float rm0[17], rv0[17];
-                memcpy(rm0, rm, sizeof rm0[0] * C), memcpy(rv0, rv, sizeof rv0[0] * C);
-                ns_bn_forward_train(pool2, &b, n, x[v], g, be, rm, rv, mean, rstd, aff, y[v],
-                                    scratch[v]);
-                memcpy(rm, rm0, sizeof rm0[0] * C), memcpy(rv, rv0, sizeof rv0[0] * C);
-                nn_fill(dx[v], m * C, 0.25f);
-                nn_fill(dpar[v], 2 * (size_t)C, 0.5f);
-                ns_bn_backward(pool2, &b, n, x[v], y[v], g, mean, rstd, mode == 1 ? NULL : aff,
-                               dy[v], dx[v], mode == 2, dpar[v], dpar[v] + C, scratch[v]);
-            }
-            snprintf(what, sizeof what, "bn relu=%d %s: y", relu, mn[mode]);
-            fails += !same_bits(what, y[0], y[1], m);
-            snprintf(what, sizeof what, "bn relu=%d %s: dx", relu, mn[mode]);
-            fails += !same_bits(what, dx[0], dx[1], m);
-            snprintf(what, sizeof what, "bn relu=%d %s: mean, rstd", relu, mn[mode]);
-            fails += !same_bits(what, st[0] + 4 * 16, st[1] + 4 * 17, 2);
-            snprintf(what, sizeof what, "bn relu=%d %s: dgamma, dbeta", relu, mn[mode]);
-            fails += !same_bits(what, dpar[0], dpar[1], 2);
-        }
     /* depthwise 3x3 convolutions, stride 1 and 2, with bias and fused ReLU (inference) */
     for (int stride = 1; stride <= 2; stride++)
         for (int acc = 0; acc < 2; acc++) {
@@ -612,8 +653,7 @@ static void vector_paths_give_the_plain_loops_bits(void **state)
                 free(wb[v]), free(bias[v]), free(dw[v]);
         }
     for (int v = 0; v < 2; v++)
-        free(x[v]), free(dy[v]), free(y[v]), free(dx[v]), free(st[v]), free(dpar[v]),
-            free(scratch[v]);
+        free(x[v]), free(dy[v]), free(y[v]), free(dx[v]);
     assert_int_equal(fails, 0);
 }
 
@@ -1640,7 +1680,8 @@ int main(void)
         cmocka_unit_test(checker_rejects_a_slightly_wrong_gradient),
         cmocka_unit_test(conv_gradients_every_kernel_path),
         cmocka_unit_test(bn_training_gradients_with_and_without_relu),
-        cmocka_unit_test(vector_paths_give_the_plain_loops_bits),
+        cmocka_unit_test(bn_vector_paths_give_the_plain_loops_bits),
+        cmocka_unit_test(depthwise_16_and_17_channels_give_the_same_bits),
         cmocka_unit_test(activation_gradients),
         cmocka_unit_test(add_gradients_and_acc_flags),
         cmocka_unit_test(channel_scale_gradients_both_inputs),
