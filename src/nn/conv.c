@@ -29,6 +29,10 @@ enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8
 
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
+    if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout &&
+        (c->cin == 2 || c->cin == 4))
+        return K_PADDED8; /* one group of 2 or 4 among zero ones: im2col would feed a GEMM
+                           * 2 or 4 columns wide */
     if (c->groups == 1)
         return c->kh == 1 && c->kw == 1 ? K_GEMM1 : K_IM2COL;
     if (c->kh != c->kw)

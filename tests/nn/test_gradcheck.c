@@ -72,6 +72,8 @@ static const struct conv_case conv_cases[] = {
     {"padded g=4 s2, 28 channels", 7, 7, 28, 28, 3, 2, 7, 0},
     {"padded g=2 s1, 6 channels", 6, 6, 6, 6, 3, 1, 3, 0},
     {"padded g=2 5x5 s2, 10 channels", 9, 9, 10, 10, 5, 2, 5, 0},
+    {"padded ungrouped 2->2 3x3 s1", 6, 6, 2, 2, 3, 1, 1, 0},
+    {"padded ungrouped 4->4 3x3 s2", 7, 7, 4, 4, 3, 2, 1, 0},
     {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
     {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},
     /* rectangular kernels (ACNet): im2col when ungrouped, the generic loop when grouped */
