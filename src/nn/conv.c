@@ -29,6 +29,10 @@ enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8
 
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
+    if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout &&
+        (c->cin == 2 || c->cin == 4))
+        return K_PADDED8; /* one group of 2 or 4 among zero ones: im2col would feed a GEMM
+                           * 2 or 4 columns wide */
     if (c->groups == 1)
         return c->kh == 1 && c->kw == 1 ? K_GEMM1 : K_IM2COL;
     if (c->kh != c->kw)
@@ -566,13 +570,49 @@ static int direct_small(const struct ns_conv *c)
     return c->cin <= 4 && c->cout % 8 == 0 && c->cout <= 64;
 }
 
-/* nb = cout/8 is a constant at each call (direct_fwd, direct_dw), so acc stays in registers */
+/* nb = cout/8 is a constant at each call (direct_fwd, direct_dw), so acc stays in registers.
+ * Runs of P interior pixels of a row (every tap inside the image) are summed together: P*nb
+ * independent sums hide the add latency that one pixel's nb sums were bound by; each pixel
+ * still adds its taps in the same order, so the bits are the one-pixel loop's. */
 static inline __attribute__((always_inline)) void
 direct_fwd_image(const struct ns_conv *c, const int nb, const float *x, const float *w, float *y)
 {
+    enum { PMAX = 8 };
+    const int P = nb == 1 ? 8 : nb == 2 ? 4 : nb <= 4 ? 2 : 1;
     int S = c->stride;
-    for (int ho = 0; ho < c->ho; ho++)
-        for (int wo = 0; wo < c->wo; wo++) {
+    /* output columns whose taps all lie inside the row: [wlo, whi) */
+    int wlo = (c->pad_w + S - 1) / S, whi = (c->w - c->kw + c->pad_w) / S + 1;
+    if (whi > c->wo)
+        whi = c->wo;
+    for (int ho = 0; ho < c->ho; ho++) {
+        int rows_in = ho * S - c->pad_h >= 0 && ho * S - c->pad_h + c->kh <= c->h;
+        for (int wo = 0; wo < c->wo;) {
+            if (P > 1 && rows_in && wo >= wlo && wo + P <= whi) {
+                v8 acc[PMAX][8];
+                for (int q = 0; q < P; q++)
+                    for (int b = 0; b < nb; b++)
+                        acc[q][b] = bc8(0);
+                for (int kh = 0; kh < c->kh; kh++) {
+                    int hi = ho * S - c->pad_h + kh;
+                    for (int kw = 0; kw < c->kw; kw++) {
+                        const float *xp = x + ((size_t)hi * c->w + wo * S - c->pad_w + kw) * c->cin;
+                        const float *wp = w + (size_t)(kh * c->kw + kw) * c->cin * c->cout;
+                        for (int ci = 0; ci < c->cin; ci++)
+                            for (int q = 0; q < P; q++) {
+                                v8 xv = bc8(xp[(size_t)q * S * c->cin + ci]);
+                                for (int b = 0; b < nb; b++)
+                                    acc[q][b] += xv * ld8(wp + (size_t)ci * c->cout + 8 * b);
+                            }
+                    }
+                }
+                for (int q = 0; q < P; q++) {
+                    float *yp = y + ((size_t)ho * c->wo + wo + q) * c->cout;
+                    for (int b = 0; b < nb; b++)
+                        st8(yp + 8 * b, acc[q][b]);
+                }
+                wo += P;
+                continue;
+            }
             v8 acc[8];
             for (int b = 0; b < nb; b++)
                 acc[b] = bc8(0);
@@ -596,7 +636,9 @@ direct_fwd_image(const struct ns_conv *c, const int nb, const float *x, const fl
             float *yp = y + ((size_t)ho * c->wo + wo) * c->cout;
             for (int b = 0; b < nb; b++)
                 st8(yp + 8 * b, acc[b]);
+            wo++;
         }
+    }
 }
 
 /* dw (kh*kw*cin, cout) += this image's weight gradient, one (tap, input channel) row at a

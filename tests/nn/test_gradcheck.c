@@ -50,6 +50,10 @@ static const struct conv_case conv_cases[] = {
     {"3x3 s1 (im2col)", 6, 6, 3, 8, 3, 1, 1, 0},
     {"3x3 s2 (im2col)", 7, 7, 4, 6, 3, 2, 1, 0},
     {"7x7 s2 (im2col stem)", 11, 11, 2, 8, 7, 2, 1, 0},
+    /* the direct stem kernel's runs of interior pixels: 8 (8 outputs), 4 (16), 2 (32) */
+    {"3x3 s1 1->8, 12 wide (direct, 8-pixel runs)", 5, 12, 1, 8, 3, 1, 1, 0},
+    {"3x3 s2 3->16, 15 wide (direct, 4-pixel runs)", 6, 15, 3, 16, 3, 2, 1, 0},
+    {"5x5 s1 2->32 (direct, 2-pixel runs)", 6, 8, 2, 32, 5, 1, 1, 0},
     {"depthwise 3x3 s1", 6, 6, 12, 12, 3, 1, 12, 0},
     {"depthwise 3x3 s2", 7, 7, 16, 16, 3, 2, 16, 0},
     /* channels a multiple of 8: blocks of 1-4 vectors in registers (56 = 32 + 24) */
@@ -72,6 +76,8 @@ static const struct conv_case conv_cases[] = {
     {"padded g=4 s2, 28 channels", 7, 7, 28, 28, 3, 2, 7, 0},
     {"padded g=2 s1, 6 channels", 6, 6, 6, 6, 3, 1, 3, 0},
     {"padded g=2 5x5 s2, 10 channels", 9, 9, 10, 10, 5, 2, 5, 0},
+    {"padded ungrouped 2->2 3x3 s1", 6, 6, 2, 2, 3, 1, 1, 0},
+    {"padded ungrouped 4->4 3x3 s2", 7, 7, 4, 4, 3, 2, 1, 0},
     {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
     {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},
     /* rectangular kernels (ACNet): im2col when ungrouped, the generic loop when grouped */
