@@ -105,13 +105,14 @@ static void padded8_conv(const struct ns_conv *c, struct ns_conv *pc)
     pc->relu = c->relu;
 }
 
-/* its scratch before the padded layer's own: padded x, y (or dy), dx, then W and its
+/* its scratch before the padded layer's own: padded x (in backward also dx: the grouped
+ * kernel reads x for the weight gradient before it writes dx), y (or dy), then W and its
  * gradient (each with the bias after it) */
 static size_t padded8_floats(const struct ns_conv *c, int n)
 {
     size_t c8 = (size_t)padded8_c(c), in = (size_t)n * c->h * c->w * c8;
     size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
-    return 2 * in + (size_t)n * c->ho * c->wo * c8 + 2 * wl;
+    return in + (size_t)n * c->ho * c->wo * c8 + 2 * wl;
 }
 
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
@@ -1374,10 +1375,9 @@ static struct padded8_bufs padded8_bufs(const struct ns_conv *c, int n, float *s
     padded8_conv(c, &b.pc);
     size_t c8 = (size_t)b.pc.cout, in = (size_t)n * c->h * c->w * c8;
     size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
-    b.x = scratch;
+    b.x = b.dx = scratch; /* see padded8_floats */
     b.y = b.x + in;
-    b.dx = b.y + (size_t)n * c->ho * c->wo * c8;
-    b.w = b.dx + in;
+    b.w = b.y + (size_t)n * c->ho * c->wo * c8;
     b.dw = b.w + wl;
     b.inner = b.dw + wl;
     return b;
@@ -1619,7 +1619,7 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         float *thr = scratch + wlen; /* after the data gradient's transposed weights */
         size_t tf = g8_thread_floats(c), xlen = tf - part_len;
         t.scratch = thr;
-        ns_pool_run(p, g8_bwd_weight_task, &t);
+        ns_pool_run(p, g8_bwd_weight_task, &t); /* the last read of x: dx may alias it */
         reduce_partials(p, thr + xlen, nth, (size_t)kk * c->cpg * c->cout, tf, dw);
         if (c->has_bias && db)
             reduce_partials(p, thr + xlen + (size_t)kk * c->cpg * c->cout, nth, c->cout, tf, db);
