@@ -127,7 +127,7 @@ static void help(void)
          "                  step, the N slowest (forward and backward ms, % of the step;\n"
          "                  named by kind, kernel/stride, grouping, channels in->out and\n"
          "                  input size), every kind of layer summed, and the time outside\n"
-         "                  the layers; not with --json or --peak\n"
+         "                  the layers; not with --json, --peak, --list or --print-config\n"
          "  --peak          single-precision GEMM peak of the machine: one N x N x N\n"
          "                  cblas_sgemm (OpenBLAS, its own threads) per thread count\n"
          "                  1..--threads, best of 3, in GFLOP/s; then the benchmark net's\n"
@@ -191,10 +191,11 @@ static int bench_data(const struct ns_config *cfg, const char *dir, struct ns_da
  * by the first word of their name. */
 static void profile_kind(const char *name, char *kind, size_t len)
 {
-    if (strncmp(name, "conv ", 5) == 0 || strncmp(name, "wsconv ", 7) == 0) {
-        const char *k = strchr(name, ' ') + 1, *end = strchr(k, '/');
+    const char *sp = strchr(name, ' '), *end = sp ? strchr(sp + 1, '/') : NULL;
+    if ((strncmp(name, "conv ", 5) == 0 || strncmp(name, "wsconv ", 7) == 0) && end) {
+        const char *k = sp + 1;
         const char *grp = strstr(name, " dw ") ? " depthwise" : strstr(name, " gw") ? " grouped" : "";
-        snprintf(kind, len, "%.*s %.*s%s", (int)(strchr(name, ' ') - name), name,
+        snprintf(kind, len, "%.*s %.*s%s", (int)(sp - name), name,
                  (int)(end - k), k, grp);
     } else {
         snprintf(kind, len, "%.*s", (int)strcspn(name, " "), name);
@@ -317,8 +318,11 @@ static int bench_run(const struct ns_config *cfg, const struct bench_opts *o,
     double train_s = ns_now() - t0;
     res->train_ips = (double)o->steps * batch / train_s;
     res->loss = loss;
-    if (o->profile)
+    if (o->profile) {
         print_profile(net, o, train_s);
+        free(net->prof); /* inference is timed without the clock reads */
+        net->prof = NULL;
+    }
 
     ns_net_fuse_bn(net);
     t0 = ns_now();
@@ -481,12 +485,13 @@ int ns_cmd_bench(int argc, char **argv)
     }
     if (optind < argc)
         return ns_cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
+    if (o.profile && (o.json || peak || list || print_config))
+        return ns_cli_usage_error(C, "--profile times a training run: not with --json, --peak, "
+                                     "--list or --print-config");
     if (list) {
         list_nets();
         return 0;
     }
-    if (o.profile && (o.json || peak))
-        return ns_cli_usage_error(C, "--profile prints a table: not with --json or --peak");
     if (peak) {
         if (strcmp(net, "bench") != 0 || print_config)
             return ns_cli_usage_error(C, "--peak measures the standard benchmark net: no "

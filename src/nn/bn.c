@@ -33,11 +33,12 @@ struct bn_ctx {
  * catastrophically when a channel's mean is large against its spread. */
 #define RUN 64
 
-/* ---- the C % 8 == 0 paths (every RegNet width) --------------------------------------------
- * AVX2 (the build's baseline), 8 channels a vector. Each element gets the scalar loops'
- * operations in their order (no contraction: C11 compiles a*b + c as two roundings), so the
- * bits are the scalar code's; what changes is the per-row loop overhead, which at 16-56
- * channels was most of the time, and the run sums stay in registers. */
+/* ---- the vector paths (every channel count; the plain loops below are their reference) ----
+ * AVX2 (the build's baseline), 8 channels a vector, the last one masked when the count is
+ * not a multiple of 8. Each element gets the plain loops' operations in their order (no
+ * contraction: C11 compiles a*b + c as two roundings), so the bits are the plain code's;
+ * what changes is the per-row loop overhead, which at 16-56 channels was most of the time,
+ * the branch the plain loops' ReLU mask compiles to, and the run sums stay in registers. */
 #define INLINE static inline __attribute__((always_inline))
 #define VW 8
 #define MAXV 4 /* vectors a block: 32 channels */

@@ -504,12 +504,13 @@ void ns_net_node_name(const struct ns_net *net, int i, char *buf, size_t len)
         [NS_N_TOKENS] = "tokens",    [NS_N_LN] = "layernorm",   [NS_N_ATTN] = "attention",
         [NS_N_TOKEN0] = "token0",    [NS_N_WSCONV] = "wsconv",  [NS_N_NF_ACT] = "nf_act",
         [NS_N_NF_ADD] = "nf_add"};
+    _Static_assert(sizeof kinds / sizeof kinds[0] == NS_N_NF_ADD + 1, "a node kind without a name");
     const struct ns_node *nd = &net->nodes[i];
     const struct ns_tensor *a = &net->tensors[nd->in[0]];
     if (nd->kind == NS_N_CONV || nd->kind == NS_N_WSCONV) {
         const struct ns_conv *c = &nd->u.conv;
         char g[24] = "";
-        if (c->groups == c->cin && c->cin > 1)
+        if (c->groups == c->cin && c->cin == c->cout && c->cin > 1)
             snprintf(g, sizeof g, " dw");
         else if (c->groups > 1)
             snprintf(g, sizeof g, " gw%d", c->cpg);

@@ -124,7 +124,8 @@ void ns_net_free(struct ns_net *net);
  * net->prof[2*i] and net->prof[2*i+1] (netspace bench --profile). Off by default: one
  * clock read per node and pass when on. -1 (ns_err) if out of memory. */
 int ns_net_profile(struct ns_net *net);
-/* A short description of node i ("conv 3x3/2 g8 16->32 28x28"), into buf. */
+/* A short description of node i ("conv 3x3/2 gw8 16->32 28x28": kind, kernel/stride,
+ * depthwise or group width, channels in->out, input size), into buf. */
 void ns_net_node_name(const struct ns_net *net, int i, char *buf, size_t len);
 
 /* The bytes ns_net_build would allocate for cfg at max_batch on nth threads (parameters,

@@ -65,6 +65,7 @@ echo "$out" | sed -n '/^by kind/,/outside the nodes/p' | awk -v nodes="$nodes" '
 echo "$out" | grep -q '^train_img_per_s=' || fail "--profile keeps the throughput lines: $out"
 ns bench --net "$TMP/small.json" --profile 3 --json >/dev/null 2>&1; [ $? = 2 ] ||
   fail "--profile --json must be a usage error"
+ns bench --list --profile 3 >/dev/null 2>&1; [ $? = 2 ] || fail "--profile --list must be a usage error"
 
 # --peak: a small sgemm per thread count; useful GFLOP/s = 3 x 2 x flops x img/s, and the
 # fraction is its ratio to the sgemm's.

@@ -76,6 +76,8 @@ static const struct conv_case conv_cases[] = {
     {"padded g=4 s2, 28 channels", 7, 7, 28, 28, 3, 2, 7, 0},
     {"padded g=2 s1, 6 channels", 6, 6, 6, 6, 3, 1, 3, 0},
     {"padded g=2 5x5 s2, 10 channels", 9, 9, 10, 10, 5, 2, 5, 0},
+    {"padded g=2 2x2 s1, 6 channels (even kernel)", 6, 6, 6, 6, 2, 1, 3, 0},
+    {"padded g=4 1x1 s2, 12 channels", 7, 7, 12, 12, 1, 2, 3, 0},
     {"padded ungrouped 2->2 3x3 s1", 6, 6, 2, 2, 3, 1, 1, 0},
     {"padded ungrouped 4->4 3x3 s2", 7, 7, 4, 4, 3, 2, 1, 0},
     {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
@@ -515,7 +517,7 @@ static int identical(const char *what, const float *vec, const float *plain, siz
 {
     for (size_t i = 0; i < n; i++)
         if (memcmp(vec + i, plain + i, sizeof(float)) != 0) {
-            fprintf(stderr, "%s: element %zu: %.9g (vector) vs %.9g (plain)\n", what, i, vec[i],
+            fprintf(stderr, "%s: element %zu: %.9g, reference %.9g\n", what, i, vec[i],
                     plain[i]);
             return 0;
         }
@@ -528,8 +530,9 @@ static void bn_vector_paths_give_the_plain_loops_bits(void **state)
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 4243u, 1u);
     /* 108 rows: more than one 64-row run, split over 2 threads; counts below and above 8,
-     * multiples of 8 or not, blocks of 4 vectors and a partial one, above 64 (stats plain) */
-    static const int counts[] = {1, 2, 3, 12, 16, 17, 44, 72, 100};
+     * multiples of 8 or not, blocks of 4 vectors and a partial one, above 64 (stats plain),
+     * past the 512-channel chunks of the backward */
+    static const int counts[] = {1, 2, 3, 12, 16, 17, 44, 72, 100, 520, 1030};
     int fails = 0, n = 3, side = 6;
     size_t m = (size_t)n * side * side;
     for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
@@ -604,6 +607,44 @@ static void twin_tensors(struct ns_pcg32 *rng, size_t rows, float lo, float hi, 
         memcpy(a17 + r * 17, a16 + r * 16, 16 * sizeof(float));
         a17[r * 17 + 16] = lo + (hi - lo) * ns_pcg32_float(rng);
     }
+}
+
+/* The stem's direct kernel sums runs of interior pixels together and promises each pixel the
+ * one-pixel loop's bits: an image 19 wide (runs of 8, 4 and 2 pixels at 8, 16 and 32 output
+ * channels) against, for each interior column, the 3 columns around it cut out as an image
+ * of its own, whose only interior pixel the one-pixel loop computes. */
+static void direct_stem_runs_give_the_one_pixel_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4244u, 1u);
+    int fails = 0, H = 5, W = 19, cin = 3;
+    for (int cout = 8; cout <= 32; cout *= 2) {
+        struct ns_conv wide, cut;
+        ns_conv_setup(&wide, H, W, cin, cout, 3, 1, 1, 0);
+        ns_conv_setup(&cut, H, 3, cin, cout, 3, 1, 1, 0);
+        float *x = nn_floats((size_t)H * W * cin), *w = nn_floats((size_t)9 * cin * cout);
+        float *y = nn_floats((size_t)H * W * cout), *xc = nn_floats((size_t)H * 3 * cin);
+        float *yc = nn_floats((size_t)H * 3 * cout);
+        float *sw = nn_floats(ns_conv_scratch(&wide, 1, 1)), *sc = nn_floats(ns_conv_scratch(&cut, 1, 1));
+        nn_uniform(&rng, x, (size_t)H * W * cin, -1, 1);
+        nn_uniform(&rng, w, (size_t)9 * cin * cout, -1, 1);
+        ns_conv_forward(NULL, &wide, 1, x, w, NULL, y, sw);
+        for (int col = 1; col < W - 1; col++) {
+            for (int h = 0; h < H; h++)
+                memcpy(xc + (size_t)h * 3 * cin, x + ((size_t)h * W + col - 1) * cin,
+                       sizeof(float) * 3 * cin);
+            ns_conv_forward(NULL, &cut, 1, xc, w, NULL, yc, sc);
+            for (int h = 0; h < H; h++) {
+                char what[96];
+                snprintf(what, sizeof what, "stem %d->%d row %d column %d", cin, cout, h, col);
+                fails += !identical(what, y + ((size_t)h * W + col) * cout,
+                                    yc + ((size_t)h * 3 + 1) * cout, (size_t)cout);
+            }
+        }
+        free(x), free(w), free(y), free(xc), free(yc), free(sw), free(sc);
+    }
+    assert_int_equal(fails, 0);
 }
 
 static void depthwise_16_and_17_channels_give_the_same_bits(void **state)
@@ -1688,6 +1729,7 @@ int main(void)
         cmocka_unit_test(bn_training_gradients_with_and_without_relu),
         cmocka_unit_test(bn_vector_paths_give_the_plain_loops_bits),
         cmocka_unit_test(depthwise_16_and_17_channels_give_the_same_bits),
+        cmocka_unit_test(direct_stem_runs_give_the_one_pixel_bits),
         cmocka_unit_test(activation_gradients),
         cmocka_unit_test(add_gradients_and_acc_flags),
         cmocka_unit_test(channel_scale_gradients_both_inputs),
