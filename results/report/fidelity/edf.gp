@@ -33,4 +33,5 @@ plot \
     datafile index 1 using 1:2 with steps lt 2 title 'fidelity_regnetx_e1  (n=16, min 10.51%, mean 13.26%)', \
     datafile index 2 using 1:2 with steps lt 3 title 'fidelity_regnetx_e2  (n=16, min 8.65%, mean 10.38%)', \
     datafile index 3 using 1:2 with steps lt 4 title 'fidelity_regnetx_e4  (n=16, min 7.50%, mean 8.48%)', \
-    datafile index 4 using 1:2 with steps lt 5 title 'fidelity_regnetx_s2  (n=16, min 6.84%, mean 7.29%)'
+    datafile index 4 using 1:2 with steps lt 5 title 'fidelity_regnetx_s2  (n=16, min 6.84%, mean 7.29%)', \
+    datafile index 5 using 1:2 with steps lt 6 title 'fidelity_anynetx_a  (n=16, min 6.79%, mean 7.89%)'

@@ -44,4 +44,7 @@ plot \
     datafile index 11 using 1:2 with linespoints dt 3 ps 0.5 lt 4 title 'fidelity_regnetx_e4  (n=16): top-10% overlap', \
     datafile index 12 using 1:2 with linespoints dt 1 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Spearman rho', \
     datafile index 13 using 1:2 with linespoints dt 2 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Kendall tau', \
-    datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): top-10% overlap'
+    datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): top-10% overlap', \
+    datafile index 15 using 1:2 with linespoints dt 1 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): Spearman rho', \
+    datafile index 16 using 1:2 with linespoints dt 2 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): Kendall tau', \
+    datafile index 17 using 1:2 with linespoints dt 3 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): top-10% overlap'
