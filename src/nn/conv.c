@@ -94,6 +94,25 @@ static int grouped_gin(const struct ns_conv *c) { return c->cpg >= 8 ? c->cpg : 
 static int small_group(const struct ns_conv *c) { return c->cpg == 2 || c->cpg == 4; }
 static size_t g8_thread_floats(const struct ns_conv *c);
 
+/* Whether the grouped kernels run on pixel pairs (kern.h: struct ns_g8_pairs, the AVX-512
+ * path), for group widths of 8 or more. */
+static int g8_pairs_on(const struct ns_conv *c)
+{
+    return ns_kern()->g8_pairs && !small_group(c);
+}
+
+/* The data gradient's transposed weights wt, then (pairs) the doubled weights of the
+ * forward or of wt: twice as many. */
+static size_t g8_wlen(const struct ns_conv *c)
+{
+    return (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
+}
+
+static size_t g8_wfloats(const struct ns_conv *c)
+{
+    return g8_wlen(c) * (g8_pairs_on(c) ? 3 : 1);
+}
+
 /* K_PADDED8: the grouped layer of c's channel count rounded up to 8 (the extra channels
  * form whole groups of their own), run on copies of c's tensors with zero channels added */
 static int padded8_c(const struct ns_conv *c) { return (c->cout + 7) / 8 * 8; }
@@ -130,11 +149,9 @@ size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
     case K_IM2COL: /* W^T, then per thread two column buffers and partial dW, db */
         s = kk * c->cin * c->cout + (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
         break;
-    case K_GROUPED8: {
-        size_t blocks = (size_t)c->cout / 8, gin = (size_t)grouped_gin(c);
-        s = blocks * kk * gin * 8 + (size_t)nth * g8_thread_floats(c); /* wt, then threads */
+    case K_GROUPED8: /* wt (and its doubled copy), then threads */
+        s = g8_wfloats(c) + (size_t)nth * g8_thread_floats(c);
         break;
-    }
     case K_PADDED8:
         {
             struct ns_conv pc;
@@ -555,6 +572,7 @@ struct conv_ctx {
     float *y, *dx, *dw, *scratch;
     int acc;
     const float *wt; /* transposed weights (im2col, grouped data gradient) */
+    const float *wdup; /* the grouped kernels' doubled weights for the pair kernel */
 };
 
 static size_t im2col_thread_floats(const struct ns_conv *c)
@@ -973,13 +991,88 @@ static int padded_w(const struct ns_conv *c) { return c->w + 2 * c->pad + c->str
 
 static size_t g8_gather_floats(const struct ns_conv *c);
 
-/* Per thread: the padded input and the dW, db partials (forward, weight gradient), or the
- * data gradient's padded dy (after the partials are reduced). */
+/* The larger of the padded input and the data gradient's padded dy. */
+static size_t g8_image_floats(const struct ns_conv *c)
+{
+    size_t in = (size_t)padded_h(c) * padded_w(c) * c->cin;
+    return in > g8_gather_floats(c) ? in : g8_gather_floats(c);
+}
+
+/* Per thread: the padded input and the dW, db partials at the end of the block (forward,
+ * weight gradient), or the data gradient's padded dy (after the partials are reduced); with
+ * pairs, the paired copy of either (twice its floats) right after it. */
 static size_t g8_thread_floats(const struct ns_conv *c)
 {
-    size_t kk = (size_t)c->k * c->k;
-    size_t in = (size_t)padded_h(c) * padded_w(c) * c->cin + kk * c->cpg * c->cout + c->cout;
+    size_t kk = (size_t)c->k * c->k, part = kk * c->cpg * c->cout + c->cout;
+    if (g8_pairs_on(c))
+        return 3 * g8_image_floats(c) + part;
+    size_t in = (size_t)padded_h(c) * padded_w(c) * c->cin + part;
     return in > g8_gather_floats(c) ? in : g8_gather_floats(c);
+}
+
+/* The pair kernel's copy of an image src (h, w, ch; ch a multiple of 8) placed at row
+ * `top`, column `left` of a zero frame `fw` columns wide: entry (r, col) of the copy is two
+ * floats per channel, the framed image's value at (r, col) and at (r, col + step), so one
+ * 64-bit load broadcasts a pixel's value and its pair partner's. Only the columns with
+ * col % period < keep are filled (the ones a pair's first pixel reads), and only the rows
+ * and columns that touch the image: the rest of dst is zero from the caller, once, since no
+ * image writes there. */
+struct pair_frame {
+    int h, w, ch, top, left, fw, step, period, keep;
+};
+
+/* Two 16-channel runs interleaved: a0 b0 a1 b1 ... (AVX-512: only the pair kernel's path,
+ * which runs on CPUs that have it, calls this). */
+__attribute__((target("avx512f"))) static void interleave16(const float *a, const float *b,
+                                                            float *d, int n)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                         15, 31);
+    for (int j = 0; j < n; j += 16) {
+        __m512 x = _mm512_loadu_ps(a + j), y = _mm512_loadu_ps(b + j);
+        _mm512_storeu_ps(d + 2 * j, _mm512_permutex2var_ps(x, lo, y));
+        _mm512_storeu_ps(d + 2 * j + 16, _mm512_permutex2var_ps(x, hi, y));
+    }
+}
+
+static void pair_image(const struct pair_frame *f, const float *src, float *dst)
+{
+    const int C = f->ch;
+    for (int r = 0; r < f->h; r++) {
+        const float *sr = src + (size_t)r * f->w * C;
+        float *dr = dst + (size_t)(r + f->top) * f->fw * 2 * C;
+        for (int col = 0; col < f->fw; col++) {
+            int a = col - f->left, b = a + f->step;
+            int ain = a >= 0 && a < f->w, bin = b >= 0 && b < f->w;
+            if (col % f->period >= f->keep || (!ain && !bin))
+                continue;
+            float *d = dr + (size_t)col * 2 * C;
+            if (!ain || !bin) {
+                for (int j = 0; j < C; j++) {
+                    d[2 * j] = ain ? sr[(size_t)a * C + j] : 0.0f;
+                    d[2 * j + 1] = bin ? sr[(size_t)b * C + j] : 0.0f;
+                }
+                continue;
+            }
+            const float *pa = sr + (size_t)a * C, *pb = sr + (size_t)b * C;
+            int j16 = C / 16 * 16;
+            interleave16(pa, pb, d, j16);
+            for (int j = j16; j < C; j += 8) {
+                __m256 x = _mm256_loadu_ps(pa + j), y = _mm256_loadu_ps(pb + j);
+                __m256 lo = _mm256_unpacklo_ps(x, y), hi = _mm256_unpackhi_ps(x, y);
+                _mm256_storeu_ps(d + 2 * j, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(d + 2 * j + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+            }
+        }
+    }
+}
+
+/* dup[i][2l + e] = src_i[l] for the 8 lanes l and e = 0, 1: the pair kernel's weights. */
+static void double_lanes(const float *src, float *dup)
+{
+    for (int l = 0; l < 8; l++)
+        dup[2 * l] = dup[2 * l + 1] = src[l];
 }
 
 /* Copy image x into the interior of xp; its border is zeroed by zero_border, once per task:
@@ -1128,6 +1221,46 @@ static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *
     }
 }
 
+/* The forward on pixel pairs (g8_pairs_on): the padded image's paired copy (step S: a
+ * pixel's partner is the next output pixel of its row), the doubled weights t->wdup
+ * ([block][tap][j][16]). */
+static void g8_fwd_pairs_task(void *vp, int ith, int nth)
+{
+    struct conv_ctx *t = vp;
+    const struct ns_conv *c = t->c;
+    int lo, hi, gin = grouped_gin(c), blocks = c->cout / 8, S = c->stride, K = c->k;
+    int pw = padded_w(c), kk = K * K;
+    float *xq = t->scratch + (size_t)ith * g8_thread_floats(c) + g8_image_floats(c);
+    ns_split(t->n, ith, nth, &lo, &hi);
+    memset(xq, 0, sizeof(float) * 2 * padded_h(c) * pw * c->cin);
+    const struct pair_frame fr = {c->h, c->w, c->cin, c->pad, c->pad, pw, S, 2 * S, K};
+    long xoff[64];
+    const float *wp[64];
+    for (int q = 0; q < kk; q++)
+        xoff[q] = 2 * ((long)(q / K) * pw + q % K) * c->cin;
+    float init[16];
+    struct ns_g8_pairs jb = {
+        .rows = c->ho, .cols = c->wo, .sr = 2L * S * pw * c->cin, .sc = 4L * S * c->cin,
+        .dr = (long)c->wo * c->cout, .dc = 2L * c->cout, .dnext = c->cout, .ntaps = kk,
+        .xoff = xoff, .w = wp, .gin = gin, .relu = c->relu};
+    for (int img = lo; img < hi; img++) {
+        pair_image(&fr, t->x + (size_t)img * c->h * c->w * c->cin, xq);
+        float *y = t->y + (size_t)img * c->ho * c->wo * c->cout;
+        for (int b = 0; b < blocks; b++) {
+            for (int q = 0; q < kk; q++)
+                wp[q] = t->wdup + ((size_t)b * kk + q) * gin * 16;
+            jb.init = NULL;
+            if (c->has_bias && t->b) {
+                double_lanes(t->b + 8 * b, init);
+                jb.init = init;
+            }
+            jb.src = xq + 2 * (size_t)((8 * b / gin) * gin);
+            jb.dst = y + 8 * b;
+            ns_kern()->g8_pairs(&jb);
+        }
+    }
+}
+
 static void g8_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -1203,19 +1336,45 @@ static void g8_bwd_data_gather_task(void *vp, int ith, int nth)
     int lo, hi, gin = grouped_gin(c), blocks = c->cin / 8, K = c->k, kk = K * K, g = c->cpg;
     int S = c->stride, P = g8_gather_pad(c), pw = c->wo + 2 * P, C = c->cout, ci = c->cin;
     float *dyp = t->scratch + (size_t)ith * g8_thread_floats(c);
+    float *dq = g8_pairs_on(c) ? dyp + g8_image_floats(c) : NULL;
+    const struct pair_frame fr = {c->ho, c->wo, C, P, P, pw, 1, 1, 1};
     ns_split(t->n, ith, nth, &lo, &hi);
-    memset(dyp, 0, sizeof(float) * g8_gather_floats(c));
+    memset(dq ? dq : dyp, 0, sizeof(float) * g8_gather_floats(c) * (dq ? 2 : 1));
     for (int img = lo; img < hi; img++) {
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
-        for (int ho = 0; ho < c->ho; ho++)
-            memcpy(dyp + ((size_t)(ho + P) * pw + P) * C, dy + (size_t)ho * c->wo * C,
-                   sizeof(float) * c->wo * C);
+        if (dq) /* pairs: the paired copy only */
+            pair_image(&fr, dy, dq);
+        else
+            for (int ho = 0; ho < c->ho; ho++)
+                memcpy(dyp + ((size_t)(ho + P) * pw + P) * C, dy + (size_t)ho * c->wo * C,
+                       sizeof(float) * c->wo * C);
         float *dx = t->dx + (size_t)img * c->h * c->w * ci;
         for (int ah = 0; ah < S && ah < c->h; ah++)
             for (int aw = 0; aw < S && aw < c->w; aw++) {
                 int kh_of[8], offh[8], kw_of[8], offw[8];
                 int nh = phase_taps(c, ah, kh_of, offh), nw = phase_taps(c, aw, kw_of, offw);
                 int rows = (c->h - ah + S - 1) / S, cols = (c->w - aw + S - 1) / S;
+                if (dq) { /* pairs: a pixel's partner is the next one of the phase's row */
+                    long xoff[64];
+                    const float *wp[64];
+                    struct ns_g8_pairs jb = {
+                        .rows = rows, .cols = cols, .sr = 2L * pw * C, .sc = 4L * C,
+                        .dr = (long)S * c->w * ci, .dc = 2L * S * ci, .dnext = (long)S * ci,
+                        .ntaps = nh * nw, .xoff = xoff, .w = wp, .gin = gin, .acc = t->acc};
+                    for (int u = 0; u < nh; u++)
+                        for (int v = 0; v < nw; v++)
+                            xoff[u * nw + v] = 2 * ((long)offh[u] * pw + offw[v]) * C;
+                    for (int b = 0; b < blocks; b++) {
+                        for (int u = 0; u < nh; u++)
+                            for (int v = 0; v < nw; v++)
+                                wp[u * nw + v] =
+                                    t->wdup + ((size_t)b * kk + kh_of[u] * K + kw_of[v]) * gin * 16;
+                        jb.src = dq + 2 * (((size_t)P * pw + P) * C + (8 * b / g) * g);
+                        jb.dst = dx + ((size_t)ah * c->w + aw) * ci + 8 * b;
+                        ns_kern()->g8_pairs(&jb);
+                    }
+                    continue;
+                }
                 for (int b = 0; b < blocks; b++) {
                     int o0 = g >= 8 ? (8 * b / g) * g : 8 * b;
                     const float *wtb = t->wt + (size_t)b * kk * gin * 8;
@@ -1560,8 +1719,19 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         ns_pool_run(p, dw_fwd_task, &t);
         break;
     case K_GROUPED8:
-        t.scratch = scratch + (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
-        ns_pool_run(p, g8_fwd_task, &t);
+        t.scratch = scratch + g8_wfloats(c);
+        if (g8_pairs_on(c)) { /* the doubled weights of block b, tap q, channel j */
+            float *dup = scratch + g8_wlen(c);
+            int kk = c->k * c->k, gin = grouped_gin(c);
+            for (int bl = 0; bl < c->cout / 8; bl++)
+                for (int q = 0; q < kk; q++)
+                    for (int j = 0; j < gin; j++)
+                        double_lanes(w + ((size_t)q * gin + j) * c->cout + 8 * bl,
+                                     dup + (((size_t)bl * kk + q) * gin + j) * 16);
+            t.wdup = dup;
+            ns_pool_run(p, g8_fwd_pairs_task, &t);
+        } else
+            ns_pool_run(p, g8_fwd_task, &t);
         break;
     case K_PADDED8:
         padded8_forward(p, c, n, x, w, b, y, scratch);
@@ -1615,8 +1785,8 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
             ns_pool_run(p, dw_bwd_data_task, &t);
         break;
     case K_GROUPED8: {
-        size_t wlen = (size_t)(c->cout / 8) * kk * grouped_gin(c) * 8;
-        float *thr = scratch + wlen; /* after the data gradient's transposed weights */
+        size_t wlen = g8_wlen(c);
+        float *thr = scratch + g8_wfloats(c); /* after the data gradient's weights */
         size_t tf = g8_thread_floats(c), xlen = tf - part_len;
         t.scratch = thr;
         ns_pool_run(p, g8_bwd_weight_task, &t); /* the last read of x: dx may alias it */
@@ -1626,6 +1796,11 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
         if (dx) {
             grouped_prepare(c, w, scratch);
             t.wt = scratch;
+            if (g8_pairs_on(c)) {
+                for (size_t i = 0; i < wlen / 8; i++)
+                    double_lanes(scratch + 8 * i, scratch + wlen + 16 * i);
+                t.wdup = scratch + wlen;
+            }
             ns_pool_run(p, g8_bwd_data_gather_task, &t); /* its buffer fits the thread's */
         }
         break;

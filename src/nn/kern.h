@@ -21,9 +21,39 @@
 typedef void (*ns_gemm_fn)(int m, int n, int k, const float *a, long ars, long acs,
                            const float *b, long ldb, int beta, float *c, long ldc);
 
+/* The grouped 3x3 (any k) convolution's inner loop on pixel pairs, for group widths of 8 or
+ * more (conv.c's g8 kernels): each output pixel p of the grid gets, for one block of 8
+ * output channels,
+ *     out[p][l] = init[l] + sum over taps u, then j < gin, of x_p[xoff[u] + j] * w[u][j][l]
+ * as a multiply then an add per product (no contraction), in that order: the AVX2 path's
+ * sums, so both paths give the same bits. The pixels come in pairs, (r, 2c) and (r, 2c + 1)
+ * of a grid `cols` pixels wide: pair (r, c) reads the paired copy at
+ * src + r*sr + c*sc + xoff[u] + 2j, two floats, the first pixel's value then its partner's,
+ * and the weights are doubled to match (w[u] + 16j: w[u][j][0] twice, then w[u][j][1]
+ * twice, ...). So one 64-bit broadcast and one 16-float load feed 16 lanes, two pixels of 8
+ * channels. Pixel (r, 2c) is written at dst + r*dr + c*dc, its partner at + dnext; a
+ * partner past the end of an odd row is computed from what the copy holds there and not
+ * written. acc adds what dst holds, relu clamps at zero (after acc). NULL on the AVX2 path,
+ * where the pair layout gains nothing over conv.c's 8-float loop. */
+struct ns_g8_pairs {
+    int rows, cols;          /* the grid of output pixels */
+    const float *src;        /* the paired copy, at pair (0, 0), tap offset 0, j = 0 */
+    long sr, sc;             /* floats from one pair row, one pair column, to the next */
+    float *dst;
+    long dr, dc, dnext;
+    int ntaps;
+    const long *xoff;        /* per tap, in floats of the paired copy */
+    const float *const *w;   /* per tap: gin x 16 doubled weights */
+    int gin;
+    const float *init;       /* 16 floats (doubled, like w), or NULL for zeros */
+    int acc, relu;
+};
+typedef void (*ns_g8_pairs_fn)(const struct ns_g8_pairs *job);
+
 struct ns_kernels {
     const char *name; /* "avx2" or "avx512" */
     ns_gemm_fn gemm;
+    ns_g8_pairs_fn g8_pairs; /* NULL: conv.c's own AVX2 loop */
 };
 
 extern const struct ns_kernels ns_kernels_avx2, ns_kernels_avx512;
@@ -32,6 +62,8 @@ extern const struct ns_kernels ns_kernels_avx2, ns_kernels_avx512;
  * x86-64-v4) unless NS_ISA=avx2 or NS_ISA=avx512 forces a path (for tests and
  * measurements; NS_ISA=avx512 on a CPU without it warns and runs AVX2). */
 const struct ns_kernels *ns_kern(void);
+/* Use table k from now on in this process (tests: both paths in one process). */
+void ns_kern_use(const struct ns_kernels *k);
 /* Whether this CPU can run the AVX-512 path. */
 int ns_kern_has_avx512(void);
 

@@ -2,6 +2,7 @@
  * and kern_avx512.c, each compiled for its own -march. KERN_WIDTH (8 or 16 floats) picks
  * the vector type; KERN_SUFFIX names the table and KERN_NAME is the path's name. Not a header of its own: no include guard. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "nn/kern.h"
 
@@ -156,7 +157,85 @@ static void KNAME(gemm_)(int m, int n, int k, const float *a, long ars, long acs
     }
 }
 
+#if KERN_WIDTH == 16
+/* ---- grouped convolution on pixel pairs (kern.h: struct ns_g8_pairs) ------------------ */
+
+/* np (1..8) pairs: sp[q] their sources, dp[q] their first pixels' outputs, two[q] whether
+ * the partner is written. np is a constant at each call, so the accumulators are
+ * registers; eight of them, as on the AVX2 path, keep the multiply and add pipes busy. */
+INLINE void pairs(const int np, const struct ns_g8_pairs *jb, const float *const *sp,
+                  float *const *dp, const int *two)
+{
+    vf a[8];
+    vf init = jb->init ? vload(jb->init) : vzero();
+#pragma GCC unroll 8
+    for (int q = 0; q < np; q++)
+        a[q] = init;
+    for (int u = 0; u < jb->ntaps; u++) {
+        const float *w = jb->w[u];
+        const long xo = jb->xoff[u];
+        for (int j = 0; j < jb->gin; j++) {
+            vf wv = vload(w + 16 * j);
+#pragma GCC unroll 8
+            for (int q = 0; q < np; q++) {
+                double xx; /* the pair's two floats, a 64-bit broadcast */
+                memcpy(&xx, sp[q] + xo + 2 * j, sizeof xx);
+                a[q] = vadd(a[q], _mm512_mul_ps(_mm512_castpd_ps(_mm512_set1_pd(xx)), wv));
+            }
+        }
+    }
+    /* lanes 2l and 2l + 1 are output channel l of the first pixel and of its partner */
+    const __m512i split = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+#pragma GCC unroll 8
+    for (int q = 0; q < np; q++) {
+        vf v = _mm512_permutexvar_ps(split, a[q]);
+        __m256 h[2] = {_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)};
+        for (int e = 0; e < 1 + two[q]; e++) {
+            float *d = dp[q] + e * jb->dnext;
+            if (jb->acc)
+                h[e] = _mm256_add_ps(h[e], _mm256_loadu_ps(d));
+            if (jb->relu)
+                h[e] = _mm256_max_ps(h[e], _mm256_setzero_ps());
+            _mm256_storeu_ps(d, h[e]);
+        }
+    }
+}
+
+static void KNAME(g8_pairs_)(const struct ns_g8_pairs *jb)
+{
+    const int wd = (jb->cols + 1) / 2, n = jb->rows * wd;
+    const float *sp[8];
+    float *dp[8];
+    int two[8];
+    int p = 0;
+    for (; p < n; p += 8) {
+        int np = n - p < 8 ? n - p : 8;
+        for (int q = 0; q < np; q++) {
+            int r = (p + q) / wd, c = (p + q) % wd;
+            sp[q] = jb->src + r * jb->sr + c * jb->sc;
+            dp[q] = jb->dst + r * jb->dr + c * jb->dc;
+            two[q] = 2 * c + 1 < jb->cols;
+        }
+        switch (np) {
+        case 8: pairs(8, jb, sp, dp, two); break;
+        case 7: pairs(7, jb, sp, dp, two); break;
+        case 6: pairs(6, jb, sp, dp, two); break;
+        case 5: pairs(5, jb, sp, dp, two); break;
+        case 4: pairs(4, jb, sp, dp, two); break;
+        case 3: pairs(3, jb, sp, dp, two); break;
+        case 2: pairs(2, jb, sp, dp, two); break;
+        default: pairs(1, jb, sp, dp, two); break;
+        }
+    }
+}
+#endif
+
 const struct ns_kernels KNAME(ns_kernels_) = {
     .name = KERN_NAME,
     .gemm = KNAME(gemm_),
+#if KERN_WIDTH == 16
+    .g8_pairs = KNAME(g8_pairs_),
+#else
+    .g8_pairs = NULL,
+#endif
 };

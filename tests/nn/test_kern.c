@@ -4,7 +4,8 @@
  * bit for bit against each other (each C element is the same FMA sequence). The AVX-512
  * path is skipped, saying so, on a CPU without it. Also the grouped 1x1 conv, which runs
  * these kernels on the groups' strided column slices, against a plain loop, and its bits
- * at 1 and 3 threads. */
+ * at 1 and 3 threads; and the grouped k x k kernels' pixel pairs (AVX-512) against the
+ * AVX2 loop, bit for bit. */
 /* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +188,94 @@ static void grouped_1x1_conv_matches_a_plain_loop(void **state)
     }
 }
 
+/* A k x k grouped conv (cin = cout, n images) forward with bias and, fused, ReLU, then its
+ * backward: dx onto ones (acc) or overwritten, dw onto dw0, db, on the table in use. */
+struct gk_out {
+    float *y, *yr, *dx, *dxa, *dw, *db;
+};
+
+static struct gk_out gk_run(const struct ns_conv *c0, int n, int nth, const float *x,
+                            const float *w, const float *b, const float *dy, const float *dw0)
+{
+    struct ns_conv c = *c0;
+    size_t nx = (size_t)n * c.h * c.w * c.cin, ny = (size_t)n * c.ho * c.wo * c.cout;
+    size_t nw = (size_t)c.k * c.k * c.cpg * c.cout;
+    struct gk_out o = {nn_floats(ny), nn_floats(ny), nn_floats(nx), nn_floats(nx),
+                       nn_floats(nw), nn_floats(c.cout)};
+    nn_fill(o.dxa, nx, 1.0f);
+    memcpy(o.dw, dw0, sizeof(float) * nw);
+    struct ns_pool *p = ns_pool_create(nth);
+    float *scratch = nn_floats(ns_conv_scratch(&c, n, nth));
+    ns_conv_forward(p, &c, n, x, w, b, o.y, scratch);
+    ns_conv_backward(p, &c, n, x, w, dy, o.dxa, 1, o.dw, o.db, scratch);
+    ns_conv_backward(p, &c, n, x, w, dy, o.dx, 0, o.dw, o.db, scratch);
+    c.relu = 1;
+    ns_conv_forward(p, &c, n, x, w, b, o.yr, scratch);
+    free(scratch);
+    ns_pool_free(p);
+    return o;
+}
+
+static void gk_free(struct gk_out *o)
+{
+    free(o->y), free(o->yr), free(o->dx), free(o->dxa), free(o->dw), free(o->db);
+}
+
+/* The grouped kernels (group width 8 or more) run on pixel pairs on the AVX-512 path
+ * (kern.h: struct ns_g8_pairs) and on conv.c's 8-float loop on the AVX2 path: the same
+ * sums in the same order, so the same bits, at every stride, kernel size and odd or even
+ * width (a pair's partner past the end of a row is computed and not written), with and
+ * without bias, ReLU and accumulation, at 1 and 2 threads. */
+static void grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit(void **state)
+{
+    (void)state;
+    if (!ns_kern_has_avx512())
+        skip();
+    /* n, h = w, channels, group width, k, stride */
+    static const int shapes[][6] = {{2, 7, 16, 8, 3, 1},  {3, 9, 32, 16, 3, 2}, {2, 6, 16, 8, 1, 2},
+                                    {1, 5, 24, 8, 5, 1},  {2, 4, 64, 32, 3, 1}, {2, 14, 16, 8, 3, 2},
+                                    {1, 1, 16, 8, 3, 1},  {2, 3, 16, 8, 3, 2},  {1, 8, 16, 16, 4, 1}};
+    const struct ns_kernels *was = ns_kern();
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 90, 12);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int *sh = shapes[s];
+        struct ns_conv c;
+        ns_conv_setup(&c, sh[1], sh[1], sh[2], sh[2], sh[4], sh[5], sh[2] / sh[3], 1);
+        size_t nx = (size_t)sh[0] * c.h * c.w * c.cin, ny = (size_t)sh[0] * c.ho * c.wo * c.cout;
+        size_t nw = (size_t)c.k * c.k * c.cpg * c.cout;
+        float *x = nn_floats(nx), *w = nn_floats(nw), *b = nn_floats(c.cout);
+        float *dy = nn_floats(ny), *dw0 = nn_floats(nw);
+        nn_uniform(&rng, x, nx, -1, 1);
+        nn_uniform(&rng, w, nw, -1, 1);
+        nn_uniform(&rng, b, c.cout, -1, 1);
+        nn_uniform(&rng, dy, ny, -1, 1);
+        nn_uniform(&rng, dw0, nw, -1, 1);
+        for (int nth = 1; nth <= 2; nth++) {
+            ns_kern_use(&ns_kernels_avx2);
+            struct gk_out a = gk_run(&c, sh[0], nth, x, w, b, dy, dw0);
+            ns_kern_use(&ns_kernels_avx512);
+            struct gk_out v = gk_run(&c, sh[0], nth, x, w, b, dy, dw0);
+            const struct {
+                const char *name;
+                const float *p, *q;
+                size_t len;
+            } cmp[] = {{"y", a.y, v.y, ny},      {"relu y", a.yr, v.yr, ny},
+                       {"dx", a.dx, v.dx, nx},    {"dx onto ones", a.dxa, v.dxa, nx},
+                       {"dw", a.dw, v.dw, nw},    {"db", a.db, v.db, c.cout}};
+            for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
+                if (memcmp(cmp[i].p, cmp[i].q, sizeof(float) * cmp[i].len))
+                    fail_msg("n %d h %d c %d g %d k %d stride %d, %d threads: %s differs "
+                             "between the avx2 and avx512 paths", sh[0], sh[1], sh[2], sh[3],
+                             sh[4], sh[5], nth, cmp[i].name);
+            gk_free(&a);
+            gk_free(&v);
+        }
+        free(x), free(w), free(b), free(dy), free(dw0);
+    }
+    ns_kern_use(was);
+}
+
 int main(void)
 {
     if (nn_isa_skip())
@@ -196,6 +285,7 @@ int main(void)
         cmocka_unit_test(avx512_gemm_matches_and_equals_avx2_bit_for_bit),
         cmocka_unit_test(ns_isa_forces_a_path),
         cmocka_unit_test(grouped_1x1_conv_matches_a_plain_loop),
+        cmocka_unit_test(grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
