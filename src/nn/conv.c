@@ -1403,12 +1403,37 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     float *part = xp + g8_thread_floats(c) - part_len; /* the end of the thread's block */
     memset(part, 0, sizeof(float) * part_len);
     ns_split(t->n, ith, nth, &lo, &hi);
-    zero_border(c, xp);
+    /* tap pairs (AVX-512, stride 1): x's paired copy, step one column, instead of its
+     * padded copy; at stride 2 the copy cost what the pairs saved (measured) */
+    float *xq = g8_pairs_on(c) && S == 1 ? xp + g8_image_floats(c) : NULL;
+    const struct pair_frame fr = {c->h, c->w, c->cin, c->pad, c->pad, pw, 1, 1, 1};
+    if (xq)
+        memset(xq, 0, sizeof(float) * 2 * padded_h(c) * pw * c->cin);
+    else
+        zero_border(c, xp);
     for (int img = lo; img < hi; img++) {
-        pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
+        if (xq)
+            pair_image(&fr, t->x + (size_t)img * c->h * c->w * c->cin, xq);
+        else
+            pad_image(c, t->x + (size_t)img * c->h * c->w * c->cin, xp);
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * c->cout;
         for (int b = 0; b < blocks; b++) {
             int ci0 = g >= 8 ? (8 * b / g) * g : 8 * b;
+            for (int kh = 0; xq && kh < K; kh++)
+                for (int kw = 0; kw < K; kw += 2) { /* taps (kh, kw) and (kh, kw + 1) */
+                    int q = kh * K + kw;
+                    for (int j0 = 0; j0 < gin; j0 += 8) {
+                        float *p0 = part + ((size_t)q * g + j0) * c->cout + 8 * b;
+                        struct ns_g8_wpairs jb = {
+                            .rows = c->ho, .cols = c->wo, .sr = 2L * S * pw * c->cin,
+                            .sc = 2L * S * c->cin, .dy = dy + 8 * b,
+                            .dr = (long)c->wo * c->cout, .dc = c->cout, .part0 = p0,
+                            .part1 = kw + 1 < K ? p0 + (size_t)g * c->cout : NULL,
+                            .pj = c->cout};
+                        jb.src = xq + 2 * (((size_t)kh * pw + kw) * c->cin + ci0 + j0);
+                        ns_kern()->g8_wpairs(&jb);
+                    }
+                }
             for (int q = 0; q < kk && small_group(c); q++) {
                 /* acc[j][l] = sum over pixels of dy[l] * x[(l/g)*g + j]: the expanded form's
                  * nonzero tiles, summed in the same order */
@@ -1439,7 +1464,7 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
                     st8(pp, ld8(pp) + acc[j]);
                 }
             }
-            for (int q = 0; q < kk && !small_group(c); q++) {
+            for (int q = 0; !xq && q < kk && !small_group(c); q++) {
                 int kh = q / K, kw = q % K;
                 for (int j0 = 0; j0 < gin; j0 += 8) {
                     v8 acc[8];

@@ -50,10 +50,29 @@ struct ns_g8_pairs {
 };
 typedef void (*ns_g8_pairs_fn)(const struct ns_g8_pairs *job);
 
+/* The grouped weight gradient's inner loop on tap pairs: for 8 input channels j of a group
+ * and one block of 8 output channels l, the taps (kh, kw) and (kh, kw + 1) at once,
+ *     part_e[j][l] += sum over output pixels p, in order, of x_p,e[j] * dy_p[l]
+ * (a multiply then an add per product, from zero, then added to part: the AVX2 loop's
+ * sums). x comes from a paired copy with step one column (pixel p at src + r*sr + c*sc +
+ * 2j: its value under tap kw, then under kw + 1), dy from dy + r*dr + c*dc. part1 NULL: the
+ * second tap is past the kernel (computed, not added). Row j of part_e is at part_e + j*pj. */
+struct ns_g8_wpairs {
+    int rows, cols;
+    const float *src;
+    long sr, sc;
+    const float *dy;
+    long dr, dc;
+    float *part0, *part1;
+    long pj;
+};
+typedef void (*ns_g8_wpairs_fn)(const struct ns_g8_wpairs *job);
+
 struct ns_kernels {
     const char *name; /* "avx2" or "avx512" */
     ns_gemm_fn gemm;
     ns_g8_pairs_fn g8_pairs; /* NULL: conv.c's own AVX2 loop */
+    ns_g8_wpairs_fn g8_wpairs; /* NULL likewise */
 };
 
 extern const struct ns_kernels ns_kernels_avx2, ns_kernels_avx512;

@@ -228,6 +228,41 @@ static void KNAME(g8_pairs_)(const struct ns_g8_pairs *jb)
         }
     }
 }
+
+static void KNAME(g8_wpairs_)(const struct ns_g8_wpairs *jb)
+{
+    /* dy's 8 channels doubled: lanes 2l and 2l + 1 both dy[l], against tap kw and kw + 1 */
+    const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    vf a[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        a[j] = vzero();
+    for (int r = 0; r < jb->rows; r++) {
+        const float *xr = jb->src + r * jb->sr, *dr = jb->dy + r * jb->dr;
+        for (int c = 0; c < jb->cols; c++) {
+            vf d = _mm512_permutexvar_ps(twice, _mm512_castps256_ps512(
+                                                    _mm256_loadu_ps(dr + c * jb->dc)));
+            const float *x = xr + c * jb->sc;
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                double xx;
+                memcpy(&xx, x + 2 * j, sizeof xx);
+                a[j] = vadd(a[j], _mm512_mul_ps(_mm512_castpd_ps(_mm512_set1_pd(xx)), d));
+            }
+        }
+    }
+    const __m512i split = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        vf v = _mm512_permutexvar_ps(split, a[j]);
+        float *p0 = jb->part0 + j * jb->pj;
+        _mm256_storeu_ps(p0, _mm256_add_ps(_mm256_loadu_ps(p0), _mm512_castps512_ps256(v)));
+        if (jb->part1) {
+            float *p1 = jb->part1 + j * jb->pj;
+            _mm256_storeu_ps(p1, _mm256_add_ps(_mm256_loadu_ps(p1), _mm512_extractf32x8_ps(v, 1)));
+        }
+    }
+}
 #endif
 
 const struct ns_kernels KNAME(ns_kernels_) = {
@@ -235,7 +270,9 @@ const struct ns_kernels KNAME(ns_kernels_) = {
     .gemm = KNAME(gemm_),
 #if KERN_WIDTH == 16
     .g8_pairs = KNAME(g8_pairs_),
+    .g8_wpairs = KNAME(g8_wpairs_),
 #else
     .g8_pairs = NULL,
+    .g8_wpairs = NULL,
 #endif
 };
