@@ -17,6 +17,7 @@ names=${*:-vanilla res_basic x y sep mbconv mbv1 shuffle_v2 shuffle_v1 vit nf re
 steps=${STEPS:-30}
 py=${PYTHON:-/usr/bin/python3}
 bench_need "$ns" "$py"
+bench_torch_env
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/runs"

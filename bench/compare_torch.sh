@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ref=${TORCH_BENCH:-$here/../../shared/reference/torch_bench.py}
 py=${PYTHON:-/usr/bin/python3}
 bench_need "$ns" "$py"
+bench_torch_env
 [ -f "$ref" ] || { echo "compare_torch: no $ref (set TORCH_BENCH)" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
