@@ -20,13 +20,14 @@ bench_isa() {
 # whose page faults are dear that cost PyTorch 3-4x its training speed (measured on a
 # 2-core EPYC, KVM: 259-314 img/s against 833-981 with these settings). So the
 # comparisons keep freed memory in the heap unless the caller set GLIBC_TUNABLES itself;
-# both programs run under it (netspace allocates its arena once: it changes nothing there).
+# both programs run under it (netspace allocates its arena once, so it should change little
+# there; not measured). Keeping freed memory may raise PyTorch's peak RSS figure.
 bench_torch_env() {
   export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647}
 }
 # One line naming the machine: cores, CPU model, ISA, OpenBLAS core type.
 bench_machine() {
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(bench_isa); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; PyTorch's GLIBC_TUNABLES=${GLIBC_TUNABLES-unset}"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(bench_isa); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; GLIBC_TUNABLES (both programs)=${GLIBC_TUNABLES-unset}"
 }
 # Exit 2 with a message unless $1 is an executable netspace and python $2 has torch.
 bench_need() {

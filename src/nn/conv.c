@@ -101,13 +101,14 @@ static int g8_pairs_on(const struct ns_conv *c)
     return ns_kern()->g8_pairs && !small_group(c);
 }
 
-/* The data gradient's transposed weights wt, then (pairs) the doubled weights of the
- * forward or of wt: twice as many. */
+/* Floats of the data gradient's transposed weights wt. */
 static size_t g8_wlen(const struct ns_conv *c)
 {
     return (size_t)(c->cout / 8) * c->k * c->k * grouped_gin(c) * 8;
 }
 
+/* The grouped kernels' weight region: wt, then (pairs) the doubled weights of the forward
+ * or of wt, twice as many. */
 static size_t g8_wfloats(const struct ns_conv *c)
 {
     return g8_wlen(c) * (g8_pairs_on(c) ? 3 : 1);
@@ -1222,7 +1223,7 @@ static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *
 }
 
 /* The forward on pixel pairs (g8_pairs_on, stride 1 only: see ns_conv_forward): the padded
- * image's paired copy (step S: a pixel's partner is the next output pixel of its row), the
+ * image's paired copy (a pixel's partner is the next output pixel of its row), the
  * doubled weights t->wdup ([block][tap][j][16]). */
 static void g8_fwd_pairs_task(void *vp, int ith, int nth)
 {

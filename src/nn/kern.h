@@ -4,8 +4,9 @@
  * -march=x86-64-v3 and -march=x86-64-v4 (src/CMakeLists.txt), and kern.c picks a table.
  *
  * Every kernel computes each output element with the same operations in the same order on
- * either path (a sequential sum of fused multiply-adds), so both paths give the same bits;
- * only the number of elements handled per instruction differs. */
+ * either path (the GEMM: a sequential sum of fused multiply-adds; the grouped pair kernels: a
+ * multiply then an add per product, as conv.c's AVX2 loop), so both paths give the same
+ * bits; only the number of elements handled per instruction differs. */
 #ifndef NS_KERN_H
 #define NS_KERN_H
 
@@ -21,7 +22,7 @@
 typedef void (*ns_gemm_fn)(int m, int n, int k, const float *a, long ars, long acs,
                            const float *b, long ldb, int beta, float *c, long ldc);
 
-/* The grouped 3x3 (any k) convolution's inner loop on pixel pairs, for group widths of 8 or
+/* The grouped k x k convolution's inner loop on pixel pairs, for group widths of 8 or
  * more (conv.c's g8 kernels): each output pixel p of the grid gets, for one block of 8
  * output channels,
  *     out[p][l] = init[l] + sum over taps u, then j < gin, of x_p[xoff[u] + j] * w[u][j][l]
@@ -81,7 +82,10 @@ extern const struct ns_kernels ns_kernels_avx2, ns_kernels_avx512;
  * x86-64-v4) unless NS_ISA=avx2 or NS_ISA=avx512 forces a path (for tests and
  * measurements; NS_ISA=avx512 on a CPU without it warns and runs AVX2). */
 const struct ns_kernels *ns_kern(void);
-/* Use table k from now on in this process (tests: both paths in one process). */
+/* Use table k from now on in this process (tests: both paths in one process). Not for
+ * use while a pool task runs (it is a plain store); scratch sized by ns_conv_scratch under
+ * one table is not valid under the other; no CPU check: k = &ns_kernels_avx512 on a CPU
+ * without AVX-512 dies with SIGILL (check ns_kern_has_avx512 first). */
 void ns_kern_use(const struct ns_kernels *k);
 /* Whether this CPU can run the AVX-512 path. */
 int ns_kern_has_avx512(void);

@@ -191,7 +191,7 @@ static void grouped_1x1_conv_matches_a_plain_loop(void **state)
 /* A k x k grouped conv (cin = cout, n images) forward with bias and, fused, ReLU, then its
  * backward: dx onto ones (acc) or overwritten, dw onto dw0, db, on the table in use. */
 struct gk_out {
-    float *y, *yr, *dx, *dxa, *dw, *db;
+    float *y, *yr, *dx, *dxa, *dxi, *dw, *db;
 };
 
 static struct gk_out gk_run(const struct ns_conv *c0, int n, int nth, const float *x,
@@ -201,14 +201,21 @@ static struct gk_out gk_run(const struct ns_conv *c0, int n, int nth, const floa
     size_t nx = (size_t)n * c.h * c.w * c.cin, ny = (size_t)n * c.ho * c.wo * c.cout;
     size_t nw = (size_t)c.k * c.k * c.cpg * c.cout;
     struct gk_out o = {nn_floats(ny), nn_floats(ny), nn_floats(nx), nn_floats(nx),
-                       nn_floats(nw), nn_floats(c.cout)};
+                       nn_floats(nx), nn_floats(nw), nn_floats(c.cout)};
     nn_fill(o.dxa, nx, 1.0f);
     memcpy(o.dw, dw0, sizeof(float) * nw);
     struct ns_pool *p = ns_pool_create(nth);
-    float *scratch = nn_floats(ns_conv_scratch(&c, n, nth));
+    /* scratch full of NaN: whatever a kernel reads before writing shows */
+    size_t ns = ns_conv_scratch(&c, n, nth);
+    float *scratch = nn_floats(ns);
+    nn_fill(scratch, ns, NAN);
     ns_conv_forward(p, &c, n, x, w, b, o.y, scratch);
     ns_conv_backward(p, &c, n, x, w, dy, o.dxa, 1, o.dw, o.db, scratch);
     ns_conv_backward(p, &c, n, x, w, dy, o.dx, 0, o.dw, o.db, scratch);
+    memcpy(o.dxi, x, sizeof(float) * nx); /* in place: dx over x, as the nets do */
+    float *dwi = nn_floats(nw);
+    ns_conv_backward(p, &c, n, o.dxi, w, dy, o.dxi, 0, dwi, NULL, scratch);
+    free(dwi);
     c.relu = 1;
     ns_conv_forward(p, &c, n, x, w, b, o.yr, scratch);
     free(scratch);
@@ -218,23 +225,30 @@ static struct gk_out gk_run(const struct ns_conv *c0, int n, int nth, const floa
 
 static void gk_free(struct gk_out *o)
 {
-    free(o->y), free(o->yr), free(o->dx), free(o->dxa), free(o->dw), free(o->db);
+    free(o->y), free(o->yr), free(o->dx), free(o->dxa), free(o->dxi), free(o->dw), free(o->db);
 }
 
 /* The grouped kernels (group width 8 or more) run on pixel pairs on the AVX-512 path
  * (kern.h: struct ns_g8_pairs) and on conv.c's 8-float loop on the AVX2 path: the same
- * sums in the same order, so the same bits, at every stride, kernel size and odd or even
- * width (a pair's partner past the end of a row is computed and not written), with and
- * without bias, ReLU and accumulation, at 1 and 2 threads. */
+ * sums in the same order, so the same bits, at odd and even kernel sizes and widths (a
+ * pair's partner past the end of a row, or a second tap past the kernel, is computed and
+ * not written), with and without bias, ReLU and accumulation, in place, at 1 and 2
+ * threads; at stride 2 (the data gradient on pairs, the forward and weight gradient on the
+ * AVX2 loop there) likewise. */
 static void grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit(void **state)
 {
     (void)state;
     if (!ns_kern_has_avx512())
         skip();
-    /* n, h = w, channels, group width, k, stride */
+    /* the AVX-512 table has the pair kernels (else both runs below would be the AVX2 loop) */
+    assert_non_null(ns_kernels_avx512.g8_pairs);
+    assert_non_null(ns_kernels_avx512.g8_wpairs);
+    /* n, h = w, channels, group width, k, stride (every shape has 2 or more groups: one
+     * group is an ordinary conv, not the grouped kernels) */
     static const int shapes[][6] = {{2, 7, 16, 8, 3, 1},  {3, 9, 32, 16, 3, 2}, {2, 6, 16, 8, 1, 2},
                                     {1, 5, 24, 8, 5, 1},  {2, 4, 64, 32, 3, 1}, {2, 14, 16, 8, 3, 2},
-                                    {1, 1, 16, 8, 3, 1},  {2, 3, 16, 8, 3, 2},  {1, 8, 16, 16, 4, 1}};
+                                    {1, 1, 16, 8, 3, 1},  {2, 3, 16, 8, 3, 2},  {1, 8, 32, 16, 4, 1},
+                                    {2, 5, 16, 8, 2, 1},  {1, 6, 48, 16, 3, 1}};
     const struct ns_kernels *was = ns_kern();
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 90, 12);
@@ -262,6 +276,7 @@ static void grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit(void **state)
                 size_t len;
             } cmp[] = {{"y", a.y, v.y, ny},      {"relu y", a.yr, v.yr, ny},
                        {"dx", a.dx, v.dx, nx},    {"dx onto ones", a.dxa, v.dxa, nx},
+                       {"dx in place", a.dxi, v.dxi, nx},
                        {"dw", a.dw, v.dw, nw},    {"db", a.db, v.db, c.cout}};
             for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
                 if (memcmp(cmp[i].p, cmp[i].q, sizeof(float) * cmp[i].len))
