@@ -47,4 +47,13 @@ plot \
     datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): top-10% overlap', \
     datafile index 15 using 1:2 with linespoints dt 1 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): Spearman rho', \
     datafile index 16 using 1:2 with linespoints dt 2 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): Kendall tau', \
-    datafile index 17 using 1:2 with linespoints dt 3 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): top-10% overlap'
+    datafile index 17 using 1:2 with linespoints dt 3 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=16): top-10% overlap', \
+    datafile index 18 using 1:2 with linespoints dt 1 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): Spearman rho', \
+    datafile index 19 using 1:2 with linespoints dt 2 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): Kendall tau', \
+    datafile index 20 using 1:2 with linespoints dt 3 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): top-10% overlap', \
+    datafile index 21 using 1:2 with linespoints dt 1 ps 0.5 lt 8 title 'fidelity_anynetx_a_e1  (n=16): Spearman rho', \
+    datafile index 22 using 1:2 with linespoints dt 2 ps 0.5 lt 8 title 'fidelity_anynetx_a_e1  (n=16): Kendall tau', \
+    datafile index 23 using 1:2 with linespoints dt 3 ps 0.5 lt 8 title 'fidelity_anynetx_a_e1  (n=16): top-10% overlap', \
+    datafile index 24 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): Spearman rho', \
+    datafile index 25 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): Kendall tau', \
+    datafile index 26 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): top-10% overlap'

@@ -37,4 +37,12 @@ plot \
     datafile index 8 using 1:2 with points ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=16)', \
     datafile index 9 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 5 title 'fidelity_regnetx_s2: mean +- 2 sd in 8 bins', \
     datafile index 10 using 1:2 with points ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=16)', \
-    datafile index 11 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 6 title 'fidelity_anynetx_a: mean +- 2 sd in 8 bins'
+    datafile index 11 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 6 title 'fidelity_anynetx_a: mean +- 2 sd in 8 bins', \
+    datafile index 12 using 1:2 with points ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=16)', \
+    datafile index 13 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 7 title 'fidelity_anynetx_a_e4: mean +- 2 sd in 8 bins', \
+    datafile index 14 using 1:2 with points ps 0.4 lt 8 title 'fidelity_anynetx_a_e1  (n=16)', \
+    datafile index 15 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 8 title 'fidelity_anynetx_a_e1: mean +- 2 sd in 8 bins', \
+    datafile index 16 using 1:2 with points ps 0.4 lt 1 title 'fidelity_anynetx_a_e2  (n=16)', \
+    datafile index 17 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'fidelity_anynetx_a_e2: mean +- 2 sd in 8 bins', \
+    datafile index 18 using 1:2 with points ps 0.4 lt 2 title 'fidelity_anynetx_a_s2  (n=1)', \
+    datafile index 19 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_anynetx_a_s2: mean +- 2 sd in 1 bins'
