@@ -4,7 +4,7 @@
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
-#   studies: fidelity (default: all of them, in the order below)
+#   studies: fidelity, progression (default: fidelity)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ns=${1:-build/release/netspace}
@@ -31,6 +31,11 @@ for s in $studies; do
     fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e1 fidelity_regnetx_e2 \
         fidelity_regnetx_e4 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
         fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
+    # study 2, the progression, at the budget the fidelity study set (4 epochs): 100 models
+    # a space (the paper's smallest), ~55 core-hours in all at these sizes
+    progression) run results/progression.db progression_anynetx_a progression_anynetx_b \
+        progression_anynetx_c progression_anynetx_d progression_anynetx_e progression_regnetx \
+        progression_regnety ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done
