@@ -18,7 +18,7 @@ bench_isa() {
 # PyTorch's allocator hands every freed activation of a few MB back to the kernel (glibc
 # unmaps blocks past its mmap threshold) and takes new pages for the next one; on a VM
 # whose page faults are dear that cost PyTorch 3-4x its training speed (measured on a
-# 2-core EPYC, KVM: 259-314 img/s against 833-981 with these settings). So the
+# 2-core EPYC, KVM: 153-270 img/s against 816-967 with these settings). So the
 # comparisons keep freed memory in the heap unless the caller set GLIBC_TUNABLES itself;
 # both programs run under it (netspace allocates its arena once, so it should change little
 # there; not measured). Keeping freed memory may raise PyTorch's peak RSS figure.

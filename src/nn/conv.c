@@ -101,6 +101,14 @@ static int g8_pairs_on(const struct ns_conv *c)
     return ns_kern()->g8_pairs && !small_group(c);
 }
 
+/* The forward and the weight gradient take pairs at stride 1 only: at stride 2 the paired
+ * copy cost what the wider vectors saved (measured: a 28x28 32-channel forward the same,
+ * 14x14 64 channels 0.87x). The data gradient takes them at every stride. */
+static int g8_pairs_s1(const struct ns_conv *c)
+{
+    return g8_pairs_on(c) && c->stride == 1;
+}
+
 /* Floats of the data gradient's transposed weights wt. */
 static size_t g8_wlen(const struct ns_conv *c)
 {
@@ -1222,7 +1230,7 @@ static void g8_run(int npix, int wd, const float *src, long sr, long sc, float *
     }
 }
 
-/* The forward on pixel pairs (g8_pairs_on, stride 1 only: see ns_conv_forward): the padded
+/* The forward on pixel pairs (g8_pairs_s1): the padded
  * image's paired copy (a pixel's partner is the next output pixel of its row), the
  * doubled weights t->wdup ([block][tap][j][16]). */
 static void g8_fwd_pairs_task(void *vp, int ith, int nth)
@@ -1404,9 +1412,8 @@ static void g8_bwd_weight_task(void *vp, int ith, int nth)
     float *part = xp + g8_thread_floats(c) - part_len; /* the end of the thread's block */
     memset(part, 0, sizeof(float) * part_len);
     ns_split(t->n, ith, nth, &lo, &hi);
-    /* tap pairs (AVX-512, stride 1): x's paired copy, step one column, instead of its
-     * padded copy; at stride 2 the copy cost what the pairs saved (measured) */
-    float *xq = g8_pairs_on(c) && S == 1 ? xp + g8_image_floats(c) : NULL;
+    /* tap pairs (g8_pairs_s1): x's paired copy, step one column, instead of its padded copy */
+    float *xq = g8_pairs_s1(c) ? xp + g8_image_floats(c) : NULL;
     const struct pair_frame fr = {c->h, c->w, c->cin, c->pad, c->pad, pw, 1, 1, 1};
     if (xq)
         memset(xq, 0, sizeof(float) * 2 * padded_h(c) * pw * c->cin);
@@ -1746,9 +1753,7 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
         break;
     case K_GROUPED8:
         t.scratch = scratch + g8_wfloats(c);
-        /* pairs at stride 1: at stride 2 the paired copy cost what the wider vectors
-         * saved (measured: 28x28 32 channels the same, 14x14 64 channels 0.87x) */
-        if (g8_pairs_on(c) && c->stride == 1) { /* doubled weights: block, tap, channel */
+        if (g8_pairs_s1(c)) { /* doubled weights: block, tap, channel */
             float *dup = scratch + g8_wlen(c);
             int kk = c->k * c->k, gin = grouped_gin(c);
             for (int bl = 0; bl < c->cout / 8; bl++)
