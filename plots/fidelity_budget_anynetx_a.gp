@@ -37,6 +37,9 @@ plot \
     datafile index 0 using 1:2:3:4 with yerrorlines ps 0.8 lt 1 title 'Spearman rho, bars: 95% of 2000 bootstrap resamples of the twins', \
     datafile index 1 using 1:2 with linespoints dt 2 pt 5 ps 0.7 lt 2 title 'Kendall tau', \
     datafile index 2 using 1:2 with linespoints dt 3 pt 9 ps 0.9 lt 3 title 'top-10% overlap', \
+    datafile index 3 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 4 notitle, \
+    datafile index 3 using 1:2 with lines dt 2 lt 4 title 'fidelity_anynetx_a_s2: same budget, another training seed (ceiling)', \
     keyentry with points ps 0 title 'fidelity_anynetx_a_e1: 1 epoch, 16 twins: rho 0.79 [0.43, 0.96], tau 0.63, top-10% 1.00', \
     keyentry with points ps 0 title 'fidelity_anynetx_a_e2: 2 epochs, 16 twins: rho 0.86 [0.60, 0.97], tau 0.70, top-10% 1.00', \
-    keyentry with points ps 0 title 'fidelity_anynetx_a_e4: 4 epochs, 16 twins: rho 0.94 [0.78, 0.99], tau 0.83, top-10% 1.00'
+    keyentry with points ps 0 title 'fidelity_anynetx_a_e4: 4 epochs, 16 twins: rho 0.94 [0.78, 0.99], tau 0.83, top-10% 1.00', \
+    keyentry with points ps 0 title 'fidelity_anynetx_a_s2: 10 epochs, 16 twins: rho 0.93 [0.75, 0.99], tau 0.81, top-10% 0.50'

@@ -386,6 +386,8 @@ int ns_plot_fig_curves(const struct ns_plot_files *f, const struct ns_plot_curve
         max_n = c[i].n > max_n ? c[i].n : max_n;
     if (max_n > 20)
         fputs("unset xtics\nset xtics\n", g.gp); /* let gnuplot space them */
+    if (max_n <= 1) /* one epoch: an x range of one point, which gnuplot warns about */
+        fputs("set xrange [0.5:1.5]\n", g.gp);
     fputs("plot \\\n", g.gp);
     for (int i = 0; i < n; i++) {
         int lt = i % N_PALETTE + 1;

@@ -27,6 +27,7 @@ set key top right opaque box lc rgb '#c0c0c0' samplen 3
 set xtics 1
 set mxtics 1
 set autoscale xfixmin
+set xrange [0.5:1.5]
 plot \
     datafile index 0 using 1:3 with linespoints lt 1 ps 0.5 title 'trial 1  (final test 10.51%)', \
     datafile index 0 using 1:2 with lines lt 1 dt 2 notitle, \

@@ -38,4 +38,4 @@ plot \
     datafile index 6 using 1:2 with steps lt 7 title 'fidelity_anynetx_a_e4  (n=16, min 8.25%, mean 9.62%)', \
     datafile index 7 using 1:2 with steps lt 8 title 'fidelity_anynetx_a_e1  (n=16, min 12.61%, mean 14.74%)', \
     datafile index 8 using 1:2 with steps lt 1 title 'fidelity_anynetx_a_e2  (n=16, min 9.86%, mean 11.78%)', \
-    datafile index 9 using 1:2 with steps lt 2 title 'fidelity_anynetx_a_s2  (n=5, min 7.12%, mean 7.72%)'
+    datafile index 9 using 1:2 with steps lt 2 title 'fidelity_anynetx_a_s2  (n=16, min 7.12%, mean 8.07%)'

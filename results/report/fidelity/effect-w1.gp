@@ -41,4 +41,4 @@ plot \
     datafile index 1 using 1:2 with points lt 2 title 'fidelity_anynetx_a_e4  (n=16):  best w1 median 16, 95% in 8 .. 64', \
     datafile index 2 using 1:2 with points lt 3 title 'fidelity_anynetx_a_e1  (n=16):  best w1 median 16, 95% in 8 .. 64', \
     datafile index 3 using 1:2 with points lt 4 title 'fidelity_anynetx_a_e2  (n=16):  best w1 median 16, 95% in 8 .. 64', \
-    datafile index 4 using 1:2 with points lt 5 title 'fidelity_anynetx_a_s2  (n=5):  best w1 median 16, 95% in 8 .. 64'
+    datafile index 4 using 1:2 with points lt 5 title 'fidelity_anynetx_a_s2  (n=16):  best w1 median 16, 95% in 8 .. 64'

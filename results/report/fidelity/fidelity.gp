@@ -57,6 +57,6 @@ plot \
     datafile index 24 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): Spearman rho', \
     datafile index 25 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): Kendall tau', \
     datafile index 26 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_anynetx_a_e2  (n=16): top-10% overlap', \
-    datafile index 27 using 1:2 with linespoints dt 1 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=5): Spearman rho', \
-    datafile index 28 using 1:2 with linespoints dt 2 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=5): Kendall tau', \
-    datafile index 29 using 1:2 with linespoints dt 3 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=5): top-10% overlap'
+    datafile index 27 using 1:2 with linespoints dt 1 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=16): Spearman rho', \
+    datafile index 28 using 1:2 with linespoints dt 2 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=16): Kendall tau', \
+    datafile index 29 using 1:2 with linespoints dt 3 ps 0.5 lt 2 title 'fidelity_anynetx_a_s2  (n=16): top-10% overlap'

@@ -20,7 +20,7 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'Complexity-normalized error EDF: flops in (7.78M, 11.3M), 2 log-spaced bins' font ',13'
+set title 'Complexity-normalized error EDF: flops in (3.25M, 11.3M), 5 log-spaced bins' font ',13'
 set xlabel 'test error e (%)'
 set ylabel 'F(e): weighted fraction of models with error < e'
 set yrange [0:1]
@@ -29,13 +29,13 @@ set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 set key title 'failed trials dropped; means weighted'
 plot \
-    datafile index 0 using 1:2 with steps lt 1 title 'fidelity_regnetx  (n=5, min 6.78%, mean 7.28%)', \
-    datafile index 1 using 1:2 with steps lt 2 title 'fidelity_regnetx_e1  (n=5, min 10.51%, mean 13.52%)', \
-    datafile index 2 using 1:2 with steps lt 3 title 'fidelity_regnetx_e2  (n=5, min 8.65%, mean 10.25%)', \
-    datafile index 3 using 1:2 with steps lt 4 title 'fidelity_regnetx_e4  (n=5, min 7.50%, mean 8.38%)', \
-    datafile index 4 using 1:2 with steps lt 5 title 'fidelity_regnetx_s2  (n=5, min 6.84%, mean 7.06%)', \
-    datafile index 5 using 1:2 with steps lt 6 title 'fidelity_anynetx_a  (n=3, min 6.79%, mean 7.65%)', \
-    datafile index 6 using 1:2 with steps lt 7 title 'fidelity_anynetx_a_e4  (n=3, min 8.25%, mean 9.48%)', \
-    datafile index 7 using 1:2 with steps lt 8 title 'fidelity_anynetx_a_e1  (n=3, min 12.61%, mean 15.13%)', \
-    datafile index 8 using 1:2 with steps lt 1 title 'fidelity_anynetx_a_e2  (n=3, min 9.86%, mean 11.82%)', \
-    datafile index 9 using 1:2 with steps lt 2 title 'fidelity_anynetx_a_s2  (n=3, min 7.12%, mean 7.93%)'
+    datafile index 0 using 1:2 with steps lt 1 title 'fidelity_regnetx  (n=14, min 6.78%, mean 7.35%)', \
+    datafile index 1 using 1:2 with steps lt 2 title 'fidelity_regnetx_e1  (n=14, min 10.51%, mean 13.42%)', \
+    datafile index 2 using 1:2 with steps lt 3 title 'fidelity_regnetx_e2  (n=14, min 8.65%, mean 10.41%)', \
+    datafile index 3 using 1:2 with steps lt 4 title 'fidelity_regnetx_e4  (n=14, min 7.50%, mean 8.44%)', \
+    datafile index 4 using 1:2 with steps lt 5 title 'fidelity_regnetx_s2  (n=14, min 6.84%, mean 7.29%)', \
+    datafile index 5 using 1:2 with steps lt 6 title 'fidelity_anynetx_a  (n=14, min 6.79%, mean 8.03%)', \
+    datafile index 6 using 1:2 with steps lt 7 title 'fidelity_anynetx_a_e4  (n=14, min 8.25%, mean 9.86%)', \
+    datafile index 7 using 1:2 with steps lt 8 title 'fidelity_anynetx_a_e1  (n=14, min 12.61%, mean 15.10%)', \
+    datafile index 8 using 1:2 with steps lt 1 title 'fidelity_anynetx_a_e2  (n=14, min 9.86%, mean 12.14%)', \
+    datafile index 9 using 1:2 with steps lt 2 title 'fidelity_anynetx_a_s2  (n=14, min 7.12%, mean 8.17%)'

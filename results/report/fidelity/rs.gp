@@ -20,7 +20,7 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'Random-search efficiency: flops-normalized, (7.78M, 11.3M), 2 bins' font ',13'
+set title 'Random-search efficiency: flops-normalized, (3.25M, 11.3M), 5 bins' font ',13'
 set xlabel 'k: models sampled'
 set ylabel 'expected minimum test error of k models (%)'
 set logscale x 2
@@ -29,22 +29,22 @@ set key top right opaque box lc rgb '#c0c0c0' samplen 2 font ',10'
 set key title 'bands: 95% of 1000 bootstrap resamples of the EDF' font ',10'
 plot \
     datafile index 0 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 1 notitle, \
-    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_regnetx  (n=5): k=1 7.28%, k=100 6.78%', \
+    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_regnetx  (n=14): k=1 7.35%, k=100 6.78%', \
     datafile index 1 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
-    datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=5): k=1 13.52%, k=100 10.51%', \
+    datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=14): k=1 13.42%, k=100 10.51%', \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
-    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=5): k=1 10.25%, k=100 8.65%', \
+    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=14): k=1 10.41%, k=100 8.65%', \
     datafile index 3 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 4 notitle, \
-    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'fidelity_regnetx_e4  (n=5): k=1 8.38%, k=100 7.50%', \
+    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'fidelity_regnetx_e4  (n=14): k=1 8.44%, k=100 7.50%', \
     datafile index 4 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 5 notitle, \
-    datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=5): k=1 7.06%, k=100 6.84%', \
+    datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=14): k=1 7.29%, k=100 6.84%', \
     datafile index 5 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 6 notitle, \
-    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=3): k=1 7.65%, k=100 6.79%', \
+    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=14): k=1 8.03%, k=100 6.79%', \
     datafile index 6 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 7 notitle, \
-    datafile index 6 using 1:2 with linespoints ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=3): k=1 9.48%, k=100 8.25%', \
+    datafile index 6 using 1:2 with linespoints ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=14): k=1 9.86%, k=100 8.25%', \
     datafile index 7 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 8 notitle, \
-    datafile index 7 using 1:2 with linespoints ps 0.4 lt 8 title 'fidelity_anynetx_a_e1  (n=3): k=1 15.13%, k=100 12.61%', \
+    datafile index 7 using 1:2 with linespoints ps 0.4 lt 8 title 'fidelity_anynetx_a_e1  (n=14): k=1 15.10%, k=100 12.61%', \
     datafile index 8 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 1 notitle, \
-    datafile index 8 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_anynetx_a_e2  (n=3): k=1 11.82%, k=100 9.86%', \
+    datafile index 8 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_anynetx_a_e2  (n=14): k=1 12.14%, k=100 9.87%', \
     datafile index 9 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
-    datafile index 9 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_anynetx_a_s2  (n=3): k=1 7.93%, k=100 7.12%'
+    datafile index 9 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_anynetx_a_s2  (n=14): k=1 8.17%, k=100 7.12%'

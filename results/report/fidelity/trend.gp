@@ -44,5 +44,5 @@ plot \
     datafile index 15 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 8 title 'fidelity_anynetx_a_e1: mean +- 2 sd in 8 bins', \
     datafile index 16 using 1:2 with points ps 0.4 lt 1 title 'fidelity_anynetx_a_e2  (n=16)', \
     datafile index 17 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'fidelity_anynetx_a_e2: mean +- 2 sd in 8 bins', \
-    datafile index 18 using 1:2 with points ps 0.4 lt 2 title 'fidelity_anynetx_a_s2  (n=5)', \
-    datafile index 19 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_anynetx_a_s2: mean +- 2 sd in 3 bins'
+    datafile index 18 using 1:2 with points ps 0.4 lt 2 title 'fidelity_anynetx_a_s2  (n=16)', \
+    datafile index 19 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_anynetx_a_s2: mean +- 2 sd in 8 bins'
