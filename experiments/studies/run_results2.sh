@@ -27,9 +27,10 @@ for s in $studies; do
     # with the 10-epoch study (netspace compare --paired), they say which budget ranks alike;
     # _s2 is the 10-epoch study again from other training seeds: how alike two rankings at
     # the full budget are (the ceiling a short budget's rank correlation can reach).
-    # AnyNetX_A runs its 4-epoch twins first: that is the provisional budget to confirm
-    fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e1 fidelity_regnetx_e2 \
-        fidelity_regnetx_e4 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
+    # Each space runs its 4-epoch twins right after the reference: 4 epochs is the budget
+    # the studies below use, so a study grown by raising "samples" checks it first
+    fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e4 fidelity_regnetx_e1 \
+        fidelity_regnetx_e2 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
         fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
     # study 2, the progression, at the budget the fidelity study set (4 epochs): 100 models
     # a space (the paper's smallest), ~55 core-hours in all at these sizes
