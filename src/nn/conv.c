@@ -143,17 +143,23 @@ static size_t padded8_floats(const struct ns_conv *c, int n)
     return in + (size_t)n * c->ho * c->wo * c8 + 2 * wl;
 }
 
+/* The 1x1 weight gradient's per-thread partial dW (wgrad below): none on one thread. */
+static size_t wgrad_floats(const struct ns_conv *c, int nth)
+{
+    return nth > 1 ? (size_t)nth * c->cpg * c->cout : 0;
+}
+
 size_t ns_conv_scratch(const struct ns_conv *c, int n, int nth)
 {
     size_t kk = (size_t)c->kh * c->kw;
     size_t part = kk * c->cpg * c->cout + (size_t)c->cout; /* per-thread dW + db partials */
     size_t s = 0;
     switch (kind_of(c)) {
-    case K_GEMM1: /* strided copies of x and dx, db partials, W^T */
-        s = gemm1_wt_offset(c, n, nth) + (size_t)c->cin * c->cout;
+    case K_GEMM1: /* strided copies of x and dx, db partials, W^T, dW partials */
+        s = gemm1_wt_offset(c, n, nth) + (size_t)c->cin * c->cout + wgrad_floats(c, nth);
         break;
-    case K_GROUP1: /* db partials, then the groups' W^T (cout x cpg) */
-        s = (size_t)nth * c->cout + (size_t)c->cpg * c->cout;
+    case K_GROUP1: /* db partials, then the groups' W^T (cout x cpg), dW partials */
+        s = (size_t)nth * c->cout + (size_t)c->cpg * c->cout + wgrad_floats(c, nth);
         break;
     case K_IM2COL: /* W^T, then per thread two column buffers and partial dW, db */
         s = kk * c->cin * c->cout + (size_t)nth * (2 * (size_t)c->ho * c->wo * kk * c->cin + part);
@@ -205,15 +211,14 @@ static void reduce_partials(struct ns_pool *p, const float *parts, int nparts, s
     ns_pool_run(p, reduce_task, &r);
 }
 
-/* Threaded GEMM: C (m x nc) = op(A) B (+ C when beta), row-major, op(A) = A or A^T (ta),
- * split over rows of C (by_cols = 0) or over its columns (by_cols = 1). The products come
- * from the core's own kernels (kern.h), not BLAS: at these sizes (k and nc up to a few
- * hundred, m up to n*h*w) OpenBLAS spent more time packing and scaling C than multiplying
- * (37 % of a training step, profiled). A transposed B is transposed by the caller. Each C
- * element is summed in the same order whatever the split, so the result does not depend on
- * the thread count. */
+/* Threaded GEMM: C (m x nc) = A B (+ C when beta), row-major, split over rows of C. The
+ * products come from the core's own kernels (kern.h), not BLAS: at these sizes (k and nc up
+ * to a few hundred, m up to n*h*w) OpenBLAS spent more time packing and scaling C than
+ * multiplying (37 % of a training step, profiled). A transposed B is transposed by the
+ * caller. Each C element is summed in the same order whatever the split, so the result does
+ * not depend on the thread count. */
 struct gemm_ctx {
-    int ta, m, nc, k;
+    int m, nc, k;
     const float *a;
     int lda;
     const float *b;
@@ -221,32 +226,78 @@ struct gemm_ctx {
     int beta;
     float *c;
     int ldc;
-    int by_cols;
 };
 
 static void gemm_task(void *vp, int ith, int nth)
 {
     struct gemm_ctx *g = vp;
-    long ars = g->ta ? 1 : g->lda, acs = g->ta ? g->lda : 1;
     int lo, hi;
-    ns_gemm_fn f = ns_kern()->gemm;
-    if (g->by_cols) {
-        ns_split(g->nc, ith, nth, &lo, &hi);
-        if (hi > lo)
-            f(g->m, hi - lo, g->k, g->a, ars, acs, g->b + lo, g->ldb, g->beta, g->c + lo, g->ldc);
-    } else {
-        ns_split(g->m, ith, nth, &lo, &hi);
-        if (hi > lo)
-            f(hi - lo, g->nc, g->k, g->a + lo * ars, ars, acs, g->b, g->ldb, g->beta,
-              g->c + (size_t)lo * g->ldc, g->ldc);
-    }
+    ns_split(g->m, ith, nth, &lo, &hi);
+    if (hi > lo)
+        ns_kern()->gemm(hi - lo, g->nc, g->k, g->a + (size_t)lo * g->lda, g->lda, 1, g->b, g->ldb,
+                        g->beta, g->c + (size_t)lo * g->ldc, g->ldc);
 }
 
-static void gemm(struct ns_pool *p, int by_cols, int ta, int m, int nc, int k, const float *a,
-                 int lda, const float *b, int ldb, int beta, float *c, int ldc)
+static void gemm(struct ns_pool *p, int m, int nc, int k, const float *a, int lda, const float *b,
+                 int ldb, int beta, float *c, int ldc)
 {
-    struct gemm_ctx g = {ta, m, nc, k, a, lda, b, ldb, beta, c, ldc, by_cols};
+    struct gemm_ctx g = {m, nc, k, a, lda, b, ldb, beta, c, ldc};
     ns_pool_run(p, gemm_task, &g);
+}
+
+/* A 1x1 convolution's weight gradient, per group gi < groups:
+ *     dW_gi (m x nc) += A_gi^T B_gi,  A_gi = a + gi*m (k rows, stride lda),
+ *                                     B_gi = b + gi*nc (k rows, stride ldb),
+ * dW_gi being the columns [gi*nc, (gi+1)*nc) of dW (m x groups*nc). The sum runs over the
+ * k pixels, so on more than one thread each thread takes a contiguous range of pixels into
+ * a partial dW of its own and the partials are added in thread order. Splitting dW's rows or
+ * columns instead (no partials) made every thread stream all of A and B: the 1x1 layers'
+ * backward gained 1.1-1.6x from a second thread, against the whole step's 1.6x. The sums'
+ * order, and so the bits, now depend on the thread count (DESIGN.md: same seed and thread
+ * count, same numbers); one thread sums straight into dW, as before. */
+struct wgrad_ctx {
+    int groups, m, nc, k;
+    const float *a;
+    int lda;
+    const float *b;
+    int ldb;
+    float *dw, *parts; /* parts: nth partials of m x groups*nc, or NULL on one thread */
+};
+
+static void wgrad_task(void *vp, int ith, int nth)
+{
+    struct wgrad_ctx *t = vp;
+    int ldc = t->groups * t->nc, lo, hi;
+    float *c = t->dw;
+    int beta = 1;
+    if (t->parts) {
+        c = t->parts + (size_t)ith * t->m * ldc;
+        beta = 0;
+    }
+    ns_split(t->k, ith, nth, &lo, &hi);
+    if (hi <= lo) {
+        if (t->parts)
+            memset(c, 0, sizeof(float) * t->m * ldc);
+        return;
+    }
+    ns_gemm_fn f = ns_kern()->gemm;
+    for (int gi = 0; gi < t->groups; gi++)
+        f(t->m, t->nc, hi - lo, t->a + (size_t)lo * t->lda + (size_t)gi * t->m, 1, t->lda,
+          t->b + (size_t)lo * t->ldb + (size_t)gi * t->nc, t->ldb, beta, c + (size_t)gi * t->nc,
+          ldc);
+}
+
+/* parts: wgrad_floats of scratch */
+static void wgrad(struct ns_pool *p, int groups, int m, int nc, int k, const float *a, int lda,
+                  const float *b, int ldb, float *dw, float *parts)
+{
+    int nth = ns_pool_size(p);
+    struct wgrad_ctx t = {groups, m, nc, k, a, lda, b, ldb, dw, nth > 1 ? parts : NULL};
+    ns_pool_run(p, wgrad_task, &t);
+    if (t.parts) {
+        size_t len = (size_t)m * groups * nc;
+        reduce_partials(p, t.parts, nth, len, len, dw);
+    }
 }
 
 /* wt (cols x rows) = the transpose of w (rows x cols): the B of a product with W^T. */
@@ -379,7 +430,7 @@ static void gemm1_forward(struct ns_pool *p, const struct ns_conv *c, int n, con
         ns_pool_run(p, gather_task, &g);
         a = scratch;
     }
-    gemm(p, 0, 0, m, c->cout, c->cin, a, c->cin, w, c->cout, 0, y, c->cout);
+    gemm(p, m, c->cout, c->cin, a, c->cin, w, c->cout, 0, y, c->cout);
 }
 
 static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
@@ -394,20 +445,16 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
         ns_pool_run(p, gather_task, &g);
         a = xs;
     }
-    /* dW (cin x cout) += A^T dy, split over input channels (rows of dW) when each thread
-     * gets at least 8, else over output channels: no reduction across threads either way.
-     * Rows first: a column split of cout = 32 over two threads left each a 16-wide tile,
-     * half a tile of the AVX-512 kernel. */
-    int by_cols = c->cin < 8 * ns_pool_size(p);
-    gemm(p, by_cols, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, 1, dw, c->cout);
+    /* dW (cin x cout) += A^T dy */
+    float *wt = scratch + gemm1_wt_offset(c, n, ns_pool_size(p));
+    wgrad(p, 1, c->cin, c->cout, m, a, c->cin, dy, c->cout, dw, wt + (size_t)c->cin * c->cout);
     if (!dx)
         return;
-    float *wt = scratch + gemm1_wt_offset(c, n, ns_pool_size(p));
     transpose(c->cin, c->cout, w, wt);
     if (c->stride == 1) {
-        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, acc, dx, c->cin);
+        gemm(p, m, c->cin, c->cout, dy, c->cout, wt, c->cin, acc, dx, c->cin);
     } else {
-        gemm(p, 0, 0, m, c->cin, c->cout, dy, c->cout, wt, c->cin, 0, dxs, c->cin);
+        gemm(p, m, c->cin, c->cout, dy, c->cout, wt, c->cin, 0, dxs, c->cin);
         struct gather_ctx g = {c, n, dxs, dx, acc};
         ns_pool_run(p, scatter_task, &g);
     }
@@ -418,9 +465,9 @@ static void gemm1_backward(struct ns_pool *p, const struct ns_conv *c, int n, co
 /* Group gi maps input channels [gi*cpg, (gi+1)*cpg) to outputs [gi*opg, (gi+1)*opg): its
  * x, y and dy are column slices of the NHWC rows (row stride cin or cout), which the GEMM
  * kernels read in place through their strides, and its weights are the columns
- * [gi*opg, (gi+1)*opg) of W (cpg x cout). Each product is split over its rows of C (or, for
- * dW when the rows are few, its columns), so each element's sum is in the same order
- * whatever the thread count. */
+ * [gi*opg, (gi+1)*opg) of W (cpg x cout). The forward and the data gradient are split over
+ * rows of their outputs, so their bits do not depend on the thread count; the weight
+ * gradient is wgrad's (partials over pixels). */
 struct group1_ctx {
     const struct ns_conv *c;
     int m;                  /* rows of x: n*h*w */
@@ -428,7 +475,6 @@ struct group1_ctx {
     float *y, *dx, *dw;
     const float *wt;        /* W^T (cout x cpg): the B of dx = dy W^T */
     int acc;
-    int by_cols;
 };
 
 static void group1_fwd_task(void *vp, int ith, int nth)
@@ -461,28 +507,6 @@ static void group1_bwd_data_task(void *vp, int ith, int nth)
           c->cin);
 }
 
-/* dW_gi (cpg x opg) += X_gi^T dy_gi: A is x's column slice read transposed. */
-static void group1_bwd_weight_task(void *vp, int ith, int nth)
-{
-    struct group1_ctx *t = vp;
-    const struct ns_conv *c = t->c;
-    int g = c->cpg, opg = c->cout / c->groups, lo, hi;
-    ns_split(t->by_cols ? opg : g, ith, nth, &lo, &hi);
-    if (hi <= lo)
-        return;
-    ns_gemm_fn f = ns_kern()->gemm;
-    for (int gi = 0; gi < c->groups; gi++) {
-        const float *a = t->x + (size_t)gi * g;
-        const float *b = t->dy + (size_t)gi * opg;
-        float *dw = t->dw + (size_t)gi * opg;
-        if (t->by_cols)
-            f(g, hi - lo, t->m, a, 1, c->cin, b + lo, c->cout, 1, dw + lo, c->cout);
-        else
-            f(hi - lo, opg, t->m, a + lo, 1, c->cin, b, c->cout, 1, dw + (size_t)lo * c->cout,
-              c->cout);
-    }
-}
-
 static void group1_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
                            const float *w, float *y)
 {
@@ -496,11 +520,11 @@ static void group1_backward(struct ns_pool *p, const struct ns_conv *c, int n, c
 {
     struct group1_ctx t = {.c = c, .m = n * c->h * c->w, .x = x, .w = w, .dy = dy, .dx = dx,
                            .dw = dw, .acc = acc};
-    t.by_cols = c->cpg < 8 * ns_pool_size(p);
-    ns_pool_run(p, group1_bwd_weight_task, &t);
+    float *wt = scratch + (size_t)ns_pool_size(p) * c->cout;
+    wgrad(p, c->groups, c->cpg, c->cout / c->groups, t.m, x, c->cin, dy, c->cout, dw,
+          wt + (size_t)c->cpg * c->cout);
     if (!dx)
         return;
-    float *wt = scratch + (size_t)ns_pool_size(p) * c->cout;
     transpose(c->cpg, c->cout, w, wt);
     t.wt = wt;
     ns_pool_run(p, group1_bwd_data_task, &t);

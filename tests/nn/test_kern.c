@@ -125,11 +125,13 @@ static struct g1_out g1_run(const struct ns_conv *c, int n, int nth, const float
     return o;
 }
 
-static void grouped_1x1_conv_matches_a_plain_loop(void **state)
+static void conv_1x1_matches_a_plain_loop(void **state)
 {
     (void)state;
-    /* group widths under, at and past a vector; output groups with masked tails */
-    static const int shapes[][5] = {{2, 3, 12, 15, 3}, {1, 5, 60, 240, 3}, {3, 2, 32, 16, 2}};
+    /* group widths under, at and past a vector; output groups with masked tails; one group
+     * (the plain 1x1 GEMM path) */
+    static const int shapes[][5] = {
+        {2, 3, 12, 15, 3}, {1, 5, 60, 240, 3}, {3, 2, 32, 16, 2}, {2, 4, 24, 40, 1}};
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 56, 78);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -174,15 +176,19 @@ static void grouped_1x1_conv_matches_a_plain_loop(void **state)
         assert_true(nn_close("dx", o.dx, dx, nx, 1e-5, 1e-5));
         assert_true(nn_close("dw", o.dw, dw, nw, 1e-5, 1e-5));
         assert_true(nn_close("db", o.db, db, cout, 1e-5, 1e-5));
-        /* the thread count splits the products, never an element's sum (db, summed in
-         * per-thread partials like every conv's, is only deterministic per thread count) */
+        /* the thread count splits y's and dx's products, never an element's sum; dw and db
+         * are summed over pixels in per-thread partials, so they are only deterministic per
+         * thread count */
         struct g1_out o3 = g1_run(&c, n, 3, x, w, b, dy, dw0);
+        struct g1_out o3b = g1_run(&c, n, 3, x, w, b, dy, dw0);
         assert_memory_equal(o.y, o3.y, sizeof(float) * ny);
         assert_memory_equal(o.dx, o3.dx, sizeof(float) * nx);
-        assert_memory_equal(o.dw, o3.dw, sizeof(float) * nw);
+        assert_true(nn_close("dw at 3 threads", o3.dw, dw, nw, 1e-5, 1e-5));
         assert_true(nn_close("db at 3 threads", o3.db, db, cout, 1e-5, 1e-5));
-        struct g1_out *outs[] = {&o, &o3};
-        for (int i = 0; i < 2; i++)
+        assert_memory_equal(o3.dw, o3b.dw, sizeof(float) * nw);
+        assert_memory_equal(o3.db, o3b.db, sizeof(float) * cout);
+        struct g1_out *outs[] = {&o, &o3, &o3b};
+        for (int i = 0; i < 3; i++)
             free(outs[i]->y), free(outs[i]->dx), free(outs[i]->dw), free(outs[i]->db);
         free(x), free(w), free(b), free(dy), free(dw0), free(y), free(dx), free(dw), free(db);
     }
@@ -299,7 +305,7 @@ int main(void)
         cmocka_unit_test(avx2_gemm_matches_a_plain_product),
         cmocka_unit_test(avx512_gemm_matches_and_equals_avx2_bit_for_bit),
         cmocka_unit_test(ns_isa_forces_a_path),
-        cmocka_unit_test(grouped_1x1_conv_matches_a_plain_loop),
+        cmocka_unit_test(conv_1x1_matches_a_plain_loop),
         cmocka_unit_test(grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
