@@ -4,7 +4,7 @@
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
-#   studies: fidelity, progression (default: fidelity)
+#   studies: fidelity, progression, families (default: fidelity)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ns=${1:-build/release/netspace}
@@ -37,6 +37,13 @@ for s in $studies; do
     progression) run results/progression.db progression_anynetx_a progression_anynetx_b \
         progression_anynetx_c progression_anynetx_d progression_anynetx_e progression_regnetx \
         progression_regnety ;;
+    # study 3, every family compared (NDS-style) at the same budget and complexity regime,
+    # 32 models a family to begin with (~35 core-hours here); RegNetX and RegNetY are the
+    # progression's studies in the same db (the same space, seed and budget). The ViT trains
+    # with its own recipe (AdamW, as in the ViT study), the NF nets with AGC.
+    families) run results/progression.db families_vanilla families_resnet families_resnext \
+        families_mobilenet_v1 families_mobilenet_v2 families_shufflenet_v1 families_shufflenet_v2 \
+        families_efficientnet families_repvgg families_nfnet families_vit ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done
