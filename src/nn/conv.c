@@ -11,7 +11,8 @@
  *                      shuffles (g multiply-adds a tap); for g = 2 and 4 and a channel count
  *                      that is not a multiple of 8, on copies padded with zero channels
  * GEMMs are the core's own kernels (kern.h: AVX2 or AVX-512, picked at startup) run from the
- * pool's threads on static row or column ranges. */
+ * pool's threads on static row ranges; the 1x1 weight gradient on pixel ranges, each into a
+ * partial dW (wgrad). */
 #include "nn/ops.h"
 
 #include "nn/kern.h"

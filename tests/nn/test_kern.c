@@ -3,9 +3,11 @@
  * row and column tails (masked vectors) and k past one NS_GEMM_KC block; and the two paths
  * bit for bit against each other (each C element is the same FMA sequence). The AVX-512
  * path is skipped, saying so, on a CPU without it. Also the grouped 1x1 conv, which runs
- * these kernels on the groups' strided column slices, against a plain loop, and its bits
- * at 1 and 3 threads; and the grouped k x k kernels' pixel pairs (AVX-512) against the
- * AVX2 loop, bit for bit. */
+ * these kernels on the groups' strided column slices, and the plain 1x1 conv, against a
+ * plain loop at 1 and 3 threads (y and dx the same bits at both; dw, summed in per-thread
+ * partials, the same bits per thread count), on scratch filled with NaN so that no part of
+ * it is read before it is written; and the grouped k x k kernels' pixel pairs (AVX-512)
+ * against the AVX2 loop, bit for bit. */
 /* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,7 +119,9 @@ static struct g1_out g1_run(const struct ns_conv *c, int n, int nth, const float
     nn_fill(o.dx, nx, 1.0f);
     memcpy(o.dw, dw0, sizeof(float) * nw);
     struct ns_pool *p = ns_pool_create(nth);
-    float *scratch = nn_floats(ns_conv_scratch(c, n, nth));
+    size_t ns = ns_conv_scratch(c, n, nth);
+    float *scratch = nn_floats(ns);
+    nn_fill(scratch, ns, NAN); /* a partial read before it is written shows */
     ns_conv_forward(p, c, n, x, w, b, o.y, scratch);
     ns_conv_backward(p, c, n, x, w, dy, o.dx, 1, o.dw, o.db, scratch);
     free(scratch);
@@ -129,9 +133,9 @@ static void conv_1x1_matches_a_plain_loop(void **state)
 {
     (void)state;
     /* group widths under, at and past a vector; output groups with masked tails; one group
-     * (the plain 1x1 GEMM path) */
-    static const int shapes[][5] = {
-        {2, 3, 12, 15, 3}, {1, 5, 60, 240, 3}, {3, 2, 32, 16, 2}, {2, 4, 24, 40, 1}};
+     * (the plain 1x1 GEMM path); one pixel, fewer than the threads */
+    static const int shapes[][5] = {{2, 3, 12, 15, 3}, {1, 5, 60, 240, 3}, {3, 2, 32, 16, 2},
+                                    {2, 4, 24, 40, 1}, {1, 1, 16, 24, 1}, {1, 1, 16, 24, 2}};
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 56, 78);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
