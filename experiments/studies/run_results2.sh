@@ -4,7 +4,7 @@
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
-#   studies: fidelity, progression, families (default: fidelity)
+#   studies: fidelity, progression, families, scaling (default: fidelity)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ns=${1:-build/release/netspace}
@@ -44,6 +44,10 @@ for s in $studies; do
     families) run results/progression.db families_vanilla families_resnet families_resnext \
         families_mobilenet_v1 families_mobilenet_v2 families_shufflenet_v1 families_shufflenet_v2 \
         families_efficientnet families_repvgg families_nfnet families_vit ;;
+    # study 4, compound scaling: one RegNetX (trial 5 of the fidelity study, 5.0 M flops)
+    # scaled to 2x and 4x its flops by depth, width, resolution and compound; the same nine
+    # models from three study seeds, i.e. three training seeds (~6 core-hours here)
+    scaling) run results/scaling.db scaling_regnetx_s1 scaling_regnetx_s2 scaling_regnetx_s3 ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done
