@@ -4,8 +4,8 @@
  * -march=x86-64-v3 and -march=x86-64-v4 (src/CMakeLists.txt), and kern.c picks a table.
  *
  * Every kernel computes each output element with the same operations in the same order on
- * either path (the GEMM: a sequential sum of fused multiply-adds; the grouped pair kernels: a
- * multiply then an add per product, as conv.c's AVX2 loop), so both paths give the same
+ * either path (the GEMM: a sequential sum of fused multiply-adds; the grouped pair kernels:
+ * one fused multiply-add per product, as conv.c's AVX2 loop), so both paths give the same
  * bits; only the number of elements handled per instruction differs. */
 #ifndef NS_KERN_H
 #define NS_KERN_H
@@ -26,7 +26,7 @@ typedef void (*ns_gemm_fn)(int m, int n, int k, const float *a, long ars, long a
  * more (conv.c's g8 kernels): each output pixel p of the grid gets, for one block of 8
  * output channels,
  *     out[p][l] = init[l] + sum over taps u, then j < gin, of x_p[xoff[u] + j] * w[u][j][l]
- * as a multiply then an add per product (no contraction), in that order: the AVX2 path's
+ * as one fused multiply-add per product, in that order: the AVX2 path's
  * sums, so both paths give the same bits. The pixels come in pairs, (r, 2c) and (r, 2c + 1)
  * of a grid `cols` pixels wide: pair (r, c) reads the paired copy at
  * src + r*sr + c*sc + xoff[u] + 2j, two floats, the first pixel's value then its partner's,
@@ -54,7 +54,7 @@ typedef void (*ns_g8_pairs_fn)(const struct ns_g8_pairs *job);
 /* The grouped weight gradient's inner loop on tap pairs: for 8 input channels j of a group
  * and one block of 8 output channels l, the taps (kh, kw) and (kh, kw + 1) at once,
  *     part_e[j][l] += sum over output pixels p, in order, of x_p,e[j] * dy_p[l]
- * (a multiply then an add per product, from zero, then added to part: the AVX2 loop's
+ * (one fused multiply-add per product, from zero, then added to part: the AVX2 loop's
  * sums). x comes from a paired copy with step one column (pixel p at src + r*sr + c*sc +
  * 2j: its value under tap kw, then under kw + 1), dy from dy + r*dr + c*dc. part1 NULL: the
  * second tap is past the kernel (computed, not added). Row j of part_e is at part_e + j*pj. */

@@ -180,7 +180,7 @@ INLINE void pairs(const int np, const struct ns_g8_pairs *jb, const float *const
             for (int q = 0; q < np; q++) {
                 double xx; /* the pair's two floats, a 64-bit broadcast */
                 memcpy(&xx, sp[q] + xo + 2 * j, sizeof xx);
-                a[q] = vadd(a[q], _mm512_mul_ps(_mm512_castpd_ps(_mm512_set1_pd(xx)), wv));
+                a[q] = vfma(_mm512_castpd_ps(_mm512_set1_pd(xx)), wv, a[q]);
             }
         }
     }
@@ -247,7 +247,7 @@ static void KNAME(g8_wpairs_)(const struct ns_g8_wpairs *jb)
             for (int j = 0; j < 8; j++) {
                 double xx;
                 memcpy(&xx, x + 2 * j, sizeof xx);
-                a[j] = vadd(a[j], _mm512_mul_ps(_mm512_castpd_ps(_mm512_set1_pd(xx)), d));
+                a[j] = vfma(_mm512_castpd_ps(_mm512_set1_pd(xx)), d, a[j]);
             }
         }
     }
