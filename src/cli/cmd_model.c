@@ -529,7 +529,7 @@ int ns_cmd_model(int argc, char **argv)
     size_t mem = 0;
     /* the training memory is the training form's */
     if (ns_complexity(&c, &cx) ||
-        !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch)))
+        !(mem = ns_net_memory_estimate(&c, cx.params, cx.acts, (int)batch, 1)))
         goto fail;
     if (ns_graph_build(&c, NULL, &g))
         goto fail;

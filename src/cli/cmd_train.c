@@ -534,7 +534,8 @@ int ns_cmd_train(int argc, char **argv)
     struct ns_complexity need_cx = {0, 0, 0};
     ns_complexity(&cfg, &need_cx);
     int bmax = r.eval_batch > r.batch ? r.eval_batch : r.batch;
-    double need = (double)ns_net_memory_estimate(&cfg, need_cx.params, need_cx.acts, bmax);
+    double need =
+        (double)ns_net_memory_estimate(&cfg, need_cx.params, need_cx.acts, bmax, r.threads);
     double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > have) {
         fprintf(stderr,

@@ -9,9 +9,11 @@
 
 #include "model/model.h"
 
-/* Bytes to train cfg at batch `batch` on one thread. params and acts (ns_complexity's) are
- * not needed by the graph-based count and are ignored; they stay in the signature for the
- * callers that have them. 0 for bad arguments or an invalid config. */
-size_t ns_net_memory_estimate(const struct ns_config *cfg, double params, double acts, int batch);
+/* Bytes to train cfg at batch `batch` on `threads` compute threads (the per-thread scratch
+ * of the convolutions grows with them). params and acts (ns_complexity's) are not needed by
+ * the graph-based count and are ignored; they stay in the signature for the callers that
+ * have them. 0 for bad arguments or an invalid config. */
+size_t ns_net_memory_estimate(const struct ns_config *cfg, double params, double acts, int batch,
+                              int threads);
 
 #endif

@@ -422,7 +422,9 @@ int ns_search_trial_child(int argc, char **argv)
         int bmax = j.recipe.batch > eval_batch ? j.recipe.batch : eval_batch;
         struct ns_complexity cx = {0, 0, 0};
         ns_complexity(&cfg, &cx);
-        double need_mb = (double)ns_net_memory_estimate(&cfg, cx.params, cx.acts, bmax) / (1 << 20);
+        double need_mb =
+            (double)ns_net_memory_estimate(&cfg, cx.params, cx.acts, bmax, j.recipe.threads) /
+            (1 << 20);
         if (j.limits.memory_mb > 0 && need_mb > j.limits.memory_mb) {
             snprintf(res.reason, sizeof res.reason,
                      "memory: the net needs about %.0f MB at batch %d; limits.memory_mb is %d",

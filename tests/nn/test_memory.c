@@ -1,6 +1,7 @@
 /* ns_net_memory_estimate against what ns_net_build really allocates, over sampled configs of
- * every block type and two batch sizes: never more than 5% under (a limit check must not
- * pass a net that then runs out), at most 70% over, and growing with the batch. */
+ * every block type, two batch sizes and 1 and 3 threads: never more than 5% under (a limit
+ * check must not pass a net that then runs out), at most 70% over, and growing with the
+ * batch. */
 /* cmocka.h needs these first */
 /* clang-format off */
 #include <setjmp.h>
@@ -26,7 +27,7 @@ static void estimate_brackets_the_real_allocation(void **state)
                                          "vanilla",      "mbconv",    "xception", "resnext"};
     const char *fx = getenv("NS_FIXTURES");
     assert_non_null(fx);
-    struct ns_pool *pool = ns_pool_create(1);
+    struct ns_pool *pools[2] = {ns_pool_create(1), ns_pool_create(3)};
     int checked = 0;
     for (size_t s = 0; s < sizeof spaces / sizeof spaces[0]; s++) {
         char path[1024];
@@ -39,28 +40,38 @@ static void estimate_brackets_the_real_allocation(void **state)
         for (int i = 0; i < 3; i++) {
             struct ns_config cfg;
             assert_int_equal(ns_config_from_json(t[i].json, &cfg), 0);
-            size_t prev = 0;
-            for (int b = 2; b <= 16; b *= 8) {
-                struct ns_net *n = ns_net_build(&cfg, b, 0, 0, pool);
-                assert_non_null(n);
-                size_t est = ns_net_memory_estimate(&cfg, t[i].cx.params, t[i].cx.acts, b);
-                double ratio = (double)est / (double)n->bytes;
-                if (ratio < 0.95 || ratio > 1.7)
-                    fail_msg("%s trial %d batch %d: estimate %zu, allocated %zu (x%.2f)", spaces[s],
-                             i, b, est, n->bytes, ratio);
-                assert_true(est > prev);
-                prev = est;
-                ns_net_free(n);
-                checked++;
+            for (int pi = 0; pi < 2; pi++) {
+                int nth = ns_pool_size(pools[pi]);
+                size_t prev = 0;
+                for (int b = 2; b <= 16; b *= 8) {
+                    struct ns_net *n = ns_net_build(&cfg, b, 0, 0, pools[pi]);
+                    assert_non_null(n);
+                    size_t est =
+                        ns_net_memory_estimate(&cfg, t[i].cx.params, t[i].cx.acts, b, nth);
+                    double ratio = (double)est / (double)n->bytes;
+                    if (ratio < 0.95 || ratio > 1.7)
+                        fail_msg("%s trial %d batch %d, %d threads: estimate %zu, allocated %zu "
+                                 "(x%.2f)",
+                                 spaces[s], i, b, nth, est, n->bytes, ratio);
+                    assert_true(est > prev);
+                    prev = est;
+                    ns_net_free(n);
+                    checked++;
+                }
             }
         }
         free(t);
         ns_space_free(sp);
     }
-    ns_pool_free(pool);
-    assert_int_equal(checked, 8 * 3 * 2);
+    ns_pool_free(pools[0]);
+    ns_pool_free(pools[1]);
+    assert_int_equal(checked, 8 * 3 * 2 * 2);
     struct ns_config any = {0};
-    assert_int_equal(ns_net_memory_estimate(&any, 1, 1, 0), 0);
+    assert_int_equal(ns_net_memory_estimate(&any, 1, 1, 0, 1), 0);
+    ns_config_bench_net(&any);
+    assert_int_equal(ns_net_memory_estimate(&any, 1, 1, 8, 0), 0);
+    /* more threads, more scratch */
+    assert_true(ns_net_memory_estimate(&any, 1, 1, 8, 4) > ns_net_memory_estimate(&any, 1, 1, 8, 1));
 }
 
 /* Activation gradients share one arena by liveness (net.c's plan_grads): at every backward
