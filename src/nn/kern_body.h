@@ -162,7 +162,7 @@ static void KNAME(gemm_)(int m, int n, int k, const float *a, long ars, long acs
 
 /* np (1..8) pairs: sp[q] their sources, dp[q] their first pixels' outputs, two[q] whether
  * the partner is written. np is a constant at each call, so the accumulators are
- * registers; eight of them, as on the AVX2 path, keep the multiply and add pipes busy. */
+ * registers; eight of them, as on the AVX2 path, keep the FMA pipes busy. */
 INLINE void pairs(const int np, const struct ns_g8_pairs *jb, const float *const *sp,
                   float *const *dp, const int *two)
 {
