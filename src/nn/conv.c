@@ -33,10 +33,13 @@ enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8
 
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
-    if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout &&
-        (c->cin == 2 || c->cin == 4))
-        return K_PADDED8; /* one group of 2 or 4 among zero ones: im2col would feed a GEMM
-                           * 2 or 4 columns wide */
+    if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout) {
+        if (c->cin < 8)
+            return K_PADDED8; /* im2col would feed a GEMM 1-7 columns wide, through masked
+                               * loads and stores (a 6->6 3x3 layer at 28x28: 7 GFLOP/s) */
+        if (c->cin == 8)
+            return K_GROUPED8; /* one group of 8 */
+    }
     if (c->groups == 1)
         return c->kh == 1 && c->kw == 1 ? K_GEMM1 : K_IM2COL;
     if (c->kh != c->kw)
@@ -126,15 +129,23 @@ static size_t g8_wfloats(const struct ns_conv *c)
     return g8_wlen(c) * (g8_pairs_on(c) ? 3 : 1);
 }
 
-/* K_PADDED8: the grouped layer of c's channel count rounded up to 8 (the extra channels
- * form whole groups of their own), run on copies of c's tensors with zero channels added */
+/* K_PADDED8: the grouped layer of c's channel count rounded up to 8, run on copies of c's
+ * tensors with zero channels added. Group widths 2 and 4: the extra channels form whole
+ * groups of their own. Other ungrouped layers of 1-7 channels: one group of 8, whose extra
+ * inputs are zero and whose extra outputs are dropped. */
 static int padded8_c(const struct ns_conv *c) { return (c->cout + 7) / 8 * 8; }
 
 static void padded8_conv(const struct ns_conv *c, struct ns_conv *pc)
 {
-    int c8 = padded8_c(c);
-    ns_conv_setup(pc, c->h, c->w, c8, c8, c->k, c->stride, c8 / c->cpg, c->has_bias);
+    int c8 = padded8_c(c), g = c->cpg == 2 || c->cpg == 4 ? c->cpg : c8;
+    ns_conv_setup(pc, c->h, c->w, c8, c8, c->k, c->stride, c8 / g, c->has_bias);
     pc->relu = c->relu;
+}
+
+/* floats of the padded layer's W with the bias after it */
+static size_t padded8_wlen(const struct ns_conv *c, const struct ns_conv *pc)
+{
+    return (size_t)c->k * c->k * pc->cpg * pc->cout + pc->cout;
 }
 
 /* its scratch before the padded layer's own: padded x (in backward also dx: the grouped
@@ -142,9 +153,10 @@ static void padded8_conv(const struct ns_conv *c, struct ns_conv *pc)
  * gradient (each with the bias after it) */
 static size_t padded8_floats(const struct ns_conv *c, int n)
 {
-    size_t c8 = (size_t)padded8_c(c), in = (size_t)n * c->h * c->w * c8;
-    size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
-    return in + (size_t)n * c->ho * c->wo * c8 + 2 * wl;
+    struct ns_conv pc;
+    padded8_conv(c, &pc);
+    size_t c8 = (size_t)pc.cout, in = (size_t)n * c->h * c->w * c8;
+    return in + (size_t)n * c->ho * c->wo * c8 + 2 * padded8_wlen(c, &pc);
 }
 
 /* The 1x1 weight gradient's per-thread partial dW (wgrad below): none on one thread. */
@@ -1596,7 +1608,7 @@ static struct padded8_bufs padded8_bufs(const struct ns_conv *c, int n, float *s
     struct padded8_bufs b;
     padded8_conv(c, &b.pc);
     size_t c8 = (size_t)b.pc.cout, in = (size_t)n * c->h * c->w * c8;
-    size_t wl = (size_t)c->k * c->k * c->cpg * c8 + c8;
+    size_t wl = padded8_wlen(c, &b.pc);
     b.x = b.dx = scratch; /* see padded8_floats */
     b.y = b.x + in;
     b.w = b.y + (size_t)n * c->ho * c->wo * c8;
@@ -1605,13 +1617,21 @@ static struct padded8_bufs padded8_bufs(const struct ns_conv *c, int n, float *s
     return b;
 }
 
-/* W (k*k*g rows of cout) and the bias into b.w, zero columns and bias added */
+/* W (k*k taps of g rows of cout) and the bias into b.w (k*k taps of the padded layer's pg
+ * rows of c8), zero columns, rows and bias added */
 static void padded8_weights(struct ns_pool *p, const struct ns_conv *c, const float *w,
                             const float *bias, const struct padded8_bufs *b)
 {
-    int c8 = b->pc.cout, rows = c->k * c->k * c->cpg;
-    chcopy(p, w, c->cout, b->w, c8, (size_t)rows, c->cout, 0);
-    float *pb = b->w + (size_t)rows * c8;
+    int c8 = b->pc.cout, g = c->cpg, pg = b->pc.cpg, kk = c->k * c->k;
+    if (pg == g) {
+        chcopy(p, w, c->cout, b->w, c8, (size_t)kk * g, c->cout, 0);
+    } else { /* one group of 8 in place of g < 8 inputs: zero rows after each tap's g */
+        memset(b->w, 0, sizeof(float) * kk * pg * c8);
+        for (int r = 0; r < kk * g; r++)
+            memcpy(b->w + ((size_t)(r / g) * pg + r % g) * c8, w + (size_t)r * c->cout,
+                   sizeof(float) * c->cout);
+    }
+    float *pb = b->w + (size_t)kk * pg * c8;
     memset(pb, 0, sizeof(float) * c8);
     if (bias)
         memcpy(pb, bias, sizeof(float) * c->cout);
@@ -1624,8 +1644,9 @@ static void padded8_forward(struct ns_pool *p, const struct ns_conv *c, int n, c
     int c8 = b.pc.cout;
     chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
     padded8_weights(p, c, w, c->has_bias ? bias : NULL, &b);
-    ns_conv_forward(p, &b.pc, n, b.x, b.w, c->has_bias && bias ? b.w + (size_t)c->k * c->k * c->cpg * c8 : NULL,
-                    b.y, b.inner);
+    ns_conv_forward(p, &b.pc, n, b.x, b.w,
+                    c->has_bias && bias ? b.w + padded8_wlen(c, &b.pc) - c8 : NULL, b.y,
+                    b.inner);
     chcopy(p, b.y, c8, y, c->cout, (size_t)n * c->ho * c->wo, c->cout, 0);
 }
 
@@ -1634,16 +1655,26 @@ static void padded8_backward(struct ns_pool *p, const struct ns_conv *c, int n, 
                              float *db, float *scratch)
 {
     struct padded8_bufs b = padded8_bufs(c, n, scratch);
-    int c8 = b.pc.cout, rows = c->k * c->k * c->cpg;
+    int c8 = b.pc.cout, g = c->cpg, pg = b.pc.cpg, kk = c->k * c->k;
+    size_t wl = padded8_wlen(c, &b.pc);
     chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
     chcopy(p, dy, c->cout, b.y, c8, (size_t)n * c->ho * c->wo, c->cout, 0);
     if (dx)
         padded8_weights(p, c, w, NULL, &b);
-    memset(b.dw, 0, sizeof(float) * ((size_t)rows * c8 + c8));
-    float *pdb = b.dw + (size_t)rows * c8;
+    memset(b.dw, 0, sizeof(float) * wl);
+    float *pdb = b.dw + wl - c8;
     ns_conv_backward(p, &b.pc, n, b.x, b.w, b.y, dx ? b.dx : NULL, 0, b.dw,
                      c->has_bias && db ? pdb : NULL, b.inner);
-    chcopy(p, b.dw, c8, dw, c->cout, (size_t)rows, c->cout, 1);
+    if (pg == g) {
+        chcopy(p, b.dw, c8, dw, c->cout, (size_t)kk * g, c->cout, 1);
+    } else { /* each tap's first g rows */
+        for (int r = 0; r < kk * g; r++) {
+            const float *s = b.dw + ((size_t)(r / g) * pg + r % g) * c8;
+            float *d = dw + (size_t)r * c->cout;
+            for (int i = 0; i < c->cout; i++)
+                d[i] += s[i];
+        }
+    }
     if (c->has_bias && db)
         for (int i = 0; i < c->cout; i++)
             db[i] += pdb[i];
