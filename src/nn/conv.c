@@ -3,7 +3,9 @@
  *   1x1 grouped        one GEMM per group on the group's strided columns of x and y
  *                      (ShuffleNet v1's pointwise convs; stride 1)
  *   kxk ungrouped      im2col per image, then GEMM (the stem, vanilla and basic blocks;
- *                      also rectangular kh x kw kernels, ACNet's 1x3 and 3x1)
+ *                      also rectangular kh x kw kernels, ACNet's 1x3 and 3x1); square
+ *                      ones of 2 and 4-8 channels in and out run the grouped kernel below
+ *                      (one group, padded to 8 channels under 8)
  *   depthwise          direct loops vectorized over channels
  *   grouped            direct kernel on blocks of 8 output channels: each block reads
  *                      its group's g input channels (g >= 8) or, for g = 2 and 4, its own
@@ -34,9 +36,11 @@ enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
     if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout) {
-        if (c->cin < 8)
-            return K_PADDED8; /* im2col would feed a GEMM 1-7 columns wide, through masked
-                               * loads and stores (a 6->6 3x3 layer at 28x28: 7 GFLOP/s) */
+        if (c->cin == 2 || c->cin == 4 || (c->cin >= 5 && c->cin < 8))
+            return K_PADDED8; /* im2col would feed a GEMM 2-7 columns wide, through masked
+                               * loads and stores (a 6->6 3x3 layer at 28x28: 7 GFLOP/s); 1
+                               * and 3 channels stay there: one group of 8 would do 64 and 7
+                               * times their products */
         if (c->cin == 8)
             return K_GROUPED8; /* one group of 8 */
     }
@@ -131,8 +135,8 @@ static size_t g8_wfloats(const struct ns_conv *c)
 
 /* K_PADDED8: the grouped layer of c's channel count rounded up to 8, run on copies of c's
  * tensors with zero channels added. Group widths 2 and 4: the extra channels form whole
- * groups of their own. Other ungrouped layers of 1-7 channels: one group of 8, whose extra
- * inputs are zero and whose extra outputs are dropped. */
+ * groups of their own. Ungrouped layers of 5-7 channels: one group of 8, whose extra inputs
+ * are zero and whose extra outputs are dropped. */
 static int padded8_c(const struct ns_conv *c) { return (c->cout + 7) / 8 * 8; }
 
 static void padded8_conv(const struct ns_conv *c, struct ns_conv *pc)

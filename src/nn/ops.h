@@ -28,7 +28,8 @@
  * Weights W are (kh, kw, cin/groups, cout): element (i, j, ci, co) sits at
  * ((i*kw + j)*cpg + ci)*cout + co, where ci indexes the channels of co's group.
  * Optional bias (cout). Kernels: 1x1 ungrouped = one GEMM over n*ho*wo rows (strided
- * input gathered first); other ungrouped (square or not) = per-image im2col + GEMM;
+ * input gathered first); other ungrouped (square or not) = per-image im2col + GEMM, except
+ * square ones of 2 and 4-8 channels in and out (the grouped kernel, padded to 8 under 8);
  * square depthwise and grouped = direct kernels vectorized over 8 output channels;
  * rectangular grouped = a plain direct loop. */
 struct ns_conv {

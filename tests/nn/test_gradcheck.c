@@ -80,11 +80,11 @@ static const struct conv_case conv_cases[] = {
     {"padded g=4 1x1 s2, 12 channels", 7, 7, 12, 12, 1, 2, 3, 0},
     {"padded ungrouped 2->2 3x3 s1", 6, 6, 2, 2, 3, 1, 1, 0},
     {"padded ungrouped 4->4 3x3 s2", 7, 7, 4, 4, 3, 2, 1, 0},
-    /* other ungrouped layers under 8 channels: one group of 8 (zero rows and columns) */
+    /* other ungrouped layers of 5-7 channels: one group of 8 (zero rows and columns) */
     {"padded ungrouped 6->6 3x3 s1", 6, 6, 6, 6, 3, 1, 1, 0},
-    {"padded ungrouped 3->3 5x5 s2", 9, 9, 3, 3, 5, 2, 1, 0},
+    {"padded ungrouped 5->5 5x5 s2", 9, 9, 5, 5, 5, 2, 1, 0},
     {"padded ungrouped 7->7 2x2 s1 (even kernel)", 6, 7, 7, 7, 2, 1, 1, 0},
-    {"padded ungrouped 1->1 3x3 s1", 5, 5, 1, 1, 3, 1, 1, 0},
+    {"ungrouped 3->3 3x3 s1 (im2col: padding would do 7x the products)", 5, 5, 3, 3, 3, 1, 1, 0},
     {"ungrouped 8->8 3x3 s2 (the grouped kernel, one group)", 7, 7, 8, 8, 3, 2, 1, 0},
     {"generic 12->12 groups=2", 6, 6, 12, 12, 3, 1, 2, 0},
     {"generic 8->12 groups=4 s2", 7, 7, 8, 12, 3, 2, 4, 0},

@@ -253,12 +253,12 @@ static void grouped_conv_pairs_equal_the_avx2_loop_bit_for_bit(void **state)
     /* the AVX-512 table has the pair kernels (else both runs below would be the AVX2 loop) */
     assert_non_null(ns_kernels_avx512.g8_pairs);
     assert_non_null(ns_kernels_avx512.g8_wpairs);
-    /* n, h = w, channels, group width, k, stride (every shape has 2 or more groups: one
-     * group is an ordinary conv, not the grouped kernels) */
+    /* n, h = w, channels, group width, k, stride (the last: one group of 8, which the
+     * grouped kernels run too) */
     static const int shapes[][6] = {{2, 7, 16, 8, 3, 1},  {3, 9, 32, 16, 3, 2}, {2, 6, 16, 8, 1, 2},
                                     {1, 5, 24, 8, 5, 1},  {2, 4, 64, 32, 3, 1}, {2, 14, 16, 8, 3, 2},
                                     {1, 1, 16, 8, 3, 1},  {2, 3, 16, 8, 3, 2},  {1, 8, 32, 16, 4, 1},
-                                    {2, 5, 16, 8, 2, 1},  {1, 6, 48, 16, 3, 1}};
+                                    {2, 5, 16, 8, 2, 1},  {1, 6, 48, 16, 3, 1}, {2, 7, 8, 8, 3, 1}};
     const struct ns_kernels *was = ns_kern();
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 90, 12);
