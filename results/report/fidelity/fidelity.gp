@@ -30,9 +30,9 @@ set xlabel offset 0,0.5
 set xtics 1
 set mxtics 1
 plot \
-    datafile index 0 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_regnetx  (n=18): Spearman rho', \
-    datafile index 1 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_regnetx  (n=18): Kendall tau', \
-    datafile index 2 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_regnetx  (n=18): top-10% overlap', \
+    datafile index 0 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_regnetx  (n=28): Spearman rho', \
+    datafile index 1 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_regnetx  (n=28): Kendall tau', \
+    datafile index 2 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_regnetx  (n=28): top-10% overlap', \
     datafile index 3 using 1:2 with linespoints dt 1 ps 0.5 lt 2 title 'fidelity_regnetx_e1  (n=16): Spearman rho', \
     datafile index 4 using 1:2 with linespoints dt 2 ps 0.5 lt 2 title 'fidelity_regnetx_e1  (n=16): Kendall tau', \
     datafile index 5 using 1:2 with linespoints dt 3 ps 0.5 lt 2 title 'fidelity_regnetx_e1  (n=16): top-10% overlap', \

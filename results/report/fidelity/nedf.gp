@@ -29,7 +29,7 @@ set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 set key title 'failed trials dropped; means weighted'
 plot \
-    datafile index 0 using 1:2 with steps lt 1 title 'fidelity_regnetx  (n=16, min 6.78%, mean 7.30%)', \
+    datafile index 0 using 1:2 with steps lt 1 title 'fidelity_regnetx  (n=26, min 6.78%, mean 7.29%)', \
     datafile index 1 using 1:2 with steps lt 2 title 'fidelity_regnetx_e1  (n=14, min 10.51%, mean 13.42%)', \
     datafile index 2 using 1:2 with steps lt 3 title 'fidelity_regnetx_e2  (n=14, min 8.65%, mean 10.41%)', \
     datafile index 3 using 1:2 with steps lt 4 title 'fidelity_regnetx_e4  (n=14, min 7.50%, mean 8.44%)', \

@@ -26,7 +26,7 @@ set ylabel 'test error (%)'
 set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 plot \
-    datafile index 0 using 1:2 with points ps 0.4 lt 1 title 'fidelity_regnetx  (n=18)', \
+    datafile index 0 using 1:2 with points ps 0.4 lt 1 title 'fidelity_regnetx  (n=28)', \
     datafile index 1 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'fidelity_regnetx: mean +- 2 sd in 8 bins', \
     datafile index 2 using 1:2 with points ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=16)', \
     datafile index 3 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_regnetx_e1: mean +- 2 sd in 8 bins', \
