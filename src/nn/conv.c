@@ -36,7 +36,7 @@ enum conv_kind { K_GEMM1, K_GROUP1, K_IM2COL, K_DEPTHWISE, K_GROUPED8, K_PADDED8
 static enum conv_kind kind_of(const struct ns_conv *c)
 {
     if (c->groups == 1 && c->kh == c->kw && c->k > 1 && c->k <= 8 && c->cin == c->cout) {
-        if (c->cin == 2 || c->cin == 4 || (c->cin >= 5 && c->cin < 8))
+        if (c->cin == 2 || (c->cin >= 4 && c->cin < 8))
             return K_PADDED8; /* im2col would feed a GEMM 2-7 columns wide, through masked
                                * loads and stores (a 6->6 3x3 layer at 28x28: 7 GFLOP/s); 1
                                * and 3 channels stay there: one group of 8 would do 64 and 7
@@ -1621,24 +1621,25 @@ static struct padded8_bufs padded8_bufs(const struct ns_conv *c, int n, float *s
     return b;
 }
 
-/* W (k*k taps of g rows of cout) and the bias into b.w (k*k taps of the padded layer's pg
- * rows of c8), zero columns, rows and bias added */
-static void padded8_weights(struct ns_pool *p, const struct ns_conv *c, const float *w,
-                            const float *bias, const struct padded8_bufs *b)
+/* Row r of W (k*k taps of g rows of cout) in the padded layer's W (k*k taps of pg rows of
+ * c8): the same tap and input channel. pg is g, or 8 for one group of 8 in place of g < 8
+ * inputs (the rows after each tap's g stay zero). */
+static float *padded8_row(const struct padded8_bufs *b, float *pw, int g, int r)
 {
-    int c8 = b->pc.cout, g = c->cpg, pg = b->pc.cpg, kk = c->k * c->k;
-    if (pg == g) {
-        chcopy(p, w, c->cout, b->w, c8, (size_t)kk * g, c->cout, 0);
-    } else { /* one group of 8 in place of g < 8 inputs: zero rows after each tap's g */
-        memset(b->w, 0, sizeof(float) * kk * pg * c8);
-        for (int r = 0; r < kk * g; r++)
-            memcpy(b->w + ((size_t)(r / g) * pg + r % g) * c8, w + (size_t)r * c->cout,
-                   sizeof(float) * c->cout);
-    }
-    float *pb = b->w + (size_t)kk * pg * c8;
-    memset(pb, 0, sizeof(float) * c8);
+    return pw + ((size_t)(r / g) * b->pc.cpg + r % g) * b->pc.cout;
+}
+
+/* W and the bias into b.w, zero columns, rows and bias added */
+static void padded8_weights(const struct ns_conv *c, const float *w, const float *bias,
+                            const struct padded8_bufs *b)
+{
+    int c8 = b->pc.cout, g = c->cpg;
+    size_t wl = padded8_wlen(c, &b->pc);
+    memset(b->w, 0, sizeof(float) * wl);
+    for (int r = 0; r < c->k * c->k * g; r++)
+        memcpy(padded8_row(b, b->w, g, r), w + (size_t)r * c->cout, sizeof(float) * c->cout);
     if (bias)
-        memcpy(pb, bias, sizeof(float) * c->cout);
+        memcpy(b->w + wl - c8, bias, sizeof(float) * c->cout);
 }
 
 static void padded8_forward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
@@ -1647,7 +1648,7 @@ static void padded8_forward(struct ns_pool *p, const struct ns_conv *c, int n, c
     struct padded8_bufs b = padded8_bufs(c, n, scratch);
     int c8 = b.pc.cout;
     chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
-    padded8_weights(p, c, w, c->has_bias ? bias : NULL, &b);
+    padded8_weights(c, w, c->has_bias ? bias : NULL, &b);
     ns_conv_forward(p, &b.pc, n, b.x, b.w,
                     c->has_bias && bias ? b.w + padded8_wlen(c, &b.pc) - c8 : NULL, b.y,
                     b.inner);
@@ -1659,25 +1660,21 @@ static void padded8_backward(struct ns_pool *p, const struct ns_conv *c, int n, 
                              float *db, float *scratch)
 {
     struct padded8_bufs b = padded8_bufs(c, n, scratch);
-    int c8 = b.pc.cout, g = c->cpg, pg = b.pc.cpg, kk = c->k * c->k;
+    int c8 = b.pc.cout, g = c->cpg;
     size_t wl = padded8_wlen(c, &b.pc);
     chcopy(p, x, c->cin, b.x, c8, (size_t)n * c->h * c->w, c->cin, 0);
     chcopy(p, dy, c->cout, b.y, c8, (size_t)n * c->ho * c->wo, c->cout, 0);
     if (dx)
-        padded8_weights(p, c, w, NULL, &b);
+        padded8_weights(c, w, NULL, &b);
     memset(b.dw, 0, sizeof(float) * wl);
     float *pdb = b.dw + wl - c8;
     ns_conv_backward(p, &b.pc, n, b.x, b.w, b.y, dx ? b.dx : NULL, 0, b.dw,
                      c->has_bias && db ? pdb : NULL, b.inner);
-    if (pg == g) {
-        chcopy(p, b.dw, c8, dw, c->cout, (size_t)kk * g, c->cout, 1);
-    } else { /* each tap's first g rows */
-        for (int r = 0; r < kk * g; r++) {
-            const float *s = b.dw + ((size_t)(r / g) * pg + r % g) * c8;
-            float *d = dw + (size_t)r * c->cout;
-            for (int i = 0; i < c->cout; i++)
-                d[i] += s[i];
-        }
+    for (int r = 0; r < c->k * c->k * g; r++) {
+        const float *s = padded8_row(&b, b.dw, g, r);
+        float *d = dw + (size_t)r * c->cout;
+        for (int i = 0; i < c->cout; i++)
+            d[i] += s[i];
     }
     if (c->has_bias && db)
         for (int i = 0; i < c->cout; i++)
