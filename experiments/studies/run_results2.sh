@@ -4,7 +4,7 @@
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
-#   studies: fidelity, progression, families, scaling (default: fidelity)
+#   studies: fidelity, progression, families, scaling, best (default: fidelity)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ns=${1:-build/release/netspace}
@@ -48,6 +48,11 @@ for s in $studies; do
     # scaled to 2x and 4x its flops by depth, width, resolution and compound; the same nine
     # models from three study seeds, i.e. three training seeds (~6 core-hours here)
     scaling) run results/scaling.db scaling_regnetx_s1 scaling_regnetx_s2 scaling_regnetx_s3 ;;
+    # study 5, the search for the best small model (under 100 k params) against the
+    # Fashion-MNIST benchmark table: successive halving over 27 RegNetY (rungs of 1, 3 and 9
+    # epochs of a 9-epoch schedule, selected on the validation split; 63 epochs, ~1.2
+    # core-hours here); the chosen model is then retrained longer with augmentation (README)
+    best) run results/best_small.db best_small ;;
     *) echo "unknown study $s" >&2; exit 2 ;;
     esac
 done
