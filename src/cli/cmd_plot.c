@@ -8,6 +8,7 @@
 
 #include "plot/analysis.h"
 #include "plot/plot.h"
+#include "space/space.h"
 #include "util/err.h"
 
 static const char help[] =
@@ -41,13 +42,17 @@ static const char help[] =
     "           the mean +- 2 sd of each of --bins bins (log-spaced unless --linear-bins)\n"
     "  effects  'param' for every sampled parameter of the studies at once: OUT-PARAM.EXT\n"
     "           for each (studies with fewer than 4 models with it are left out, noted)\n"
+    "  scaling  error of a scaling study's seeds against flops, a line per scaling dimension;\n"
+    "           its table (a row per model: mean, min and max over the seeds) on stdout\n"
     "\n"
     "options:\n"
     "  --db FILE            results database (required)\n"
     "  --out FILE           image to write, .png or .svg (required)\n"
     "  --study NAME[,NAME]  studies to plot (repeatable); default: all (edf, param) or the\n"
     "                       db's only study (curves, models, which take one); budget: the\n"
-    "                       reference first, then its twin studies\n"
+    "                       reference first, then its twin studies; scaling: the seeds of\n"
+    "                       one scaling study (default: the db's studies whose trials sample\n"
+    "                       a dim, a \"kind\": \"scaling\" space, if of one base network)\n"
     "  --error final|best   final test error (default) or best test error over epochs\n"
     "  --failed drop|chance failed trials left out (default) or counted at chance error\n"
     "                       100*(1 - 1/classes), classes from the trial's config (else 10)\n"
@@ -90,7 +95,8 @@ static const char help[] =
     "  netspace plot rs --db results/a.db --normalize flops --out plots/rs.svg\n"
     "  netspace plot budget --db results/fidelity.db --study fidelity_regnetx,\\\n"
     "      fidelity_regnetx_e1,fidelity_regnetx_e2,fidelity_regnetx_e4 --out plots/budget.png\n"
-    "  netspace plot effects --db results/a.db --study regnet --out plots/regnet.png\n";
+    "  netspace plot effects --db results/a.db --study regnet --out plots/regnet.png\n"
+    "  netspace plot scaling --db results/scaling.db --out plots/scaling.png\n";
 
 enum {
     OPT_DB = 256,
@@ -232,8 +238,80 @@ int ns_cli_range(const char *cmd, const char *arg, double *lo, double *hi)
     return rc ? -1 : 0;
 }
 
-/* The analysis kinds (rs, fidelity, budget, trend, effects): their option checks, then the
- * plot. */
+/* "wrote IMG (script GP, data DAT)" for each image of written (one a line; consumed). */
+static void print_written(char *written)
+{
+    for (char *line = written, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        struct ns_plot_files f;
+        if (ns_plot_files_init(&f, line) == 0)
+            printf("wrote %s (script %s, data %s)\n", f.img, f.gp, f.dat);
+        ns_plot_files_free(&f);
+    }
+}
+
+/* plot scaling's models on stdout, the numbers behind the figure: one row per model. */
+static void print_scaling(const struct ns_scaling_table *t)
+{
+    printf("%s (%%) over %d seed%s:", t->error_name, t->n_studies, t->n_studies == 1 ? "" : "s");
+    for (int i = 0; i < t->n_studies; i++)
+        printf("%s %s", i ? "," : "", t->studies[i]);
+    /* n counts seeds: its column as wide as their number */
+    int nw = snprintf(NULL, 0, "%d", t->n_studies);
+    nw = nw < 2 ? 2 : nw;
+    printf("\n%-10s  %6s  %11s  %9s  %*s  %7s  %7s  %7s  %5s\n", "dim", "target", "flops", "params",
+           nw, "n", "mean", "min", "max", "trial");
+    for (int k = 0; k < t->n; k++) {
+        const struct ns_scaling_model *m = &t->m[k];
+        printf("%-10s  %6g  %11.0f  %9.0f  %*d  %7.2f  %7.2f  %7.2f  %5d\n",
+               ns_scale_dim_names[m->dim], m->target, m->flops, m->params, nw, m->n, m->mean,
+               m->min, m->max, m->trial);
+    }
+}
+
+/* A plot's notes (log, freed) on stderr, then its error when rc says it failed: 1, else 0. */
+static int notes_then_error(int rc, char *log)
+{
+    if (log)
+        fprintf(stderr, "netspace plot: %s\n", log);
+    free(log);
+    if (rc) {
+        ns_die_msg();
+        return 1;
+    }
+    return 0;
+}
+
+/* plot scaling: the table first, on stdout, so that its numbers are there even when the
+ * figure cannot be drawn (no gnuplot: then the exit status is still 1). */
+static int plot_scaling(const struct ns_plot_req *r)
+{
+    struct ns_plot_files f; /* --out checked before the db is read */
+    if (ns_plot_files_init(&f, r->out)) {
+        ns_die_msg();
+        return 1;
+    }
+    ns_plot_files_free(&f);
+    struct ns_scaling_table t;
+    char *log = NULL, *written = NULL;
+    int rc = ns_scaling_table_load(r, &t, &log);
+    if (notes_then_error(rc, log))
+        return 1;
+    print_scaling(&t);
+    fflush(stdout);
+    rc = ns_plot_scaling_draw(r, &t, &log, &written);
+    ns_scaling_table_free(&t);
+    if (notes_then_error(rc, log))
+        return 1;
+    print_written(written);
+    free(written);
+    return 0;
+}
+
+/* The analysis kinds (rs, fidelity, budget, trend, effects, scaling): their option checks,
+ * then the plot. */
 static int plot_analysis(struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
                          const char *kind, int n_trials)
 {
@@ -252,26 +330,13 @@ static int plot_analysis(struct ns_plot_req *r, const struct ns_plot_analysis_op
     if (trend && r->param && strcmp(r->param, "flops") && strcmp(r->param, "params") &&
         strcmp(r->param, "acts"))
         return ns_cli_usage_error("plot", "trend: --param %s: use flops, params or acts", r->param);
+    if (o->kind == NS_PLOT_SCALING)
+        return plot_scaling(r);
     char *log = NULL, *written = NULL;
-    if (ns_plot_make_analysis(r, o, &log, &written)) {
-        if (log)
-            fprintf(stderr, "netspace plot: %s\n", log);
-        free(log);
-        ns_die_msg();
+    int rc = ns_plot_make_analysis(r, o, &log, &written);
+    if (notes_then_error(rc, log))
         return 1;
-    }
-    if (log)
-        fprintf(stderr, "netspace plot: %s\n", log);
-    for (char *line = written, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        struct ns_plot_files f;
-        if (ns_plot_files_init(&f, line) == 0)
-            printf("wrote %s (script %s, data %s)\n", f.img, f.gp, f.dat);
-        ns_plot_files_free(&f);
-    }
-    free(log);
+    print_written(written);
     free(written);
     return 0;
 }
@@ -390,7 +455,8 @@ int ns_cmd_plot(int argc, char **argv)
     if (optind >= argc) {
         status = ns_cli_usage_error(
             "plot",
-            "which plot? (edf, param, curves, models, rs, fidelity, budget, trend or effects)");
+            "which plot? (edf, param, curves, models, rs, fidelity, budget, trend, effects or "
+            "scaling)");
         goto done;
     }
     kind = argv[optind];
@@ -407,13 +473,14 @@ int ns_cmd_plot(int argc, char **argv)
     else if (!strcmp(kind, "models"))
         r.kind = NS_PLOT_MODELS;
     else if (!strcmp(kind, "rs") || !strcmp(kind, "fidelity") || !strcmp(kind, "budget") ||
-             !strcmp(kind, "trend") || !strcmp(kind, "effects")) {
+             !strcmp(kind, "trend") || !strcmp(kind, "effects") || !strcmp(kind, "scaling")) {
         analysis = 1;
         ao.kind = !strcmp(kind, "rs")         ? NS_PLOT_RS
                   : !strcmp(kind, "fidelity") ? NS_PLOT_FIDELITY
                   : !strcmp(kind, "budget")   ? NS_PLOT_BUDGET
                   : !strcmp(kind, "trend")    ? NS_PLOT_TREND
-                                              : NS_PLOT_EFFECTS;
+                  : !strcmp(kind, "effects")  ? NS_PLOT_EFFECTS
+                                              : NS_PLOT_SCALING;
         /* budget's rho is compare --paired's: its resamples by default */
         if (ao.kind == NS_PLOT_BUDGET && !resamples_given)
             r.resamples = NS_STAT_RESAMPLES;
@@ -421,7 +488,7 @@ int ns_cmd_plot(int argc, char **argv)
     } else {
         status = ns_cli_usage_error("plot",
                                     "unknown plot '%s' (edf, param, curves, models, rs, fidelity, "
-                                    "budget, trend or effects)",
+                                    "budget, trend, effects or scaling)",
                                     kind);
         goto done;
     }

@@ -29,7 +29,7 @@ static const struct {
     {"query", ns_cmd_query, "read a results database: studies, trials, best, export, sql"},
     {"plot", ns_cmd_plot,
      "plot results with gnuplot: edf, param, curves, models, rs, fidelity, budget, trend, "
-     "effects"},
+     "effects, scaling"},
     {"compare", ns_cmd_compare, "compare two studies: KS statistic, medians, paired twins"},
     {"report", ns_cmd_report, "one static HTML page of a results db, readable offline"},
     {"export", ns_cmd_export, "write a trial's kept weights from a results db to a file"},

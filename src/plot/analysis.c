@@ -71,28 +71,19 @@ void ns_study_data_free(struct ns_study_data *s)
     memset(s, 0, sizeof *s);
 }
 
-int ns_study_data_load(struct ns_db *db, int64_t id, const char *name, int error_best,
-                       int failed_chance, struct ns_study_data *s)
+int ns_study_data_from_trials(const struct ns_db_trial *t, int nt, int64_t id, const char *name,
+                              int error_best, int failed_chance, struct ns_study_data *s)
 {
     memset(s, 0, sizeof *s);
     s->id = id;
     s->name = strdup(name);
-    struct ns_db_trial *t = NULL;
-    int nt = 0;
-    if (!s->name || ns_db_trials_load(db, id, 0, &t, &nt)) {
-        if (!s->name)
-            ns_err("out of memory");
-        ns_study_data_free(s);
-        return -1;
-    }
     size_t cap = nt ? (size_t)nt : 1;
     s->err = malloc(cap * sizeof *s->err);
     s->flops = malloc(cap * sizeof *s->flops);
     s->params = malloc(cap * sizeof *s->params);
     s->acts = malloc(cap * sizeof *s->acts);
     s->idx = malloc(cap * sizeof *s->idx);
-    if (!s->err || !s->flops || !s->params || !s->acts || !s->idx) {
-        ns_db_trials_free(t, nt);
+    if (!s->name || !s->err || !s->flops || !s->params || !s->acts || !s->idx) {
         ns_study_data_free(s);
         return ns_err("out of memory");
     }
@@ -119,8 +110,20 @@ int ns_study_data_load(struct ns_db *db, int64_t id, const char *name, int error
         s->acts[k] = t[i].acts > 0 ? (double)t[i].acts : NAN;
         s->idx[k] = t[i].idx;
     }
-    ns_db_trials_free(t, nt);
     return 0;
+}
+
+int ns_study_data_load(struct ns_db *db, int64_t id, const char *name, int error_best,
+                       int failed_chance, struct ns_study_data *s)
+{
+    memset(s, 0, sizeof *s);
+    struct ns_db_trial *t = NULL;
+    int nt = 0;
+    if (ns_db_trials_load(db, id, 0, &t, &nt))
+        return -1;
+    int rc = ns_study_data_from_trials(t, nt, id, name, error_best, failed_chance, s);
+    ns_db_trials_free(t, nt);
+    return rc;
 }
 
 const double *ns_study_data_cx(const struct ns_study_data *s, const char *cx)
@@ -174,6 +177,15 @@ int ns_studies_select(struct ns_db *db, const char *const *names, int n_names,
         (*sel)[i] = found;
     }
     *n_sel = n;
+    return 0;
+}
+
+int ns_studies_distinct(const char *what, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(names[i], names[k]))
+                return ns_err("%s: study '%s' given twice; name each study once", what, names[i]);
     return 0;
 }
 
@@ -249,34 +261,48 @@ static void free_all(struct ns_study_data *s, int n)
     free(s);
 }
 
-static const char *error_label(const struct ns_plot_req *r)
+const char *ns_error_name(int error_best)
 {
-    return r->error_best ? "best test error" : "test error";
+    return error_best ? "best test error" : "test error";
+}
+
+int ns_studies_note_empty(struct ns_db *db, const struct ns_plot_req *r,
+                          const struct ns_study_data *s, int n, struct ns_sbuf *log)
+{
+    const char *first = NULL;
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i].n > 0) {
+            kept++;
+            continue;
+        }
+        if (!first)
+            first = s[i].name;
+        ns_sbuf_printf(log,
+                       "study '%s' left out: no complete trials with a %s (%zu trials, %zu "
+                       "failed)\n",
+                       s[i].name, ns_error_name(r->error_best), s[i].n_trials, s[i].n_failed);
+    }
+    if (n > 0 && kept == 0)
+        return ns_err("%s: study '%s': no complete trials with a %s", ns_db_path(db), first,
+                      ns_error_name(r->error_best));
+    return 0;
 }
 
 /* Drop the studies without models (noting each), or fail when none is left. */
 static int keep_nonempty(struct ns_db *db, const struct ns_plot_req *r, struct ns_study_data *s,
                          int *n, struct ns_sbuf *log)
 {
+    if (ns_studies_note_empty(db, r, s, *n, log))
+        return -1;
     int k = 0;
-    char first[256] = "";
     for (int i = 0; i < *n; i++) {
-        if (s[i].n > 0) {
+        if (s[i].n > 0)
             s[k++] = s[i];
-            continue;
-        }
-        if (!first[0])
-            snprintf(first, sizeof first, "%s", s[i].name);
-        ns_sbuf_printf(log,
-                       "study '%s' left out: no complete trials with a %s (%zu trials, %zu "
-                       "failed)\n",
-                       s[i].name, error_label(r), s[i].n_trials, s[i].n_failed);
-        ns_study_data_free(&s[i]);
+        else
+            ns_study_data_free(&s[i]);
     }
     *n = k;
-    if (k == 0)
-        return ns_err("%s: study '%s': no complete trials with a %s", ns_db_path(db), first,
-                      error_label(r));
     return 0;
 }
 
@@ -334,7 +360,7 @@ static int make_rs(struct ns_db *db, const struct ns_plot_req *r, const struct n
                             r->title       ? r->title
                             : r->normalize ? title
                                            : NULL,
-                            error_label(r), r->resamples);
+                            ns_error_name(r->error_best), r->resamples);
     for (int i = 0; w && i < n; i++)
         free(w[i]);
     free(w);
@@ -503,10 +529,8 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
         return ns_err("budget: name the reference study and its twin studies trained for "
                       "other budgets (--study REF,T1,T2,...); %s",
                       r->n_studies ? "only one given" : "none given");
-    for (int i = 0; i < r->n_studies; i++)
-        for (int k = 0; k < i; k++)
-            if (!strcmp(r->studies[i], r->studies[k]))
-                return ns_err("budget: study '%s' given twice", r->studies[i]);
+    if (ns_studies_distinct("budget", r->studies, r->n_studies))
+        return -1;
     struct ns_study_data *s;
     int n;
     if (load_all(db, r, &s, &n))
@@ -520,7 +544,8 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
     for (int i = 0; i < n && rc == 0; i++) {
         if (s[i].n == 0)
             rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed)",
-                        ns_db_path(db), s[i].name, error_label(r), s[i].n_trials, s[i].n_failed);
+                        ns_db_path(db), s[i].name, ns_error_name(r->error_best), s[i].n_trials,
+                        s[i].n_failed);
         else
             rc = study_epochs(db, s[i].name, &epochs[i]);
     }
@@ -534,7 +559,7 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
         size_t unmatched;
         b->name = s[i].name;
         b->epochs = epochs[i];
-        rc = ns_study_twins(ns_db_path(db), &s[0], &s[i], pa, pb, &b->n, &unmatched);
+        rc = ns_study_twins(ns_db_path(db), &s[0], &s[i], pa, pb, NULL, NULL, &b->n, &unmatched);
         if (rc == 0 && unmatched)
             rc = ns_err("%s: study '%s': %zu of its trials share an index with '%s' but not the "
                         "architecture (another space or seed?): not twins of it",
@@ -581,7 +606,7 @@ static int make_trend(struct ns_db *db, const struct ns_plot_req *r, const struc
             (struct ns_plot_trend_series){s[i].name, s[i].n, x, s[i].err, bins + i * r->bins, nb};
     }
     if (rc == 0)
-        rc = ns_plot_fig_trend(f, series, n, r->title, cx, error_label(r), r->logx);
+        rc = ns_plot_fig_trend(f, series, n, r->title, cx, ns_error_name(r->error_best), r->logx);
     free(series);
     free(bins);
     free_all(s, n);
@@ -795,6 +820,33 @@ int ns_plot_effects(struct ns_db *db, const struct ns_plot_req *r, struct ns_sbu
 
 /* ------------------------------------------------------------------ entry ------------- */
 
+int ns_plot_analysis_render(const struct ns_plot_files *f, struct ns_sbuf *log,
+                            struct ns_sbuf *written)
+{
+    char *glog = NULL;
+    int rc = ns_plot_gnuplot_run(f, &glog);
+    if (glog)
+        ns_sbuf_printf(log, "gnuplot said: %s\n", glog);
+    free(glog);
+    if (rc == 0)
+        ns_sbuf_printf(written, "%s\n", f->img);
+    return rc;
+}
+
+void ns_plot_analysis_out(struct ns_sbuf *lb, struct ns_sbuf *wb, int rc, char **log,
+                          char **written)
+{
+    char *l = ns_sbuf_take(lb), *w = wb ? ns_sbuf_take(wb) : NULL;
+    if (log)
+        *log = l;
+    else
+        free(l);
+    if (written && rc == 0)
+        *written = w;
+    else
+        free(w);
+}
+
 int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
                           char **log, char **written)
 {
@@ -833,28 +885,21 @@ int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_anal
     case NS_PLOT_EFFECTS:
         rc = ns_plot_effects(db, r, &lb, &wb);
         break;
+    case NS_PLOT_SCALING: {
+        struct ns_scaling_table t;
+        rc = ns_scaling_table_from_db(db, r, &t, &lb);
+        if (rc == 0)
+            rc = ns_plot_fig_scaling(&f, &t, r->title);
+        ns_scaling_table_free(&t);
+        break;
+    }
     default:
         rc = ns_err("unknown analysis plot %d", (int)o->kind);
     }
     ns_db_close(db);
-    if (rc == 0 && o->kind != NS_PLOT_EFFECTS) {
-        char *glog = NULL;
-        rc = ns_plot_gnuplot_run(&f, &glog);
-        if (glog)
-            ns_sbuf_printf(&lb, "gnuplot said: %s\n", glog);
-        free(glog);
-        if (rc == 0)
-            ns_sbuf_printf(&wb, "%s\n", f.img);
-    }
+    if (rc == 0 && o->kind != NS_PLOT_EFFECTS)
+        rc = ns_plot_analysis_render(&f, &lb, &wb);
     ns_plot_files_free(&f);
-    char *l = ns_sbuf_take(&lb), *w = ns_sbuf_take(&wb);
-    if (log)
-        *log = l;
-    else
-        free(l);
-    if (written && rc == 0)
-        *written = w;
-    else
-        free(w);
+    ns_plot_analysis_out(&lb, &wb, rc, log, written);
     return rc;
 }

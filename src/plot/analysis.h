@@ -1,14 +1,16 @@
 /* The NDS analyses on top of plot.h: statistics that compare design spaces and size studies
  * (KS statistic, medians with bootstrap intervals, paired twins, random-search efficiency,
- * fidelity of early epochs and of short budgets, error trends over complexity), their
- * figures, and the one-page HTML report of a results db.
+ * fidelity of early epochs and of short budgets, error trends over complexity, a scaling
+ * study over its seeds), their figures, and the one-page HTML report of a results db.
  *
  * Layers as in plot.h:
  *   1. statistics on plain arrays (stats.c): no I/O; deterministic (the bootstraps draw from
  *      PCG32 seeded with the caller's seed and NS_STAT_STREAM), so the same inputs and seed
  *      give the same numbers on every machine;
- *   2. figures (figure_analysis.c): OUT.gp and OUT.dat beside OUT.png|.svg, as plot.h;
- *   3. from a db (analysis.c: the new kinds of ns_plot_make, compare; report.c: the page).
+ *   2. figures (figure_analysis.c; scaling.c for plot scaling's): OUT.gp and OUT.dat beside
+ *      OUT.png|.svg, as plot.h;
+ *   3. from a db (analysis.c: the new kinds of ns_plot_make; scaling.c: plot scaling;
+ *      compare.c: compare; report.c: the page).
  *
  * Degenerate input is a value, never a crash: a statistic that is undefined for its input
  * (one model, all errors tied) is NAN, and the figure writers leave NAN points out of the
@@ -169,6 +171,37 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
                       int n_series, const char *title, const char *xname, const char *error_name,
                       int logx);
 
+/* The models of a scaling study trained from several seeds (one study per seed, trial i the
+ * same architecture in each): per trial index, its sampled dim and target and its errors
+ * over the studies where it has one. */
+struct ns_scaling_model {
+    int trial;
+    int dim;       /* enum ns_scale_dim (space.h): 0 base, 1 depth, 2 width, 3 resolution,
+                      4 compound */
+    double target; /* the flops multiple it was scaled to (1: the base) */
+    double flops, params;
+    int n;                 /* seeds (studies) with an error */
+    double mean, min, max; /* over those n */
+    const double *err;     /* n_studies errors, one per study in order; NAN: none */
+};
+struct ns_scaling_table {
+    int n_studies;
+    char **studies;         /* the studies (seeds), in the order of err */
+    const char *error_name; /* what err holds: "test error" or "best test error" (static) */
+    int n;
+    struct ns_scaling_model *m; /* ordered by dim, target, trial: the base first */
+    double *err;                /* n * n_studies: the m[i].err */
+};
+void ns_scaling_table_free(struct ns_scaling_table *t);
+
+/* Error against flops (log x), one line per scaling dimension of t, each from the base (dim
+ * 0) through that dimension's models in increasing target; a point is the mean over the seeds
+ * with bars from their min to max, each seed's error a small circle at the same x (the data
+ * file's block header numbers the seeds, ending in "..." when they do not fit). Only the
+ * base: one point. t->n >= 1; y labelled with t->error_name. */
+int ns_plot_fig_scaling(const struct ns_plot_files *f, const struct ns_scaling_table *t,
+                        const char *title);
+
 /* ------------------------------------------------------------------ from a db ----------- */
 
 /* The analysis plots of `netspace plot`. They take their common settings from struct
@@ -186,6 +219,7 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
  *             (studies with fewer than 4 models with the parameter are left out of its
  *             figure; a parameter no study has 4 of, or with one value in every model, is
  *             skipped; each noted in *log)
+ *   scaling   ns_scaling_table_load's table drawn by ns_plot_fig_scaling (scaling.c)
  * A study that cannot take part (no complete trials; for fidelity, no per-epoch rows) is
  * left out with a note in *log when others remain, else the error says why.
  * *written (may be NULL) receives the images written, one a line (malloc'd). */
@@ -194,7 +228,8 @@ enum ns_plot_analysis_kind {
     NS_PLOT_FIDELITY,
     NS_PLOT_TREND,
     NS_PLOT_EFFECTS,
-    NS_PLOT_BUDGET
+    NS_PLOT_BUDGET,
+    NS_PLOT_SCALING
 };
 struct ns_plot_analysis_opts {
     enum ns_plot_analysis_kind kind;
@@ -202,6 +237,27 @@ struct ns_plot_analysis_opts {
 };
 int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_analysis_opts *o,
                           char **log, char **written);
+
+/* plot scaling in two steps, so that a caller can show the numbers even when the figure
+ * cannot be drawn (no gnuplot):
+ * ns_scaling_table_load: the table of a scaling study trained from several seeds, from r's
+ *   db (r->db, studies, error_best, failed_chance; r->out is not read). r->studies are the
+ *   seeds, one study each (a "scaling" space: trials sample dim and target), paired by trial
+ *   index as twins (ns_study_twins: the same architecture in each, else an error naming the
+ *   study and trial); NULL/0: every study of the db whose trials sample a dim. The seeds
+ *   must be of one scaling study: their base networks (the first trial with a dim) equal,
+ *   else an error listing the groups of studies that share one. A named study without dim
+ *   is an error; trials not complete in a study (waiting, running, failed and dropped) are
+ *   left out with a note in *log (malloc'd or NULL), and so are studies with no complete
+ *   trial while others remain. 0 with *t filled (free it with ns_scaling_table_free), or -1
+ *   with ns_err and *t zeroed.
+ * ns_plot_scaling_draw: t's figure at r->out (r->title) with its .gp and .dat, drawn by
+ *   gnuplot; *log its notes, *written the image (malloc'd; either may be NULL). 0 or -1
+ *   (ns_err; "gnuplot not found ..." when it is missing, after the script and data are
+ *   written). ns_plot_make_analysis's scaling is the two in one. */
+int ns_scaling_table_load(const struct ns_plot_req *r, struct ns_scaling_table *t, char **log);
+int ns_plot_scaling_draw(const struct ns_plot_req *r, const struct ns_scaling_table *t, char **log,
+                         char **written);
 
 /* The error a failed trial counts at under --failed chance: 100*(1 - 1/classes), classes from
  * its config (10 when unreadable). In make.c, beside the plots that use it too. */

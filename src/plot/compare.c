@@ -8,7 +8,8 @@
 #include "util/err.h"
 
 int ns_study_twins(const char *db, const struct ns_study_data *a, const struct ns_study_data *b,
-                   double *pa, double *pb, size_t *n, size_t *unmatched)
+                   double *pa, double *pb, struct ns_twin *pos, struct ns_twin *first_unmatched,
+                   size_t *n, size_t *unmatched)
 {
     *n = *unmatched = 0;
     size_t j = 0;
@@ -19,11 +20,15 @@ int ns_study_twins(const char *db, const struct ns_study_data *a, const struct n
             continue;
         int same = a->flops[i] == b->flops[j] && a->params[i] == b->params[j];
         if (!same) {
+            if (first_unmatched && *unmatched == 0)
+                *first_unmatched = (struct ns_twin){i, j};
             (*unmatched)++;
             continue;
         }
         pa[*n] = a->err[i];
         pb[*n] = b->err[j];
+        if (pos)
+            pos[*n] = (struct ns_twin){i, j};
         (*n)++;
     }
     if (*n == 0)
@@ -53,8 +58,9 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
     out->w_lo = out->w_hi = NAN;
     if (!r->a || !r->b || !*r->a || !*r->b)
         return ns_err("compare: two studies are needed (--study A,B)");
-    if (!strcmp(r->a, r->b))
-        return ns_err("compare: study '%s' given twice; name two different studies", r->a);
+    const char *names[2] = {r->a, r->b};
+    if (ns_studies_distinct("compare", names, 2))
+        return -1;
     if (r->normalize && strcmp(r->normalize, "flops") && strcmp(r->normalize, "params") &&
         strcmp(r->normalize, "acts"))
         return ns_err("--normalize %s: use flops, params or acts", r->normalize);
@@ -63,7 +69,6 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
     struct ns_db *db = ns_db_open(r->db, NS_DB_RO);
     if (!db)
         return -1;
-    const char *names[2] = {r->a, r->b};
     struct ns_db_study_info *info;
     int ni, *sel, ns;
     if (ns_studies_select(db, names, 2, &info, &ni, &sel, &ns)) {
@@ -80,10 +85,10 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
     free(sel);
     for (int i = 0; i < 2 && rc == 0; i++)
         if (s[i].n == 0)
-            rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed%s)",
-                        r->db, s[i].name, r->error_best ? "best test error" : "test error",
-                        s[i].n_trials, s[i].n_failed,
-                        s[i].n_failed && !r->failed_chance ? "; --failed chance counts them" : "");
+            rc =
+                ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed%s)",
+                       r->db, s[i].name, ns_error_name(r->error_best), s[i].n_trials, s[i].n_failed,
+                       s[i].n_failed && !r->failed_chance ? "; --failed chance counts them" : "");
     if (rc == 0) {
         out->na = s[0].n;
         out->nb = s[1].n;
@@ -114,7 +119,8 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
         if (!pa || !pb)
             rc = ns_err("out of memory");
         if (rc == 0)
-            rc = ns_study_twins(r->db, &s[0], &s[1], pa, pb, &out->pairs, &out->unmatched);
+            rc = ns_study_twins(r->db, &s[0], &s[1], pa, pb, NULL, NULL, &out->pairs,
+                                &out->unmatched);
         if (rc == 0) {
             rc = ns_stat_paired(pa, pb, out->pairs, r->resamples, r->seed + 3, &out->p);
             out->med_pa = ns_stat_median(pa, out->pairs);

@@ -1,6 +1,6 @@
 /* The figure writers' shared pieces (figure.c), for the analysis figures in
- * figure_analysis.c: the same files, script prelude (terminal, palette, grid, labels),
- * quoting and number formats, so every netspace figure restyles the same way. Internal to
+ * figure_analysis.c and scaling.c: the same files, script prelude (terminal, palette, grid,
+ * labels), quoting and number formats, so every netspace figure restyles the same way. Internal to
  * src/plot. */
 #ifndef NS_PLOT_FIG_INTERNAL_H
 #define NS_PLOT_FIG_INTERNAL_H
@@ -28,6 +28,13 @@ void ns_fig_num(FILE *f, double v);
 const char *ns_fig_fmt_num(char *buf, size_t n, double v);
 /* The linetypes the prelude sets (series i uses i % ns_fig_palette_size() + 1). */
 int ns_fig_palette_size(void);
+/* Series i's linetype: i % ns_fig_palette_size() + 1. */
+int ns_fig_lt(int i);
+/* One clause of the script's plot command, "    datafile index INDEX using USING with STYLE
+ * lt LT title 'TITLE'" (notitle when title is NULL), after "plot \" when *first (then
+ * cleared), else after ", \". */
+void ns_fig_clause(FILE *gp, int *first, int index, const char *using, const char *style, int lt,
+                   const char *title);
 /* Close both files and free g; rc is the writer's status so far. 0 only if all was
  * written. */
 int ns_fig_close(struct ns_fig *g, int rc);

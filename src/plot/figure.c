@@ -473,8 +473,8 @@ int ns_plot_fig_models(const struct ns_plot_files *f, const struct ns_plot_model
 }
 
 /* ------------------------------------------------ shared with the analysis figures ---- */
-/* fig_internal.h: the pieces above for figure_analysis.c, so its figures share the
- * prelude, palette and quoting. */
+/* fig_internal.h: the pieces above for figure_analysis.c and scaling.c, so their figures
+ * share the prelude, palette and quoting. */
 
 struct ns_fig {
     struct fig g;
@@ -530,6 +530,25 @@ const char *ns_fig_fmt_num(char *buf, size_t n, double v)
 int ns_fig_palette_size(void)
 {
     return N_PALETTE;
+}
+
+int ns_fig_lt(int i)
+{
+    return i % N_PALETTE + 1;
+}
+
+void ns_fig_clause(FILE *gp, int *first, int index, const char *using, const char *style, int lt,
+                   const char *title)
+{
+    fputs(*first ? "plot \\\n" : ", \\\n", gp);
+    *first = 0;
+    fprintf(gp, "    datafile index %d using %s with %s lt %d ", index, using, style, lt);
+    if (title) {
+        fputs("title ", gp);
+        put_str(gp, title);
+    } else {
+        fputs("notitle", gp);
+    }
 }
 
 int ns_fig_close(struct ns_fig *g, int rc)

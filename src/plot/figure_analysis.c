@@ -11,26 +11,6 @@
 #include "plot/fig_internal.h"
 #include "util/err.h"
 
-static int lt_of(int i)
-{
-    return i % ns_fig_palette_size() + 1;
-}
-
-/* "    datafile index I using U with STYLE lt L title 'T'" and the separator. */
-static void plot_clause(FILE *gp, int *first, int index, const char *using, const char *style,
-                        int lt, const char *title)
-{
-    fputs(*first ? "plot \\\n" : ", \\\n", gp);
-    *first = 0;
-    fprintf(gp, "    datafile index %d using %s with %s lt %d ", index, using, style, lt);
-    if (title) {
-        fputs("title ", gp);
-        ns_fig_str(gp, title);
-    } else {
-        fputs("notitle", gp);
-    }
-}
-
 /* ------------------------------------------------------------------ random search ---- */
 
 int ns_plot_fig_rs(const struct ns_plot_files *f, const struct ns_plot_rs_series *s, int n_series,
@@ -77,9 +57,9 @@ int ns_plot_fig_rs(const struct ns_plot_files *f, const struct ns_plot_rs_series
         int last = s[i].kmax - 1;
         snprintf(label, sizeof label, "%s  (n=%zu): k=1 %.2f%%, k=%d %.2f%%", s[i].name, s[i].n,
                  s[i].mean[0], last + 1, s[i].mean[last]);
-        plot_clause(gp, &first, i, "1:3:4", "filledcurves fs transparent solid 0.15 noborder",
-                    lt_of(i), NULL);
-        plot_clause(gp, &first, i, "1:2", "linespoints ps 0.4", lt_of(i), label);
+        ns_fig_clause(gp, &first, i, "1:3:4", "filledcurves fs transparent solid 0.15 noborder",
+                      ns_fig_lt(i), NULL);
+        ns_fig_clause(gp, &first, i, "1:2", "linespoints ps 0.4", ns_fig_lt(i), label);
     }
     fputs("\n", gp);
     return ns_fig_close(g, 0);
@@ -145,7 +125,7 @@ int ns_plot_fig_fidelity(const struct ns_plot_files *f, const struct ns_plot_fid
             char label[512], style[64];
             snprintf(label, sizeof label, "%s  (n=%zu): %s", s[i].name, s[i].n, metric[m]);
             snprintf(style, sizeof style, "linespoints dt %s ps 0.5", dash[m]);
-            plot_clause(gp, &first, block, "1:2", style, lt_of(i), label);
+            ns_fig_clause(gp, &first, block, "1:2", style, ns_fig_lt(i), label);
             block++;
         }
     }
@@ -269,11 +249,11 @@ int ns_plot_fig_budget(const struct ns_plot_files *f, const char *ref, int ref_e
         if (m == 0)
             snprintf(label, sizeof label,
                      "Spearman rho, bars: 95%% of %d bootstrap resamples of the twins", resamples);
-        plot_clause(gp, &first, block, m == 0 ? "1:2:3:4" : "1:2",
-                    m == 0   ? "yerrorlines ps 0.8"
-                    : m == 1 ? "linespoints dt 2 pt 5 ps 0.7"
-                             : "linespoints dt 3 pt 9 ps 0.9",
-                    m + 1, m == 0 ? label : metric[m]);
+        ns_fig_clause(gp, &first, block, m == 0 ? "1:2:3:4" : "1:2",
+                      m == 0   ? "yerrorlines ps 0.8"
+                      : m == 1 ? "linespoints dt 2 pt 5 ps 0.7"
+                               : "linespoints dt 3 pt 9 ps 0.9",
+                      m + 1, m == 0 ? label : metric[m]);
         block++;
     }
     /* One ceiling per study at the reference's budget: its rho across the axis. */
@@ -301,9 +281,9 @@ int ns_plot_fig_budget(const struct ns_plot_files *f, const char *ref, int ref_e
         /* after the three metrics' colours */
         int lt = 4 + (k - n_short) % (ns_fig_palette_size() - 3);
         if (ci)
-            plot_clause(gp, &first, block, "1:3:4",
-                        "filledcurves fs transparent solid 0.15 noborder", lt, NULL);
-        plot_clause(gp, &first, block, "1:2", "lines dt 2", lt, name);
+            ns_fig_clause(gp, &first, block, "1:3:4",
+                          "filledcurves fs transparent solid 0.15 noborder", lt, NULL);
+        ns_fig_clause(gp, &first, block, "1:2", "lines dt 2", lt, name);
         block++;
     }
     /* The key's list of studies: budget, twins and the three numbers. */
@@ -389,7 +369,7 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
             }
         char label[512];
         snprintf(label, sizeof label, "%s  (n=%zu)", s[i].name, pts);
-        plot_clause(gp, &first, block++, "1:2", "points ps 0.4", lt_of(i), label);
+        ns_fig_clause(gp, &first, block++, "1:2", "points ps 0.4", ns_fig_lt(i), label);
         if (!filled)
             continue;
         char name[320];
@@ -408,7 +388,8 @@ int ns_plot_fig_trend(const struct ns_plot_files *f, const struct ns_plot_trend_
             }
         }
         snprintf(label, sizeof label, "%s: mean +- 2 sd in %d bins", s[i].name, filled);
-        plot_clause(gp, &first, block++, "1:2:3:4", "yerrorlines lw 2 ps 0.8", lt_of(i), label);
+        ns_fig_clause(gp, &first, block++, "1:2:3:4", "yerrorlines lw 2 ps 0.8", ns_fig_lt(i),
+                      label);
     }
     fputs("\n", gp);
     return ns_fig_close(g, 0);

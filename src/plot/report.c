@@ -28,6 +28,10 @@ struct page {
     struct ns_study_data *s; /* the selected studies' models, n_sel of them */
     const char **nonempty;   /* names of the studies with models */
     int n_nonempty;
+    const char **scaling; /* those of them that are scaling studies (trials sample a dim) */
+    int n_scaling;
+    int *scaling_group; /* the scaling study each is a seed of (by its base), 0.. */
+    int n_scaling_groups;
     struct ns_sbuf warn;
     char fatal[512];     /* a figure failed for a reason that fails the report (gnuplot missing) */
     const char *norm_cx; /* the normalization that worked, or NULL */
@@ -181,9 +185,11 @@ static void head(struct page *p)
             p->r->failed_chance ? "counted at chance error" : "left out");
     fputs("<nav><a href=\"#studies\">Studies</a><a href=\"#edf\">EDFs and KS</a>"
           "<a href=\"#rs\">Random search</a><a href=\"#fidelity\">Fidelity</a>"
-          "<a href=\"#trend\">Trend</a><a href=\"#effects\">Parameters</a>"
-          "<a href=\"#trials\">Trials</a></nav>\n",
+          "<a href=\"#trend\">Trend</a>",
           f);
+    if (p->n_scaling)
+        fputs("<a href=\"#scaling\">Scaling</a>", f);
+    fputs("<a href=\"#effects\">Parameters</a><a href=\"#trials\">Trials</a></nav>\n", f);
 }
 
 static void studies_table(struct page *p)
@@ -501,6 +507,53 @@ static void study_section(struct page *p, int i, struct ns_db *db)
 
 /* ------------------------------------------------------------------ the page ---------- */
 
+/* The scaling studies: a figure per scaling study (its seeds share a base network), so two
+ * scaling spaces in one db are two figures, not a mismatch. */
+static void scaling(struct page *p)
+{
+    FILE *f = p->f;
+    fputs("<h2 id=\"scaling\">Scaling</h2>\n<p class=\"note\">The scaling studies, one "
+          "per seed (trial i the same model in each): the error against flops along each "
+          "scaling dimension, from the base through its flops targets; a point is the mean "
+          "over the seeds, its bars their min and max, the circles each seed.",
+          f);
+    if (p->n_scaling_groups > 1)
+        fprintf(f, " The db holds %d scaling studies (their base networks differ): a figure each.",
+                p->n_scaling_groups);
+    fputs("</p>\n", f);
+    const char **names = calloc((size_t)p->n_scaling, sizeof *names);
+    if (!names) {
+        fputs("<p class=\"missing\">Not drawn: out of memory</p>\n", f);
+        ns_sbuf_printf(&p->warn, "scaling: out of memory\n");
+        return;
+    }
+    for (int g = 0; g < p->n_scaling_groups; g++) {
+        int n = 0;
+        for (int i = 0; i < p->n_scaling; i++)
+            if (p->scaling_group[i] == g)
+                names[n++] = p->scaling[i];
+        char file[64], alt[64];
+        if (p->n_scaling_groups == 1) {
+            snprintf(file, sizeof file, "scaling.svg");
+            snprintf(alt, sizeof alt, "scaling");
+        } else {
+            snprintf(file, sizeof file, "scaling-%d.svg", g + 1);
+            snprintf(alt, sizeof alt, "scaling %d", g + 1);
+            fprintf(f, "<h3>Scaling study %d</h3>\n<p class=\"note\">Seeds: ", g + 1);
+            for (int i = 0; i < n; i++) {
+                fputs(i ? ", " : "", f);
+                esc(f, names[i]);
+            }
+            fputs("</p>\n", f);
+        }
+        struct ns_plot_req q = base_req(p, NULL);
+        q.studies = names;
+        q.n_studies = n;
+        analysis_figure(p, &q, NS_PLOT_SCALING, 0, file, alt);
+    }
+    free(names);
+}
+
 static int write_page(struct page *p)
 {
     FILE *f = p->f;
@@ -557,6 +610,9 @@ static int write_page(struct page *p)
         fputs("<p class=\"missing\">No study has complete trials.</p>\n", f);
     }
 
+    if (p->n_scaling)
+        scaling(p);
+
     effects(p);
 
     fputs("<h2 id=\"trials\">Trials</h2>\n", f);
@@ -608,6 +664,7 @@ int ns_report(const struct ns_report_req *r, char **warnings)
         return ns_err("%s: not writable", r->out_dir);
 
     struct page p = {.r = r};
+    struct ns_scaling_base *base = NULL; /* each scaling study's, to group them */
     struct ns_db *db = ns_db_open(r->db, NS_DB_RO);
     if (!db)
         return -1;
@@ -615,7 +672,10 @@ int ns_report(const struct ns_report_req *r, char **warnings)
     if (rc == 0) {
         p.s = calloc((size_t)p.n_sel, sizeof *p.s);
         p.nonempty = calloc((size_t)p.n_sel, sizeof *p.nonempty);
-        if (!p.s || !p.nonempty)
+        p.scaling = calloc((size_t)p.n_sel, sizeof *p.scaling);
+        p.scaling_group = calloc((size_t)p.n_sel, sizeof *p.scaling_group);
+        base = calloc((size_t)p.n_sel, sizeof *base);
+        if (!p.s || !p.nonempty || !p.scaling || !p.scaling_group || !base)
             rc = ns_err("out of memory");
     }
     for (int i = 0; i < p.n_sel && rc == 0; i++) {
@@ -623,7 +683,17 @@ int ns_report(const struct ns_report_req *r, char **warnings)
         rc = ns_study_data_load(db, in->id, in->name, r->error_best, r->failed_chance, &p.s[i]);
         if (rc == 0 && p.s[i].n)
             p.nonempty[p.n_nonempty++] = in->name;
+        if (rc == 0 && p.s[i].n) {
+            int sc = ns_study_is_scaling(db, in->id, &base[p.n_scaling]);
+            if (sc < 0)
+                rc = -1;
+            else if (sc)
+                p.scaling[p.n_scaling++] = in->name;
+        }
     }
+    if (rc == 0)
+        p.n_scaling_groups = ns_scaling_groups(base, p.n_scaling, p.scaling_group);
+    free(base);
     ns_db_close(db);
 
     /* Write the page beside its final name and rename it into place, so a reader never sees
@@ -653,6 +723,8 @@ int ns_report(const struct ns_report_req *r, char **warnings)
         ns_study_data_free(&p.s[i]);
     free(p.s);
     free(p.nonempty);
+    free(p.scaling);
+    free(p.scaling_group);
     ns_db_studies_free(p.info, p.n_info);
     free(p.sel);
     char *w = ns_sbuf_take(&p.warn);

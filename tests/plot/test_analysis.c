@@ -28,17 +28,16 @@
 /* cmocka.h needs the four headers above first */
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "plot/analysis.h"
+#include "plot_check.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -164,21 +163,12 @@ static int budget_write(const char *path)
 
 /* ------------------------------------------------------------------------ tests ---- */
 
-static char scratch[64], dbpath[128];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+static char dbpath[128];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(scratch, sizeof scratch, "/tmp/ns_analysis_XXXXXX");
-    if (!mkdtemp(scratch))
+    if (scratch_make("ns_analysis"))
         return -1;
     snprintf(dbpath, sizeof dbpath, "%s/fx.db", scratch);
     if (fx_write(dbpath)) {
@@ -186,61 +176,6 @@ static int setup(void **state)
         return -1;
     }
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    nftw(scratch, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-static char *out_path(const char *name)
-{
-    static char ring[8][192];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, sizeof ring[0], "%s/%s", scratch, name);
-    return p;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("%s: cannot read", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
-static void assert_err_contains(const char *needle)
-{
-    if (!strstr(ns_errmsg(), needle))
-        fail_msg("error '%s' lacks '%s'", ns_errmsg(), needle);
-}
-
-/* No NaN or inf reached a data file or page (case-insensitive, outside '#' comments). */
-static void assert_no_nan(const char *text, const char *what)
-{
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (line[0] != '#')
-            for (size_t i = 0; i + 3 <= len; i++)
-                if ((strncasecmp(line + i, "nan", 3) == 0 &&
-                     (i == 0 || !((line[i - 1] | 32) >= 'a' && (line[i - 1] | 32) <= 'z')) &&
-                     (i + 3 == len || !((line[i + 3] | 32) >= 'a' && (line[i + 3] | 32) <= 'z'))) ||
-                    strncasecmp(line + i, "inf", 3) == 0)
-                    fail_msg("%s: a NaN or inf in '%.*s'", what, (int)len, line);
-        line = end ? end + 1 : NULL;
-    }
 }
 
 /* A plot (gnuplot's absence tolerated: the script and data are written first). */
@@ -261,14 +196,7 @@ static int analysis(struct ns_plot_req *r, enum ns_plot_analysis_kind kind, int 
 
 static struct ns_plot_req req(const char *out, const char *const *studies, int n)
 {
-    struct ns_plot_req r = {.db = dbpath,
-                            .out = out_path(out),
-                            .studies = studies,
-                            .n_studies = n,
-                            .bins = 10,
-                            .resamples = 200,
-                            .logx = -1};
-    return r;
+    return plot_req(dbpath, out, studies, n);
 }
 
 static void compare_twins_by_hand(void **state)
@@ -733,5 +661,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(report_covers_every_case),
         cmocka_unit_test(report_while_a_search_writes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, scratch_teardown);
 }

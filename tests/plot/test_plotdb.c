@@ -22,7 +22,6 @@
 /* cmocka.h needs the four headers above first */
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "plot/plot.h"
+#include "plot_check.h"
 #include "space/space.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -216,21 +216,12 @@ static int fx_write(const char *path)
 
 /* ------------------------------------------------------------------------ tests ---- */
 
-static char scratch[64], dbpath[128];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+static char dbpath[128];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(scratch, sizeof scratch, "/tmp/ns_plotdb_XXXXXX");
-    if (!mkdtemp(scratch))
+    if (scratch_make("ns_plotdb"))
         return -1;
     snprintf(dbpath, sizeof dbpath, "%s/fx.db", scratch);
     if (fx_write(dbpath)) {
@@ -238,24 +229,6 @@ static int setup(void **state)
         return -1;
     }
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    nftw(scratch, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-/* A path in the scratch folder; a ring of buffers, since a request keeps its --out while
- * the test names the script and data beside it. */
-static char *out_path(const char *name)
-{
-    static char ring[8][192];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, sizeof ring[0], "%s/%s", scratch, name);
-    return p;
 }
 
 /* Make a plot; gnuplot's absence is tolerated here (test_plot.sh checks the images), since
@@ -268,22 +241,6 @@ static int make(const struct ns_plot_req *r)
     if (rc && strstr(ns_errmsg(), "gnuplot not found"))
         return 0;
     return rc;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("%s: cannot read", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
 }
 
 /* The rows of gnuplot index block `idx` of a .dat text, as pairs (first two columns). */
@@ -302,12 +259,6 @@ static int dat_block(const char *dat, int idx, double *a, double *b, int max)
             n++;
     }
     return n;
-}
-
-static void assert_err_contains(const char *needle)
-{
-    if (!strstr(ns_errmsg(), needle))
-        fail_msg("error '%s' lacks '%s'", ns_errmsg(), needle);
 }
 
 static int cmp_double(const void *pa, const void *pb)
@@ -534,5 +485,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(param_band_is_the_bootstrap_of_complete_trials),
         cmocka_unit_test(top_k_and_model_widths),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, scratch_teardown);
 }
