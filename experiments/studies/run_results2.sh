@@ -3,6 +3,9 @@
 # `mpirun -np NP netspace search` (default NP 3: a coordinator and two one-thread workers,
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
+# The progression and the families grow in rounds: every study of the set to 16 samples, then
+# to 32, 64 and its file's "samples" (netspace search --samples), so that a run stopped at
+# any point leaves every space or family with about as many models as the others.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
 #   studies: fidelity, progression, families, scaling, best (default: fidelity)
 set -euo pipefail
@@ -20,6 +23,28 @@ run() { # DB EXPERIMENT...
         mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" --db "$db"
     done
 }
+# the samples a study of the db has recorded (empty: not in the db yet)
+recorded() { # DB STUDY
+    [ -e "$1" ] || return 0
+    "$ns" query --db "$1" --csv sql \
+        "SELECT json_extract(experiment, '\$.samples') FROM studies WHERE name = '$2'" | sed 1d
+}
+rounds() { # DB EXPERIMENT... : each to 16, 32, 64 samples, then its file's own, in turn
+    local db=$1; shift
+    for n in 16 32 64 0; do
+        for e in "$@"; do
+            local file want have
+            file=$(sed -n 's/.*"samples": *\([0-9]*\).*/\1/p' "experiments/studies/$e.json")
+            want=$(( n == 0 || n > file ? file : n ))
+            have=$(recorded "$db" "$e")
+            [ -n "$have" ] && [ "$have" -gt "$want" ] && continue # (equal: resumes it, if unfinished)
+            echo "== $e -> $db to $want samples $(date -u +%FT%TZ) on $(nproc) cores of$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+            "$ns" --version | sed -n '1p; 4,5p'
+            mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" \
+                --db "$db" --samples "$want"
+        done
+    done
+}
 studies=${*:-fidelity}
 for s in $studies; do
     case $s in
@@ -33,15 +58,15 @@ for s in $studies; do
         fidelity_regnetx_e2 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
         fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
     # study 2, the progression, at the budget the fidelity study set (4 epochs): 100 models
-    # a space (the paper's smallest), ~55 core-hours in all at these sizes
-    progression) run results/progression.db progression_anynetx_a progression_anynetx_b \
+    # a space (the paper's smallest), ~55 core-hours in all at these sizes, grown in rounds
+    progression) rounds results/progression.db progression_anynetx_a progression_anynetx_b \
         progression_anynetx_c progression_anynetx_d progression_anynetx_e progression_regnetx \
         progression_regnety ;;
     # study 3, every family compared (NDS-style) at the same budget and complexity regime,
     # 32 models a family to begin with (~35 core-hours here); RegNetX and RegNetY are the
     # progression's studies in the same db (the same space, seed and budget). The ViT trains
     # with its own recipe (AdamW, as in the ViT study), the NF nets with AGC.
-    families) run results/progression.db families_vanilla families_resnet families_resnext \
+    families) rounds results/progression.db families_vanilla families_resnet families_resnext \
         families_mobilenet_v1 families_mobilenet_v2 families_shufflenet_v1 families_shufflenet_v2 \
         families_efficientnet families_repvgg families_nfnet families_vit ;;
     # study 4, compound scaling: one RegNetX (trial 5 of the fidelity study, 5.0 M flops)

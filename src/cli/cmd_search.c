@@ -44,6 +44,11 @@ static const char *help =
     "\n"
     "  --experiment FILE   experiment file (experiments/*.json; see experiments/README.md)\n"
     "  --db FILE           results db (results/NAME.db; put it on a local disk)\n"
+    "  --samples N         train only the study's first N samples (N up to the file's\n"
+    "                      \"samples\"; not with multi-fidelity): the db records N, and a\n"
+    "                      later run with a larger N, or without --samples, grows it. For\n"
+    "                      growing several studies in turn, a slice each (sampling is\n"
+    "                      prefix-stable: trial i is the same whatever N is)\n"
     "  --no-mpi            do not initialise MPI even if started by a launcher\n"
     "  -q, --quiet         no progress display\n"
     "  -h, --help          this help\n"
@@ -107,6 +112,7 @@ int ns_cmd_search(int argc, char **argv)
         {"experiment", required_argument, NULL, 'e'},
         {"db", required_argument, NULL, 'd'},
         {"no-mpi", no_argument, NULL, 'M'},
+        {"samples", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -126,6 +132,13 @@ int ns_cmd_search(int argc, char **argv)
         case 'M':
             o.use_mpi = 0;
             break;
+        case 's': {
+            long n;
+            if (ns_cli_int("search", "--samples", optarg, 1, 100000, &n) < 0)
+                return 2;
+            o.samples = (int)n;
+            break;
+        }
         case 'q':
             o.progress = NULL;
             break;

@@ -386,7 +386,7 @@ static int grow_study(struct ns_coord *c, const char *study_json)
                             c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db));
             else if (cur_n < was)
                 rc = ns_err("%s: study '%s' has %lld samples in %s; a study can grow but not "
-                            "shrink (use \"samples\": %lld or more, or another name)",
+                            "shrink (run it with %lld samples or more, or use another name)",
                             c->ex.file, c->ex.name, (long long)was, ns_db_path(c->db),
                             (long long)was);
             else if ((rc = ns_db_study_set_experiment(c->db, c->ex.name, study_json)) == 0)
@@ -577,7 +577,8 @@ struct ns_coord *ns_coord_open(const struct ns_search_opts *o, struct ns_search_
     ns_progress_init(&c->prog, o->progress ? o->progress : stderr, o->progress == NULL);
     if (!o->progress)
         c->prog.out = NULL;
-    if (ns_experiment_load(o->experiment, &c->ex) < 0)
+    if (ns_experiment_load(o->experiment, &c->ex) < 0 ||
+        (o->samples > 0 && ns_experiment_cap_samples(&c->ex, o->samples) < 0))
         goto fail;
     snprintf(rep->study, sizeof rep->study, "%s", c->ex.name);
     c->sp = ns_experiment_space(&c->ex);

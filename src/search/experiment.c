@@ -704,6 +704,31 @@ static int resolve_data_dir(const char *path, struct ns_experiment *ex)
     return 0;
 }
 
+int ns_experiment_cap_samples(struct ns_experiment *ex, int n)
+{
+    if (n < 1 || n > ex->samples)
+        return ns_err("%s: --samples %d: must be 1 to the experiment's \"samples\" (%d); to "
+                      "grow the study beyond it, raise \"samples\" in the file",
+                      ex->file, n, ex->samples);
+    if (n == ex->samples)
+        return 0;
+    if (ex->search.kind != NS_FID_RANDOM)
+        return ns_err("%s: --samples %d: a multi-fidelity study cannot run a part of its "
+                      "samples (its rungs are sized for all %d)",
+                      ex->file, n, ex->samples);
+    char *text = NULL;
+    int old = ex->samples;
+    ex->samples = n;
+    text = canonical(ex);
+    if (!text) {
+        ex->samples = old;
+        return -1;
+    }
+    free(ex->canonical);
+    ex->canonical = text;
+    return 0;
+}
+
 void ns_experiment_free(struct ns_experiment *ex)
 {
     free(ex->file);

@@ -156,6 +156,11 @@ int ns_experiment_parse(const char *text, const char *where, struct ns_experimen
  * space_file_json). */
 int ns_experiment_load(const char *path, struct ns_experiment *ex);
 void ns_experiment_free(struct ns_experiment *ex);
+/* Run only the first n of the experiment's samples (netspace search --samples): the study is
+ * then recorded with n samples, and a later run with more (or the file's own) grows it, as
+ * sampling is prefix-stable. n must be 1..samples; a multi-fidelity experiment refuses any n
+ * below its samples. Returns 0, or -1 with ns_err naming the file. */
+int ns_experiment_cap_samples(struct ns_experiment *ex, int n);
 
 /* The input shape the experiment's dataset will have (known without loading it; an image
  * folder's classes are its train/ sub-folders). 0, or -1 with ns_err (a folder that is
@@ -332,6 +337,8 @@ struct ns_search_opts {
     FILE *progress;         /* rank 0's progress display; NULL = none */
     int use_mpi;            /* 1: MPI_Init (under a launcher); 0: alone, no MPI at all;
                                -1: decide from the environment (ns_search_under_mpi) */
+    int samples;            /* > 0: the first `samples` of the experiment's samples only
+                               (ns_experiment_cap_samples); 0: all of them */
 };
 
 enum ns_search_status {

@@ -560,6 +560,45 @@ static void search_section(void **state)
                  "x.json: checkpoint_every: expected an integer");
 }
 
+/* --samples: the canonical form is the file's with the smaller count (so the db records a
+ * study that the file grows); beyond the file's count, or a multi-fidelity study, refused
+ * with the file named and the experiment left as it was. */
+static void cap_samples_rewrites_the_canonical_count(void **state)
+{
+    (void)state;
+    struct ns_experiment ex, three;
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA "}", "x.json", &ex), 0);
+    assert_int_equal(ns_experiment_parse("{\"name\": \"t1\", \"space\": \"s.json\", "
+                                         "\"samples\": 3, " DATA "}",
+                                         "y.json", &three),
+                     0);
+    char *was = strdup(ex.canonical);
+    assert_int_equal(ns_experiment_cap_samples(&ex, 4), 0); /* the file's own: unchanged */
+    assert_string_equal(ex.canonical, was);
+    ns_err_clear();
+    assert_int_equal(ns_experiment_cap_samples(&ex, 5), -1);
+    assert_non_null(strstr(ns_errmsg(), "x.json: --samples 5: must be 1 to the experiment's"));
+    assert_int_equal(ns_experiment_cap_samples(&ex, 0), -1);
+    assert_int_equal(ex.samples, 4);
+    assert_string_equal(ex.canonical, was);
+    assert_int_equal(ns_experiment_cap_samples(&ex, 3), 0);
+    assert_int_equal(ex.samples, 3);
+    assert_string_equal(ex.canonical, three.canonical);
+    free(was);
+    ns_experiment_free(&ex);
+    ns_experiment_free(&three);
+
+    assert_int_equal(ns_experiment_parse("{" BASE ", " DATA ", \"search\": {\"kind\": \"sha\", "
+                                         "\"max_epochs\": 9}}",
+                                         "m.json", &ex),
+                     0);
+    ns_err_clear();
+    assert_int_equal(ns_experiment_cap_samples(&ex, 2), -1);
+    assert_non_null(strstr(ns_errmsg(), "m.json: --samples 2: a multi-fidelity study"));
+    assert_int_equal(ex.samples, 4);
+    ns_experiment_free(&ex);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +619,7 @@ int main(void)
         cmocka_unit_test(inline_space_and_constraints_narrow_it),
         cmocka_unit_test(synthetic_data_loads_with_limits_and_split),
         cmocka_unit_test(search_section),
+        cmocka_unit_test(cap_samples_rewrites_the_canonical_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,6 +231,25 @@ sed "s|\.\./spaces/|$SRC/spaces/|" "$EXP" >"$TMP/full.json"
 grep -q "grew from $((N / 2)) to $N samples" "$TMP/grow.out" || fail "no growth message: $(cat "$TMP/grow.out")"
 check_complete "$TMP/grow.db" "grown study"
 same_as_ref "$TMP/grow.db" "grown study"
+# --samples K runs the first K of the file's samples and records K; the file alone (under
+# mpirun this time) grows it to the full study, equal to the one run at once
+"$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/part.db" --samples 2 --quiet >/dev/null 2>&1 ||
+    fail "--samples 2"
+[ "$(q "$TMP/part.db" "select count(*) || ',' || sum(state = 'complete') from trials")" = 2,2 ] ||
+    fail "--samples 2: not 2 complete trials: $(q "$TMP/part.db" "select state, count(*) from trials group by 1")"
+[ "$(q "$TMP/part.db" "select json_extract(experiment, '$.samples') from studies")" = 2 ] ||
+    fail "--samples 2: the study is not recorded with 2 samples"
+"${MPIRUN[@]}" "$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/part.db" --quiet >"$TMP/grow.out" 2>&1 ||
+    { cat "$TMP/grow.out"; fail "growing a --samples study"; }
+grep -q "grew from 2 to $N samples" "$TMP/grow.out" || fail "--samples: no growth message: $(cat "$TMP/grow.out")"
+same_as_ref "$TMP/part.db" "study grown from --samples 2"
+expect_error "full.json: study 'synthetic_smoke' has $N samples .*grow but not shrink" \
+    "$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/part.db" --samples 2 --quiet
+expect_error "full.json: --samples $((N + 1)): must be 1 to the experiment's \"samples\" \($N\)" \
+    "$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/x.db" --samples $((N + 1)) --quiet
+[ ! -e "$TMP/x.db" ] || fail "--samples beyond the file's created the db"
+expect_error "search: --samples: '0' is not an integer" \
+    "$NETSPACE" search --experiment "$TMP/full.json" --db "$TMP/x.db" --samples 0
 sed "s/\"samples\": *$N/\"samples\": 3/" "$TMP/full.json" >"$TMP/shrink.json"
 cp "$TMP/grow.db" "$TMP/shrink.db"
 expect_error "shrink.json: study 'synthetic_smoke' has $N samples .*grow but not shrink" \
