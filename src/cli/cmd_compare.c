@@ -32,7 +32,8 @@ static const char help[] =
     "  --db FILE            results database (required)\n"
     "  --study A,B          the two studies (or --study A --study B)\n"
     "  --error final|best   final test error (default) or best over epochs\n"
-    "  --failed drop|chance failed trials left out (default) or at chance error\n"
+    "                       (a study with data.val_split holds validation errors there,\n"
+    "                       and the labels say 'validation error')\n"    "  --failed drop|chance failed trials left out (default) or at chance error\n"
     "  --normalize flops|params|acts  also the weighted KS on normalized EDFs, with\n"
     "  --bins K, --range LO,HI, --linear-bins  as in 'netspace plot edf'\n"
     "  --paired             the paired comparison of twins (adds to the output)\n"
@@ -98,6 +99,8 @@ static void print_json(const struct ns_compare_req *r, const struct ns_compare_r
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "db", r->db, "a", r->a, "b",
                           r->b, "error", r->error_best ? "best" : "final", "n_a", (int)c->na, "n_b",
                           (int)c->nb, "failed_a", (int)c->na_failed, "failed_b", (int)c->nb_failed);
+    if (c->error_label) /* what the errors are: "validation error" on data.val_split studies */
+        json_object_set_new(j, "error_label", json_string(c->error_label));
     json_object_set_new(j, "ks",
                         json_pack("{s:f, s:f, s:f}", "d", c->ks.d, "p", c->ks.p, "n_eff", c->ks.m));
     if (r->normalize)
@@ -149,8 +152,8 @@ static struct numtext fmt_num(double v, const char *fmt)
 
 static void print_text(const struct ns_compare_req *r, const struct ns_compare_result *c)
 {
-    printf("%s: %s error, failed trials %s; 95%% intervals from %d bootstrap resamples\n", r->db,
-           r->error_best ? "best test" : "final test",
+    printf("%s: %s%s, failed trials %s; 95%% intervals from %d bootstrap resamples\n", r->db,
+           r->error_best ? "" : "final ", c->error_label,
            r->failed_chance ? "counted at chance error" : "dropped", r->resamples);
     int w = (int)strlen(r->a) > (int)strlen(r->b) ? (int)strlen(r->a) : (int)strlen(r->b);
     w = w < 5 ? 5 : w;

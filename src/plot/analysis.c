@@ -261,8 +261,42 @@ static void free_all(struct ns_study_data *s, int n)
     free(s);
 }
 
-const char *ns_error_name(int error_best)
+const char *ns_error_name(const struct ns_plot_req *r)
 {
+    if (r->error_label)
+        return r->error_label;
+    return r->error_best ? "best test error" : "test error";
+}
+
+int ns_plot_experiment_on_validation(const char *experiment_json)
+{
+    json_t *root = experiment_json ? json_loads(experiment_json, 0, NULL) : NULL;
+    const json_t *v = json_object_get(json_object_get(root, "data"), "val_split");
+    int on = json_is_number(v) && json_number_value(v) > 0;
+    json_decref(root);
+    return on;
+}
+
+const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
+                                int error_best)
+{
+    struct ns_db_study_info *info = NULL;
+    int ni = 0, val = 0, test = 0;
+    if (ns_db_studies(db, &info, &ni) == 0)
+        for (int i = 0; i < ni; i++) {
+            int named = n == 0;
+            for (int j = 0; j < n && !named; j++)
+                named = !strcmp(names[j], info[i].name);
+            if (named && ns_plot_experiment_on_validation(info[i].experiment_json))
+                val = 1;
+            else if (named)
+                test = 1;
+        }
+    ns_db_studies_free(info, ni);
+    if (val && test)
+        return error_best ? "best validation or test error" : "validation or test error";
+    if (val)
+        return error_best ? "best validation error" : "validation error";
     return error_best ? "best test error" : "test error";
 }
 
@@ -281,11 +315,11 @@ int ns_studies_note_empty(struct ns_db *db, const struct ns_plot_req *r,
         ns_sbuf_printf(log,
                        "study '%s' left out: no complete trials with a %s (%zu trials, %zu "
                        "failed)\n",
-                       s[i].name, ns_error_name(r->error_best), s[i].n_trials, s[i].n_failed);
+                       s[i].name, ns_error_name(r), s[i].n_trials, s[i].n_failed);
     }
     if (n > 0 && kept == 0)
         return ns_err("%s: study '%s': no complete trials with a %s", ns_db_path(db), first,
-                      ns_error_name(r->error_best));
+                      ns_error_name(r));
     return 0;
 }
 
@@ -360,7 +394,7 @@ static int make_rs(struct ns_db *db, const struct ns_plot_req *r, const struct n
                             r->title       ? r->title
                             : r->normalize ? title
                                            : NULL,
-                            ns_error_name(r->error_best), r->resamples);
+                            ns_error_name(r), r->resamples);
     for (int i = 0; w && i < n; i++)
         free(w[i]);
     free(w);
@@ -544,7 +578,7 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
     for (int i = 0; i < n && rc == 0; i++) {
         if (s[i].n == 0)
             rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed)",
-                        ns_db_path(db), s[i].name, ns_error_name(r->error_best), s[i].n_trials,
+                        ns_db_path(db), s[i].name, ns_error_name(r), s[i].n_trials,
                         s[i].n_failed);
         else
             rc = study_epochs(db, s[i].name, &epochs[i]);
@@ -606,7 +640,7 @@ static int make_trend(struct ns_db *db, const struct ns_plot_req *r, const struc
             (struct ns_plot_trend_series){s[i].name, s[i].n, x, s[i].err, bins + i * r->bins, nb};
     }
     if (rc == 0)
-        rc = ns_plot_fig_trend(f, series, n, r->title, cx, ns_error_name(r->error_best), r->logx);
+        rc = ns_plot_fig_trend(f, series, n, r->title, cx, ns_error_name(r), r->logx);
     free(series);
     free(bins);
     free_all(s, n);
@@ -867,6 +901,10 @@ int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_anal
         ns_plot_files_free(&f);
         return -1;
     }
+    struct ns_plot_req rl = *r;
+    if (!rl.error_label)
+        rl.error_label = ns_plot_error_label(db, r->studies, r->n_studies, r->error_best);
+    r = &rl;
     struct ns_sbuf lb = {0}, wb = {0};
     int rc;
     switch (o->kind) {

@@ -291,6 +291,8 @@ struct ns_compare_req {
 };
 
 struct ns_compare_result {
+    const char *error_label; /* what the errors are (ns_plot_error_label): "validation
+                                error" when both studies evaluate on data.val_split, ... */
     size_t na, nb, na_failed, nb_failed;
     struct ns_ks ks, ks_weighted;        /* ks_weighted.d NAN without normalize */
     double w_lo, w_hi;                   /* the normalization range used */

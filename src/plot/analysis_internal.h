@@ -51,7 +51,8 @@ int ns_studies_distinct(const char *what, const char *const *names, int n);
 
 /* "best test error" (error_best) or "test error": what an analysis's errors are, for labels
  * and messages (a static string). */
-const char *ns_error_name(int error_best);
+/* r->error_label, or "test error" ("best test error") when it is not set. */
+const char *ns_error_name(const struct ns_plot_req *r);
 
 /* Note in log each of s[0..n) that has no models ("study 'x' left out: no complete trials
  * with a ..."); -1 with ns_err naming the first of them when none of s has models, else 0.

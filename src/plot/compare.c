@@ -83,13 +83,15 @@ int ns_compare(const struct ns_compare_req *r, struct ns_compare_result *out)
                                 r->failed_chance, &s[i]);
     ns_db_studies_free(info, ni);
     free(sel);
+    const char *label = ns_plot_error_label(db, names, 2, r->error_best);
     for (int i = 0; i < 2 && rc == 0; i++)
         if (s[i].n == 0)
             rc =
                 ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed%s)",
-                       r->db, s[i].name, ns_error_name(r->error_best), s[i].n_trials, s[i].n_failed,
+                       r->db, s[i].name, label, s[i].n_trials, s[i].n_failed,
                        s[i].n_failed && !r->failed_chance ? "; --failed chance counts them" : "");
     if (rc == 0) {
+        out->error_label = label;
         out->na = s[0].n;
         out->nb = s[1].n;
         out->na_failed = s[0].n_failed;

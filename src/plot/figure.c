@@ -370,8 +370,9 @@ int ns_plot_fig_param(const struct ns_plot_files *f, const struct ns_plot_param_
 /* ------------------------------------------------------------------------- curves ---- */
 
 int ns_plot_fig_curves(const struct ns_plot_files *f, const struct ns_plot_curve *c, int n,
-                       const char *title)
+                       const char *title, int on_validation)
 {
+    const char *eval = on_validation ? "validation" : "test";
     if (n < 1)
         return ns_err("curves: no trials to plot");
     struct fig g;
@@ -391,7 +392,9 @@ int ns_plot_fig_curves(const struct ns_plot_files *f, const struct ns_plot_curve
     fputs("plot \\\n", g.gp);
     for (int i = 0; i < n; i++) {
         int lt = i % N_PALETTE + 1;
-        dat_block(&g, i, c[i].label, "epoch train_error(%) test_error(%)");
+        dat_block(&g, i, c[i].label,
+                  on_validation ? "epoch train_error(%) validation_error(%)"
+                                : "epoch train_error(%) test_error(%)");
         double last = NAN;
         for (int j = 0; j < c[i].n; j++) {
             fprintf(g.dat, "%d ", j + 1);
@@ -403,16 +406,17 @@ int ns_plot_fig_curves(const struct ns_plot_files *f, const struct ns_plot_curve
                 last = c[i].test_err[j];
         }
         char label[512];
-        snprintf(label, sizeof label, "%s  (final test %.2f%%)", c[i].label, last);
+        snprintf(label, sizeof label, "%s  (final %s %.2f%%)", c[i].label, eval, last);
         fprintf(g.gp, "    datafile index %d using 1:3 with linespoints lt %d ps 0.5 title ", i,
                 lt);
         put_str(g.gp, label);
         fprintf(g.gp, ", \\\n    datafile index %d using 1:2 with lines lt %d dt 2 notitle, \\\n",
                 i, lt);
     }
-    fputs("    keyentry with lines lc rgb '#404040' lw 2 title 'test error', \\\n"
-          "    keyentry with lines lc rgb '#404040' lw 2 dt 2 title 'train error'\n",
-          g.gp);
+    fprintf(g.gp,
+            "    keyentry with lines lc rgb '#404040' lw 2 title '%s error', \\\n"
+            "    keyentry with lines lc rgb '#404040' lw 2 dt 2 title 'train error'\n",
+            eval);
     return fig_close(&g, 0);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plot/analysis_internal.h"
 #include "space/space.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -223,11 +224,6 @@ static int models_load(struct ns_db *db, const struct ns_plot_req *r, int64_t st
     return 0;
 }
 
-static const char *error_name(const struct ns_plot_req *r)
-{
-    return r->error_best ? "best test error" : "test error";
-}
-
 /* ---------------------------------------------------------------------------- edf ---- */
 
 static int make_edf(struct ns_db *db, const struct ns_plot_req *r, const struct ns_plot_files *f)
@@ -244,7 +240,7 @@ static int make_edf(struct ns_db *db, const struct ns_plot_req *r, const struct 
         rc = models_load(db, r, st.id[i], r->normalize, r->normalize != NULL, &m[i]);
         if (rc == 0 && m[i].n == 0)
             rc = ns_err("%s: study '%s': no complete trials with a %s%s%s", ns_db_path(db),
-                        st.name[i], error_name(r), r->normalize ? " and " : "",
+                        st.name[i], ns_error_name(r), r->normalize ? " and " : "",
                         r->normalize ? r->normalize : "");
         /* The default range: the intersection of the studies' ranges. */
         if (rc == 0 && r->normalize) {
@@ -258,7 +254,7 @@ static int make_edf(struct ns_db *db, const struct ns_plot_req *r, const struct 
         }
         s[i] = (struct ns_plot_edf_series){st.name[i], m[i].n, m[i].err, NULL, m[i].n_failed};
     }
-    struct ns_plot_edf_opts o = {r->title, error_name(r), r->failed_chance, r->normalize, 0,
+    struct ns_plot_edf_opts o = {r->title, ns_error_name(r), r->failed_chance, r->normalize, 0,
                                  0,        r->bins,       !r->linear_bins};
     if (rc == 0 && r->normalize) {
         if (r->have_range) {
@@ -339,14 +335,14 @@ static int make_param(struct ns_db *db, const struct ns_plot_req *r, const struc
         if (m[i].n < 4) {
             rc = ns_err("%s: study '%s': %zu complete trials with a %s and a %s; the "
                         "best-model range needs at least 4",
-                        ns_db_path(db), st.name[i], m[i].n, error_name(r), r->param);
+                        ns_db_path(db), st.name[i], m[i].n, ns_error_name(r), r->param);
             break;
         }
         s[i] = (struct ns_plot_param_series){st.name[i], m[i].n, m[i].x, m[i].err, {0, 0, 0}};
         if (ns_plot_bootstrap_best(m[i].err, m[i].x, m[i].n, r->resamples, r->seed, &s[i].range))
             rc = ns_err_prefix("study '%s'", st.name[i]);
     }
-    struct ns_plot_param_opts o = {r->title, r->param,         error_name(r),
+    struct ns_plot_param_opts o = {r->title, r->param,         ns_error_name(r),
                                    r->logx,  r->failed_chance, r->resamples};
     if (rc == 0)
         rc = ns_plot_fig_param(f, s, st.n, &o);
@@ -412,7 +408,7 @@ static int pick_trials(struct ns_db *db, const struct ns_plot_req *r, int64_t st
     if (k == 0) {
         free(best);
         return ns_err("%s: study '%s': no complete trials with a %s", ns_db_path(db), sname,
-                      error_name(r));
+                      ns_error_name(r));
     }
     *idx = best;
     *n = k;
@@ -485,7 +481,9 @@ static int make_curves(struct ns_db *db, const struct ns_plot_req *r, const stru
     char title[256];
     snprintf(title, sizeof title, "Training curves: study %s", st.name[0]);
     if (rc == 0)
-        rc = ns_plot_fig_curves(f, c, n, r->title ? r->title : title);
+        rc = ns_plot_fig_curves(f, c, n, r->title ? r->title : title,
+                                strstr(ns_plot_error_label(db, (const char *const *)st.name, 1, 0),
+                                       "validation") != NULL);
     for (int i = 0; c && i < n; i++)
         free((void *)c[i].train_err);
     free(c);
@@ -580,6 +578,10 @@ int ns_plot_make(const struct ns_plot_req *r, char **log)
         ns_plot_files_free(&f);
         return -1;
     }
+    struct ns_plot_req rl = *r;
+    if (!rl.error_label)
+        rl.error_label = ns_plot_error_label(db, r->studies, r->n_studies, r->error_best);
+    r = &rl;
     int rc;
     switch (r->kind) {
     case NS_PLOT_EDF:

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ns_db;
+
 /* ------------------------------------------------------------------ statistics ---------- */
 
 /* An empirical distribution function as a right-continuous step curve: n distinct error
@@ -183,9 +185,10 @@ struct ns_plot_curve {
 };
 
 /* Per-epoch test error (solid) and train error (dashed, same colour) of each curve against
- * the epoch (1-based). */
+ * the epoch (1-based); on_validation: the test_err values are of a validation split, and
+ * the key, labels and data header say so. */
 int ns_plot_fig_curves(const struct ns_plot_files *f, const struct ns_plot_curve *c, int n,
-                       const char *title);
+                       const char *title, int on_validation);
 
 struct ns_plot_model {
     const char *label;
@@ -213,6 +216,12 @@ struct ns_plot_req {
     const char *const *studies;
     int n_studies;
     int error_best;    /* 1: best_test_error, 0: test_error (final) */
+    /* What the errors are, for labels and messages: "test error", "validation error" (the
+     * studies evaluate on data.val_split, whose errors the test_error columns then hold),
+     * "validation or test error" (some of each), with "best " before when error_best. Set by
+     * ns_plot_make and ns_plot_make_analysis from the studies (ns_plot_error_label); NULL
+     * elsewhere means "test error". */
+    const char *error_label;
     int failed_chance; /* 1: failed trials count at chance error 100*(1 - 1/classes), classes
                           from the trial's config (10 if unreadable); 0: dropped */
     /* edf */
@@ -237,5 +246,14 @@ struct ns_plot_req {
  * complete trials, an empty normalization bin, an unknown trial, a trial without a config
  * or without per-epoch metrics. Returns 0 or -1. */
 int ns_plot_make(const struct ns_plot_req *r, char **log);
+
+/* The label of the errors of the studies names[0..n) of the db (every study when n == 0):
+ * "test error" when none evaluates on a validation split (data.val_split in its stored
+ * experiment), "validation error" when all do, "validation or test error" when some do;
+ * "best ..." when error_best. A static string. */
+const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
+                                int error_best);
+/* Whether a stored experiment (JSON text) evaluates on a validation split. */
+int ns_plot_experiment_on_validation(const char *experiment_json);
 
 #endif

@@ -36,6 +36,7 @@ struct page {
     char fatal[512];     /* a figure failed for a reason that fails the report (gnuplot missing) */
     const char *norm_cx; /* the normalization that worked, or NULL */
     int norm_bins;
+    const char *eval;    /* what the errors are of: "test", "validation", "validation or test" */
 };
 
 /* s escaped for HTML text and attribute values. */
@@ -179,9 +180,13 @@ static void head(struct page *p)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
     fprintf(f,
             "</code>, read %s (a snapshot: a search may still be writing to it). Errors are "
-            "%s test errors in %%; failed trials are %s. Figures are SVG files beside this page, "
-            "each with its gnuplot script (.gp) and data (.dat).</p>\n",
-            when, p->r->error_best ? "best" : "final",
+            "%s %s errors in %%%s; failed trials are %s. Figures are SVG files beside this "
+            "page, each with its gnuplot script (.gp) and data (.dat).</p>\n",
+            when, p->r->error_best ? "best" : "final", p->eval,
+            strcmp(p->eval, "test") ? " (a study with data.val_split evaluates on that split of "
+                                      "the training set, and the db's test_error columns hold "
+                                      "its validation errors)"
+                                    : "",
             p->r->failed_chance ? "counted at chance error" : "left out");
     fputs("<nav><a href=\"#studies\">Studies</a><a href=\"#edf\">EDFs and KS</a>"
           "<a href=\"#rs\">Random search</a><a href=\"#fidelity\">Fidelity</a>"
@@ -588,10 +593,11 @@ static int write_page(struct page *p)
         fputs("<p class=\"missing\">No study has complete trials.</p>\n", f);
     }
 
-    fputs("<h2 id=\"fidelity\">Fidelity</h2>\n<p class=\"note\">How soon the ranking settles: "
-          "Spearman's &rho;, Kendall's &tau; and the overlap of the top 10% between the test "
-          "error after epoch k and the final test error.</p>\n",
-          f);
+    fprintf(f,
+            "<h2 id=\"fidelity\">Fidelity</h2>\n<p class=\"note\">How soon the ranking "
+            "settles: Spearman's &rho;, Kendall's &tau; and the overlap of the top 10%% between "
+            "the %s error after epoch k and the final %s error.</p>\n",
+            p->eval, p->eval);
     if (p->n_nonempty) {
         struct ns_plot_req q = base_req(p, NULL);
         analysis_figure(p, &q, NS_PLOT_FIDELITY, 0, "fidelity.svg", "fidelity");
@@ -693,6 +699,13 @@ int ns_report(const struct ns_report_req *r, char **warnings)
     }
     if (rc == 0)
         p.n_scaling_groups = ns_scaling_groups(base, p.n_scaling, p.scaling_group);
+    int on_val = 0, on_test = 0;
+    for (int i = 0; i < p.n_sel; i++)
+        if (ns_plot_experiment_on_validation(p.info[p.sel[i]].experiment_json))
+            on_val = 1;
+        else
+            on_test = 1;
+    p.eval = on_val && on_test ? "validation or test" : on_val ? "validation" : "test";
     free(base);
     ns_db_close(db);
 

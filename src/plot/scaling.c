@@ -303,7 +303,7 @@ static void note_left_out(const struct ns_plot_req *r, const struct ns_study_dat
             ns_sbuf_printf(log, "%s%zu failed", s[i].n_pending ? "; " : "", failed);
         if (other)
             ns_sbuf_printf(log, "%s%zu complete without a %s", left > other ? "; " : "", other,
-                           ns_error_name(r->error_best));
+                           ns_error_name(r));
         ns_sbuf_printf(log, ")\n");
     }
 }
@@ -471,7 +471,7 @@ int ns_scaling_table_from_db(struct ns_db *db, const struct ns_plot_req *r,
     if (seeds_load(db, r, &s, &x, &n, log))
         return -1;
     note_left_out(r, s, n, log);
-    int rc = scaling_table(db, s, x, n, ns_error_name(r->error_best), t);
+    int rc = scaling_table(db, s, x, n, ns_error_name(r), t);
     seeds_free(s, x, n);
     return rc;
 }
@@ -535,7 +535,7 @@ int ns_plot_fig_scaling(const struct ns_plot_files *f, const struct ns_scaling_t
 {
     if (t->n < 1 || t->n_studies < 1)
         return ns_err("scaling: no models to plot");
-    const char *error_name = t->error_name ? t->error_name : ns_error_name(0);
+    const char *error_name = t->error_name ? t->error_name : "test error";
     int has[NS_SCALE_DIMS] = {0}, lines = 0;
     double lo = INFINITY, hi = -INFINITY, base = NAN;
     for (int k = 0; k < t->n; k++) {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plot/analysis.h"
 #include "plot/plot.h"
 #include "plot_check.h"
 #include "space/space.h"
@@ -123,7 +124,9 @@ static int fx_write(const char *path)
     for (int si = 0; si < 3 && rc == 0; si++) {
         struct fx_study *s = &fx[si];
         char exp_json[128];
-        snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\"}", s->name);
+        /* anynet evaluates on a validation split (its errors are validation errors) */
+        snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\"%s}", s->name,
+                 s->regnet ? "" : ", \"data\":{\"val_split\":0.2}");
         struct ns_db_study_def def = {s->name, exp_json, 1000 + (uint64_t)si, s->name};
         int64_t sid = ns_db_study_ensure(db, &def, NULL);
         if (sid < 0) {
@@ -466,6 +469,61 @@ static void top_k_and_model_widths(void **state)
     assert_err_contains("--study");
 }
 
+/* Labels say what the errors are: a study with data.val_split holds validation errors in
+ * its test_error columns, and the figures, curves and comparisons name them so. */
+static void error_label_names_the_evaluation_set(void **state)
+{
+    (void)state;
+    struct ns_plot_req r = {.kind = NS_PLOT_EDF, .db = dbpath, .out = out_path("lab.png"),
+                            .bins = 10, .studies = (const char *const[]){"regnet_a"},
+                            .n_studies = 1};
+    assert_int_equal(make(&r), 0);
+    char *gp = slurp(out_path("lab.gp"));
+    assert_has(gp, "'test error e (%)'", "lab.gp (regnet_a)");
+    assert_null(strstr(gp, "validation"));
+    free(gp);
+    r.studies = (const char *const[]){"anynet"};
+    assert_int_equal(make(&r), 0);
+    gp = slurp(out_path("lab.gp"));
+    assert_has(gp, "'validation error e (%)'", "lab.gp (anynet)");
+    free(gp);
+    r.error_best = 1;
+    assert_int_equal(make(&r), 0);
+    gp = slurp(out_path("lab.gp"));
+    assert_has(gp, "'best validation error e (%)'", "lab.gp (anynet, best)");
+    free(gp);
+    r.error_best = 0;
+    r.studies = NULL; /* every study: two on the test set, one on a validation split */
+    r.n_studies = 0;
+    assert_int_equal(make(&r), 0);
+    gp = slurp(out_path("lab.gp"));
+    assert_has(gp, "'validation or test error e (%)'", "lab.gp (all)");
+    free(gp);
+
+    r.kind = NS_PLOT_CURVES;
+    r.studies = (const char *const[]){"anynet"};
+    r.n_studies = 1;
+    r.top = 2;
+    assert_int_equal(make(&r), 0);
+    gp = slurp(out_path("lab.gp"));
+    assert_has(gp, "title 'validation error'", "curves lab.gp");
+    assert_has(gp, "(final validation ", "curves lab.gp");
+    free(gp);
+    char *dat = slurp(out_path("lab.dat"));
+    assert_has(dat, "validation_error(%)", "curves lab.dat");
+    free(dat);
+
+    struct ns_compare_req cr = {.db = dbpath, .a = "regnet_b", .b = "anynet", .resamples = 50};
+    struct ns_compare_result res;
+    assert_int_equal(ns_compare(&cr, &res), 0);
+    assert_string_equal(res.error_label, "validation or test error");
+    cr.a = "regnet_a";
+    cr.b = "regnet_b";
+    cr.error_best = 1;
+    assert_int_equal(ns_compare(&cr, &res), 0);
+    assert_string_equal(res.error_label, "best test error");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2) {
@@ -481,6 +539,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(edf_blocks_match_the_fixture),
+        cmocka_unit_test(error_label_names_the_evaluation_set),
         cmocka_unit_test(normalized_edf_uses_the_common_range),
         cmocka_unit_test(param_band_is_the_bootstrap_of_complete_trials),
         cmocka_unit_test(top_k_and_model_widths),

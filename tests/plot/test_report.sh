@@ -49,6 +49,16 @@ for f in edf nedf rs fidelity trend curves-1 effect-wa; do
     grep -q "<img src=\"$f.svg\"" "$TMP/plot_report/index.html" || fail "plot report: no $f figure"
 done
 grep -q 'diverged: loss nan at epoch 2' "$TMP/plot_report/index.html" || fail "plot report: failure reasons missing"
+# the fixture's anynet study evaluates on a validation split, the regnet ones on the test set:
+# the page says which errors it shows, the EDF's axis and the fidelity note too
+grep -q 'Errors are final validation or test errors in %' "$TMP/plot_report/index.html" ||
+    fail "plot report: does not say the errors are validation or test errors"
+grep -q "'validation or test error e (%)'" "$TMP/plot_report/edf.gp" || fail "plot report: EDF axis label"
+grep -q 'between the validation or test error after epoch k' "$TMP/plot_report/index.html" ||
+    fail "plot report: fidelity note does not name the errors"
+report "$TMP/plot.db" "$TMP/plot_report_rb" --study regnet_b
+grep -q 'Errors are final test errors in %;' "$TMP/plot_report_rb/index.html" ||
+    fail "plot report of a test-set study: does not say test errors"
 grep -q '&quot;fixture&quot;' "$TMP/plot_report/index.html" || fail "plot report: experiment missing"
 # the studies table says what each study cost: its epoch rows, as query studies counts them
 grep -q '<th>epochs trained</th><th>epoch hours</th><th>span (h)</th>' "$TMP/plot_report/index.html" ||

@@ -71,7 +71,7 @@ static void write_experiment(struct rig *r, int samples, const char *limits)
 
 static void rig_open(struct rig *r)
 {
-    struct ns_search_opts o = {r->exp, r->db, NULL, 0};
+    struct ns_search_opts o = {.experiment = r->exp, .db = r->db, .progress = NULL, .use_mpi = 0};
     r->c = ns_coord_open(&o, &r->rep, &r->clk);
     if (!r->c)
         fail_msg("open: %s", ns_errmsg());
