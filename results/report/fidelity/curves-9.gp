@@ -28,15 +28,15 @@ set xtics 1
 set mxtics 1
 set autoscale xfixmin
 plot \
-    datafile index 0 using 1:3 with linespoints lt 1 ps 0.5 title 'trial 4  (final test 9.86%)', \
+    datafile index 0 using 1:3 with linespoints lt 1 ps 0.5 title 'trial 4  (final validation 9.86%)', \
     datafile index 0 using 1:2 with lines lt 1 dt 2 notitle, \
-    datafile index 1 using 1:3 with linespoints lt 2 ps 0.5 title 'trial 9  (final test 10.17%)', \
+    datafile index 1 using 1:3 with linespoints lt 2 ps 0.5 title 'trial 9  (final validation 10.17%)', \
     datafile index 1 using 1:2 with lines lt 2 dt 2 notitle, \
-    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 15  (final test 10.38%)', \
+    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 15  (final validation 10.38%)', \
     datafile index 2 using 1:2 with lines lt 3 dt 2 notitle, \
-    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 1  (final test 10.72%)', \
+    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 1  (final validation 10.72%)', \
     datafile index 3 using 1:2 with lines lt 4 dt 2 notitle, \
-    datafile index 4 using 1:3 with linespoints lt 5 ps 0.5 title 'trial 3  (final test 10.89%)', \
+    datafile index 4 using 1:3 with linespoints lt 5 ps 0.5 title 'trial 3  (final validation 10.89%)', \
     datafile index 4 using 1:2 with lines lt 5 dt 2 notitle, \
-    keyentry with lines lc rgb '#404040' lw 2 title 'test error', \
+    keyentry with lines lc rgb '#404040' lw 2 title 'validation error', \
     keyentry with lines lc rgb '#404040' lw 2 dt 2 title 'train error'

@@ -21,7 +21,7 @@ set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f
 set mxtics
 set mytics
 set title 'Error EDF' font ',13'
-set xlabel 'test error e (%)'
+set xlabel 'validation error e (%)'
 set ylabel 'F(e): fraction of models with error < e'
 set yrange [0:1]
 set ytics 0.1

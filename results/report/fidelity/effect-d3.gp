@@ -20,9 +20,9 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'test error against d3' font ',13'
+set title 'validation error against d3' font ',13'
 set xlabel 'd3'
-set ylabel 'test error (%)'
+set ylabel 'validation error (%)'
 set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5

@@ -20,9 +20,9 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'test error against w2' font ',13'
+set title 'validation error against w2' font ',13'
 set xlabel 'w2'
-set ylabel 'test error (%)'
+set ylabel 'validation error (%)'
 set logscale x 10
 set xrange [6.95652:202.4]
 set key outside below center vertical maxrows 5 samplen 1 font ',10'

@@ -21,7 +21,7 @@ set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f
 set mxtics
 set mytics
 set title 'Complexity-normalized error EDF: flops in (3.25M, 11.3M), 5 log-spaced bins' font ',13'
-set xlabel 'test error e (%)'
+set xlabel 'validation error e (%)'
 set ylabel 'F(e): weighted fraction of models with error < e'
 set yrange [0:1]
 set ytics 0.1

@@ -22,7 +22,7 @@ set mxtics
 set mytics
 set title 'Random-search efficiency: flops-normalized, (3.25M, 11.3M), 5 bins' font ',13'
 set xlabel 'k: models sampled'
-set ylabel 'expected minimum test error of k models (%)'
+set ylabel 'expected minimum validation error of k models (%)'
 set logscale x 2
 set xrange [1:100]
 set key top right opaque box lc rgb '#c0c0c0' samplen 2 font ',10'
