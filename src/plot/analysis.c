@@ -268,6 +268,14 @@ const char *ns_error_name(const struct ns_plot_req *r)
     return r->error_best ? "best test error" : "test error";
 }
 
+struct ns_plot_req ns_plot_req_labelled(struct ns_db *db, const struct ns_plot_req *r)
+{
+    struct ns_plot_req rl = *r;
+    if (!rl.error_label)
+        rl.error_label = ns_plot_error_label(db, r->studies, r->n_studies, r->error_best);
+    return rl;
+}
+
 int ns_plot_experiment_on_validation(const char *experiment_json)
 {
     json_t *root = experiment_json ? json_loads(experiment_json, 0, NULL) : NULL;
@@ -901,9 +909,7 @@ int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_anal
         ns_plot_files_free(&f);
         return -1;
     }
-    struct ns_plot_req rl = *r;
-    if (!rl.error_label)
-        rl.error_label = ns_plot_error_label(db, r->studies, r->n_studies, r->error_best);
+    struct ns_plot_req rl = ns_plot_req_labelled(db, r);
     r = &rl;
     struct ns_sbuf lb = {0}, wb = {0};
     int rc;

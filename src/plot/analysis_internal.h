@@ -53,6 +53,9 @@ int ns_studies_distinct(const char *what, const char *const *names, int n);
  * and messages (a static string). */
 /* r->error_label, or "test error" ("best test error") when it is not set. */
 const char *ns_error_name(const struct ns_plot_req *r);
+/* A copy of r whose error_label is set (ns_plot_error_label of its studies) unless it was:
+ * what every entry point that opens the db hands down. */
+struct ns_plot_req ns_plot_req_labelled(struct ns_db *db, const struct ns_plot_req *r);
 
 /* Note in log each of s[0..n) that has no models ("study 'x' left out: no complete trials
  * with a ..."); -1 with ns_err naming the first of them when none of s has models, else 0.

@@ -578,9 +578,7 @@ int ns_plot_make(const struct ns_plot_req *r, char **log)
         ns_plot_files_free(&f);
         return -1;
     }
-    struct ns_plot_req rl = *r;
-    if (!rl.error_label)
-        rl.error_label = ns_plot_error_label(db, r->studies, r->n_studies, r->error_best);
+    struct ns_plot_req rl = ns_plot_req_labelled(db, r);
     r = &rl;
     int rc;
     switch (r->kind) {

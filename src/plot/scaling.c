@@ -465,6 +465,8 @@ int ns_scaling_table_from_db(struct ns_db *db, const struct ns_plot_req *r,
                              struct ns_scaling_table *t, struct ns_sbuf *log)
 {
     memset(t, 0, sizeof *t);
+    struct ns_plot_req rl = ns_plot_req_labelled(db, r);
+    r = &rl;
     struct ns_study_data *s;
     struct seed_sc *x;
     int n;

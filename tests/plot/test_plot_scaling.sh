@@ -70,7 +70,7 @@ run 1 plot scaling --db "$TMP/spaces.db" --out "$TMP/out/bad.png"
 has "the db's scaling studies are the seeds of 2 scaling studies (their base networks differ): a_s1, a_s2 (space scaling_a; base 5M flops, 90k params); b_s1 (space scaling_b; base 7.5M flops, 135k params); name one's seeds with --study" stderr
 [ -s "$TMP/stdout" ] && fail "a refused plot printed a table: $(cat "$TMP/stdout")"
 run 0 plot scaling --db "$TMP/spaces.db" --study b_s1 --out "$TMP/out/b.svg"
-has "test error (%) over 1 seed: b_s1" stdout
+has "validation error (%) over 1 seed: b_s1" stdout # b_s1 evaluates on a validation split
 has "base             1      7500000     135000   1    10.00    10.00    10.00      0" stdout
 
 # Without gnuplot the numbers are still printed, then the error (exit 1); a bad --out is

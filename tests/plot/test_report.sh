@@ -54,6 +54,8 @@ grep -q 'diverged: loss nan at epoch 2' "$TMP/plot_report/index.html" || fail "p
 grep -q 'Errors are final validation or test errors in %' "$TMP/plot_report/index.html" ||
     fail "plot report: does not say the errors are validation or test errors"
 grep -q "'validation or test error e (%)'" "$TMP/plot_report/edf.gp" || fail "plot report: EDF axis label"
+grep -q "set ylabel 'validation or test error (%)'" "$TMP/plot_report/effect-wa.gp" ||
+    fail "plot report: parameter effects' axis label"
 grep -q 'between the validation or test error after epoch k' "$TMP/plot_report/index.html" ||
     fail "plot report: fidelity note does not name the errors"
 report "$TMP/plot.db" "$TMP/plot_report_rb" --study regnet_b

@@ -34,7 +34,8 @@
  *   noflops     trial 4 has 0 flops (none recorded)
  * The spaces fixture: two scaling studies in one db, told apart by their base networks:
  *   a_s1, a_s2  space scaling_a: s1's and s2's trials
- *   b_s1        space scaling_b: s1's trials at 1.5 times the flops and params (another base)
+ *   b_s1        space scaling_b: s1's trials at 1.5 times the flops and params (another base),
+ *               evaluated on a validation split (data.val_split)
  *   plain       as above */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,7 +75,9 @@ static const double seed_err[3][N_MODELS] = {
 static int64_t add_study(struct ns_db *db, const char *name, const char *space)
 {
     char exp_json[160];
-    snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\",\"samples\":9}", name);
+    /* b_s1 evaluates on a validation split: its figures and table say validation error */
+    snprintf(exp_json, sizeof exp_json, "{\"fixture\":\"%s\",\"samples\":9%s}", name,
+             strcmp(name, "b_s1") ? "" : ",\"data\":{\"val_split\":0.2}");
     struct ns_db_study_def def = {name, exp_json, 1, space};
     return ns_db_study_ensure(db, &def, NULL);
 }
@@ -514,6 +517,7 @@ static void scaling_refuses_other_studies(void **state)
     assert_int_equal(scaling(&r, &t, NULL), 0);
     assert_int_equal(t.n, N_MODELS);
     NEAR(t.m[0].flops, 7.5e6, 0);
+    assert_string_equal(t.error_name, "validation error");
     ns_scaling_table_free(&t);
 }
 
@@ -634,6 +638,13 @@ static void report_has_the_scaling_figure(void **state)
     assert_has(dat, "(seed 1 = b_s1)\n", "report_spaces/scaling-2.dat");
     assert_has(dat, "base 1 7500000 135000 1 10 10 10 0\n", "report_spaces/scaling-2.dat");
     free(dat);
+    /* each scaling figure names its own studies' errors: b_s1's validation, a's test */
+    char *gp = slurp(out_path("report_spaces/scaling-2.gp"));
+    assert_has(gp, "set ylabel 'validation error (%)'", "report_spaces/scaling-2.gp");
+    free(gp);
+    gp = slurp(out_path("report_spaces/scaling-1.gp"));
+    assert_has(gp, "set ylabel 'test error (%)'", "report_spaces/scaling-1.gp");
+    free(gp);
 }
 
 int main(int argc, char **argv)
