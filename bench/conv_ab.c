@@ -1,8 +1,9 @@
 /* Same-process A/B of one convolution layer: the build's ns_conv_* against the same
  * functions of another commit's conv.c, renamed base_ns_conv_* (bench/conv_ab.sh builds it).
- * Each round runs base forward, base backward, then this build's forward and backward on
- * the same data, so the machine's drift (this noisy VM's speed moves by tens of percent over
- * minutes) hits both alike; what is reported is the median of the per-round ratios. It also
+ * Each round runs base forward and backward, and this build's forward and backward, on the
+ * same data (base first in even rounds, this build first in odd ones, after an untimed
+ * warm-up round), so the machine's drift (this noisy VM's speed moves by tens of percent
+ * over minutes) hits both alike; what is reported is the median of the per-round ratios. It also
  * says whether the two gave the same bits (y, dx, and dW summed over the rounds).
  * usage: conv_ab H C STRIDE GROUP_WIDTH K ROUNDS [BATCH] [THREADS] */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -81,20 +82,28 @@ int main(int argc, char **argv)
     double *tb = malloc(sizeof(double) * rounds), *tn = malloc(sizeof(double) * rounds);
     if (!dw[0] || !dw[1] || !fr || !br || !tb || !tn)
         return 1;
-    for (int r = 0; r < rounds; r++) {
-        double t0 = now();
-        base_ns_conv_forward(p, &c, n, x, w, NULL, y[0], scratch);
-        double t1 = now();
-        base_ns_conv_backward(p, &c, n, x, w, dy, dx[0], 0, dw[0], NULL, scratch);
-        double t2 = now();
-        ns_conv_forward(p, &c, n, x, w, NULL, y[1], scratch);
-        double t3 = now();
-        ns_conv_backward(p, &c, n, x, w, dy, dx[1], 0, dw[1], NULL, scratch);
-        double t4 = now();
-        fr[r] = (t1 - t0) / (t3 - t2);
-        br[r] = (t2 - t1) / (t4 - t3);
-        tb[r] = t2 - t0;
-        tn[r] = t4 - t2;
+    for (int r = -1; r < rounds; r++) { /* round -1: warm-up, untimed */
+        double t[2][3];                     /* [base, this][start, after fwd, after bwd] */
+        for (int k = 0; k < 2; k++) {
+            int side = (r & 1) ? 1 - k : k; /* odd rounds: this build first */
+            t[side][0] = now();
+            if (side == 0)
+                base_ns_conv_forward(p, &c, n, x, w, NULL, y[0], scratch);
+            else
+                ns_conv_forward(p, &c, n, x, w, NULL, y[1], scratch);
+            t[side][1] = now();
+            if (side == 0)
+                base_ns_conv_backward(p, &c, n, x, w, dy, dx[0], 0, dw[0], NULL, scratch);
+            else
+                ns_conv_backward(p, &c, n, x, w, dy, dx[1], 0, dw[1], NULL, scratch);
+            t[side][2] = now();
+        }
+        if (r < 0)
+            continue;
+        fr[r] = (t[0][1] - t[0][0]) / (t[1][1] - t[1][0]);
+        br[r] = (t[0][2] - t[0][1]) / (t[1][2] - t[1][1]);
+        tb[r] = t[0][2] - t[0][0];
+        tn[r] = t[1][2] - t[1][0];
     }
     int same = !memcmp(y[0], y[1], sizeof(float) * ys) && !memcmp(dx[0], dx[1], sizeof(float) * xs) &&
                !memcmp(dw[0], dw[1], sizeof(float) * ws);
@@ -103,5 +112,12 @@ int main(int argc, char **argv)
            h, h, ch, s, gw, k, median(fr, rounds), median(br, rounds), rounds,
            1e3 * median(tb, rounds), 1e3 * median(tn, rounds), same ? "same" : "DIFFER");
     ns_pool_free(p);
+    float *bufs[] = {x, dy, w, y[0], y[1], dx[0], dx[1], dw[0], dw[1], scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(fr);
+    free(br);
+    free(tb);
+    free(tn);
     return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Same-process A/B of a change to the convolutions (src/nn/conv.c): this tree's build against
 # the conv.c of another commit, both in one program (bench/conv_ab.c), alternating every
-# round, so that this machine's drift (speed moving by tens of percent over minutes on a
-# shared VM) hits both alike. Prints per layer the median of the per-round time ratios
+# round (which goes first alternates, after one warm-up round), so that this machine's drift
+# (speed moving by tens of percent over minutes on a shared VM) hits both alike. x86-64 only. Prints per layer the median of the per-round time ratios
 # base/this (above 1: this tree is faster) and whether the two give the same bits.
 #
 # usage: bench/conv_ab.sh BASE_COMMIT [ROUNDS] [SHAPE...]
@@ -23,18 +23,20 @@ shapes=("$@")
 git rev-parse --verify -q "$base^{commit}" >/dev/null || { echo "conv_ab: no commit '$base'" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-echo "building this tree (build/release) and $base ($work/base)" >&2
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" --target ns_nn ns_util >/dev/null
+# both sides built the same way, in scratch folders (the user's build/ is left alone)
+opts=(-DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF)
+echo "building this tree ($work/this) and $base ($work/base)" >&2
+cmake -S . -B "$work/this" "${opts[@]}" >/dev/null
+cmake --build "$work/this" -j"$(nproc)" --target ns_nn ns_util >/dev/null
 git worktree add -q --detach "$work/base" "$base"
-cmake -S "$work/base" -B "$work/base/build" -DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF >/dev/null
+cmake -S "$work/base" -B "$work/base/build" "${opts[@]}" >/dev/null
 cmake --build "$work/base/build" -j"$(nproc)" --target ns_nn >/dev/null
 (cd "$work" && ar x "$work/base/build/src/libns_nn.a" conv.c.o)
 nm --defined-only -g "$work/conv.c.o" | awk '{print $3, "base_" $3}' >"$work/syms"
 objcopy --redefine-syms="$work/syms" "$work/conv.c.o" "$work/conv_base.o"
-flags=$(sed -n 's/^CMAKE_C_FLAGS_RELEASE:STRING=//p' build/release/CMakeCache.txt)
+flags=$(sed -n 's/^CMAKE_C_FLAGS_RELEASE:STRING=//p' "$work/this/CMakeCache.txt")
 cc $flags -march=x86-64-v3 -std=c11 -Isrc bench/conv_ab.c "$work/conv_base.o" \
-    build/release/src/libns_nn.a build/release/src/libns_util.a -lopenblas -lm -lpthread \
+    "$work/this/src/libns_nn.a" "$work/this/src/libns_util.a" -lopenblas -lm -lpthread \
     -o "$work/conv_ab"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels ${NS_ISA:-picked at startup}; base $(git rev-parse --short "$base"), this tree $(git rev-parse --short HEAD)$(git diff --quiet -- src || echo ' + changes')"
 for s in "${shapes[@]}"; do

@@ -23,21 +23,32 @@ run() { # DB EXPERIMENT...
         mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" --db "$db"
     done
 }
-# the samples a study of the db has recorded (empty: not in the db yet)
+# the samples a study of the db has recorded (empty: not in the db yet), and how many of its
+# trials are finished (complete or failed)
 recorded() { # DB STUDY
     [ -e "$1" ] || return 0
     "$ns" query --db "$1" --csv sql \
         "SELECT json_extract(experiment, '\$.samples') FROM studies WHERE name = '$2'" | sed 1d
+}
+finished() { # DB STUDY
+    "$ns" query --db "$1" --csv sql "SELECT count(*) FROM trials t JOIN studies s ON s.id = \
+        t.study_id WHERE s.name = '$2' AND t.state IN ('complete', 'failed')" | sed 1d
 }
 rounds() { # DB EXPERIMENT... : each to 16, 32, 64 samples, then its file's own, in turn
     local db=$1; shift
     for n in 16 32 64 0; do
         for e in "$@"; do
             local file want have
-            file=$(sed -n 's/.*"samples": *\([0-9]*\).*/\1/p' "experiments/studies/$e.json")
+            file=$(sed -n 's/^ *"samples": *\([0-9][0-9]*\).*/\1/p' "experiments/studies/$e.json")
+            [ -n "$file" ] || { echo "experiments/studies/$e.json: no \"samples\" line" >&2; exit 2; }
             want=$(( n == 0 || n > file ? file : n ))
             have=$(recorded "$db" "$e")
-            [ -n "$have" ] && [ "$have" -gt "$want" ] && continue # (equal: resumes it, if unfinished)
+            if [ -n "$have" ] && [ "$have" -gt "$want" ]; then
+                [ "$n" = 0 ] && echo "== $e: the db holds $have samples, more than its file's $file; left as it is"
+                continue
+            fi
+            # a finished study of this size: nothing to train (an unfinished one resumes)
+            [ "$have" = "$want" ] && [ "$(finished "$db" "$e")" = "$want" ] && continue
             echo "== $e -> $db to $want samples $(date -u +%FT%TZ) on $(nproc) cores of$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
             "$ns" --version | sed -n '1p; 4,5p'
             mpirun --oversubscribe -np "$np" "$ns" search --experiment "experiments/studies/$e.json" \

@@ -830,6 +830,7 @@ int ns_plot_effects(struct ns_db *db, const struct ns_plot_req *r, struct ns_sbu
         pr.studies = names;
         pr.n_studies = k;
         pr.title = NULL;
+        pr.error_label = NULL; /* ns_plot_make labels it from these k studies */
         char *glog = NULL;
         rc = ns_plot_make(&pr, &glog);
         if (rc == 0) {

@@ -49,9 +49,8 @@ int ns_studies_select(struct ns_db *db, const char *const *names, int n_names,
  * scaling). */
 int ns_studies_distinct(const char *what, const char *const *names, int n);
 
-/* "best test error" (error_best) or "test error": what an analysis's errors are, for labels
- * and messages (a static string). */
-/* r->error_label, or "test error" ("best test error") when it is not set. */
+/* What an analysis's errors are, for labels and messages: r->error_label (ns_plot_req_labelled
+ * sets it), or "test error" ("best test error" with error_best) when it is not set. */
 const char *ns_error_name(const struct ns_plot_req *r);
 /* A copy of r whose error_label is set (ns_plot_error_label of its studies) unless it was:
  * what every entry point that opens the db hands down. */

@@ -482,8 +482,7 @@ static int make_curves(struct ns_db *db, const struct ns_plot_req *r, const stru
     snprintf(title, sizeof title, "Training curves: study %s", st.name[0]);
     if (rc == 0)
         rc = ns_plot_fig_curves(f, c, n, r->title ? r->title : title,
-                                strstr(ns_plot_error_label(db, (const char *const *)st.name, 1, 0),
-                                       "validation") != NULL);
+                                strstr(ns_error_name(r), "validation") != NULL);
     for (int i = 0; c && i < n; i++)
         free((void *)c[i].train_err);
     free(c);

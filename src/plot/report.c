@@ -37,8 +37,6 @@ struct page {
     const char *norm_cx; /* the normalization that worked, or NULL */
     int norm_bins;
     const char *eval;    /* what the errors are of: "test", "validation", "validation or test" */
-    const char *error_label; /* the parameter effects' (ns_plot_error_label of the nonempty
-                                studies; every other figure labels its own studies) */
 };
 
 /* s escaped for HTML text and attribute values. */
@@ -366,8 +364,6 @@ static void effects(struct page *p)
         return;
     }
     struct ns_plot_req q = base_req(p, NULL);
-    q.error_label = p->error_label; /* ns_plot_effects is called here, not through an entry
-                                       point that labels the request */
     char path[4096];
     q.out = in_dir(p, "effect.svg", path, sizeof path);
     struct ns_sbuf log = {0}, written = {0};
@@ -710,7 +706,6 @@ int ns_report(const struct ns_report_req *r, char **warnings)
         else
             on_test = 1;
     p.eval = on_val && on_test ? "validation or test" : on_val ? "validation" : "test";
-    p.error_label = ns_plot_error_label(db, p.nonempty, p.n_nonempty, r->error_best);
     free(base);
     ns_db_close(db);
 

@@ -54,8 +54,12 @@ grep -q 'diverged: loss nan at epoch 2' "$TMP/plot_report/index.html" || fail "p
 grep -q 'Errors are final validation or test errors in %' "$TMP/plot_report/index.html" ||
     fail "plot report: does not say the errors are validation or test errors"
 grep -q "'validation or test error e (%)'" "$TMP/plot_report/edf.gp" || fail "plot report: EDF axis label"
-grep -q "set ylabel 'validation or test error (%)'" "$TMP/plot_report/effect-wa.gp" ||
-    fail "plot report: parameter effects' axis label"
+# each parameter's figure labels the studies that have it: wa only the regnet ones (test
+# set), d1 only anynet (validation split)
+grep -q "set ylabel 'test error (%)'" "$TMP/plot_report/effect-wa.gp" ||
+    fail "plot report: effect-wa's axis label is not 'test error'"
+grep -q "set ylabel 'validation error (%)'" "$TMP/plot_report/effect-d1.gp" ||
+    fail "plot report: effect-d1's axis label is not 'validation error'"
 grep -q 'between the validation or test error after epoch k' "$TMP/plot_report/index.html" ||
     fail "plot report: fidelity note does not name the errors"
 report "$TMP/plot.db" "$TMP/plot_report_rb" --study regnet_b
