@@ -288,16 +288,26 @@ int ns_plot_experiment_on_validation(const char *experiment_json)
 const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
                                 int error_best)
 {
+    int val = 0, test = 0;
+    /* named studies: one row each; all of them: the listing (it also sums each study's
+     * trials, so it is not taken for a few names). A study that cannot be read counts as
+     * on the test set, the columns' own name; the analysis that reads it reports the error. */
+    for (int j = 0; j < n; j++) {
+        char *text = NULL;
+        if (ns_db_study_experiment(db, names[j], &text) == 1 &&
+            ns_plot_experiment_on_validation(text))
+            val = 1;
+        else
+            test = 1;
+        free(text);
+    }
     struct ns_db_study_info *info = NULL;
-    int ni = 0, val = 0, test = 0;
-    if (ns_db_studies(db, &info, &ni) == 0)
+    int ni = 0;
+    if (n == 0 && ns_db_studies(db, &info, &ni) == 0)
         for (int i = 0; i < ni; i++) {
-            int named = n == 0;
-            for (int j = 0; j < n && !named; j++)
-                named = !strcmp(names[j], info[i].name);
-            if (named && ns_plot_experiment_on_validation(info[i].experiment_json))
+            if (ns_plot_experiment_on_validation(info[i].experiment_json))
                 val = 1;
-            else if (named)
+            else
                 test = 1;
         }
     ns_db_studies_free(info, ni);
