@@ -5,7 +5,9 @@
  * warm-up round), so the machine's drift (this noisy VM's speed moves by tens of percent
  * over minutes) hits both alike; what is reported is the median of the per-round ratios. It also
  * says whether the two gave the same bits (y, dx, and dW summed over the rounds).
- * usage: conv_ab H C STRIDE GROUP_WIDTH K ROUNDS [BATCH] [THREADS] */
+ * usage: conv_ab H C STRIDE GROUP_WIDTH K ROUNDS [BATCH] [THREADS] [CIN] [NODX]
+ * (C output channels, CIN input channels, default C; GROUP_WIDTH input channels a group;
+ * NODX 1: no input gradient, as for a net's first layer) */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "nn/ops.h"
 #include "nn/pool.h"
@@ -56,22 +58,26 @@ static float *filled(size_t len, int period, float step)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: conv_ab H C STRIDE GROUP_WIDTH K ROUNDS [BATCH] [THREADS]\n");
+        fprintf(stderr,
+                "usage: conv_ab H C STRIDE GROUP_WIDTH K ROUNDS [BATCH] [THREADS] [CIN] [NODX]\n");
         return 2;
     }
     int h = atoi(argv[1]), ch = atoi(argv[2]), s = atoi(argv[3]), gw = atoi(argv[4]);
     int k = atoi(argv[5]), rounds = atoi(argv[6]);
     int n = argc > 7 ? atoi(argv[7]) : 128, nth = argc > 8 ? atoi(argv[8]) : 1;
-    if (h < 1 || ch < 1 || s < 1 || gw < 1 || ch % gw || k < 1 || rounds < 1 || n < 1 || nth < 1) {
-        fprintf(stderr, "conv_ab: bad shape (C must be a multiple of GROUP_WIDTH)\n");
+    int cin = argc > 9 ? atoi(argv[9]) : ch, nodx = argc > 10 && atoi(argv[10]);
+    if (h < 1 || ch < 1 || cin < 1 || s < 1 || gw < 1 || cin % gw || ch % (cin / gw) || k < 1 ||
+        rounds < 1 || n < 1 || nth < 1) {
+        fprintf(stderr, "conv_ab: bad shape (CIN must be a multiple of GROUP_WIDTH, C of the "
+                        "groups)\n");
         return 2;
     }
     struct ns_conv c;
-    ns_conv_setup(&c, h, h, ch, ch, k, s, ch / gw, 0);
+    ns_conv_setup(&c, h, h, cin, ch, k, s, cin / gw, 0);
     struct ns_pool *p = ns_pool_create(nth);
     if (!p)
         return 1;
-    size_t xs = (size_t)n * h * h * ch, ys = (size_t)n * c.ho * c.wo * ch;
+    size_t xs = (size_t)n * h * h * cin, ys = (size_t)n * c.ho * c.wo * ch;
     size_t ws = (size_t)k * k * gw * ch;
     size_t sn = ns_conv_scratch(&c, n, nth), sb = base_ns_conv_scratch(&c, n, nth);
     float *x = filled(xs, 7, 0.1f), *dy = filled(ys, 5, 0.1f), *w = filled(ws, 3, 0.1f);
@@ -93,9 +99,10 @@ int main(int argc, char **argv)
                 ns_conv_forward(p, &c, n, x, w, NULL, y[1], scratch);
             t[side][1] = now();
             if (side == 0)
-                base_ns_conv_backward(p, &c, n, x, w, dy, dx[0], 0, dw[0], NULL, scratch);
+                base_ns_conv_backward(p, &c, n, x, w, dy, nodx ? NULL : dx[0], 0, dw[0], NULL,
+                                      scratch);
             else
-                ns_conv_backward(p, &c, n, x, w, dy, dx[1], 0, dw[1], NULL, scratch);
+                ns_conv_backward(p, &c, n, x, w, dy, nodx ? NULL : dx[1], 0, dw[1], NULL, scratch);
             t[side][2] = now();
         }
         if (r < 0)
@@ -107,9 +114,9 @@ int main(int argc, char **argv)
     }
     int same = !memcmp(y[0], y[1], sizeof(float) * ys) && !memcmp(dx[0], dx[1], sizeof(float) * xs) &&
                !memcmp(dw[0], dw[1], sizeof(float) * ws);
-    printf("%2dx%-2d c%-4d s%d gw%-4d k%d  base/this: fwd %.3f bwd %.3f  (medians of %d "
+    printf("%2dx%-2d c%d->%-4d s%d gw%-4d k%d%s  base/this: fwd %.3f bwd %.3f  (medians of %d "
            "rounds; fwd+bwd base %.3f ms, this %.3f ms)  bits %s\n",
-           h, h, ch, s, gw, k, median(fr, rounds), median(br, rounds), rounds,
+           h, h, cin, ch, s, gw, k, nodx ? " (no dx)" : "", median(fr, rounds), median(br, rounds), rounds,
            1e3 * median(tb, rounds), 1e3 * median(tn, rounds), same ? "same" : "DIFFER");
     ns_pool_free(p);
     float *bufs[] = {x, dy, w, y[0], y[1], dx[0], dx[1], dw[0], dw[1], scratch};
