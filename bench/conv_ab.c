@@ -81,7 +81,8 @@ int main(int argc, char **argv)
     size_t ws = (size_t)k * k * gw * ch;
     size_t sn = ns_conv_scratch(&c, n, nth), sb = base_ns_conv_scratch(&c, n, nth);
     float *x = filled(xs, 7, 0.1f), *dy = filled(ys, 5, 0.1f), *w = filled(ws, 3, 0.1f);
-    float *y[2] = {filled(ys, 1, 0), filled(ys, 1, 0)}, *dx[2] = {filled(xs, 1, 0), filled(xs, 1, 0)};
+    float *y[2] = {filled(ys, 1, 0), filled(ys, 1, 0)},
+          *dx[2] = {filled(xs, 1, 0), filled(xs, 1, 0)};
     float *dw[2] = {calloc(ws, sizeof(float)), calloc(ws, sizeof(float))};
     float *scratch = filled(sn > sb ? sn : sb, 1, 0);
     double *fr = malloc(sizeof(double) * rounds), *br = malloc(sizeof(double) * rounds);
@@ -89,9 +90,9 @@ int main(int argc, char **argv)
     if (!dw[0] || !dw[1] || !fr || !br || !tb || !tn)
         return 1;
     for (int r = -1; r < rounds; r++) { /* round -1: warm-up, untimed */
-        double t[2][3];                     /* [base, this][start, after fwd, after bwd] */
-        for (int k = 0; k < 2; k++) {
-            int side = (r & 1) ? 1 - k : k; /* odd rounds: this build first */
+        double t[2][3];                 /* [base, this][start, after fwd, after bwd] */
+        for (int turn = 0; turn < 2; turn++) {
+            int side = (r & 1) ? 1 - turn : turn; /* odd rounds: this build first */
             t[side][0] = now();
             if (side == 0)
                 base_ns_conv_forward(p, &c, n, x, w, NULL, y[0], scratch);
@@ -112,12 +113,13 @@ int main(int argc, char **argv)
         tb[r] = t[0][2] - t[0][0];
         tn[r] = t[1][2] - t[1][0];
     }
-    int same = !memcmp(y[0], y[1], sizeof(float) * ys) && !memcmp(dx[0], dx[1], sizeof(float) * xs) &&
+    int same = !memcmp(y[0], y[1], sizeof(float) * ys) &&
+               !memcmp(dx[0], dx[1], sizeof(float) * xs) &&
                !memcmp(dw[0], dw[1], sizeof(float) * ws);
     printf("%2dx%-2d c%d->%-4d s%d gw%-4d k%d%s  base/this: fwd %.3f bwd %.3f  (medians of %d "
            "rounds; fwd+bwd base %.3f ms, this %.3f ms)  bits %s\n",
-           h, h, cin, ch, s, gw, k, nodx ? " (no dx)" : "", median(fr, rounds), median(br, rounds), rounds,
-           1e3 * median(tb, rounds), 1e3 * median(tn, rounds), same ? "same" : "DIFFER");
+           h, h, cin, ch, s, gw, k, nodx ? " (no dx)" : "", median(fr, rounds), median(br, rounds),
+           rounds, 1e3 * median(tb, rounds), 1e3 * median(tn, rounds), same ? "same" : "DIFFER");
     ns_pool_free(p);
     float *bufs[] = {x, dy, w, y[0], y[1], dx[0], dx[1], dw[0], dw[1], scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)

@@ -2,8 +2,9 @@
 # Same-process A/B of a change to the convolutions (src/nn/conv.c): this tree's build against
 # the conv.c of another commit, both in one program (bench/conv_ab.c), alternating every
 # round (which goes first alternates, after one warm-up round), so that this machine's drift
-# (speed moving by tens of percent over minutes on a shared VM) hits both alike. x86-64 only. Prints per layer the median of the per-round time ratios
-# base/this (above 1: this tree is faster) and whether the two give the same bits.
+# (speed moving by tens of percent over minutes on a shared VM) hits both alike. x86-64
+# only. Prints per layer the median of the per-round time ratios base/this (above 1: this
+# tree is faster) and whether the two give the same bits.
 #
 # usage: bench/conv_ab.sh BASE_COMMIT [ROUNDS] [SHAPE...]
 #   SHAPE: H,C,STRIDE,GROUP_WIDTH[,K[,BATCH[,THREADS[,CIN[,NODX]]]]] (C out, CIN in, default
@@ -17,7 +18,7 @@
 # NS_ISA picks the kernels of both sides (avx2, avx512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 base=$1 rounds=${2:-15}
 shift $(( $# > 1 ? 2 : 1 ))
 shapes=("$@")

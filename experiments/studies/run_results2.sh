@@ -69,7 +69,7 @@ for s in $studies; do
         fidelity_regnetx_e2 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
         fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
     # study 2, the progression, at the budget the fidelity study set (4 epochs): 100 models
-    # a space (the paper's smallest), ~55 core-hours in all at these sizes, grown in rounds
+    # a space (the paper's smallest), 65-70 core-hours in all at these sizes, grown in rounds
     progression) rounds results/progression.db progression_anynetx_a progression_anynetx_b \
         progression_anynetx_c progression_anynetx_d progression_anynetx_e progression_regnetx \
         progression_regnety ;;

@@ -294,11 +294,13 @@ const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int 
      * on the test set, the columns' own name; the analysis that reads it reports the error. */
     for (int j = 0; j < n; j++) {
         char *text = NULL;
-        if (ns_db_study_experiment(db, names[j], &text) == 1 &&
-            ns_plot_experiment_on_validation(text))
+        int found = ns_db_study_experiment(db, names[j], &text);
+        if (found == 1 && ns_plot_experiment_on_validation(text))
             val = 1;
         else
             test = 1;
+        if (found < 0)
+            ns_err_clear(); /* a label, not an error: the analysis reports the study */
         free(text);
     }
     struct ns_db_study_info *info = NULL;
@@ -920,7 +922,8 @@ int ns_plot_make_analysis(const struct ns_plot_req *r, const struct ns_plot_anal
         ns_plot_files_free(&f);
         return -1;
     }
-    struct ns_plot_req rl = ns_plot_req_labelled(db, r);
+    /* scaling labels from the seeds it picks (by default the db's scaling studies) */
+    struct ns_plot_req rl = o->kind == NS_PLOT_SCALING ? *r : ns_plot_req_labelled(db, r);
     r = &rl;
     struct ns_sbuf lb = {0}, wb = {0};
     int rc;

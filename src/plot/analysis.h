@@ -187,7 +187,7 @@ struct ns_scaling_model {
 struct ns_scaling_table {
     int n_studies;
     char **studies;         /* the studies (seeds), in the order of err */
-    const char *error_name; /* what err holds: "test error" or "best test error" (static) */
+    const char *error_name; /* what err holds: ns_plot_error_label's words (static) */
     int n;
     struct ns_scaling_model *m; /* ordered by dim, target, trial: the base first */
     double *err;                /* n * n_studies: the m[i].err */
@@ -208,7 +208,8 @@ int ns_plot_fig_scaling(const struct ns_plot_files *f, const struct ns_scaling_t
  * ns_plot_req (plot.h: db, out, title, studies, error_best, failed_chance, resamples, seed,
  * logx) and:
  *   rs        normalize, bins, have_range/lo/hi, linear_bins as edf; kmax below
- *   fidelity  nothing more (per-epoch test errors against the final test error)
+ *   fidelity  nothing more (per-epoch errors against the final error: test, or validation
+ *             on a data.val_split study, as ns_plot_error_label says)
  *   budget    studies: the reference (the full budget) first, then its twin studies (the
  *             same architectures trained for recipe.epochs of their stored experiment);
  *             resamples, seed: rho's bootstrap as ns_compare's (NS_STAT_RESAMPLES, seed 0

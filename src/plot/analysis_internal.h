@@ -91,8 +91,8 @@ int ns_study_twins(const char *db, const struct ns_study_data *a, const struct n
 int ns_twins_rank(const double *a, const double *b, size_t n, int resamples, uint64_t seed,
                   struct ns_ci *rho, double *tau, double *top10);
 
-/* Fidelity of one study (its complete trials' per-epoch test errors against their final
- * error). out->spearman is malloc'd (kendall and top10 point into it): free(spearman). An
+/* Fidelity of one study (its complete trials' per-epoch test errors, or validation errors on
+ * a data.val_split study, against their final error). out->spearman is malloc'd (kendall and top10 point into it): free(spearman). An
  * error "... has no per-epoch metrics" when the study has none. */
 int ns_study_fidelity(struct ns_db *db, const struct ns_study_data *s,
                       struct ns_plot_fidelity_series *out);

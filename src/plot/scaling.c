@@ -465,13 +465,21 @@ int ns_scaling_table_from_db(struct ns_db *db, const struct ns_plot_req *r,
                              struct ns_scaling_table *t, struct ns_sbuf *log)
 {
     memset(t, 0, sizeof *t);
-    struct ns_plot_req rl = ns_plot_req_labelled(db, r);
-    r = &rl;
     struct ns_study_data *s;
     struct seed_sc *x;
     int n;
     if (seeds_load(db, r, &s, &x, &n, log))
         return -1;
+    /* labelled from the seeds chosen (by default the db's scaling studies, not all of it) */
+    struct ns_plot_req rl = *r;
+    const char **names = rl.error_label ? NULL : malloc((size_t)(n ? n : 1) * sizeof *names);
+    if (names) {
+        for (int i = 0; i < n; i++)
+            names[i] = s[i].name;
+        rl.error_label = ns_plot_error_label(db, names, n, r->error_best);
+        free(names);
+    }
+    r = &rl;
     note_left_out(r, s, n, log);
     int rc = scaling_table(db, s, x, n, ns_error_name(r), t);
     seeds_free(s, x, n);
