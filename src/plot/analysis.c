@@ -276,7 +276,8 @@ struct ns_plot_req ns_plot_req_labelled(struct ns_db *db, const struct ns_plot_r
     return rl;
 }
 
-int ns_plot_experiment_on_validation(const char *experiment_json)
+/* Whether a stored experiment (JSON text) evaluates on a validation split. */
+static int on_validation(const char *experiment_json)
 {
     json_t *root = experiment_json ? json_loads(experiment_json, 0, NULL) : NULL;
     const json_t *v = json_object_get(json_object_get(root, "data"), "val_split");
@@ -285,8 +286,7 @@ int ns_plot_experiment_on_validation(const char *experiment_json)
     return on;
 }
 
-const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
-                                int error_best)
+const char *ns_plot_eval_set(struct ns_db *db, const char *const *names, int n)
 {
     int val = 0, test = 0;
     /* named studies: one row each; all of them: the listing (it also sums each study's
@@ -295,7 +295,7 @@ const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int 
     for (int j = 0; j < n; j++) {
         char *text = NULL;
         int found = ns_db_study_experiment(db, names[j], &text);
-        if (found == 1 && ns_plot_experiment_on_validation(text))
+        if (found == 1 && on_validation(text))
             val = 1;
         else
             test = 1;
@@ -307,15 +307,22 @@ const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int 
     int ni = 0;
     if (n == 0 && ns_db_studies(db, &info, &ni) == 0)
         for (int i = 0; i < ni; i++) {
-            if (ns_plot_experiment_on_validation(info[i].experiment_json))
+            if (on_validation(info[i].experiment_json))
                 val = 1;
             else
                 test = 1;
         }
     ns_db_studies_free(info, ni);
-    if (val && test)
+    return val && test ? "validation or test" : val ? "validation" : "test";
+}
+
+const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
+                                int error_best)
+{
+    const char *set = ns_plot_eval_set(db, names, n);
+    if (!strcmp(set, "validation or test"))
         return error_best ? "best validation or test error" : "validation or test error";
-    if (val)
+    if (!strcmp(set, "validation"))
         return error_best ? "best validation error" : "validation error";
     return error_best ? "best test error" : "test error";
 }

@@ -247,13 +247,13 @@ struct ns_plot_req {
  * or without per-epoch metrics. Returns 0 or -1. */
 int ns_plot_make(const struct ns_plot_req *r, char **log);
 
-/* The label of the errors of the studies names[0..n) of the db (every study when n == 0):
- * "test error" when none evaluates on a validation split (data.val_split in its stored
- * experiment), "validation error" when all do, "validation or test error" when some do;
- * "best ..." when error_best. A static string. */
+/* What the studies names[0..n) of the db (every study when n == 0) evaluate on: "test"
+ * when none has a validation split (data.val_split in its stored experiment), "validation"
+ * when all do, "validation or test" when some do. A static string. */
+const char *ns_plot_eval_set(struct ns_db *db, const char *const *names, int n);
+/* The label of their errors: ns_plot_eval_set's words and " error", after "best " when
+ * error_best ("validation error", "best test error", ...). A static string. */
 const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
                                 int error_best);
-/* Whether a stored experiment (JSON text) evaluates on a validation split. */
-int ns_plot_experiment_on_validation(const char *experiment_json);
 
 #endif

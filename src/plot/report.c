@@ -669,7 +669,7 @@ int ns_report(const struct ns_report_req *r, char **warnings)
     if (access(r->out_dir, W_OK))
         return ns_err("%s: not writable", r->out_dir);
 
-    struct page p = {.r = r};
+    struct page p = {.r = r, .eval = "test"};
     struct ns_scaling_base *base = NULL; /* each scaling study's, to group them */
     struct ns_db *db = ns_db_open(r->db, NS_DB_RO);
     if (!db)
@@ -699,13 +699,16 @@ int ns_report(const struct ns_report_req *r, char **warnings)
     }
     if (rc == 0)
         p.n_scaling_groups = ns_scaling_groups(base, p.n_scaling, p.scaling_group);
-    int on_val = 0, on_test = 0;
-    for (int i = 0; i < p.n_sel; i++)
-        if (ns_plot_experiment_on_validation(p.info[p.sel[i]].experiment_json))
-            on_val = 1;
-        else
-            on_test = 1;
-    p.eval = on_val && on_test ? "validation or test" : on_val ? "validation" : "test";
+    if (rc == 0) {
+        const char **sel = calloc((size_t)(p.n_sel ? p.n_sel : 1), sizeof *sel);
+        if (!sel)
+            rc = ns_err("out of memory");
+        for (int i = 0; sel && i < p.n_sel; i++)
+            sel[i] = p.info[p.sel[i]].name;
+        if (sel)
+            p.eval = ns_plot_eval_set(db, sel, p.n_sel);
+        free(sel);
+    }
     free(base);
     ns_db_close(db);
 
