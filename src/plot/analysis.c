@@ -316,8 +316,7 @@ const char *ns_plot_eval_set(struct ns_db *db, const char *const *names, int n)
     return val && test ? "validation or test" : val ? "validation" : "test";
 }
 
-const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n,
-                                int error_best)
+const char *ns_plot_error_label(struct ns_db *db, const char *const *names, int n, int error_best)
 {
     const char *set = ns_plot_eval_set(db, names, n);
     if (!strcmp(set, "validation or test"))
@@ -605,8 +604,7 @@ static int make_budget(struct ns_db *db, const struct ns_plot_req *r, const stru
     for (int i = 0; i < n && rc == 0; i++) {
         if (s[i].n == 0)
             rc = ns_err("%s: study '%s': no complete trials with a %s (%zu trials, %zu failed)",
-                        ns_db_path(db), s[i].name, ns_error_name(r), s[i].n_trials,
-                        s[i].n_failed);
+                        ns_db_path(db), s[i].name, ns_error_name(r), s[i].n_trials, s[i].n_failed);
         else
             rc = study_epochs(db, s[i].name, &epochs[i]);
     }
