@@ -3,8 +3,8 @@
 # `mpirun -np NP netspace search` (default NP 3: a coordinator and two one-thread workers,
 # for 2 cores) into its db under results/. Re-running resumes (finished trials are kept);
 # raising "samples" in an experiment file and re-running grows that study.
-# The progression and the families grow in rounds: every study of the set to 16 samples, then
-# to 32, 64 and its file's "samples" (netspace search --samples), so that a run stopped at
+# The progression and the families grow in rounds: every study of the set to 4 samples, then
+# to 8, 16, 32, 64 and its file's "samples" (netspace search --samples), so that a run stopped at
 # any point leaves every space or family with about as many models as the others.
 # Usage: experiments/studies/run_results2.sh [NETSPACE] [NP] [STUDY...]
 #   studies: fidelity, progression, families, scaling, best, best1m (default: fidelity)
@@ -34,9 +34,9 @@ finished() { # DB STUDY
     "$ns" query --db "$1" --csv sql "SELECT count(*) FROM trials t JOIN studies s ON s.id = \
         t.study_id WHERE s.name = '$2' AND t.state IN ('complete', 'failed')" | sed 1d
 }
-rounds() { # DB EXPERIMENT... : each to 16, 32, 64 samples, then its file's own, in turn
+rounds() { # DB EXPERIMENT... : each to 4, 8, 16, 32, 64 samples, then its file's own, in turn
     local db=$1; shift
-    for n in 16 32 64 0; do
+    for n in 4 8 16 32 64 0; do
         for e in "$@"; do
             local file want have
             file=$(sed -n 's/^ *"samples": *\([0-9][0-9]*\).*/\1/p' "experiments/studies/$e.json")
@@ -63,11 +63,12 @@ for s in $studies; do
     # with the 10-epoch study (netspace compare --paired), they say which budget ranks alike;
     # _s2 is the 10-epoch study again from other training seeds: how alike two rankings at
     # the full budget are (the ceiling a short budget's rank correlation can reach).
-    # Each space runs its 4-epoch twins right after the reference: 4 epochs is the budget
-    # the studies below use, so a study grown by raising "samples" checks it first
-    fidelity) run results/fidelity.db fidelity_regnetx fidelity_regnetx_e4 fidelity_regnetx_e1 \
-        fidelity_regnetx_e2 fidelity_regnetx_s2 fidelity_anynetx_a fidelity_anynetx_a_e4 \
-        fidelity_anynetx_a_e1 fidelity_anynetx_a_e2 fidelity_anynetx_a_s2 ;;
+    # Grown from 16 to 32 models a space, the two 10-epoch references come first (they are
+    # the study the issue asks for: 32 RegNetX and 32 AnyNetX_A), then the 4-epoch twins
+    # (the budget the studies below use), then the 1- and 2-epoch twins and the second seeds
+    fidelity) run results/fidelity.db fidelity_regnetx fidelity_anynetx_a fidelity_regnetx_e4 \
+        fidelity_anynetx_a_e4 fidelity_regnetx_e1 fidelity_anynetx_a_e1 fidelity_regnetx_e2 \
+        fidelity_anynetx_a_e2 fidelity_regnetx_s2 fidelity_anynetx_a_s2 ;;
     # study 2, the progression, at the budget the fidelity study set (4 epochs): 100 models
     # a space (the paper's smallest), 65-70 core-hours in all at these sizes, grown in rounds
     progression) rounds results/progression.db progression_anynetx_a progression_anynetx_b \
