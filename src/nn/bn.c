@@ -24,7 +24,8 @@ struct bn_ctx {
     double *parts;
     const float *scale, *shift; /* per channel: y = x*scale + shift (forward) */
     const float *aff;           /* backward: the forward's scale, shift (NULL: mask from y) */
-    int acc;
+    const float *skip;          /* ns_bn_add_forward: the tensor the affine's output is added to */
+    int acc, add_relu;
 };
 
 /* Rows are summed in float over short runs (vectorized over channels, exact enough for 64
@@ -237,6 +238,57 @@ static void affine_task(void *vp, int ith, int nth)
     }
 }
 
+/* out = (x*scale + shift) + skip, then v > 0 ? v : 0 when relu (the ADD's ReLU: -0 and NaN
+ * become 0), for one vector: BN's affine and the residual add in one pass, each value
+ * rounded as affine_vec and then the add's loop round it. */
+INLINE void affine_add_vec(int last, __m256i m, int relu, const float *x, const float *sc,
+                           const float *sh, const float *skip, float *out)
+{
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(ld(last, m, x), ld(last, m, sc)), ld(last, m, sh));
+    v = _mm256_add_ps(v, ld(last, m, skip));
+    if (relu)
+        v = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), v);
+    st(last, m, out, v);
+}
+
+static void affine_add_task(void *vp, int ith, int nth)
+{
+    struct bn_ctx *t = vp;
+    int C = t->b->c, lo, hi, relu = t->add_relu;
+    ns_split((int)t->m, ith, nth, &lo, &hi);
+    if (!t->b->plain) {
+        const int full = C / VW * VW;
+        const __m256i m = lanes_below(C % VW);
+        for (int i = lo; i < hi; i++) {
+            size_t r = (size_t)i * C;
+            for (int c = 0; c < full; c += VW)
+                affine_add_vec(0, m, relu, t->x + r + c, t->scale + c, t->shift + c,
+                               t->skip + r + c, t->out + r + c);
+            if (full < C)
+                affine_add_vec(1, m, relu, t->x + r + full, t->scale + full, t->shift + full,
+                               t->skip + r + full, t->out + r + full);
+        }
+        return;
+    }
+    for (int i = lo; i < hi; i++) {
+        const float *restrict x = t->x + (size_t)i * C, *restrict s = t->skip + (size_t)i * C;
+        float *restrict out = t->out + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            float v = x[c] * t->scale[c] + t->shift[c];
+            v = v + s[c];
+            out[c] = !relu || v > 0 ? v : 0.0f;
+        }
+    }
+}
+
+void ns_bn_add_forward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                       const float *affine, const float *skip, int relu, float *out)
+{
+    struct bn_ctx t = {.b = b, .m = (size_t)n * b->m_per_image, .x = x, .out = out,
+                       .scale = affine, .shift = affine + b->c, .skip = skip, .add_relu = relu};
+    ns_pool_run(p, affine_add_task, &t);
+}
+
 /* Combine partial sums in thread order. */
 static void combine(double *parts, int nth, int C)
 {
@@ -277,9 +329,28 @@ void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const 
         scale[c] = (float)(gamma[c] * rs);
         shift[c] = (float)(beta[c] - mu * gamma[c] * rs);
     }
+    if (!y)
+        return; /* the statistics only: an ADD applies the affine (ns_bn_add_forward) */
     t.scale = scale;
     t.shift = shift;
     ns_pool_run(p, affine_task, &t);
+}
+
+/* Evaluation's per-channel scale and shift from the running statistics, channels [0, n). */
+static void eval_affine(const float *gamma, const float *beta, const float *run_mean,
+                        const float *run_var, int n, float *scale, float *shift)
+{
+    for (int c = 0; c < n; c++) {
+        double rs = 1.0 / sqrt((double)run_var[c] + NS_BN_EPS);
+        scale[c] = (float)(gamma[c] * rs);
+        shift[c] = (float)(beta[c] - run_mean[c] * gamma[c] * rs);
+    }
+}
+
+void ns_bn_eval_affine(const struct ns_bn *b, const float *gamma, const float *beta,
+                       const float *run_mean, const float *run_var, float *affine)
+{
+    eval_affine(gamma, beta, run_mean, run_var, b->c, affine, affine + b->c);
 }
 
 void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
@@ -292,11 +363,7 @@ void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const f
     struct bn_ctx t = {.b = b, .m = (size_t)n * b->m_per_image, .x = x, .out = y};
     for (int c0 = 0; c0 < C; c0 += 1024) {
         int cn = C - c0 < 1024 ? C - c0 : 1024;
-        for (int c = 0; c < cn; c++) {
-            double rs = 1.0 / sqrt((double)run_var[c0 + c] + NS_BN_EPS);
-            scale[c] = (float)(gamma[c0 + c] * rs);
-            shift[c] = (float)(beta[c0 + c] - run_mean[c0 + c] * gamma[c0 + c] * rs);
-        }
+        eval_affine(gamma + c0, beta + c0, run_mean + c0, run_var + c0, cn, scale, shift);
         if (cn == C) {
             t.scale = scale;
             t.shift = shift;

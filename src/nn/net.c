@@ -8,6 +8,7 @@
 #include "util/timer.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,7 +337,8 @@ static int plan(struct ns_net *net, int nth)
 {
     size_t act = 0, scratch = 0;
     for (int i = 0; i < net->n_tensors; i++)
-        act += padded(net->tensors[i].per_image * net->max_batch);
+        if (!net->tensors[i].unstored)
+            act += padded(net->tensors[i].per_image * net->max_batch);
     for (int i = 0; i < net->n_nodes; i++) {
         size_t s = 0;
         if (net->nodes[i].kind == NS_N_CONV || net->nodes[i].kind == NS_N_WSCONV)
@@ -377,6 +379,53 @@ static int set_acc_flags(struct ns_net *net)
     return 0;
 }
 
+/* Whether BN+ADD fusion is on: NS_FUSE=0 turns it off (same-binary A/B runs, tests); unset,
+ * empty or 1: on. */
+static int fusion_on(void)
+{
+    static atomic_int warned;
+    const char *v = getenv("NS_FUSE");
+    if (!v || !*v || !strcmp(v, "1"))
+        return 1;
+    if (strcmp(v, "0") && !atomic_exchange(&warned, 1))
+        fprintf(stderr, "netspace: NS_FUSE=%s is not 0 or 1; fusing (the default)\n", v);
+    return strcmp(v, "0") != 0;
+}
+
+/* A BN without ReLU whose output one ADD reads and nothing else (a residual branch's last
+ * BN) hands its affine to that ADD, which applies it while it adds (ns_bn_add_forward):
+ * BN's output is then never written, read or stored. One BN an ADD (a RepVGG sum of two BN
+ * outputs takes its first). Not applied when out of memory: unfused is correct too. */
+static void fuse_bn_add(struct ns_net *net)
+{
+    for (int i = 0; i < net->n_nodes; i++)
+        net->nodes[i].bn_add = net->nodes[i].add_bn = -1;
+    if (!fusion_on())
+        return;
+    int *uses = calloc((size_t)net->n_tensors, sizeof *uses);
+    if (!uses)
+        return;
+    for (int i = 0; i < net->n_nodes; i++)
+        for (int j = 0; j < 2; j++)
+            if (net->nodes[i].in[j] >= 0)
+                uses[net->nodes[i].in[j]]++;
+    for (int i = 0; i < net->n_nodes; i++) {
+        struct ns_node *add = &net->nodes[i];
+        for (int k = 0; add->kind == NS_N_ADD && k < 2 && add->add_bn < 0; k++) {
+            int t = add->in[k]; /* made by node t - 1 */
+            if (t < 1 || t == net->logits || uses[t] != 1)
+                continue;
+            struct ns_node *bn = &net->nodes[t - 1];
+            if (bn->kind != NS_N_BN || bn->u.bn.relu || bn->out != t)
+                continue;
+            bn->bn_add = i;
+            add->add_bn = t - 1;
+            net->tensors[t].unstored = 1;
+        }
+    }
+    free(uses);
+}
+
 /* Everything but the big arrays: nodes, tensors, parameters, the plan. */
 static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
                                const struct ns_graph_opts *opts, int zero_init_last_bn, int nth)
@@ -400,6 +449,8 @@ static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
     net->logits = g.n - 1;
     int rc = nodes_from_graph(net, &g, zero_init_last_bn);
     ns_graph_free(&g);
+    if (!rc)
+        fuse_bn_add(net);
     if (rc || set_acc_flags(net) || plan(net, nth)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
@@ -455,10 +506,11 @@ struct ns_net *ns_net_build_opts(const struct ns_config *cfg, int max_batch,
     }
     size_t off = 0;
     for (int i = 0; i < net->n_tensors; i++) {
-        net->tensors[i].data = net->act_mem + off;
-        size_t g = net->tensors[i].grad_off;
-        net->tensors[i].grad = g == SIZE_MAX ? NULL : net->grad_mem + g;
-        off += padded(net->tensors[i].per_image * max_batch);
+        struct ns_tensor *t = &net->tensors[i];
+        t->data = t->unstored ? NULL : net->act_mem + off;
+        t->grad = t->grad_off == SIZE_MAX ? NULL : net->grad_mem + t->grad_off;
+        if (!t->unstored)
+            off += padded(t->per_image * max_batch);
     }
     return net;
 }
@@ -721,10 +773,14 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
         case NS_N_BN: {
             float *st = net->bn_state + nd->bn_off;
             int c = nd->u.bn.c;
+            /* with bn_add, the statistics or evaluation's scale and shift only: its ADD
+             * applies them (y->data is NULL) */
             if (train)
                 ns_bn_forward_train(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                     st + c, st + 2 * c, st + 3 * c, st + 4 * c, y->data,
                                     net->scratch);
+            else if (nd->bn_add >= 0)
+                ns_bn_eval_affine(&nd->u.bn, P(net, nd->w), P(net, nd->b), st, st + c, st + 4 * c);
             else
                 ns_bn_forward_eval(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                    st + c, y->data);
@@ -734,7 +790,14 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
             ns_act_forward(pool, nd->u.act, a->per_image * n, a->data, y->data);
             break;
         case NS_N_ADD:
-            ns_add_forward(pool, a->per_image * n, a->data, b2->data, nd->relu, y->data);
+            if (nd->add_bn >= 0 && !net->nodes[nd->add_bn].skip) { /* not folded into a conv */
+                const struct ns_node *bn = &net->nodes[nd->add_bn];
+                ns_bn_add_forward(pool, &bn->u.bn, n, net->tensors[bn->in[0]].data,
+                                  net->bn_state + bn->bn_off + 4 * (size_t)bn->u.bn.c,
+                                  (nd->in[0] == bn->out ? b2 : a)->data, nd->relu, y->data);
+            } else {
+                ns_add_forward(pool, a->per_image * n, a->data, b2->data, nd->relu, y->data);
+            }
             break;
         case NS_N_MAXPOOL:
             ns_maxpool_forward(pool, &nd->u.pool, n, a->data, y->data);

@@ -45,6 +45,9 @@ struct ns_node {
     int w, b;         /* parameter ids (-1 = none): conv/linear weight and bias, BN gamma/beta */
     int relu;         /* ADD: ReLU after the sum */
     int skip;         /* fused away for inference: output aliases the input */
+    int bn_add;       /* BN: the ADD node that applies this BN's affine (its output is not
+                       * stored; ns_bn_add_forward), -1: none */
+    int add_bn;       /* ADD: that BN node, -1: none */
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd,
                        * and the forward's scale and shift (c each) */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
@@ -74,6 +77,8 @@ struct ns_tensor {
     size_t per_image; /* h*w*c */
     float *data, *grad; /* grad: NULL for the input (unless a SCALE node writes it) */
     size_t grad_off;  /* where grad sits in grad_mem (shared by liveness: plan in net.c) */
+    int unstored;     /* a BN output its ADD computes through (node bn_add): no data (NULL)
+                       * until inference fusion points it at its conv's output */
 };
 
 struct ns_net {

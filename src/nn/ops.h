@@ -70,7 +70,8 @@ struct ns_bn {
 };
 /* mean, rstd: (c) caches for backward; affine (2c, may be NULL): the forward's per-channel
  * scale and shift (y = x*scale + shift before the ReLU), kept so that backward can recompute
- * the ReLU mask from x instead of reading y. scratch: ns_bn_scratch() floats. */
+ * the ReLU mask from x instead of reading y. y NULL (affine then not NULL): the statistics
+ * and the cache only, for ns_bn_add_forward. scratch: ns_bn_scratch() floats. */
 size_t ns_bn_scratch(const struct ns_bn *b, int nth);
 void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                          const float *gamma, const float *beta, float *run_mean,
@@ -79,6 +80,16 @@ void ns_bn_forward_train(struct ns_pool *p, const struct ns_bn *b, int n, const 
 void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                         const float *gamma, const float *beta, const float *run_mean,
                         const float *run_var, float *y);
+/* A BN (without ReLU) whose only reader is a residual ADD leaves its output unstored: the
+ * forward takes the statistics (ns_bn_forward_train with y NULL, affine not NULL) or
+ * evaluation's scale and shift (ns_bn_eval_affine into affine, 2c floats: scale, then
+ * shift), and the ADD applies them: out = (x*scale + shift) + skip, then its ReLU when relu
+ * (v > 0 ? v : 0), each value rounded as BN's pass and ns_add_forward round it, so the bits
+ * are those of the two passes; one pass over the tensor and no store of BN's output. */
+void ns_bn_eval_affine(const struct ns_bn *b, const float *gamma, const float *beta,
+                       const float *run_mean, const float *run_var, float *affine);
+void ns_bn_add_forward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                       const float *affine, const float *skip, int relu, float *out);
 /* The ReLU mask (when relu is set) is x*scale + shift > 0 from the forward's affine cache,
  * bit for bit the forward's own test, or, when affine is NULL, y > 0 from the forward
  * output y (one more stream to read in both passes). */

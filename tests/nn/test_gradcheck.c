@@ -588,6 +588,75 @@ static void bn_vector_paths_give_the_plain_loops_bits(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* BN's affine applied by the ADD (ns_bn_add_forward, vector and plain) gives the bits of
+ * BN's pass followed by ns_add_forward, in training (the forward's cache) and evaluation
+ * (ns_bn_eval_affine against ns_bn_forward_eval), with and without the add's ReLU, and with
+ * -0, NaN and infinities among the shortcut's values (the ReLU maps -0 and NaN to 0). */
+static void bn_add_forward_gives_the_two_passes_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4244u, 1u);
+    static const int counts[] = {1, 3, 8, 12, 17, 44, 72, 1030};
+    int fails = 0, n = 3, side = 6;
+    size_t m = (size_t)n * side * side;
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        int C = counts[ci];
+        size_t len = m * C;
+        float *x = nn_floats(len), *skip = nn_floats(len), *par = nn_floats(4 * (size_t)C);
+        float *y = nn_floats(len), *ref = nn_floats(len), *out = nn_floats(len);
+        float *st = nn_floats(6 * (size_t)C), *aff = nn_floats(2 * (size_t)C);
+        nn_uniform(&rng, x, len, -1.5f, 2.5f);
+        nn_uniform(&rng, skip, len, -2, 2);
+        static const float special[] = {-0.0f, 0.0f, NAN, INFINITY, -INFINITY};
+        for (size_t i = 0; i < len; i += 7)
+            skip[i] = special[(i / 7) % 5];
+        nn_uniform(&rng, par, 3 * (size_t)C, -0.5f, 1.5f);
+        nn_uniform(&rng, par + 3 * C, (size_t)C, 0.5f, 1.5f);
+        /* channel 0: gamma 0, beta -0 and a positive mean make BN's output -0 where x < 0;
+         * with a -0 shortcut the sum is -0, which the ReLU must turn into +0 */
+        par[0] = 0.0f, par[C] = -0.0f, par[2 * C] = 0.5f;
+        for (size_t r = 0; r < m; r += 2)
+            skip[r * C] = -0.0f;
+        for (int train = 0; train < 2; train++)
+            for (int relu = 0; relu < 2; relu++) {
+                struct ns_bn b = {.m_per_image = side * side, .c = C};
+                float *scratch = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
+                float *rm = st, *rv = st + C;
+                memcpy(rm, par + 2 * C, 2 * sizeof(float) * C);
+                if (train)
+                    ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
+                                        st + 3 * C, st + 4 * C, y, scratch);
+                else
+                    ns_bn_forward_eval(pool2, &b, n, x, par, par + C, rm, rv, y);
+                ns_add_forward(pool2, len, y, skip, relu, ref);
+                if (train) { /* the statistics alone leave the same cache */
+                    memcpy(aff, st + 4 * C, 2 * sizeof(float) * C);
+                    memcpy(rm, par + 2 * C, 2 * sizeof(float) * C);
+                    nn_fill(y, len, 7.0f);
+                    ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
+                                        st + 3 * C, st + 4 * C, NULL, scratch);
+                    fails += !identical("bn statistics only: scale, shift", st + 4 * C, aff,
+                                        2 * (size_t)C);
+                } else {
+                    ns_bn_eval_affine(&b, par, par + C, rm, rv, aff);
+                }
+                for (int v = 0; v < 2; v++) {
+                    b.plain = v;
+                    nn_fill(out, len, 9.0f);
+                    ns_bn_add_forward(pool2, &b, n, x, aff, skip, relu, out);
+                    char what[128];
+                    snprintf(what, sizeof what, "bn+add C=%d %s relu=%d %s", C,
+                             train ? "train" : "eval", relu, v ? "plain" : "vector");
+                    fails += !identical(what, out, ref, len);
+                }
+                free(scratch);
+            }
+        free(x), free(skip), free(par), free(y), free(ref), free(out), free(st), free(aff);
+    }
+    assert_int_equal(fails, 0);
+}
+
 /* a[r][0..16) of a (rows, 16) tensor against b[r][0..16) of a (rows, 17) one */
 static int same_bits(const char *what, const float *a, const float *b, size_t rows)
 {
@@ -1734,6 +1803,7 @@ int main(void)
         cmocka_unit_test(conv_gradients_every_kernel_path),
         cmocka_unit_test(bn_training_gradients_with_and_without_relu),
         cmocka_unit_test(bn_vector_paths_give_the_plain_loops_bits),
+        cmocka_unit_test(bn_add_forward_gives_the_two_passes_bits),
         cmocka_unit_test(depthwise_16_and_17_channels_give_the_same_bits),
         cmocka_unit_test(direct_stem_runs_give_the_one_pixel_bits),
         cmocka_unit_test(activation_gradients),

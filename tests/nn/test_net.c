@@ -161,6 +161,114 @@ static void fusion_keeps_eval_logits_every_block(void **state)
     check_fusion("res_basic bn after act", &c, 0);
 }
 
+/* ---- BN + ADD fusion (training) -------------------------------------------------------
+ * A residual branch's last BN hands its affine to the ADD that reads it (ns_bn_add_forward):
+ * one pass instead of two, and BN's output is not stored. The same net built with NS_FUSE=0
+ * runs the two passes; both must give the same bits in training (logits, gradients, weights
+ * after SGD steps), in evaluation and after inference fusion, and the fused net must plan
+ * less memory. */
+static struct ns_net *build_fused(const struct ns_config *cfg, int n, int fuse)
+{
+    if (!fuse)
+        setenv("NS_FUSE", "0", 1);
+    struct ns_net *net = ns_net_build(cfg, n, 0, 0, pool2);
+    unsetenv("NS_FUSE");
+    return net;
+}
+
+static void check_bn_add(const char *name, const struct ns_config *cfg)
+{
+    const int n = 4;
+    struct ns_net *net[2];
+    for (int f = 0; f < 2; f++) {
+        net[f] = build_fused(cfg, n, f);
+        if (!net[f])
+            fail_msg("%s: build failed: %s", name, ns_errmsg());
+        ns_net_init(net[f], 7);
+    }
+    int fused = 0, unstored = 0;
+    for (int f = 0; f < 2; f++)
+        for (int i = 0; i < net[f]->n_nodes; i++)
+            if (net[f]->nodes[i].add_bn >= 0) {
+                if (!f)
+                    fail_msg("%s: NS_FUSE=0 fused node %d", name, i);
+                fused++;
+                const struct ns_node *bn = &net[f]->nodes[net[f]->nodes[i].add_bn];
+                assert_int_equal(bn->kind, NS_N_BN);
+                assert_int_equal(bn->bn_add, i);
+                unstored += net[f]->tensors[bn->out].unstored && !net[f]->tensors[bn->out].data;
+            }
+    if (!fused || unstored != fused)
+        fail_msg("%s: %d ADDs apply a BN, %d BN outputs unstored", name, fused, unstored);
+    if (net[1]->plan_bytes >= net[0]->plan_bytes)
+        fail_msg("%s: fused plan %zu bytes, unfused %zu", name, net[1]->plan_bytes,
+                 net[0]->plan_bytes);
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 5, (uint64_t)cfg->block);
+    size_t nx = (size_t)n * cfg->im_size * cfg->im_size * cfg->in_ch, nl = (size_t)n * cfg->classes;
+    float *x = nn_floats(nx), *dl = nn_floats(nl);
+    int32_t labels[4];
+    for (int step = 0; step < 3; step++) {
+        nn_uniform(&rng, x, nx, -0.5f, 2.0f);
+        for (int i = 0; i < n; i++)
+            labels[i] = (int32_t)ns_pcg32_bounded(&rng, (uint32_t)cfg->classes);
+        const float *logits[2];
+        for (int f = 0; f < 2; f++) {
+            ns_net_zero_grad(net[f]);
+            logits[f] = ns_net_forward(net[f], n, x, 1, NULL);
+            ns_softmax_xent(n, cfg->classes, logits[f], labels, dl, NULL);
+            ns_net_backward(net[f], n, dl);
+        }
+        if (memcmp(logits[0], logits[1], sizeof(float) * nl))
+            fail_msg("%s: step %d: training logits differ", name, step);
+        if (memcmp(net[0]->dw, net[1]->dw, sizeof(float) * net[0]->n_weights))
+            fail_msg("%s: step %d: gradients differ", name, step);
+        for (int f = 0; f < 2; f++)
+            ns_net_sgd_step(net[f], 0.1, 0.9, 5e-4, 1);
+    }
+    assert_memory_equal(net[0]->w, net[1]->w, sizeof(float) * net[0]->n_weights);
+    assert_memory_equal(net[0]->bn_state, net[1]->bn_state,
+                        sizeof(float) * net[0]->bn_state_len);
+    for (int fold = 0; fold < 2; fold++) { /* evaluation, then after inference fusion */
+        const float *logits[2];
+        for (int f = 0; f < 2; f++) {
+            if (fold)
+                ns_net_fuse_bn(net[f]);
+            logits[f] = ns_net_forward(net[f], n, x, 0, NULL);
+        }
+        if (memcmp(logits[0], logits[1], sizeof(float) * nl))
+            fail_msg("%s: %s logits differ", name, fold ? "inference-fused" : "evaluation");
+    }
+    free(x);
+    free(dl);
+    ns_net_free(net[0]);
+    ns_net_free(net[1]);
+}
+
+static void bn_add_fusion_gives_the_unfused_bits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        enum ns_block block;
+        double se_r;
+    } nets[] = {{"res_basic", NS_BLOCK_RES_BASIC, 0}, {"x", NS_BLOCK_X, 0},
+                {"y", NS_BLOCK_Y, 0.25},              {"mbconv", NS_BLOCK_MBCONV, 0},
+                {"shuffle_v1", NS_BLOCK_SHUFFLE_V1, 0}, {"repvgg", NS_BLOCK_REPVGG, 0},
+                {"acnet", NS_BLOCK_ACNET, 0}};
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        struct ns_config c = small_config(nets[i].block, nets[i].se_r);
+        c.stages[1].w = 8; /* stage 2: identity shortcuts (mbconv's adds) */
+        if (nets[i].block == NS_BLOCK_SHUFFLE_V1) { /* 4 groups, a stride-1 unit in stage 2 */
+            c.stages[0] = (struct ns_stage){1, 16, 2, 4, 0.25, 0};
+            c.stages[1] = (struct ns_stage){2, 32, 2, 4, 0.25, 0};
+        }
+        if (nets[i].block == NS_BLOCK_REPVGG || nets[i].block == NS_BLOCK_ACNET)
+            c.stages[0].g = c.stages[1].g = 0;
+        check_bn_add(nets[i].name, &c);
+    }
+}
+
 /* ---- building and initialization ------------------------------------------------------- */
 
 /* DESIGN.md: the benchmark net has 203,834 parameters in pycls' convention. */
@@ -256,11 +364,16 @@ static void zero_init_last_bn_silences_residual_branches(void **state)
             if (nd->kind != NS_N_ADD)
                 continue;
             adds++;
-            const struct ns_tensor *branch = &net->tensors[nd->in[0]];
-            for (size_t j = 0; j < branch->per_image * 2; j++)
-                if (branch->data[j] != 0.0f)
-                    fail_msg("block %s: add node %d: residual branch is not zero at %zu (%g)",
-                             ns_block_name(blocks[bi]), i, j, branch->data[j]);
+            /* the branch (in[0]; not stored when the add applies its BN) adds nothing: the
+             * output is the shortcut, through the add's ReLU */
+            const struct ns_tensor *cut = &net->tensors[nd->in[1]], *y = &net->tensors[nd->out];
+            for (size_t j = 0; j < y->per_image * 2; j++) {
+                float want = nd->relu && !(cut->data[j] > 0) ? 0.0f : cut->data[j];
+                if (y->data[j] != want)
+                    fail_msg("block %s: add node %d: output %g at %zu, the shortcut's %g: the "
+                             "residual branch is not zero", ns_block_name(blocks[bi]), i,
+                             y->data[j], j, want);
+            }
         }
         assert_true(adds >= 2);
         free(x);
@@ -535,6 +648,7 @@ int main(void)
         cmocka_unit_test(build_rejects_bad_configs_and_batches),
         cmocka_unit_test(fusion_keeps_eval_logits_bench_net),
         cmocka_unit_test(fusion_keeps_eval_logits_every_block),
+        cmocka_unit_test(bn_add_fusion_gives_the_unfused_bits),
         cmocka_unit_test(small_net_fits_a_synthetic_set),
         cmocka_unit_test(same_seed_and_threads_give_identical_runs),
         cmocka_unit_test(huge_learning_rate_diverges_with_a_reason),
