@@ -25,7 +25,7 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'Scaling: validation error against flops, the mean of 2 seeds' font ',13'
+set title 'Scaling: validation error against flops, the mean of 3 seeds' font ',13'
 set xlabel 'flops (multiply-adds per image)'
 set ylabel 'validation error (%)'
 set logscale x 10

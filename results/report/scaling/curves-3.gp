@@ -30,11 +30,13 @@ set autoscale xfixmin
 plot \
     datafile index 0 using 1:3 with linespoints lt 1 ps 0.5 title 'trial 6  (final validation 7.20%)', \
     datafile index 0 using 1:2 with lines lt 1 dt 2 notitle, \
-    datafile index 1 using 1:3 with linespoints lt 2 ps 0.5 title 'trial 8  (final validation 8.07%)', \
+    datafile index 1 using 1:3 with linespoints lt 2 ps 0.5 title 'trial 2  (final validation 7.22%)', \
     datafile index 1 using 1:2 with lines lt 2 dt 2 notitle, \
-    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 7  (final validation 8.43%)', \
+    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 3  (final validation 7.84%)', \
     datafile index 2 using 1:2 with lines lt 3 dt 2 notitle, \
-    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 5  (final validation 10.73%)', \
+    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 0  (final validation 7.87%)', \
     datafile index 3 using 1:2 with lines lt 4 dt 2 notitle, \
+    datafile index 4 using 1:3 with linespoints lt 5 ps 0.5 title 'trial 4  (final validation 7.89%)', \
+    datafile index 4 using 1:2 with lines lt 5 dt 2 notitle, \
     keyentry with lines lc rgb '#404040' lw 2 title 'validation error', \
     keyentry with lines lc rgb '#404040' lw 2 dt 2 title 'train error'

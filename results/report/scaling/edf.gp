@@ -31,4 +31,4 @@ set key title 'failed trials dropped'
 plot \
     datafile index 0 using 1:2 with steps lt 1 title 'scaling_regnetx_s1  (n=9, min 7.40%, mean 8.02%)', \
     datafile index 1 using 1:2 with steps lt 2 title 'scaling_regnetx_s2  (n=9, min 7.25%, mean 8.00%)', \
-    datafile index 2 using 1:2 with steps lt 3 title 'scaling_regnetx_s3  (n=4, min 7.20%, mean 8.61%)'
+    datafile index 2 using 1:2 with steps lt 3 title 'scaling_regnetx_s3  (n=9, min 7.20%, mean 8.18%)'

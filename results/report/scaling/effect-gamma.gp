@@ -31,8 +31,8 @@ set arrow 1 from 1, graph 0 to 1, graph 1 nohead lt 1 dt 2 lw 2 front
 set object 2 rect from 1, graph 0 to 1.9835, graph 1 fc lt 2 fs transparent solid 0.15 noborder behind
 set arrow 2 from 1, graph 0 to 1, graph 1 nohead lt 2 dt 2 lw 2 front
 set object 3 rect from 1, graph 0 to 1.9835, graph 1 fc lt 3 fs transparent solid 0.15 noborder behind
-set arrow 3 from 1.15, graph 0 to 1.15, graph 1 nohead lt 3 dt 2 lw 2 front
+set arrow 3 from 1, graph 0 to 1, graph 1 nohead lt 3 dt 2 lw 2 front
 plot \
     datafile index 0 using 1:2 with points lt 1 title 'scaling_regnetx_s1  (n=9):  best gamma median 1, 95% in 1 .. 1.984', \
     datafile index 1 using 1:2 with points lt 2 title 'scaling_regnetx_s2  (n=9):  best gamma median 1, 95% in 1 .. 1.984', \
-    datafile index 2 using 1:2 with points lt 3 title 'scaling_regnetx_s3  (n=4):  best gamma median 1.15, 95% in 1 .. 1.984'
+    datafile index 2 using 1:2 with points lt 3 title 'scaling_regnetx_s3  (n=9):  best gamma median 1, 95% in 1 .. 1.984'

@@ -36,6 +36,6 @@ plot \
     datafile index 3 using 1:2 with linespoints dt 1 ps 0.5 lt 2 title 'scaling_regnetx_s2  (n=9): Spearman rho', \
     datafile index 4 using 1:2 with linespoints dt 2 ps 0.5 lt 2 title 'scaling_regnetx_s2  (n=9): Kendall tau', \
     datafile index 5 using 1:2 with linespoints dt 3 ps 0.5 lt 2 title 'scaling_regnetx_s2  (n=9): top-10% overlap', \
-    datafile index 6 using 1:2 with linespoints dt 1 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=4): Spearman rho', \
-    datafile index 7 using 1:2 with linespoints dt 2 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=4): Kendall tau', \
-    datafile index 8 using 1:2 with linespoints dt 3 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=4): top-10% overlap'
+    datafile index 6 using 1:2 with linespoints dt 1 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=9): Spearman rho', \
+    datafile index 7 using 1:2 with linespoints dt 2 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=9): Kendall tau', \
+    datafile index 8 using 1:2 with linespoints dt 3 ps 0.5 lt 3 title 'scaling_regnetx_s3  (n=9): top-10% overlap'

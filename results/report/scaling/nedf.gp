@@ -20,7 +20,7 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'Complexity-normalized error EDF: flops in (19.3M, 20.2M), 2 log-spaced bins' font ',13'
+set title 'Complexity-normalized error EDF: flops in (5.04M, 20.2M), 2 log-spaced bins' font ',13'
 set xlabel 'validation error e (%)'
 set ylabel 'F(e): weighted fraction of models with error < e'
 set yrange [0:1]
@@ -29,6 +29,6 @@ set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 set key title 'failed trials dropped; means weighted'
 plot \
-    datafile index 0 using 1:2 with steps lt 1 title 'scaling_regnetx_s1  (n=2, min 7.45%, mean 7.72%)', \
-    datafile index 1 using 1:2 with steps lt 2 title 'scaling_regnetx_s2  (n=2, min 7.25%, mean 7.67%)', \
-    datafile index 2 using 1:2 with steps lt 3 title 'scaling_regnetx_s3  (n=2, min 7.20%, mean 7.81%)'
+    datafile index 0 using 1:2 with steps lt 1 title 'scaling_regnetx_s1  (n=7, min 7.40%, mean 7.81%)', \
+    datafile index 1 using 1:2 with steps lt 2 title 'scaling_regnetx_s2  (n=7, min 7.25%, mean 7.71%)', \
+    datafile index 2 using 1:2 with steps lt 3 title 'scaling_regnetx_s3  (n=7, min 7.20%, mean 7.87%)'

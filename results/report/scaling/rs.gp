@@ -20,7 +20,7 @@ set border lw 1
 set grid xtics ytics mxtics mytics lt 1 lc rgb '#e0e0e0' lw 1, lt 1 lc rgb '#f0f0f0' lw 1
 set mxtics
 set mytics
-set title 'Random-search efficiency: flops-normalized, (19.3M, 20.2M), 2 bins' font ',13'
+set title 'Random-search efficiency: flops-normalized, (5.04M, 20.2M), 2 bins' font ',13'
 set xlabel 'k: models sampled'
 set ylabel 'expected minimum validation error of k models (%)'
 set logscale x 2
@@ -29,8 +29,8 @@ set key top right opaque box lc rgb '#c0c0c0' samplen 2 font ',10'
 set key title 'bands: 95% of 1000 bootstrap resamples of the EDF' font ',10'
 plot \
     datafile index 0 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 1 notitle, \
-    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'scaling_regnetx_s1  (n=2): k=1 7.72%, k=100 7.45%', \
+    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'scaling_regnetx_s1  (n=7): k=1 7.81%, k=100 7.40%', \
     datafile index 1 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
-    datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'scaling_regnetx_s2  (n=2): k=1 7.67%, k=100 7.25%', \
+    datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'scaling_regnetx_s2  (n=7): k=1 7.71%, k=100 7.25%', \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
-    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'scaling_regnetx_s3  (n=2): k=1 7.81%, k=100 7.20%'
+    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'scaling_regnetx_s3  (n=7): k=1 7.87%, k=100 7.20%'

@@ -30,5 +30,5 @@ plot \
     datafile index 1 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'scaling_regnetx_s1: mean +- 2 sd in 3 bins', \
     datafile index 2 using 1:2 with points ps 0.4 lt 2 title 'scaling_regnetx_s2  (n=9)', \
     datafile index 3 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'scaling_regnetx_s2: mean +- 2 sd in 3 bins', \
-    datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'scaling_regnetx_s3  (n=4)', \
-    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'scaling_regnetx_s3: mean +- 2 sd in 4 bins'
+    datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'scaling_regnetx_s3  (n=9)', \
+    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'scaling_regnetx_s3: mean +- 2 sd in 3 bins'
