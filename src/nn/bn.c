@@ -240,7 +240,9 @@ static void affine_task(void *vp, int ith, int nth)
 
 /* out = (x*scale + shift) + skip, then v > 0 ? v : 0 when relu (the ADD's ReLU: -0 and NaN
  * become 0), for one vector: BN's affine and the residual add in one pass, each value
- * rounded as affine_vec and then the add's loop round it. */
+ * rounded as affine_vec and then the add's loop round it. (Addition commutes, so the ADD's
+ * operand order does not matter, but for which payload a sum of two NaNs keeps: the
+ * compiler orders a commutative add as it likes, in ns_add_forward as here.) */
 INLINE void affine_add_vec(int last, __m256i m, int relu, const float *x, const float *sc,
                            const float *sh, const float *skip, float *out)
 {
@@ -517,7 +519,8 @@ static void bwd_dx_task(void *vp, int ith, int nth)
                     dx[c] = acc ? dx[c] + v : v;
                 }
             else {
-                const float *restrict y = t->y + (size_t)i * C + c0;
+                /* y only for the ReLU mask (it may be NULL without a ReLU) */
+                const float *restrict y = relu ? t->y + (size_t)i * C + c0 : NULL;
                 for (int c = 0; c < cn; c++) {
                     float g = relu && !(y[c] > 0) ? 0.0f : dy[c];
                     float v = kk[c] * g + a[c] + x[c] * bc[c];

@@ -1,7 +1,8 @@
 /* The memory a config needs to train, known before anything is allocated: what
  * ns_net_build will allocate (ns_net_memory: parameters, gradients and momentum, BN state,
- * every layer's output and its gradient, scratch, caches and masks, counted from the
- * config's layer graph) plus the input batch and its staging copy. */
+ * every layer's output (but the BN outputs a residual add applies itself, unless NS_FUSE=0
+ * in this process) and its gradient, scratch, caches and masks, counted from the config's
+ * layer graph) plus the input batch and its staging copy. */
 #ifndef NS_NN_MEMORY_H
 #define NS_NN_MEMORY_H
 

@@ -119,7 +119,7 @@ static int nodes_from_graph(struct ns_net *net, const struct ns_graph *g, int ze
             nd->kind = NS_N_BN;
             nd->u.bn = (struct ns_bn){.m_per_image = in->h * in->w, .c = l->c, .relu = l->relu};
             nd->bn_off = net->bn_state_len;
-            net->bn_state_len += 6 * (size_t)l->c;
+            net->bn_state_len += 8 * (size_t)l->c;
             nd->w = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_GAMMA, 0,
                               zero_init_last_bn && l->res_last);
             nd->b = add_param(net, &cap, &oom, (size_t)l->c, NS_P_BN_BETA, 0, 0);
@@ -779,8 +779,8 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
                 ns_bn_forward_train(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                     st + c, st + 2 * c, st + 3 * c, st + 4 * c, y->data,
                                     net->scratch);
-            else if (nd->bn_add >= 0)
-                ns_bn_eval_affine(&nd->u.bn, P(net, nd->w), P(net, nd->b), st, st + c, st + 4 * c);
+            else if (nd->bn_add >= 0) /* a slot of its own: the training cache stays */
+                ns_bn_eval_affine(&nd->u.bn, P(net, nd->w), P(net, nd->b), st, st + c, st + 6 * c);
             else
                 ns_bn_forward_eval(pool, &nd->u.bn, n, a->data, P(net, nd->w), P(net, nd->b), st,
                                    st + c, y->data);
@@ -791,9 +791,11 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
             break;
         case NS_N_ADD:
             if (nd->add_bn >= 0 && !net->nodes[nd->add_bn].skip) { /* not folded into a conv */
+                /* reads the BN's input, which is not one of this node's in[]: a liveness
+                 * plan of the activations would have to count it */
                 const struct ns_node *bn = &net->nodes[nd->add_bn];
-                ns_bn_add_forward(pool, &bn->u.bn, n, net->tensors[bn->in[0]].data,
-                                  net->bn_state + bn->bn_off + 4 * (size_t)bn->u.bn.c,
+                const float *aff = net->bn_state + bn->bn_off + (train ? 4 : 6) * (size_t)bn->u.bn.c;
+                ns_bn_add_forward(pool, &bn->u.bn, n, net->tensors[bn->in[0]].data, aff,
                                   (nd->in[0] == bn->out ? b2 : a)->data, nd->relu, y->data);
             } else {
                 ns_add_forward(pool, a->per_image * n, a->data, b2->data, nd->relu, y->data);

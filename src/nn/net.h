@@ -49,7 +49,8 @@ struct ns_node {
                        * stored; ns_bn_add_forward), -1: none */
     int add_bn;       /* ADD: that BN node, -1: none */
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd,
-                       * and the forward's scale and shift (c each) */
+                       * the training forward's scale and shift, and evaluation's scale and
+                       * shift (bn_add's ADD applies them) (c each) */
     size_t bias_off;  /* CONV: offset in fused_bias of the bias BN fusion gives it */
     size_t mask_off;  /* DROPOUT, DROPPATH: offset of the node's masks in drop_mask */
     size_t cache_off; /* LN: mean and rstd per row, ATTN: attention maps, in cache */
@@ -95,7 +96,8 @@ struct ns_net {
     float *w, *dw, *mom;      /* parameters, gradients, momentum (AdamW: first moment) */
     float *var;               /* AdamW's second moment (ns_net_use_adamw), else NULL */
     long adam_steps;
-    float *bn_state;          /* per BN: running mean, running var, mean, rstd, scale, shift (6*c) */
+    float *bn_state;          /* per BN: running mean, running var, mean, rstd, scale, shift,
+                               * evaluation's scale and shift (8*c) */
     size_t bn_state_len;
     float *fused_bias;        /* per conv: cout floats used after ns_net_fuse_bn */
     size_t fused_len;

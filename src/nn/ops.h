@@ -85,14 +85,16 @@ void ns_bn_forward_eval(struct ns_pool *p, const struct ns_bn *b, int n, const f
  * evaluation's scale and shift (ns_bn_eval_affine into affine, 2c floats: scale, then
  * shift), and the ADD applies them: out = (x*scale + shift) + skip, then its ReLU when relu
  * (v > 0 ? v : 0), each value rounded as BN's pass and ns_add_forward round it, so the bits
- * are those of the two passes; one pass over the tensor and no store of BN's output. */
+ * are those of the two passes (but for which payload the sum of two NaNs keeps); one pass
+ * over the tensor and no store of BN's output. */
 void ns_bn_eval_affine(const struct ns_bn *b, const float *gamma, const float *beta,
                        const float *run_mean, const float *run_var, float *affine);
 void ns_bn_add_forward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                        const float *affine, const float *skip, int relu, float *out);
 /* The ReLU mask (when relu is set) is x*scale + shift > 0 from the forward's affine cache,
  * bit for bit the forward's own test, or, when affine is NULL, y > 0 from the forward
- * output y (one more stream to read in both passes). */
+ * output y (one more stream to read in both passes). y is read for nothing else: it may be
+ * NULL without a ReLU or with affine. */
 void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
                     const float *y, const float *gamma, const float *mean, const float *rstd,
                     const float *affine, const float *dy, float *dx, int acc, float *dgamma,

@@ -590,8 +590,10 @@ static void bn_vector_paths_give_the_plain_loops_bits(void **state)
 
 /* BN's affine applied by the ADD (ns_bn_add_forward, vector and plain) gives the bits of
  * BN's pass followed by ns_add_forward, in training (the forward's cache) and evaluation
- * (ns_bn_eval_affine against ns_bn_forward_eval), with and without the add's ReLU, and with
- * -0, NaN and infinities among the shortcut's values (the ReLU maps -0 and NaN to 0). */
+ * (ns_bn_eval_affine against ns_bn_forward_eval), with and without the add's ReLU, with BN's
+ * output as the add's first or second operand, and with -0, NaN and infinities among the
+ * shortcut's values (the ReLU maps -0 and NaN to +0). Not where both operands are NaN: which
+ * payload their sum keeps is the compiler's choice of operand order in either form. */
 static void bn_add_forward_gives_the_two_passes_bits(void **state)
 {
     (void)state;
@@ -604,8 +606,9 @@ static void bn_add_forward_gives_the_two_passes_bits(void **state)
         int C = counts[ci];
         size_t len = m * C;
         float *x = nn_floats(len), *skip = nn_floats(len), *par = nn_floats(4 * (size_t)C);
-        float *y = nn_floats(len), *ref = nn_floats(len), *out = nn_floats(len);
-        float *st = nn_floats(6 * (size_t)C), *aff = nn_floats(2 * (size_t)C);
+        float *y = nn_floats(len), *ref = nn_floats(len);
+        float *out = nn_floats(len), *st = nn_floats(8 * (size_t)C);
+        float *aff = nn_floats(2 * (size_t)C);
         nn_uniform(&rng, x, len, -1.5f, 2.5f);
         nn_uniform(&rng, skip, len, -2, 2);
         static const float special[] = {-0.0f, 0.0f, NAN, INFINITY, -INFINITY};
@@ -619,40 +622,42 @@ static void bn_add_forward_gives_the_two_passes_bits(void **state)
         for (size_t r = 0; r < m; r += 2)
             skip[r * C] = -0.0f;
         for (int train = 0; train < 2; train++)
-            for (int relu = 0; relu < 2; relu++) {
-                struct ns_bn b = {.m_per_image = side * side, .c = C};
-                float *scratch = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
-                float *rm = st, *rv = st + C;
-                memcpy(rm, par + 2 * C, 2 * sizeof(float) * C);
-                if (train)
-                    ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
-                                        st + 3 * C, st + 4 * C, y, scratch);
-                else
-                    ns_bn_forward_eval(pool2, &b, n, x, par, par + C, rm, rv, y);
-                ns_add_forward(pool2, len, y, skip, relu, ref);
-                if (train) { /* the statistics alone leave the same cache */
-                    memcpy(aff, st + 4 * C, 2 * sizeof(float) * C);
+            for (int relu = 0; relu < 2; relu++)
+                for (int second = 0; second < 2; second++) {
+                    struct ns_bn b = {.m_per_image = side * side, .c = C};
+                    float *scratch = nn_floats(ns_bn_scratch(&b, ns_pool_size(pool2)));
+                    float *rm = st, *rv = st + C;
                     memcpy(rm, par + 2 * C, 2 * sizeof(float) * C);
-                    nn_fill(y, len, 7.0f);
-                    ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
-                                        st + 3 * C, st + 4 * C, NULL, scratch);
-                    fails += !identical("bn statistics only: scale, shift", st + 4 * C, aff,
-                                        2 * (size_t)C);
-                } else {
-                    ns_bn_eval_affine(&b, par, par + C, rm, rv, aff);
+                    if (train)
+                        ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
+                                            st + 3 * C, st + 4 * C, y, scratch);
+                    else
+                        ns_bn_forward_eval(pool2, &b, n, x, par, par + C, rm, rv, y);
+                    ns_add_forward(pool2, len, second ? skip : y, second ? y : skip, relu, ref);
+                    if (train) { /* the statistics alone leave the same cache */
+                        memcpy(aff, st + 4 * C, 2 * sizeof(float) * C);
+                        memcpy(rm, par + 2 * C, 2 * sizeof(float) * C);
+                        ns_bn_forward_train(pool2, &b, n, x, par, par + C, rm, rv, st + 2 * C,
+                                            st + 3 * C, st + 4 * C, NULL, scratch);
+                        fails += !identical("bn statistics only: scale, shift", st + 4 * C, aff,
+                                            2 * (size_t)C);
+                    } else {
+                        ns_bn_eval_affine(&b, par, par + C, rm, rv, aff);
+                    }
+                    for (int v = 0; v < 2; v++) {
+                        b.plain = v;
+                        nn_fill(out, len, 9.0f);
+                        ns_bn_add_forward(pool2, &b, n, x, aff, skip, relu, out);
+                        char what[128];
+                        snprintf(what, sizeof what, "bn+add C=%d %s relu=%d bn %s %s", C,
+                                 train ? "train" : "eval", relu, second ? "second" : "first",
+                                 v ? "plain" : "vector");
+                        fails += !identical(what, out, ref, len);
+                    }
+                    free(scratch);
                 }
-                for (int v = 0; v < 2; v++) {
-                    b.plain = v;
-                    nn_fill(out, len, 9.0f);
-                    ns_bn_add_forward(pool2, &b, n, x, aff, skip, relu, out);
-                    char what[128];
-                    snprintf(what, sizeof what, "bn+add C=%d %s relu=%d %s", C,
-                             train ? "train" : "eval", relu, v ? "plain" : "vector");
-                    fails += !identical(what, out, ref, len);
-                }
-                free(scratch);
-            }
-        free(x), free(skip), free(par), free(y), free(ref), free(out), free(st), free(aff);
+        free(x), free(skip), free(par), free(y), free(ref), free(out), free(st);
+        free(aff);
     }
     assert_int_equal(fails, 0);
 }

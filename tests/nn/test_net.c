@@ -169,10 +169,15 @@ static void fusion_keeps_eval_logits_every_block(void **state)
  * less memory. */
 static struct ns_net *build_fused(const struct ns_config *cfg, int n, int fuse)
 {
-    if (!fuse)
-        setenv("NS_FUSE", "0", 1);
+    const char *was = getenv("NS_FUSE");
+    char *keep = was ? strdup(was) : NULL; /* the caller's setting, restored */
+    setenv("NS_FUSE", fuse ? "1" : "0", 1);
     struct ns_net *net = ns_net_build(cfg, n, 0, 0, pool2);
-    unsetenv("NS_FUSE");
+    if (keep)
+        setenv("NS_FUSE", keep, 1);
+    else
+        unsetenv("NS_FUSE");
+    free(keep);
     return net;
 }
 
