@@ -794,7 +794,8 @@ const float *ns_net_forward(struct ns_net *net, int n, const float *x, int train
                 /* reads the BN's input, which is not one of this node's in[]: a liveness
                  * plan of the activations would have to count it */
                 const struct ns_node *bn = &net->nodes[nd->add_bn];
-                const float *aff = net->bn_state + bn->bn_off + (train ? 4 : 6) * (size_t)bn->u.bn.c;
+                size_t c = (size_t)bn->u.bn.c;
+                const float *aff = net->bn_state + bn->bn_off + (train ? 4 : 6) * c;
                 ns_bn_add_forward(pool, &bn->u.bn, n, net->tensors[bn->in[0]].data, aff,
                                   (nd->in[0] == bn->out ? b2 : a)->data, nd->relu, y->data);
             } else {
