@@ -95,6 +95,8 @@ static void help(void)
          "  --optimizer sgd|adamw (sgd)  --beta1 F (0.9)  --beta2 F (0.999): AdamW with\n"
          "                decoupled weight decay (--wd), none on biases, norms, embeddings\n"
          "  --zero-init-last-bn  --seed N (1)  --threads N (1)  --eval-batch N (= batch)\n"
+         "  --eval-every N (1)      evaluate after every N-th epoch and after the last one\n"
+         "                          only (the others' test errors are not measured)\n"
          "  --agc L (0 = off)       adaptive gradient clipping: each output unit's gradient\n"
          "                          norm is clipped to L * max(|unit weights|, 1e-3), every\n"
          "                          parameter but the classifier's (for nf nets; 0.01-0.16)\n"
@@ -128,7 +130,7 @@ static void help(void)
 enum {
     O_BENCH = 256, O_REGNET, O_CONFIG, O_BLOCK, O_STEM, O_STEMW, O_DATA, O_DIR, O_VAL, O_NORM,
     O_TRL, O_TEL, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_NONEST, O_WD, O_WARM, O_WARMF,
-    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
+    O_CROP, O_FLIP, O_DROP, O_DPATH, O_OPT, O_BETA1, O_BETA2, O_ZERO, O_SEED, O_THREADS, O_EVALB, O_EVALE, O_JSON, O_QUIET, O_HELP, O_DB, O_STUDY, O_TRIAL, O_PRESET,
     O_IMSIZE, O_CHANNELS, O_STRICT, O_CACHE, O_ROTATE, O_ZOOM, O_RRC, O_AGC, O_SAVE, O_EVERY,
     O_WONLY, O_RESUME, O_LOAD, O_STOPAFTER, O_EVALONLY
 };
@@ -151,6 +153,7 @@ static const struct option opts[] = {
     {"beta2", required_argument, 0, O_BETA2},
     {"zero-init-last-bn", no_argument, 0, O_ZERO}, {"seed", required_argument, 0, O_SEED},
     {"threads", required_argument, 0, O_THREADS}, {"eval-batch", required_argument, 0, O_EVALB},
+    {"eval-every", required_argument, 0, O_EVALE},
     {"json", no_argument, 0, O_JSON}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, O_HELP}, {"db", required_argument, 0, O_DB},
     {"study", required_argument, 0, O_STUDY}, {"trial", required_argument, 0, O_TRIAL},
@@ -354,6 +357,7 @@ int ns_cmd_train(int argc, char **argv)
         case O_THREADS: if (ns_cli_int(C, "--threads", optarg, 1, 256, &lv)) return 2; r.threads = (int)lv; break;
         case O_AGC: if (ns_cli_double(C, "--agc", optarg, &r.agc)) return 2; break;
         case O_EVALB: if (ns_cli_int(C, "--eval-batch", optarg, 1, 65536, &lv)) return 2; r.eval_batch = (int)lv; break;
+        case O_EVALE: if (ns_cli_int(C, "--eval-every", optarg, 1, 100000, &lv)) return 2; r.eval_every = (int)lv; break;
         case O_DB: db = optarg; break;
         case O_STUDY: study = optarg; break;
         case O_TRIAL: if (ns_cli_int(C, "--trial", optarg, 0, 0x7fffffffL, &trial)) return 2; break;

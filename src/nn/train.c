@@ -68,6 +68,8 @@ int ns_recipe_check(const struct ns_recipe *r)
         return ns_err("threads: %d is not in 1..256", r->threads);
     if (r->eval_batch < 0 || r->eval_batch > 65536)
         return ns_err("eval_batch: %d is not in 0..65536", r->eval_batch);
+    if (r->eval_every < 0 || r->eval_every > 100000)
+        return ns_err("eval_every: %d is not in 0..100000", r->eval_every);
     if (!(r->agc >= 0 && r->agc <= 100))
         return ns_err("agc: %g is not in [0, 100] (0 = off)", r->agc);
     return 0;
@@ -121,7 +123,7 @@ uint64_t ns_recipe_hash(const struct ns_recipe *r)
     h_u64(&h, r->seed);
     h_u64(&h, (uint64_t)r->threads);
     h_f64(&h, r->agc);
-    /* not eval_batch: it changes no weight */
+    /* not eval_batch or eval_every: they change no weight */
     return h;
 }
 
@@ -456,19 +458,27 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         struct ns_epoch_metrics m = {.epoch = e};
         m.train_loss = loss_sum / steps;
         m.train_err = 100.0 * wrong / (steps * r->batch);
-        m.test_err = evaluate(net, test, &in_test, eval_batch, x, y, perm);
+        /* every eval_every-th epoch and the run's last; skipping one changes nothing the
+         * training reads (perm, evaluation's scratch, is refilled every epoch) */
+        int eval = r->eval_every <= 1 || e % r->eval_every == 0 || e == last;
+        m.test_err = eval ? evaluate(net, test, &in_test, eval_batch, x, y, perm) : NAN;
         m.seconds = ns_now() - t_epoch;
         m.img_per_s = t_train > 0 ? steps * r->batch / t_train : 0;
         res->epochs_done = e;
         res->train_loss = m.train_loss;
         res->train_err = m.train_err;
-        res->test_err = m.test_err;
+        if (eval)
+            res->test_err = m.test_err;
         if (m.test_err < res->best_test_err)
             res->best_test_err = m.test_err;
-        if (opts->progress)
+        if (opts->progress) {
+            char te[32] = "not evaluated";
+            if (eval)
+                snprintf(te, sizeof te, "%.2f%%", m.test_err);
             ns_progress_show(opts->progress, 1,
-                             "epoch %d/%d  loss %.4f  train err %.2f%%  test err %.2f%%  %.0f img/s  %.1fs",
-                             e, r->epochs, m.train_loss, m.train_err, m.test_err, m.img_per_s, m.seconds);
+                             "epoch %d/%d  loss %.4f  train err %.2f%%  test err %s  %.0f img/s  %.1fs",
+                             e, r->epochs, m.train_loss, m.train_err, te, m.img_per_s, m.seconds);
+        }
         int stop = opts->on_epoch && opts->on_epoch(opts->ctx, &m) != 0 && e < last;
         /* the epoch is complete: its checkpoint is valid even when the callback stops here */
         if (((opts->checkpoint_every > 0 && e % opts->checkpoint_every == 0) ||

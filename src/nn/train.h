@@ -40,6 +40,8 @@ struct ns_recipe {
     uint64_t seed;          /* init, shuffling, augmentation and dropout all derive from it */
     int threads;            /* compute threads, >= 1 */
     int eval_batch;         /* batch for evaluation (0 = the training batch) */
+    int eval_every;         /* evaluate after every N-th epoch and after the last one a run
+                             * trains (0 or 1: every epoch); other epochs' test_err is NAN */
     double agc;             /* adaptive gradient clipping factor lambda (0 = off): each
                              * step's gradients are clipped unit-wise (ns_net_agc, every
                              * parameter but the classifier's) before the SGD update */

@@ -55,6 +55,7 @@ static const char *const recipe_keys[] = {"epochs",
                                           "beta2",
                                           "zero_init_last_bn",
                                           "eval_batch",
+                                          "eval_every",
                                           "agc",
                                           NULL};
 
@@ -296,6 +297,7 @@ static int parse_recipe(const struct ctx *top, const json_t *j, struct ns_recipe
         get_num(&c, j, "drop_path", 0, 0, 0.99, &r->drop_path) < 0 ||
         get_bool(&c, j, "zero_init_last_bn", &r->zero_init_last_bn) < 0 ||
         get_int32(&c, j, "eval_batch", 0, 65536, &r->eval_batch) < 0 ||
+        get_int32(&c, j, "eval_every", 1, 100000, &r->eval_every) < 0 ||
         get_num(&c, j, "beta1", 0, 0, 0.999999, &r->beta1) < 0 ||
         get_num(&c, j, "beta2", 0, 0, 0.999999, &r->beta2) < 0 ||
         get_num(&c, j, "agc", 0, 0, 100, &r->agc) < 0)
@@ -456,6 +458,8 @@ static char *canonical(const struct ns_experiment *ex)
         json_object_set_new(recipe, "rrc_scale", json_real(r->rrc_scale));
     if (recipe && r->agc > 0)
         json_object_set_new(recipe, "agc", json_real(r->agc));
+    if (recipe && r->eval_every > 1)
+        json_object_set_new(recipe, "eval_every", json_integer(r->eval_every));
     json_t *space = ex->space_inline ? json_incref(ex->space_inline) : json_string(ex->space_file);
     json_t *top = json_pack("{s:s, s:o, s:i, s:I, s:o, s:o, s:i}", "name", ex->name, "space", space,
                             "samples", ex->samples, "seed", (json_int_t)ex->seed, "data", data,

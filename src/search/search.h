@@ -67,8 +67,9 @@
  *    "recipe": {"epochs", "batch", "lr", "momentum", "nesterov", "weight_decay",
  *               "warmup_epochs", "warmup_factor", "crop_pad", "flip", "rotate", "zoom",
  *               "rrc_scale", "dropout", "drop_path", "optimizer", "beta1", "beta2",
- *               "zero_init_last_bn", "eval_batch", "agc"}   optional, defaults of
- *               ns_recipe_default ("agc": adaptive gradient clipping factor, 0 = off;
+ *               "zero_init_last_bn", "eval_batch", "eval_every", "agc"}   optional,
+ *               defaults of ns_recipe_default ("agc": adaptive gradient clipping factor,
+ *               0 = off; "eval_every": N evaluates after every N-th epoch and the last;
  *               options added after the first studies are written in the canonical form
  *               only when set),
  *    "threads": 1,                      compute threads per worker (1..256)

@@ -558,6 +558,51 @@ static void expect_error(const struct ns_config *cfg, const struct ns_dataset *t
         fail_msg("reason \"%s\" does not mention \"%s\"", res.reason, must_mention);
 }
 
+/* eval_every 3 over 5 epochs evaluates after epochs 3 and 5 (the last) only, NAN for the
+ * others, and trains exactly as evaluating every epoch does: the same losses, the same
+ * errors where both evaluated, the same final result; a run that stops early (a rung's
+ * end, stop_after 2) evaluates its last epoch. */
+static void eval_every_skips_evaluations_only(void **state)
+{
+    (void)state;
+    struct ns_dataset train, test;
+    assert_int_equal(ns_data_synthetic_pair(&train, &test, 128, 48, 1, 12, 4, 13), 0);
+    ns_data_normalize(&train, &test);
+    struct ns_config cfg = tiny_x(4);
+    struct ns_recipe r = quick_recipe(5, 1);
+    struct ns_train_result a, b, c;
+    struct epochs_log la = {0}, lb = {0}, lc = {0};
+    struct ns_train_opts oa = {.on_epoch = log_epoch, .ctx = &la};
+    struct ns_train_opts ob = {.on_epoch = log_epoch, .ctx = &lb};
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, &oa, &a), NS_TRAIN_OK);
+    r.eval_every = 3;
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, &ob, &b), NS_TRAIN_OK);
+    assert_int_equal(la.n, 5);
+    assert_int_equal(lb.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_true(memcmp(&la.m[i].train_loss, &lb.m[i].train_loss, sizeof(double)) == 0);
+        assert_true(memcmp(&la.m[i].train_err, &lb.m[i].train_err, sizeof(double)) == 0);
+        if (i == 2 || i == 4)
+            assert_true(memcmp(&la.m[i].test_err, &lb.m[i].test_err, sizeof(double)) == 0);
+        else if (!isnan(lb.m[i].test_err))
+            fail_msg("epoch %d was evaluated (%g) with eval_every 3", i + 1, lb.m[i].test_err);
+    }
+    assert_true(memcmp(&a.test_err, &b.test_err, sizeof(double)) == 0);
+    assert_true(memcmp(&a.train_loss, &b.train_loss, sizeof(double)) == 0);
+    double best = la.m[2].test_err < la.m[4].test_err ? la.m[2].test_err : la.m[4].test_err;
+    assert_true(b.best_test_err == best);
+    struct ns_train_opts oc = {.on_epoch = log_epoch, .ctx = &lc, .stop_after = 2};
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, &oc, &c), NS_TRAIN_OK);
+    assert_int_equal(lc.n, 2);
+    assert_true(isnan(lc.m[0].test_err));
+    assert_true(memcmp(&lc.m[1].test_err, &la.m[1].test_err, sizeof(double)) == 0);
+    assert_true(memcmp(&c.test_err, &la.m[1].test_err, sizeof(double)) == 0);
+    r.eval_every = -1;
+    expect_error(&cfg, &train, &test, &r, "eval_every");
+    ns_data_free(&train);
+    ns_data_free(&test);
+}
+
 static void mismatched_data_and_bad_recipes_are_errors(void **state)
 {
     (void)state;
@@ -656,6 +701,7 @@ int main(void)
         cmocka_unit_test(bn_add_fusion_gives_the_unfused_bits),
         cmocka_unit_test(small_net_fits_a_synthetic_set),
         cmocka_unit_test(same_seed_and_threads_give_identical_runs),
+        cmocka_unit_test(eval_every_skips_evaluations_only),
         cmocka_unit_test(huge_learning_rate_diverges_with_a_reason),
         cmocka_unit_test(mismatched_data_and_bad_recipes_are_errors),
         cmocka_unit_test(other_resolutions_train_on_resized_images),

@@ -238,6 +238,32 @@ static void agc_is_canonical_only_when_on(void **state)
                  "x.json: recipe.agc: expected a number");
 }
 
+/* "eval_every": read, checked, and in the canonical form only above 1 (every epoch, the
+ * default), so the studies recorded before the option existed keep theirs. */
+static void eval_every_is_canonical_only_above_one(void **state)
+{
+    (void)state;
+    struct ns_experiment ex;
+    const char *four = "{" BASE ", " DATA ", \"recipe\": {\"epochs\": 4, \"eval_every\": 4}}";
+    if (ns_experiment_parse(four, "x.json", &ex) < 0)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(ex.recipe.eval_every, 4);
+    ns_experiment_free(&ex);
+    char *a = canon("{" BASE ", " DATA "}");
+    char *b = canon("{" BASE ", " DATA ", \"recipe\": {\"eval_every\": 1}}");
+    char *c = canon(four);
+    assert_string_equal(a, b);
+    assert_null(strstr(a, "eval_every"));
+    assert_non_null(strstr(c, "\"eval_every\":4"));
+    char *d = canon(c); /* parses back to itself */
+    assert_string_equal(c, d);
+    free(a), free(b), free(c), free(d);
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"eval_every\": 0}}",
+                 "x.json: recipe.eval_every: 0 is not in 1..100000");
+    expect_error("{" BASE ", " DATA ", \"recipe\": {\"eval_every\": 2.5}}",
+                 "x.json: recipe.eval_every");
+}
+
 /* "train_seed": the same architectures (from "seed") trained from other initial weights, for
  * a seed-to-seed ceiling; in the canonical form only when given, so earlier studies keep
  * theirs, and a study with another train_seed is another experiment. */
@@ -610,6 +636,7 @@ int main(void)
         cmocka_unit_test(malformed_json_gives_line_and_column),
         cmocka_unit_test(canonical_form_ignores_spelling_not_meaning),
         cmocka_unit_test(agc_is_canonical_only_when_on),
+        cmocka_unit_test(eval_every_is_canonical_only_above_one),
         cmocka_unit_test(diff_names_the_changed_keys),
         cmocka_unit_test(train_seed_is_splitmix64),
         cmocka_unit_test(train_seed_key_moves_only_the_training_seeds),
