@@ -13,6 +13,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,13 +604,19 @@ int ns_cmd_train(int argc, char **argv)
     else if (save && !quiet && st == NS_TRAIN_OK && sv.saved > 0)
         printf("saved %s (%s, epoch %d)\n", save, weights_only ? "weights only" : "full checkpoint",
                sv.saved);
-    if (json)
+    if (json) {
+        /* null where nothing was evaluated (a run stopped before its first evaluation) */
+        char tj[32] = "null", bj[32] = "null";
+        if (isfinite(res.test_err))
+            snprintf(tj, sizeof tj, "%.4f", res.test_err);
+        if (isfinite(res.best_test_err))
+            snprintf(bj, sizeof bj, "%.4f", res.best_test_err);
         printf("{\"status\":\"%s\",\"epochs\":%d,\"train_loss\":%.6f,\"train_error\":%.4f,"
-               "\"test_error\":%.4f,\"best_test_error\":%.4f,\"seconds\":%.3f,\"img_per_s\":%.1f,"
+               "\"test_error\":%s,\"best_test_error\":%s,\"seconds\":%.3f,\"img_per_s\":%.1f,"
                "\"params\":%lld,\"flops\":%.0f,\"threads\":%d,\"seed\":%llu}\n",
-               names[st], res.epochs_done, res.train_loss, res.train_err, res.test_err,
-               res.best_test_err, res.seconds, res.img_per_s, res.params, cx.flops, r.threads,
-               (unsigned long long)r.seed);
+               names[st], res.epochs_done, res.train_loss, res.train_err, tj, bj, res.seconds,
+               res.img_per_s, res.params, cx.flops, r.threads, (unsigned long long)r.seed);
+    }
     if (json && fi.cache[0]) /* an image folder: what the loader did, on a line of its own */
         printf("{\"data\":\"folder\",\"classes\":%d,\"train\":%d,\"eval\":%d,"
                "\"skipped\":%d,\"cache_built\":%s}\n",

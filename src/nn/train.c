@@ -321,7 +321,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     if (!opts)
         opts = &no_opts;
     memset(res, 0, sizeof *res);
-    res->best_test_err = 100.0;
+    res->test_err = res->best_test_err = NAN; /* until an evaluation */
     if (ns_recipe_check(r) || ns_config_check(cfg) || check_data(cfg, train, "training") ||
         check_data(cfg, test, "test"))
         return fail(res, NS_TRAIN_ERROR, "%s", ns_errmsg());
@@ -394,7 +394,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
     if (first > last) { /* nothing to train: evaluate the weights as they are */
         double t_eval = ns_now();
         res->test_err = evaluate(net, test, &in_test, eval_batch, x, y, perm);
-        if (res->test_err < res->best_test_err || !opts->resume)
+        if (!opts->resume || !(res->test_err >= res->best_test_err)) /* NAN: no best yet */
             res->best_test_err = res->test_err;
         if (opts->progress)
             ns_progress_show(opts->progress, 1, "evaluated after epoch %d: test err %.2f%%  %.1fs",
@@ -469,7 +469,7 @@ enum ns_train_status ns_train(const struct ns_config *cfg, const struct ns_datas
         res->train_err = m.train_err;
         if (eval)
             res->test_err = m.test_err;
-        if (m.test_err < res->best_test_err)
+        if (eval && !(m.test_err >= res->best_test_err)) /* NAN: no best yet */
             res->best_test_err = m.test_err;
         if (opts->progress) {
             char te[32] = "not evaluated";

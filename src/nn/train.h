@@ -2,7 +2,8 @@
  * command and the search worker). The core knows nothing about MPI, SQLite or JSON.
  *
  * ns_train() builds the network of a model config, trains it with SGD on `train` with the
- * recipe, evaluates on `test` after every epoch, and reports each epoch through a callback.
+ * recipe, evaluates on `test` after every epoch (or every recipe.eval_every-th and the
+ * last), and reports each epoch through a callback.
  * The same config, data, recipe (seed included) and thread count give bit-identical
  * results. It allocates once at the start (one arena for the net) and nothing per step. */
 #ifndef NS_TRAIN_H
@@ -59,7 +60,8 @@ struct ns_epoch_metrics {
     int epoch;           /* 1-based */
     double train_loss;   /* mean cross-entropy over the epoch's steps */
     double train_err;    /* percent, measured on the fly (training mode, augmented) */
-    double test_err;     /* percent, evaluation mode on the test (or validation) set */
+    double test_err;     /* percent, evaluation mode on the test (or validation) set; NAN
+                          * for an epoch not evaluated (recipe.eval_every) */
     double seconds;      /* wall time of the epoch, evaluation included */
     double img_per_s;    /* training images per second in this epoch */
 };
@@ -80,8 +82,9 @@ struct ns_train_result {
     int epochs_done;
     double train_loss;     /* last epoch's */
     double train_err;      /* percent, last epoch's */
-    double test_err;       /* percent, last epoch's */
-    double best_test_err;  /* percent, lowest over epochs */
+    double test_err;       /* percent, the last evaluated epoch's (NAN: none evaluated; a
+                            * stopped run's may be older than its train_err) */
+    double best_test_err;  /* percent, lowest over the evaluated epochs (NAN: none) */
     double seconds;        /* wall time, all epochs */
     double img_per_s;      /* mean training throughput */
     long long params;      /* parameter count of the built net */

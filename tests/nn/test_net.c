@@ -597,6 +597,15 @@ static void eval_every_skips_evaluations_only(void **state)
     assert_true(isnan(lc.m[0].test_err));
     assert_true(memcmp(&lc.m[1].test_err, &la.m[1].test_err, sizeof(double)) == 0);
     assert_true(memcmp(&c.test_err, &la.m[1].test_err, sizeof(double)) == 0);
+    /* stopped after epoch 2, before any evaluation: no test error, not a 0 or 100 */
+    struct ns_train_result d;
+    struct epochs_log ld = {.stop_after = 2};
+    struct ns_train_opts od = {.on_epoch = log_epoch, .ctx = &ld};
+    assert_int_equal(ns_train(&cfg, &train, &test, &r, &od, &d), NS_TRAIN_STOPPED);
+    assert_int_equal(d.epochs_done, 2);
+    if (!isnan(d.test_err) || !isnan(d.best_test_err))
+        fail_msg("a run stopped before its first evaluation reports test error %g, best %g",
+                 d.test_err, d.best_test_err);
     r.eval_every = -1;
     expect_error(&cfg, &train, &test, &r, "eval_every");
     ns_data_free(&train);

@@ -32,16 +32,27 @@ results s.db >want_results
 epochs_of s.db >want_epochs
 [ "$(q s.db "select count(*) from weights")" = 1 ] || fail "keep_weights 1 kept no weights"
 
-# as if the study were stopped while trial 2 ran, with a checkpoint after its first epoch
-sqlite3 s.db "update trials set state = 'running' where trial = 2;
-    insert into checkpoints select id, 2, 1, x'00' from studies" || fail "setup"
-before=$(sha256sum s.db)
+# as if the study were still running trial 2 (its second attempt), with a checkpoint after
+# its first epoch, all of it in the write-ahead log only (as a running search leaves it; a
+# copy of the db file alone would miss it)
+command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
+python3 - <<'PY' || fail "setup"
+import os, sqlite3
+c = sqlite3.connect("s.db", isolation_level=None)
+c.execute("pragma wal_autocheckpoint = 0")
+c.execute("update trials set state = 'running', attempts = 2 where trial = 2")
+c.execute("insert into checkpoints select id, 2, 1, x'00' from studies")
+os._exit(0)  # no close: the changes stay in s.db-wal
+PY
+[ -s s.db-wal ] || fail "setup: no write-ahead log"
+before=$(sha256sum s.db s.db-wal)
 
 out=$("$snap" s.db c.db) || fail "snapshot: $out"
 echo "$out" | grep -q "c.db: .* 1 running marked stale; checkpoints: 1 dropped; weights: 1 dropped" ||
     fail "summary line: $out"
-[ "$(sha256sum s.db)" = "$before" ] || fail "the db itself changed"
-[ "$(q c.db "select state from trials where trial = 2")" = stale ] || fail "trial 2 not stale"
+[ "$(sha256sum s.db s.db-wal)" = "$before" ] || fail "the db or its log changed"
+[ "$(q c.db "select state, attempts from trials where trial = 2")" = "stale|1" ] ||
+    fail "trial 2: not stale with its attempt given back: $(q c.db "select * from trials where trial = 2")"
 [ "$(q c.db "select count(*) from trials where state = 'complete'")" = 2 ] || fail "complete"
 [ "$(q c.db "select count(*) from checkpoints") $(q c.db "select count(*) from weights")" = "0 0" ] ||
     fail "checkpoints or weights left"
@@ -69,6 +80,9 @@ echo "$out" | grep -q "text.db: could not be read as an SQLite db" || fail "text
 sqlite3 other.db "create table x(a)"
 out=$("$snap" other.db o.db 2>&1); [ $? = 1 ] || fail "other db: exit"
 echo "$out" | grep -q "other.db: not a netspace results db" || fail "other db: $out"
+out=$("$snap" s.db nodir/x.db 2>&1); [ $? = 1 ] || fail "missing folder: exit"
+echo "$out" | grep -q "nodir: no such folder, or not writable" || fail "missing folder: $out"
 for f in n.db t.db o.db; do [ ! -e $f ] || fail "$f was written"; done
+[ "$(sha256sum s.db s.db-wal)" = "$before" ] || fail "the db or its log changed"
 ls ./*.part.* >/dev/null 2>&1 && fail "partial files left"
 echo "snapshot_db: ok"
