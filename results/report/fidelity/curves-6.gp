@@ -32,11 +32,11 @@ plot \
     datafile index 0 using 1:2 with lines lt 1 dt 2 notitle, \
     datafile index 1 using 1:3 with linespoints lt 2 ps 0.5 title 'trial 9  (final validation 6.95%)', \
     datafile index 1 using 1:2 with lines lt 2 dt 2 notitle, \
-    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 15  (final validation 7.24%)', \
+    datafile index 2 using 1:3 with linespoints lt 3 ps 0.5 title 'trial 29  (final validation 7.23%)', \
     datafile index 2 using 1:2 with lines lt 3 dt 2 notitle, \
-    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 8  (final validation 7.45%)', \
+    datafile index 3 using 1:3 with linespoints lt 4 ps 0.5 title 'trial 15  (final validation 7.24%)', \
     datafile index 3 using 1:2 with lines lt 4 dt 2 notitle, \
-    datafile index 4 using 1:3 with linespoints lt 5 ps 0.5 title 'trial 5  (final validation 7.58%)', \
+    datafile index 4 using 1:3 with linespoints lt 5 ps 0.5 title 'trial 26  (final validation 7.32%)', \
     datafile index 4 using 1:2 with lines lt 5 dt 2 notitle, \
     keyentry with lines lc rgb '#404040' lw 2 title 'validation error', \
     keyentry with lines lc rgb '#404040' lw 2 dt 2 title 'train error'

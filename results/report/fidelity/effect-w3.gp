@@ -23,10 +23,12 @@ set mytics
 set title 'validation error against w3' font ',13'
 set xlabel 'w3'
 set ylabel 'validation error (%)'
+set logscale x 10
+set xrange [13.913:285.2]
 set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
-set object 1 rect from 23.8, graph 0 to 160, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
+set object 1 rect from 32, graph 0 to 184, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
 set arrow 1 from 88, graph 0 to 88, graph 1 nohead lt 1 dt 2 lw 2 front
 set object 2 rect from 24, graph 0 to 160, graph 1 fc lt 2 fs transparent solid 0.15 noborder behind
 set arrow 2 from 88, graph 0 to 88, graph 1 nohead lt 2 dt 2 lw 2 front
@@ -37,7 +39,7 @@ set arrow 4 from 88, graph 0 to 88, graph 1 nohead lt 4 dt 2 lw 2 front
 set object 5 rect from 32, graph 0 to 160, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
 set arrow 5 from 88, graph 0 to 88, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=16):  best w3 median 88, 95% in 23.8 .. 160', \
+    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=28):  best w3 median 88, 95% in 32 .. 184', \
     datafile index 1 using 1:2 with points lt 2 title 'fidelity_anynetx_a_e4  (n=16):  best w3 median 88, 95% in 24 .. 160', \
     datafile index 2 using 1:2 with points lt 3 title 'fidelity_anynetx_a_e1  (n=16):  best w3 median 88, 95% in 32 .. 160', \
     datafile index 3 using 1:2 with points lt 4 title 'fidelity_anynetx_a_e2  (n=16):  best w3 median 88, 95% in 32 .. 160', \

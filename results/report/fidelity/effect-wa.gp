@@ -29,7 +29,7 @@ set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 4.01, graph 0 to 61.57, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
-set arrow 1 from 26.61, graph 0 to 26.61, graph 1 nohead lt 1 dt 2 lw 2 front
+set arrow 1 from 30.3, graph 0 to 30.3, graph 1 nohead lt 1 dt 2 lw 2 front
 set object 2 rect from 6.22, graph 0 to 31.13, graph 1 fc lt 2 fs transparent solid 0.15 noborder behind
 set arrow 2 from 16.93, graph 0 to 16.93, graph 1 nohead lt 2 dt 2 lw 2 front
 set object 3 rect from 4.01, graph 0 to 31.13, graph 1 fc lt 3 fs transparent solid 0.15 noborder behind
@@ -39,7 +39,7 @@ set arrow 4 from 14.07, graph 0 to 14.07, graph 1 nohead lt 4 dt 2 lw 2 front
 set object 5 rect from 4.01, graph 0 to 31.13, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
 set arrow 5 from 14.07, graph 0 to 14.07, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'fidelity_regnetx  (n=28):  best wa median 26.61, 95% in 4.01 .. 61.57', \
+    datafile index 0 using 1:2 with points lt 1 title 'fidelity_regnetx  (n=32):  best wa median 30.3, 95% in 4.01 .. 61.57', \
     datafile index 1 using 1:2 with points lt 2 title 'fidelity_regnetx_e1  (n=16):  best wa median 16.93, 95% in 6.22 .. 31.13', \
     datafile index 2 using 1:2 with points lt 3 title 'fidelity_regnetx_e2  (n=16):  best wa median 14.07, 95% in 4.01 .. 31.13', \
     datafile index 3 using 1:2 with points lt 4 title 'fidelity_regnetx_e4  (n=16):  best wa median 14.07, 95% in 4.01 .. 31.13', \

@@ -29,7 +29,7 @@ set key top right opaque box lc rgb '#c0c0c0' samplen 2 font ',10'
 set key title 'bands: 95% of 1000 bootstrap resamples of the EDF' font ',10'
 plot \
     datafile index 0 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 1 notitle, \
-    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_regnetx  (n=26): k=1 7.29%, k=100 6.78%', \
+    datafile index 0 using 1:2 with linespoints ps 0.4 lt 1 title 'fidelity_regnetx  (n=28): k=1 7.28%, k=100 6.78%', \
     datafile index 1 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
     datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=14): k=1 13.42%, k=100 10.51%', \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
@@ -39,7 +39,7 @@ plot \
     datafile index 4 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 5 notitle, \
     datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=14): k=1 7.29%, k=100 6.84%', \
     datafile index 5 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 6 notitle, \
-    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=14): k=1 8.03%, k=100 6.79%', \
+    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=26): k=1 7.96%, k=100 6.79%', \
     datafile index 6 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 7 notitle, \
     datafile index 6 using 1:2 with linespoints ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=14): k=1 9.86%, k=100 8.25%', \
     datafile index 7 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 8 notitle, \

@@ -26,8 +26,8 @@ set ylabel 'validation error (%)'
 set key outside below center vertical samplen 2 font ',10'
 set xlabel offset 0,0.5
 plot \
-    datafile index 0 using 1:2 with points ps 0.4 lt 1 title 'fidelity_regnetx  (n=28)', \
-    datafile index 1 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'fidelity_regnetx: mean +- 2 sd in 8 bins', \
+    datafile index 0 using 1:2 with points ps 0.4 lt 1 title 'fidelity_regnetx  (n=32)', \
+    datafile index 1 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 1 title 'fidelity_regnetx: mean +- 2 sd in 9 bins', \
     datafile index 2 using 1:2 with points ps 0.4 lt 2 title 'fidelity_regnetx_e1  (n=16)', \
     datafile index 3 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'fidelity_regnetx_e1: mean +- 2 sd in 8 bins', \
     datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'fidelity_regnetx_e2  (n=16)', \
@@ -36,8 +36,8 @@ plot \
     datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'fidelity_regnetx_e4: mean +- 2 sd in 8 bins', \
     datafile index 8 using 1:2 with points ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=16)', \
     datafile index 9 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 5 title 'fidelity_regnetx_s2: mean +- 2 sd in 8 bins', \
-    datafile index 10 using 1:2 with points ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=16)', \
-    datafile index 11 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 6 title 'fidelity_anynetx_a: mean +- 2 sd in 8 bins', \
+    datafile index 10 using 1:2 with points ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=28)', \
+    datafile index 11 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 6 title 'fidelity_anynetx_a: mean +- 2 sd in 10 bins', \
     datafile index 12 using 1:2 with points ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=16)', \
     datafile index 13 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 7 title 'fidelity_anynetx_a_e4: mean +- 2 sd in 8 bins', \
     datafile index 14 using 1:2 with points ps 0.4 lt 8 title 'fidelity_anynetx_a_e1  (n=16)', \
