@@ -379,6 +379,17 @@ static int set_acc_flags(struct ns_net *net)
     return 0;
 }
 
+/* How many nodes read each tensor (calloc'd, n_tensors counts; NULL when out of memory). */
+static int *tensor_uses(const struct ns_net *net)
+{
+    int *uses = calloc((size_t)net->n_tensors, sizeof *uses);
+    for (int i = 0; uses && i < net->n_nodes; i++)
+        for (int j = 0; j < 2; j++)
+            if (net->nodes[i].in[j] >= 0)
+                uses[net->nodes[i].in[j]]++;
+    return uses;
+}
+
 /* Whether BN+ADD fusion is on: NS_FUSE=0 turns it off (same-binary A/B runs, tests); unset,
  * empty or 1: on. */
 static int fusion_on(void)
@@ -402,13 +413,9 @@ static void fuse_bn_add(struct ns_net *net)
         net->nodes[i].bn_add = net->nodes[i].add_bn = -1;
     if (!fusion_on())
         return;
-    int *uses = calloc((size_t)net->n_tensors, sizeof *uses);
+    int *uses = tensor_uses(net);
     if (!uses)
         return;
-    for (int i = 0; i < net->n_nodes; i++)
-        for (int j = 0; j < 2; j++)
-            if (net->nodes[i].in[j] >= 0)
-                uses[net->nodes[i].in[j]]++;
     for (int i = 0; i < net->n_nodes; i++) {
         struct ns_node *add = &net->nodes[i];
         for (int k = 0; add->kind == NS_N_ADD && k < 2 && add->add_bn < 0; k++) {
@@ -990,13 +997,9 @@ void ns_net_fuse_bn(struct ns_net *net)
 {
     if (net->fused)
         return;
-    int *uses = calloc((size_t)net->n_tensors, sizeof *uses);
+    int *uses = tensor_uses(net);
     if (!uses)
         return; /* fusion is an optimization; unfused evaluation stays correct */
-    for (int i = 0; i < net->n_nodes; i++)
-        for (int j = 0; j < 2; j++)
-            if (net->nodes[i].in[j] >= 0)
-                uses[net->nodes[i].in[j]]++;
     /* after fusion every conv reads its bias from fused_bias: convs with a bias of their own
      * that no BN follows (a transformer's linear layers) keep it there */
     for (int i = 0; i < net->n_nodes; i++) {
