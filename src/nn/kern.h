@@ -17,7 +17,10 @@
  * and B is row-major (k x n, row stride ldb). Each C element is one sequential FMA sum
  * over p in blocks of NS_GEMM_KC, added to C after each block; no packing, no threads: for
  * the small-k, small-n products of convnets, where BLAS's packing and beta passes cost more
- * than the product. */
+ * than the product. No other thread may write C's span (its first element to its last,
+ * the gaps between rows included) during the call: on the AVX2 path a row's partial last
+ * vector is written whole when the tile's later rows cover it, its extra lanes holding what
+ * they held (kern_body.h, store_part). */
 #define NS_GEMM_KC 256
 typedef void (*ns_gemm_fn)(int m, int n, int k, const float *a, long ars, long acs,
                            const float *b, long ldb, int beta, float *c, long ldc);

@@ -48,11 +48,33 @@ static inline vmask vmask_of(int r)
 
 /* ---- GEMM ---------------------------------------------------------------------------- */
 
-/* One tile: rows [0, mr) of C, nv vectors of columns, the last one masked when `masked`.
- * mr, nv and masked are constants at every call site (the switch in gemm_block), so the
- * accumulators live in registers. */
-INLINE void tile(const int mr, const int nv, const int masked, vmask m, int k, const float *a,
-                 long ars, long acs, const float *b, long ldb, int beta, float *c, long ldc)
+/* Row i's partial last vector at p (its first lanes m; `gap` lanes past them), acc its sums.
+ * AVX-512 stores it masked. AVX2's masked store is slow on AMD (Zen 3: ~5 ns, more than the
+ * rest of a 4-column row of a small-k product), so on that path a row that is not the
+ * tile's last (left: rows of the tile after it), when the gap's floats lie inside the tile's
+ * rows (left * ldc >= gap), is stored whole, its gap lanes holding the bits they held: the
+ * same C, read and written back by this thread (kern.h: no other thread writes C's rows
+ * during the call). */
+INLINE void store_part(vmask m, int left, int gap, long ldc, int beta, float *p, vf acc)
+{
+#if KERN_WIDTH == 8
+    if (left * ldc >= gap) {
+        vf old = vload(p);
+        vstore(p, _mm256_blendv_ps(old, beta ? vadd(old, acc) : acc, _mm256_castsi256_ps(m)));
+        return;
+    }
+#else
+    (void)left, (void)gap, (void)ldc;
+#endif
+    vstorem(p, m, beta ? vadd(vloadm(p, m), acc) : acc);
+}
+
+/* One tile: rows [0, mr) of C, nv vectors of columns, the last one masked when `masked`
+ * (gap: its lanes past the columns). mr, nv and masked are constants at every call site
+ * (the switch in gemm_block), so the accumulators live in registers. */
+INLINE void tile(const int mr, const int nv, const int masked, vmask m, int gap, int k,
+                 const float *a, long ars, long acs, const float *b, long ldb, int beta,
+                 float *c, long ldc)
 {
     vf acc[MR][2];
 #pragma GCC unroll 16
@@ -82,17 +104,15 @@ INLINE void tile(const int mr, const int nv, const int masked, vmask m, int k, c
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         if (nv == 1) {
-            if (masked) {
-                vf v = beta ? vadd(vloadm(ci, m), acc[i][0]) : acc[i][0];
-                vstorem(ci, m, v);
-            } else
+            if (masked)
+                store_part(m, mr - 1 - i, gap, ldc, beta, ci, acc[i][0]);
+            else
                 vstore(ci, beta ? vadd(vload(ci), acc[i][0]) : acc[i][0]);
         } else {
             vstore(ci, beta ? vadd(vload(ci), acc[i][0]) : acc[i][0]);
-            if (masked) {
-                vf v = beta ? vadd(vloadm(ci + V, m), acc[i][1]) : acc[i][1];
-                vstorem(ci + V, m, v);
-            } else
+            if (masked)
+                store_part(m, mr - 1 - i, gap, ldc, beta, ci + V, acc[i][1]);
+            else
                 vstore(ci + V, beta ? vadd(vload(ci + V), acc[i][1]) : acc[i][1]);
         }
     }
@@ -107,13 +127,13 @@ INLINE void tile_cols(int mr, int width, int k, const float *a, long ars, long a
 #define KT(R)                                                                              \
     case R:                                                                                \
         if (nv == 2 && rem == V)                                                           \
-            tile(R, 2, 0, m, k, a, ars, acs, b, ldb, beta, c, ldc);                        \
+            tile(R, 2, 0, m, 0, k, a, ars, acs, b, ldb, beta, c, ldc);                     \
         else if (nv == 2)                                                                  \
-            tile(R, 2, 1, m, k, a, ars, acs, b, ldb, beta, c, ldc);                        \
+            tile(R, 2, 1, m, V - rem, k, a, ars, acs, b, ldb, beta, c, ldc);               \
         else if (rem == V)                                                                 \
-            tile(R, 1, 0, m, k, a, ars, acs, b, ldb, beta, c, ldc);                        \
+            tile(R, 1, 0, m, 0, k, a, ars, acs, b, ldb, beta, c, ldc);                     \
         else                                                                               \
-            tile(R, 1, 1, m, k, a, ars, acs, b, ldb, beta, c, ldc);                        \
+            tile(R, 1, 1, m, V - rem, k, a, ars, acs, b, ldb, beta, c, ldc);               \
         break;
     switch (mr) {
         KT(1)

@@ -537,8 +537,10 @@ static void bn_vector_paths_give_the_plain_loops_bits(void **state)
     ns_pcg32_seed(&rng, 4243u, 1u);
     /* 108 rows: more than one 64-row run, split over 2 threads; counts below and above 8,
      * multiples of 8 or not, blocks of 4 vectors and a partial one, above 64 (stats plain),
-     * past the 512-channel chunks of the backward */
-    static const int counts[] = {1, 2, 3, 12, 16, 17, 44, 72, 100, 520, 1030};
+     * past the 512-channel chunks of the backward; the flat passes (counts up to 512 that are
+     * not multiples of 8: strips of period 8, 24, 136, 200, 1016 floats; 2 threads start at
+     * phases that are not multiples of 8) and the row form above them */
+    static const int counts[] = {1, 2, 3, 4, 6, 12, 16, 17, 28, 44, 72, 100, 127, 520, 1030};
     int fails = 0, n = 3, side = 6;
     size_t m = (size_t)n * side * side;
     for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
@@ -599,7 +601,7 @@ static void bn_add_forward_gives_the_two_passes_bits(void **state)
     (void)state;
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 4244u, 1u);
-    static const int counts[] = {1, 3, 8, 12, 17, 44, 72, 1030};
+    static const int counts[] = {1, 3, 4, 6, 8, 12, 17, 28, 44, 72, 1030};
     int fails = 0, n = 3, side = 6;
     size_t m = (size_t)n * side * side;
     for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
