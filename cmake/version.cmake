@@ -8,8 +8,9 @@ if(GIT_FOUND)
     OUTPUT_VARIABLE hash OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
   if(rc EQUAL 0)
     set(commit ${hash})
-    # tracked files changed since that commit
-    execute_process(COMMAND ${GIT_EXECUTABLE} -C ${SRC} diff --quiet HEAD --
+    # tracked files changed since that commit, other than results/ (the committed study
+    # dbs, which a running study writes: not the source of the binary)
+    execute_process(COMMAND ${GIT_EXECUTABLE} -C ${SRC} diff --quiet HEAD -- . :^results
       RESULT_VARIABLE dirty ERROR_QUIET)
     if(NOT dirty EQUAL 0)
       set(commit "${hash}, with uncommitted changes")
