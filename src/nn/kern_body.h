@@ -11,6 +11,7 @@ typedef __m512 vf;
 typedef __mmask16 vmask;
 #define V 16
 #define MR 8 /* rows of C per tile: 8 x 2 vectors = 16 accumulators of 32 registers */
+#define MR1 16 /* rows per tile when C is one vector wide: 16 accumulators */
 #define vzero() _mm512_setzero_ps()
 #define vload(p) _mm512_loadu_ps(p)
 #define vstore(p, v) _mm512_storeu_ps(p, v)
@@ -25,6 +26,8 @@ typedef __m256 vf;
 typedef __m256i vmask;
 #define V 8
 #define MR 6 /* 6 x 2 vectors = 12 accumulators of 16 registers */
+#define MR1 12 /* C one vector wide: 12 x 1 (6 chains of 4-cycle FMAs at 2 a cycle left the
+                * pipes a quarter idle; 12 keep them busy) */
 #define vzero() _mm256_setzero_ps()
 #define vload(p) _mm256_loadu_ps(p)
 #define vstore(p, v) _mm256_storeu_ps(p, v)
@@ -70,13 +73,14 @@ INLINE void store_part(vmask m, int left, int gap, long ldc, int beta, float *p,
 }
 
 /* One tile: rows [0, mr) of C, nv vectors of columns, the last one masked when `masked`
- * (gap: its lanes past the columns). mr, nv and masked are constants at every call site
- * (the switch in gemm_block), so the accumulators live in registers. */
+ * (gap: its lanes past the columns); mr <= MR, or <= MR1 when nv is 1. mr, nv and masked
+ * are constants at every call site (the switch in tile_cols), so the accumulators live in
+ * registers. */
 INLINE void tile(const int mr, const int nv, const int masked, vmask m, int gap, int k,
                  const float *a, long ars, long acs, const float *b, long ldb, int beta,
                  float *c, long ldc)
 {
-    vf acc[MR][2];
+    vf acc[MR1][2];
 #pragma GCC unroll 16
     for (int i = 0; i < mr; i++) {
         acc[i][0] = vzero();
@@ -118,7 +122,8 @@ INLINE void tile(const int mr, const int nv, const int masked, vmask m, int gap,
     }
 }
 
-/* mr rows of C (mr <= MR), columns [j, j + width) with width <= 2V. */
+/* mr rows of C (mr <= MR, or <= MR1 when width <= V), columns [j, j + width) with
+ * width <= 2V. */
 INLINE void tile_cols(int mr, int width, int k, const float *a, long ars, long acs,
                       const float *b, long ldb, int beta, float *c, long ldc)
 {
@@ -135,6 +140,13 @@ INLINE void tile_cols(int mr, int width, int k, const float *a, long ars, long a
         else                                                                               \
             tile(R, 1, 1, m, V - rem, k, a, ars, acs, b, ldb, beta, c, ldc);               \
         break;
+#define KT1(R) /* one vector wide only */                                                \
+    case R:                                                                                \
+        if (rem == V)                                                                      \
+            tile(R, 1, 0, m, 0, k, a, ars, acs, b, ldb, beta, c, ldc);                     \
+        else                                                                               \
+            tile(R, 1, 1, m, V - rem, k, a, ars, acs, b, ldb, beta, c, ldc);               \
+        break;
     switch (mr) {
         KT(1)
         KT(2)
@@ -145,9 +157,23 @@ INLINE void tile_cols(int mr, int width, int k, const float *a, long ars, long a
 #if MR > 6
         KT(7)
         KT(8)
+#else
+        KT1(7)
+        KT1(8)
+#endif
+        KT1(9)
+        KT1(10)
+        KT1(11)
+        KT1(12)
+#if MR1 > 12
+        KT1(13)
+        KT1(14)
+        KT1(15)
+        KT1(16)
 #endif
     }
 #undef KT
+#undef KT1
 }
 
 static void KNAME(gemm_)(int m, int n, int k, const float *a, long ars, long acs,
@@ -166,8 +192,9 @@ static void KNAME(gemm_)(int m, int n, int k, const float *a, long ars, long acs
         int kc = k - p0 < NS_GEMM_KC ? k - p0 : NS_GEMM_KC;
         int bt = beta || p0 > 0;
         const float *ak = a + (long)p0 * acs, *bk = b + (long)p0 * ldb;
-        for (int i = 0; i < m; i += MR) {
-            int mr = m - i < MR ? m - i : MR;
+        const int rows = n <= V ? MR1 : MR; /* a tile's rows */
+        for (int i = 0; i < m; i += rows) {
+            int mr = m - i < rows ? m - i : rows;
             for (int j = 0; j < n; j += 2 * V) {
                 int w = n - j < 2 * V ? n - j : 2 * V;
                 tile_cols(mr, w, kc, ak + (long)i * ars, ars, acs, bk + j, ldb, bt,
