@@ -212,6 +212,8 @@ struct ns_db {
     sqlite3 *h;
     char *path;
     int rw;
+    int moved; /* the file was replaced under this connection (1: its content saved,
+                * 2: saving it failed): every write refused */
     int in_batch;
     int version;                                                     /* the file's schema version */
     unsigned char has_col[sizeof trial_cols / sizeof trial_cols[0]]; /* in this file's trials */
@@ -688,11 +690,52 @@ void ns_db_close(struct ns_db *db)
 /* ------------------------------------------------------------------------------------- */
 /* Writing */
 
+/* A git stash or checkout of a tracked db, or a copy or mv over it, replaces the file while
+ * a search has it open. SQLite would go on writing the old, unlinked file (and checkpoint
+ * the shared write-ahead log into it), which leaves the file now at the path inconsistent
+ * with the log: a corrupt db (this happened to a results db of this repository). So each
+ * write first asks SQLite whether the file has moved; the first time it has, what this
+ * connection sees (the old file and the log: everything written so far) is saved by an
+ * online backup next to the path, and this and every later write fail, naming the copy. */
+static int still_in_place(struct ns_db *db)
+{
+    char rescue[4096];
+    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", db->path, (long)getpid());
+    int moved = 0;
+    if (!db->moved &&
+        (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+         !moved))
+        return 0;
+    if (!db->moved) {
+        sqlite3 *to = NULL;
+        int rc = sqlite3_open_v2(rescue, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+        sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(to, "main", db->h, "main") : NULL;
+        rc = SQLITE_ERROR;
+        if (b) {
+            sqlite3_backup_step(b, -1);
+            rc = sqlite3_backup_finish(b);
+        }
+        sqlite3_close(to);
+        db->moved = rc == SQLITE_OK ? 1 : 2;
+        if (rc != SQLITE_OK)
+            unlink(rescue);
+    }
+    const char *what = "the file was replaced, moved or deleted while this process was writing "
+                       "it (a git stash or checkout of a tracked db, or a copy over it, does "
+                       "this); nothing more is written to it";
+    if (db->moved == 2)
+        return ns_err("%s: %s, and saving what this process had written (to %s) failed",
+                      db->path, what, rescue);
+    return ns_err("%s: %s. Everything this process had written is in %s: check it (netspace "
+                  "query --db FILE studies) and put it at %s before resuming",
+                  db->path, what, rescue, db->path);
+}
+
 static int writable(struct ns_db *db)
 {
     if (!db->rw)
         return ns_err("%s: opened read-only", db->path);
-    return 0;
+    return still_in_place(db);
 }
 
 int ns_db_begin(struct ns_db *db)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -797,6 +798,50 @@ static void a_lock_held_elsewhere_is_recognized(void **state)
     ns_db_close(db);
 }
 
+/* A db replaced under an open connection (as a git stash or checkout of a tracked db does):
+ * the next write fails and names a copy that holds everything written so far, the file now
+ * at the path is left alone, and every later write fails too. */
+static void a_replaced_file_is_not_written_and_its_content_is_rescued(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    struct ns_db *db = new_db(s->db, &id);
+    assert_int_equal(add_trial(db, id, 0, NULL), 1);
+    assert_int_equal(add_trial(db, id, 1, NULL), 1);
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
+    char away[160], rescue[200];
+    snprintf(away, sizeof away, "%s/away.db", s->dir);
+    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid());
+    assert_int_equal(rename(s->db, away), 0);
+    write_file(s->db, "not this search's db", 20);
+    assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), -1);
+    assert_err_contains("replaced, moved or deleted");
+    assert_err_contains(rescue);
+    assert_int_equal(ns_db_begin(db), -1); /* and every later write */
+    assert_err_contains(rescue);
+    ns_db_close(db);
+    struct stat st;
+    assert_int_equal(stat(s->db, &st), 0);
+    assert_int_equal(st.st_size, 20); /* the file at the path is not touched */
+    db = ns_db_open(rescue, NS_DB_RO);
+    if (!db)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials WHERE trial = 0 AND "
+                                    "state = 'running'"),
+                     1);
+    ns_db_close(db);
+    /* a file deleted outright is refused alike */
+    remove(s->db);
+    assert_int_equal(rename(away, s->db), 0);
+    db = ns_db_open(s->db, NS_DB_RW);
+    assert_non_null(db);
+    assert_int_equal(remove(s->db), 0);
+    assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), -1);
+    assert_err_contains("replaced, moved or deleted");
+    ns_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,6 +868,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(version_1_db_is_read_and_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(a_lock_held_elsewhere_is_recognized, setup, teardown),
         cmocka_unit_test_setup_teardown(stage_5_to_8_parameters_are_typed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_replaced_file_is_not_written_and_its_content_is_rescued,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
