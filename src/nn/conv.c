@@ -951,6 +951,103 @@ dw_bwd_weight_vec(const int nv, const int partial, int c0, __m256i m, const stru
         dw_st(wp + c0 + 8 * j, j, nv, partial, m, a[j]);
 }
 
+/* ---- depthwise at stride 1 below 32 channels: flat runs of interior pixels -----------
+ * Below 32 channels a pixel is one to four vectors, and the per-pixel loop above spends its
+ * time in set-up and in one chain of dependent adds a vector (a 28x28 layer of 2 channels
+ * took as long as one of 16). At stride 1 the interior pixels of a row (those whose taps
+ * all lie inside the image's columns) are, with their channels, one run of floats, and so
+ * is each tap's input: the run shifted by whole pixels. So the run goes through in blocks of
+ * up to four vectors across pixels, the weights (and bias) read from strips of period
+ * L = lcm(C, 8) as BN's flat passes do: strip[q] = w[q % C], and a block k floats into the
+ * run (which starts at channel 0) reads strip + k % L. Each element gets the per-pixel
+ * loop's operations in its order (the taps of the rows inside the image in (kh, kw) order,
+ * a multiply then an add, then the ReLU), so the bits are the same; the border pixels, and
+ * every pixel at stride 2, take the per-pixel loop. */
+#define DWF_MAXC 31
+#define DWF_MAXTAPS 25                  /* 5x5 kernels and smaller */
+#define DWF_STRIP (8 * DWF_MAXC + 8 * DW_V) /* L + 32 floats: a block reads 32 from its phase */
+
+static int dw_flat(const struct ns_conv *c)
+{
+    return c->stride == 1 && c->cout <= DWF_MAXC && c->k * c->k <= DWF_MAXTAPS && !c->per_pixel;
+}
+
+/* The strips of period L of n consecutive C-float vectors (taps, or the bias) at src. */
+static int dw_strips(int C, int n, const float *src, float *dst)
+{
+    int L = C;
+    while (L % 8)
+        L += C;
+    for (int t = 0; t < n; t++)
+        for (int q = 0; q < L + 8 * DW_V; q++)
+            dst[(size_t)t * DWF_STRIP + q] = src[(size_t)t * C + q % C];
+    return L;
+}
+
+/* One block of nv vectors (the last masked by m when `partial`) at run offset k with phase
+ * ph: out = init (or 0), + in_t[k] * w_t for each tap t of taps [t0, t1) of the rows that
+ * apply, in order; relu: the forward's fused ReLU. in[r] (per kernel row r, NULL: the row
+ * is outside the image) points at the run's start for the tap of column 0; a tap of
+ * column kw reads it at + kw*step. */
+static inline __attribute__((always_inline)) void
+dw_flat_block(const int nv, const int partial, __m256i m, int kk, int step,
+              const float *const *in, const float *ws, const float *init, int relu, float *out,
+              size_t k, int ph)
+{
+    v8 a[DW_V];
+    for (int j = 0; j < nv; j++)
+        a[j] = init ? dw_ld(init + 8 * j, j, nv, partial, m) : bc8(0);
+    for (int r = 0; r < kk; r++) {
+        if (!in[r])
+            continue;
+        for (int q = 0; q < kk; q++) {
+            const float *ip = in[r] + k + (ptrdiff_t)q * step;
+            const float *wp = ws + (size_t)(r * kk + q) * DWF_STRIP + ph;
+            for (int j = 0; j < nv; j++)
+                a[j] = a[j] + dw_ld(ip + 8 * j, j, nv, partial, m) *
+                                  dw_ld(wp + 8 * j, j, nv, partial, m);
+        }
+    }
+    for (int j = 0; j < nv; j++) {
+        if (relu)
+            a[j] = (v8)_mm256_and_ps(_mm256_cmp_ps((__m256)a[j], _mm256_setzero_ps(), _CMP_GT_OQ),
+                                     (__m256)a[j]);
+        dw_st(out + k + 8 * j, j, nv, partial, m, a[j]);
+    }
+}
+
+/* A run of len floats: out[0, len) from in[] (dw_flat_block), in blocks of 4 vectors, the
+ * last block 1-4 vectors with a partial last one. init: a bias strip (forward), or out
+ * itself (the data gradient's acc), or NULL; its phase follows the weights' when a strip. */
+static void dw_flat_run(int kk, int step, const float *const *in, const float *ws, int L,
+                        const float *bstrip, int acc, int relu, float *out, size_t len)
+{
+    int ph = 0;
+    for (size_t k = 0; k < len; k += 8 * DW_V) {
+        size_t left = len - k;
+        int nv = left >= 8 * DW_V ? DW_V : (int)((left + 7) / 8);
+        int partial = left < 8 * DW_V && left % 8;
+        __m256i m = lane_mask(partial ? (int)(left % 8) : 8);
+        const float *init = acc ? out + k : bstrip ? bstrip + ph : NULL;
+#define DWF(n, p)                                                                              \
+    case 2 * (n) + (p):                                                                        \
+        dw_flat_block(n, p, m, kk, step, in, ws, init, relu, out, k, ph);                     \
+        break;
+        switch (2 * nv + partial) {
+            DWF(1, 0)
+            DWF(1, 1)
+            DWF(2, 0)
+            DWF(2, 1)
+            DWF(3, 0)
+            DWF(3, 1)
+            DWF(4, 0)
+            DWF(4, 1)
+        }
+#undef DWF
+        ph = (ph + 8 * DW_V) % L;
+    }
+}
+
 static void dw_fwd_task(void *vp, int ith, int nth)
 {
     struct conv_ctx *t = vp;
@@ -958,12 +1055,38 @@ static void dw_fwd_task(void *vp, int ith, int nth)
     int lo, hi, C = c->cout;
     const float *bias = c->has_bias ? t->b : NULL;
     ns_split(t->n * c->ho, ith, nth, &lo, &hi);
+    /* dw_flat: the interior columns [w0, w1) of each row as one run */
+    int flat = dw_flat(c), L = 8, w0 = c->wo, w1 = c->wo, kk = c->k;
+    float ws[DWF_MAXTAPS + 1][DWF_STRIP]; /* 28 KB of stack */
+    if (flat) {
+        L = dw_strips(C, kk * kk, t->w, ws[0]);
+        if (bias)
+            dw_strips(C, 1, bias, ws[kk * kk]);
+        w0 = c->pad;
+        w1 = c->w - kk + c->pad + 1 < c->wo ? c->w - kk + c->pad + 1 : c->wo;
+        if (w1 < w0)
+            w1 = w0;
+    }
     for (int r = lo; r < hi; r++) {
         int img = r / c->ho, ho = r % c->ho;
         const float *x = t->x + (size_t)img * c->h * c->w * C;
         for (int wo = 0; wo < c->wo; wo++) {
+            if (wo == w0 && w1 > w0) { /* the run's columns, below */
+                wo = w1 - 1;
+                continue;
+            }
             float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + wo) * C;
             DW_BLOCKS(C, dw_fwd_vec, c, x, t->w, bias, y, ho, wo)
+        }
+        if (w1 > w0) {
+            const float *in[8];
+            for (int q = 0; q < kk; q++) {
+                int hi2 = ho - c->pad + q;
+                in[q] = hi2 >= 0 && hi2 < c->h ? x + ((size_t)hi2 * c->w + w0 - c->pad) * C : NULL;
+            }
+            float *y = t->y + (((size_t)img * c->ho + ho) * c->wo + w0) * C;
+            dw_flat_run(kk, C, in, ws[0], L, bias ? ws[kk * kk] : NULL, 0, c->relu, y,
+                        (size_t)(w1 - w0) * C);
         }
     }
 }
@@ -974,12 +1097,36 @@ static void dw_bwd_data_task(void *vp, int ith, int nth)
     const struct ns_conv *c = t->c;
     int lo, hi, C = c->cout;
     ns_split(t->n * c->h, ith, nth, &lo, &hi);
+    /* dw_flat: the columns [w0, w1) whose taps all reach output columns, as one run */
+    int flat = dw_flat(c), L = 8, w0 = c->w, w1 = c->w, kk = c->k;
+    float ws[DWF_MAXTAPS][DWF_STRIP];
+    if (flat) {
+        L = dw_strips(C, kk * kk, t->w, ws[0]);
+        w0 = kk - 1 - c->pad;
+        w1 = c->wo - c->pad < c->w ? c->wo - c->pad : c->w;
+        if (w1 < w0)
+            w1 = w0;
+    }
     for (int r = lo; r < hi; r++) {
         int img = r / c->h, hh = r % c->h;
         const float *dy = t->dy + (size_t)img * c->ho * c->wo * C;
         for (int ww = 0; ww < c->w; ww++) {
+            if (ww == w0 && w1 > w0) {
+                ww = w1 - 1;
+                continue;
+            }
             float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + ww) * C;
             DW_BLOCKS(C, dw_bwd_data_vec, c, dy, t->w, dx, t->acc, hh, ww)
+        }
+        if (w1 > w0) {
+            const float *in[8];
+            for (int q = 0; q < kk; q++) {
+                int ho = hh + c->pad - q;
+                in[q] = ho >= 0 && ho < c->ho ? dy + ((size_t)ho * c->wo + w0 + c->pad) * C
+                                              : NULL;
+            }
+            float *dx = t->dx + (((size_t)img * c->h + hh) * c->w + w0) * C;
+            dw_flat_run(kk, -C, in, ws[0], L, NULL, t->acc, 0, dx, (size_t)(w1 - w0) * C);
         }
     }
 }

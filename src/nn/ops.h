@@ -42,6 +42,8 @@ struct ns_conv {
     int cpg;      /* input channels per group */
     int has_bias; /* bias is added (and its gradient computed) */
     int relu;     /* apply ReLU after the bias (only for fused inference; no backward) */
+    int per_pixel; /* tests: depthwise kernels per pixel only (the reference of their flat
+                    * runs, which give the same bits) */
 };
 void ns_conv_setup(struct ns_conv *c, int h, int w, int cin, int cout, int k, int stride,
                    int groups, int has_bias);

@@ -786,6 +786,65 @@ static void depthwise_16_and_17_channels_give_the_same_bits(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* The depthwise kernels' flat runs of interior pixels (stride 1, below 32 channels) give
+ * the per-pixel loop's bits: forward (bias, fused ReLU), the data gradient (acc or not) and
+ * the weight gradient, at counts below, at and above 8, 3x3 and 5x5 kernels, images too
+ * narrow for any interior column and wide enough for several blocks and a partial one, on
+ * 2 threads. */
+static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4245u, 1u);
+    static const int counts[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 31};
+    static const int sides[][2] = {{3, 3}, {5, 4}, {13, 11}, {7, 29}};
+    int fails = 0, n = 2;
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
+        for (int k = 3; k <= 5; k += 2)
+            for (size_t si = 0; si < sizeof sides / sizeof sides[0]; si++) {
+                int C = counts[ci], h = sides[si][0], w = sides[si][1];
+                size_t len = (size_t)n * h * w * C;
+                float *x = nn_floats(len), *dy = nn_floats(len), *wt = nn_floats((size_t)k * k * C);
+                float *b = nn_floats((size_t)C), *y[2], *dx[2], *dw[2];
+                nn_uniform(&rng, x, len, -1.5f, 2.5f);
+                nn_uniform(&rng, dy, len, -1, 1);
+                nn_uniform(&rng, wt, (size_t)k * k * C, -1, 1);
+                nn_uniform(&rng, b, (size_t)C, -0.5f, 0.5f);
+                for (int acc = 0; acc < 2; acc++) {
+                    for (int v = 0; v < 2; v++) { /* v 1: per pixel */
+                        struct ns_conv cv;
+                        ns_conv_setup(&cv, h, w, C, C, k, 1, C, 1);
+                        cv.per_pixel = v;
+                        y[v] = nn_floats(len), dx[v] = nn_floats(len);
+                        dw[v] = nn_floats((size_t)(k * k + 1) * C);
+                        float *cs = nn_floats(ns_conv_scratch(&cv, n, ns_pool_size(pool2)));
+                        cv.relu = acc; /* the fused ReLU once, a plain output once */
+                        ns_conv_forward(pool2, &cv, n, x, wt, b, y[v], cs);
+                        cv.relu = 0;
+                        nn_fill(dx[v], len, 0.25f);
+                        nn_fill(dw[v], (size_t)(k * k + 1) * C, 0.125f);
+                        ns_conv_backward(pool2, &cv, n, x, wt, dy, dx[v], acc, dw[v],
+                                         dw[v] + k * k * C, cs);
+                        free(cs);
+                    }
+                    char what[128];
+                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d relu=%d: y", k, k, C,
+                             h, w, acc);
+                    fails += !identical(what, y[0], y[1], len);
+                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d acc=%d: dx", k, k, C,
+                             h, w, acc);
+                    fails += !identical(what, dx[0], dx[1], len);
+                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d: dw, db", k, k, C, h,
+                             w);
+                    fails += !identical(what, dw[0], dw[1], (size_t)(k * k + 1) * C);
+                    for (int v = 0; v < 2; v++)
+                        free(y[v]), free(dx[v]), free(dw[v]);
+                }
+                free(x), free(dy), free(wt), free(b);
+            }
+    assert_int_equal(fails, 0);
+}
+
 /* ---- activations ----------------------------------------------------------------------- */
 
 struct act_ctx {
@@ -1812,6 +1871,7 @@ int main(void)
         cmocka_unit_test(bn_vector_paths_give_the_plain_loops_bits),
         cmocka_unit_test(bn_add_forward_gives_the_two_passes_bits),
         cmocka_unit_test(depthwise_16_and_17_channels_give_the_same_bits),
+        cmocka_unit_test(depthwise_flat_runs_give_the_per_pixel_bits),
         cmocka_unit_test(direct_stem_runs_give_the_one_pixel_bits),
         cmocka_unit_test(activation_gradients),
         cmocka_unit_test(add_gradients_and_acc_flags),
