@@ -35,6 +35,6 @@ set xlabel offset 0,0.5
 set xtics 1
 set mxtics 1
 plot \
-    datafile index 0 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=16): Spearman rho', \
-    datafile index 1 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=16): Kendall tau', \
-    datafile index 2 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=16): top-10% overlap'
+    datafile index 0 using 1:2 with linespoints dt 1 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=32): Spearman rho', \
+    datafile index 1 using 1:2 with linespoints dt 2 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=32): Kendall tau', \
+    datafile index 2 using 1:2 with linespoints dt 3 ps 0.5 lt 1 title 'fidelity_anynetx_a  (n=32): top-10% overlap'

@@ -37,7 +37,7 @@ set arrow 4 from 4, graph 0 to 4, graph 1 nohead lt 4 dt 2 lw 2 front
 set object 5 rect from 2, graph 0 to 5, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
 set arrow 5 from 4, graph 0 to 4, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=28):  best d1 median 3, 95% in 1 .. 6', \
+    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=32):  best d1 median 3, 95% in 1 .. 6', \
     datafile index 1 using 1:2 with points lt 2 title 'fidelity_anynetx_a_e4  (n=16):  best d1 median 3, 95% in 2 .. 5', \
     datafile index 2 using 1:2 with points lt 3 title 'fidelity_anynetx_a_e1  (n=16):  best d1 median 4, 95% in 2 .. 5', \
     datafile index 3 using 1:2 with points lt 4 title 'fidelity_anynetx_a_e2  (n=16):  best d1 median 4, 95% in 2 .. 5', \

@@ -39,7 +39,7 @@ set arrow 4 from 8, graph 0 to 8, graph 1 nohead lt 4 dt 2 lw 2 front
 set object 5 rect from 1, graph 0 to 16, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
 set arrow 5 from 8, graph 0 to 8, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
-    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=28):  best g3 median 8, 95% in 1 .. 16', \
+    datafile index 0 using 1:2 with points lt 1 title 'fidelity_anynetx_a  (n=32):  best g3 median 8, 95% in 1 .. 16', \
     datafile index 1 using 1:2 with points lt 2 title 'fidelity_anynetx_a_e4  (n=16):  best g3 median 8, 95% in 1 .. 16', \
     datafile index 2 using 1:2 with points lt 3 title 'fidelity_anynetx_a_e1  (n=16):  best g3 median 8, 95% in 1 .. 16', \
     datafile index 3 using 1:2 with points lt 4 title 'fidelity_anynetx_a_e2  (n=16):  best g3 median 8, 95% in 1 .. 16', \

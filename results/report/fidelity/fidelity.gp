@@ -45,9 +45,9 @@ plot \
     datafile index 12 using 1:2 with linespoints dt 1 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Spearman rho', \
     datafile index 13 using 1:2 with linespoints dt 2 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): Kendall tau', \
     datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'fidelity_regnetx_s2  (n=16): top-10% overlap', \
-    datafile index 15 using 1:2 with linespoints dt 1 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=28): Spearman rho', \
-    datafile index 16 using 1:2 with linespoints dt 2 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=28): Kendall tau', \
-    datafile index 17 using 1:2 with linespoints dt 3 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=28): top-10% overlap', \
+    datafile index 15 using 1:2 with linespoints dt 1 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=32): Spearman rho', \
+    datafile index 16 using 1:2 with linespoints dt 2 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=32): Kendall tau', \
+    datafile index 17 using 1:2 with linespoints dt 3 ps 0.5 lt 6 title 'fidelity_anynetx_a  (n=32): top-10% overlap', \
     datafile index 18 using 1:2 with linespoints dt 1 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): Spearman rho', \
     datafile index 19 using 1:2 with linespoints dt 2 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): Kendall tau', \
     datafile index 20 using 1:2 with linespoints dt 3 ps 0.5 lt 7 title 'fidelity_anynetx_a_e4  (n=16): top-10% overlap', \

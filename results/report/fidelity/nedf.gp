@@ -34,7 +34,7 @@ plot \
     datafile index 2 using 1:2 with steps lt 3 title 'fidelity_regnetx_e2  (n=14, min 8.65%, mean 10.41%)', \
     datafile index 3 using 1:2 with steps lt 4 title 'fidelity_regnetx_e4  (n=14, min 7.50%, mean 8.44%)', \
     datafile index 4 using 1:2 with steps lt 5 title 'fidelity_regnetx_s2  (n=14, min 6.84%, mean 7.29%)', \
-    datafile index 5 using 1:2 with steps lt 6 title 'fidelity_anynetx_a  (n=26, min 6.79%, mean 7.96%)', \
+    datafile index 5 using 1:2 with steps lt 6 title 'fidelity_anynetx_a  (n=27, min 6.79%, mean 8.00%)', \
     datafile index 6 using 1:2 with steps lt 7 title 'fidelity_anynetx_a_e4  (n=14, min 8.25%, mean 9.86%)', \
     datafile index 7 using 1:2 with steps lt 8 title 'fidelity_anynetx_a_e1  (n=14, min 12.61%, mean 15.10%)', \
     datafile index 8 using 1:2 with steps lt 1 title 'fidelity_anynetx_a_e2  (n=14, min 9.86%, mean 12.14%)', \

@@ -39,7 +39,7 @@ plot \
     datafile index 4 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 5 notitle, \
     datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=14): k=1 7.29%, k=100 6.84%', \
     datafile index 5 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 6 notitle, \
-    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=26): k=1 7.96%, k=100 6.79%', \
+    datafile index 5 using 1:2 with linespoints ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=27): k=1 8.00%, k=100 6.79%', \
     datafile index 6 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 7 notitle, \
     datafile index 6 using 1:2 with linespoints ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=14): k=1 9.86%, k=100 8.25%', \
     datafile index 7 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 8 notitle, \

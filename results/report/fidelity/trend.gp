@@ -36,7 +36,7 @@ plot \
     datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'fidelity_regnetx_e4: mean +- 2 sd in 8 bins', \
     datafile index 8 using 1:2 with points ps 0.4 lt 5 title 'fidelity_regnetx_s2  (n=16)', \
     datafile index 9 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 5 title 'fidelity_regnetx_s2: mean +- 2 sd in 8 bins', \
-    datafile index 10 using 1:2 with points ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=28)', \
+    datafile index 10 using 1:2 with points ps 0.4 lt 6 title 'fidelity_anynetx_a  (n=32)', \
     datafile index 11 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 6 title 'fidelity_anynetx_a: mean +- 2 sd in 10 bins', \
     datafile index 12 using 1:2 with points ps 0.4 lt 7 title 'fidelity_anynetx_a_e4  (n=16)', \
     datafile index 13 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 7 title 'fidelity_anynetx_a_e4: mean +- 2 sd in 8 bins', \
