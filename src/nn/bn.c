@@ -243,25 +243,50 @@ INLINE void affine_vec(int last, __m256i m, int relu, const float *x, const floa
     st(last, m, y, v);
 }
 
+/* out = (x*scale + shift) + skip, then v > 0 ? v : 0 when relu (the ADD's ReLU: -0 and NaN
+ * become 0), for one vector: BN's affine and the residual add in one pass, each value
+ * rounded as affine_vec and then the add's loop round it. (Addition commutes, so the ADD's
+ * operand order does not matter, but for which payload a sum of two NaNs keeps: the
+ * compiler orders a commutative add as it likes, in ns_add_forward as here.) */
+INLINE void affine_add_vec(int last, __m256i m, int relu, const float *x, const float *sc,
+                           const float *sh, const float *skip, float *out)
+{
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(ld(last, m, x), ld(last, m, sc)), ld(last, m, sh));
+    v = _mm256_add_ps(v, ld(last, m, skip));
+    if (relu)
+        v = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), v);
+    st(last, m, out, v);
+}
+
+/* The flat form (flat_form) of affine_task's rows [lo, hi), or of affine_add_task's when
+ * add (a constant at each call). */
+INLINE void affine_flat(const struct bn_ctx *t, int lo, int hi, int relu, const int add)
+{
+    const int C = t->b->c, L = strip_period(C);
+    float s0[STRIP], s1[STRIP];
+    const float *sc = strip(t->scale, C, L, s0), *sh = strip(t->shift, C, L, s1);
+    size_t k = (size_t)lo * C, end = (size_t)hi * C;
+    int ph = 0; /* k is at a row's start: channel 0 */
+#define AFFINE(last, m)                                                                        \
+    (add ? affine_add_vec(last, m, relu, t->x + k, sc + ph, sh + ph, t->skip + k, t->out + k)  \
+         : affine_vec(last, m, relu, t->x + k, sc + ph, sh + ph, t->out + k))
+    for (; k + VW <= end; k += VW) {
+        AFFINE(0, lanes_below(0));
+        if ((ph += VW) >= L)
+            ph -= L;
+    }
+    if (k < end)
+        AFFINE(1, lanes_below((int)(end - k)));
+#undef AFFINE
+}
+
 static void affine_task(void *vp, int ith, int nth)
 {
     struct bn_ctx *t = vp;
     int C = t->b->c, lo, hi, relu = t->b->relu;
     ns_split((int)t->m, ith, nth, &lo, &hi);
     if (!t->b->plain && flat_form(C)) {
-        float s0[STRIP], s1[STRIP];
-        const int L = strip_period(C);
-        const float *sc = strip(t->scale, C, L, s0), *sh = strip(t->shift, C, L, s1);
-        size_t k = (size_t)lo * C, end = (size_t)hi * C;
-        int ph = 0; /* k is at a row's start: channel 0 */
-        for (; k + VW <= end; k += VW) {
-            affine_vec(0, lanes_below(0), relu, t->x + k, sc + ph, sh + ph, t->out + k);
-            if ((ph += VW) >= L)
-                ph -= L;
-        }
-        if (k < end)
-            affine_vec(1, lanes_below((int)(end - k)), relu, t->x + k, sc + ph, sh + ph,
-                       t->out + k);
+        affine_flat(t, lo, hi, relu, 0);
         return;
     }
     if (!t->b->plain) {
@@ -287,41 +312,13 @@ static void affine_task(void *vp, int ith, int nth)
     }
 }
 
-/* out = (x*scale + shift) + skip, then v > 0 ? v : 0 when relu (the ADD's ReLU: -0 and NaN
- * become 0), for one vector: BN's affine and the residual add in one pass, each value
- * rounded as affine_vec and then the add's loop round it. (Addition commutes, so the ADD's
- * operand order does not matter, but for which payload a sum of two NaNs keeps: the
- * compiler orders a commutative add as it likes, in ns_add_forward as here.) */
-INLINE void affine_add_vec(int last, __m256i m, int relu, const float *x, const float *sc,
-                           const float *sh, const float *skip, float *out)
-{
-    __m256 v = _mm256_add_ps(_mm256_mul_ps(ld(last, m, x), ld(last, m, sc)), ld(last, m, sh));
-    v = _mm256_add_ps(v, ld(last, m, skip));
-    if (relu)
-        v = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ), v);
-    st(last, m, out, v);
-}
-
 static void affine_add_task(void *vp, int ith, int nth)
 {
     struct bn_ctx *t = vp;
     int C = t->b->c, lo, hi, relu = t->add_relu;
     ns_split((int)t->m, ith, nth, &lo, &hi);
     if (!t->b->plain && flat_form(C)) {
-        float s0[STRIP], s1[STRIP];
-        const int L = strip_period(C);
-        const float *sc = strip(t->scale, C, L, s0), *sh = strip(t->shift, C, L, s1);
-        size_t k = (size_t)lo * C, end = (size_t)hi * C;
-        int ph = 0; /* k is at a row's start: channel 0 */
-        for (; k + VW <= end; k += VW) {
-            affine_add_vec(0, lanes_below(0), relu, t->x + k, sc + ph, sh + ph, t->skip + k,
-                           t->out + k);
-            if ((ph += VW) >= L)
-                ph -= L;
-        }
-        if (k < end)
-            affine_add_vec(1, lanes_below((int)(end - k)), relu, t->x + k, sc + ph, sh + ph,
-                           t->skip + k, t->out + k);
+        affine_flat(t, lo, hi, relu, 1);
         return;
     }
     if (!t->b->plain) {
