@@ -15,15 +15,10 @@ cd "$(dirname "$0")/.."
 base=$1
 export NS_AB_ROUNDS=${2:-15}
 git rev-parse --verify -q "$base^{commit}" >/dev/null || { echo "bn_gemm_ab: no commit '$base'" >&2; exit 2; }
+. bench/lib.sh
 work=$(mktemp -d)
-trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-opts=(-DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF)
-echo "building this tree ($work/this) and $base ($work/base)" >&2
-cmake -S . -B "$work/this" "${opts[@]}" >/dev/null
-cmake --build "$work/this" -j"$(nproc)" --target ns_nn ns_util >/dev/null
-git worktree add -q --detach "$work/base" "$base"
-cmake -S "$work/base" -B "$work/base/build" "${opts[@]}" >/dev/null
-cmake --build "$work/base/build" -j"$(nproc)" --target ns_nn >/dev/null
+trap bench_two_trees_cleanup EXIT
+bench_build_two_trees "$base"
 (cd "$work" && ar x "$work/base/build/src/libns_nn.a" bn.c.o kern_avx2.c.o)
 for o in bn kern_avx2; do
     nm --defined-only -g "$work/$o.c.o" | awk '{print $3, "base_" $3}' >"$work/$o.syms"

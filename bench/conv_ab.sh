@@ -24,16 +24,10 @@ shift $(( $# > 1 ? 2 : 1 ))
 shapes=("$@")
 [ ${#shapes[@]} -gt 0 ] || shapes=(28,32,2,8 14,64,2,8 7,64,1,8 4,128,1,8 28,32,1,8 28,36,2,4 14,48,1,2 28,16,1,1,3,128,1,1,1)
 git rev-parse --verify -q "$base^{commit}" >/dev/null || { echo "conv_ab: no commit '$base'" >&2; exit 2; }
+. bench/lib.sh
 work=$(mktemp -d)
-trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-# both sides built the same way, in scratch folders (the user's build/ is left alone)
-opts=(-DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF)
-echo "building this tree ($work/this) and $base ($work/base)" >&2
-cmake -S . -B "$work/this" "${opts[@]}" >/dev/null
-cmake --build "$work/this" -j"$(nproc)" --target ns_nn ns_util >/dev/null
-git worktree add -q --detach "$work/base" "$base"
-cmake -S "$work/base" -B "$work/base/build" "${opts[@]}" >/dev/null
-cmake --build "$work/base/build" -j"$(nproc)" --target ns_nn >/dev/null
+trap bench_two_trees_cleanup EXIT
+bench_build_two_trees "$base"
 (cd "$work" && ar x "$work/base/build/src/libns_nn.a" conv.c.o)
 nm --defined-only -g "$work/conv.c.o" | awk '{print $3, "base_" $3}' >"$work/syms"
 objcopy --redefine-syms="$work/syms" "$work/conv.c.o" "$work/conv_base.o"

@@ -1,5 +1,6 @@
-# Shared by bench/compare_torch.sh and bench/compare_families.sh (source it): medians,
-# ratios, fields of netspace's JSON and PyTorch's key=value lines, the machine line.
+# Shared by the bench/ scripts (source it): medians, ratios, fields of netspace's JSON and
+# PyTorch's key=value lines, the machine line, and the two builds of the same-process A/B
+# scripts (conv_ab.sh, bn_gemm_ab.sh).
 
 # Median of the numbers on stdin, one per line.
 bench_median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -33,4 +34,21 @@ bench_machine() {
 bench_need() {
   [ -x "$1" ] || { echo "$(basename "$0"): no netspace binary at $1" >&2; exit 2; }
   "$2" -c "import torch" 2>/dev/null || { echo "$(basename "$0"): $2 has no torch (apt-get install python3-torch)" >&2; exit 2; }
+}
+# The A/B scripts' two builds: this tree and commit $1, the same way (release, no tests) in
+# scratch folders under $work, which the caller made (mktemp -d): $work/this, and
+# $work/base/build of $work/base, a git worktree of $1 (the user's build/ is left alone).
+# The caller removes them on exit: trap bench_two_trees_cleanup EXIT.
+bench_build_two_trees() {
+  local opts=(-DCMAKE_BUILD_TYPE=Release -DNS_TESTS=OFF)
+  echo "building this tree ($work/this) and $1 ($work/base)" >&2
+  cmake -S . -B "$work/this" "${opts[@]}" >/dev/null
+  cmake --build "$work/this" -j"$(nproc)" --target ns_nn ns_util >/dev/null
+  git worktree add -q --detach "$work/base" "$1"
+  cmake -S "$work/base" -B "$work/base/build" "${opts[@]}" >/dev/null
+  cmake --build "$work/base/build" -j"$(nproc)" --target ns_nn >/dev/null
+}
+bench_two_trees_cleanup() {
+  git worktree remove --force "$work/base" >/dev/null 2>&1 || true
+  rm -rf "$work"
 }
