@@ -1205,6 +1205,9 @@ int ns_coord_run_local(struct ns_coord *c)
         status = NS_SEARCH_ERROR;
     if (status == NS_SEARCH_DONE && flush_wait(c) < 0)
         status = NS_SEARCH_ERROR;
+    /* a db replaced after the last write (nothing would notice it otherwise) */
+    if (status != NS_SEARCH_ERROR && ns_db_in_place(c->db) < 0)
+        status = NS_SEARCH_ERROR;
     if (status != NS_SEARCH_DONE) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", ns_errmsg());
@@ -1457,6 +1460,11 @@ int ns_coord_step(struct ns_coord *c)
                 ns_err("%s: still locked by another process; %d writes not recorded (their "
                        "trials are trained again on resume)",
                        ns_db_path(c->db), c->n_ops);
+            keep_error(c);
+            c->status = NS_SEARCH_ERROR;
+        }
+        /* a db replaced after the last write (nothing would notice it otherwise) */
+        if (c->status != NS_SEARCH_ERROR && ns_db_in_place(c->db) < 0) {
             keep_error(c);
             c->status = NS_SEARCH_ERROR;
         }

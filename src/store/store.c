@@ -212,8 +212,8 @@ struct ns_db {
     sqlite3 *h;
     char *path;
     int rw;
-    int moved; /* the file was replaced under this connection (1: its content saved,
-                * 2: saving it failed): every write refused */
+    int moved; /* the file was replaced under this connection, every write refused: -1
+                * (seen inside a transaction, not saved yet), 1 (saved), 2 (saving failed) */
     int in_batch;
     int version;                                                     /* the file's schema version */
     unsigned char has_col[sizeof trial_cols / sizeof trial_cols[0]]; /* in this file's trials */
@@ -690,13 +690,18 @@ void ns_db_close(struct ns_db *db)
 /* ------------------------------------------------------------------------------------- */
 /* Writing */
 
-/* A git stash or checkout of a tracked db, or a copy or mv over it, replaces the file while
- * a search has it open. SQLite would go on writing the old, unlinked file (and checkpoint
- * the shared write-ahead log into it), which leaves the file now at the path inconsistent
- * with the log: a corrupt db (this happened to a results db of this repository). So each
- * write first asks SQLite whether the file has moved; the first time it has, what this
- * connection sees (the old file and the log: everything written so far) is saved by an
- * online backup next to the path, and this and every later write fail, naming the copy. */
+/* A git stash or checkout of a tracked db, or an mv over it, puts another file at the path
+ * while a search has the db open. SQLite would go on writing the old, unlinked file (and
+ * checkpoint the write-ahead log, still found at PATH-wal, into it), which leaves the file
+ * now at the path inconsistent with the log: a corrupt db (this happened to a results db of
+ * this repository). So each write first asks SQLite whether the file has moved (its inode
+ * is no longer the path's; a cp over the file in place keeps the inode and is not seen).
+ * The first time it has, outside a transaction (a backup of a connection inside its own
+ * write transaction finds the db busy: then the write is refused and the copy made at the
+ * next check, after the caller rolled back), what this connection sees (the old file and the
+ * log: everything written so far) is saved by an online backup next to the path, and the
+ * log is emptied into the old file, so that it is not applied to the file now at the path
+ * when that is opened; this and every later write fail, naming the copy. */
 static int still_in_place(struct ns_db *db)
 {
     char rescue[4096];
@@ -706,7 +711,16 @@ static int still_in_place(struct ns_db *db)
         (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
          !moved))
         return 0;
-    if (!db->moved) {
+    const char *what = "the file was replaced, moved or deleted while this process was writing "
+                       "it (a git stash or checkout of a tracked db, or an mv over it, does "
+                       "this); nothing more is written to it";
+    if (db->moved <= 0 && !sqlite3_get_autocommit(db->h)) {
+        db->moved = -1;
+        return ns_err("%s: %s; what this process had written is saved next to it once this "
+                      "transaction is rolled back",
+                      db->path, what);
+    }
+    if (db->moved <= 0) {
         sqlite3 *to = NULL;
         int rc = sqlite3_open_v2(rescue, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
         sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(to, "main", db->h, "main") : NULL;
@@ -719,16 +733,21 @@ static int still_in_place(struct ns_db *db)
         db->moved = rc == SQLITE_OK ? 1 : 2;
         if (rc != SQLITE_OK)
             unlink(rescue);
+        else
+            sqlite3_wal_checkpoint_v2(db->h, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     }
-    const char *what = "the file was replaced, moved or deleted while this process was writing "
-                       "it (a git stash or checkout of a tracked db, or a copy over it, does "
-                       "this); nothing more is written to it";
     if (db->moved == 2)
         return ns_err("%s: %s, and saving what this process had written (to %s) failed",
                       db->path, what, rescue);
     return ns_err("%s: %s. Everything this process had written is in %s: check it (netspace "
-                  "query --db FILE studies) and put it at %s before resuming",
-                  db->path, what, rescue, db->path);
+                  "query --db FILE studies) and put it at %s before resuming (if %s-wal is "
+                  "there and not empty, it is the old file's log: delete it and %s-shm first)",
+                  db->path, what, rescue, db->path, db->path, db->path);
+}
+
+int ns_db_in_place(struct ns_db *db)
+{
+    return db->rw ? still_in_place(db) : 0;
 }
 
 static int writable(struct ns_db *db)
@@ -1454,6 +1473,8 @@ void ns_db_set_busy_timeout(struct ns_db *db, int ms)
 
 int ns_db_locked(struct ns_db *db)
 {
+    if (db->moved)
+        return 0; /* a write refused for a moved file is not a lock to wait out */
     int rc = sqlite3_extended_errcode(db->h) & 0xff;
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }

@@ -263,6 +263,11 @@ void ns_db_set_busy_timeout(struct ns_db *db, int ms);
 /* 1 when the last failed call on db failed because another connection held a lock (the
  * write can be retried later), else 0. */
 int ns_db_locked(struct ns_db *db);
+/* 0 while the file this read-write connection writes is still the one at its path (or for a
+ * read-only one); -1 with ns_err once it was replaced, moved or deleted (a git stash or
+ * checkout of a tracked db does that), after saving what the connection had written to
+ * PATH.rescued-PID. Every write checks it; a search checks it once more at its end. */
+int ns_db_in_place(struct ns_db *db);
 
 /* ---------------------------------------------------------------------------------------
  * Reading (any handle) */

@@ -839,6 +839,63 @@ static void a_replaced_file_is_not_written_and_its_content_is_rescued(void **sta
     assert_int_equal(remove(s->db), 0);
     assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), -1);
     assert_err_contains("replaced, moved or deleted");
+    assert_int_equal(ns_db_locked(db), 0); /* not a lock to wait out */
+    ns_db_close(db);
+}
+
+/* Replaced inside a batch: the write is refused at once and the copy made after the
+ * rollback (a backup inside the connection's own transaction would find the db busy); the
+ * file put at the path, an older copy of the db, gets nothing of the old file's log when it
+ * is opened (the log was emptied into the old file), so it holds what it held. */
+static void a_db_replaced_inside_a_batch_is_rescued_after_the_rollback(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    char older[160], probe[160], rescue[200];
+    snprintf(older, sizeof older, "%s/older.db", s->dir);
+    snprintf(probe, sizeof probe, "%s/probe.db", s->dir);
+    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid());
+    struct ns_db *db = new_db(s->db, &id);
+    assert_int_equal(add_trial(db, id, 0, NULL), 1);
+    /* an older copy: the checkpointed file alone (the connection's log holds the rest) */
+    assert_int_equal(sqlite3_wal_checkpoint_v2(ns_db_sqlite(db), "main",
+                                               SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL),
+                     SQLITE_OK);
+    FILE *in = fopen(s->db, "rb");
+    assert_non_null(in);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    write_file(older, buf, n);
+    write_file(probe, buf, n);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(add_trial(db, id, i, NULL), 1); /* in the log only */
+    assert_int_equal(ns_db_begin(db), 0);
+    assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
+    assert_int_equal(rename(older, s->db), 0); /* the older copy over the live file */
+    assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), -1);
+    assert_err_contains("once this transaction is rolled back");
+    assert_int_equal(ns_db_locked(db), 0);
+    assert_int_equal(ns_db_rollback(db), 0);
+    assert_int_equal(ns_db_in_place(db), -1); /* now saved */
+    assert_err_contains("Everything this process had written is in");
+    assert_err_contains(rescue);
+    ns_db_close(db);
+    db = ns_db_open(rescue, NS_DB_RO);
+    if (!db)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 4);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials WHERE state = 'running'"), 0);
+    ns_db_close(db);
+    struct ns_db *p = ns_db_open(probe, NS_DB_RO);
+    assert_non_null(p);
+    long long alone = count_rows(p, "SELECT count(*) FROM trials");
+    ns_db_close(p);
+    assert_int_equal(alone, 1);
+    db = ns_db_open(s->db, NS_DB_RO);
+    if (!db)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), alone);
     ns_db_close(db);
 }
 
@@ -869,6 +926,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_lock_held_elsewhere_is_recognized, setup, teardown),
         cmocka_unit_test_setup_teardown(stage_5_to_8_parameters_are_typed, setup, teardown),
         cmocka_unit_test_setup_teardown(a_replaced_file_is_not_written_and_its_content_is_rescued,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_db_replaced_inside_a_batch_is_rescued_after_the_rollback,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
