@@ -77,8 +77,9 @@ INLINE void st(int last, __m256i m, float *p, __m256 v)
  * across row ends, and read the per-channel constants from strips: strip[q] = v[q % C] for
  * q < L + 8, L = lcm(C, 8), so the vector k floats past a row's start reads strip + k % L
  * (a phase that steps by 8 and wraps at L). Each element gets the operations of the row
- * form, so the bits are the same; only a thread's last vector is masked. Counts that are multiples of 8 keep the row form (no masked stores there), and
- * so do counts above FLAT_MAX (the strips live on the stack). */
+ * form, so the bits are the same; only a thread's last vector is masked. Counts that are
+ * multiples of 8 keep the row form (no masked stores there), and so do counts above
+ * FLAT_MAX (the strips live on the stack). */
 #define FLAT_MAX 512
 #define STRIP (8 * FLAT_MAX + VW)
 
@@ -583,7 +584,7 @@ static void bwd_dx_task(void *vp, int ith, int nth)
         const float *restrict sc = t->aff ? t->aff + c0 : NULL;
         const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
         if (!t->b->plain && flat_form(C)) { /* then C <= 512: one chunk */
-            float s[5][STRIP]; /* 82 KB of stack: pool threads have the default 8 MB */
+            float s[5][STRIP]; /* 82 KB of stack (glibc's default thread stack: 2-8 MB) */
             const int L = strip_period(C);
             int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
             const float *kk_s = strip(kk, C, L, s[0]), *a_s = strip(a, C, L, s[1]);

@@ -985,10 +985,10 @@ static int dw_strips(int C, int n, const float *src, float *dst)
 }
 
 /* One block of nv vectors (the last masked by m when `partial`) at run offset k with phase
- * ph: out = init (or 0), + in_t[k] * w_t for each tap t of taps [t0, t1) of the rows that
- * apply, in order; relu: the forward's fused ReLU. in[r] (per kernel row r, NULL: the row
- * is outside the image) points at the run's start for the tap of column 0; a tap of
- * column kw reads it at + kw*step. */
+ * ph: out = init (or 0), + in * w for each tap (r, q) of the kernel rows that lie inside the
+ * image, in (r, q) order; relu: the forward's fused ReLU. in[r] (NULL: kernel row r is
+ * outside the image) points at the run's start for the tap of column 0; the tap of column
+ * q reads it at + q*step. */
 static inline __attribute__((always_inline)) void
 dw_flat_block(const int nv, const int partial, __m256i m, int kk, int step,
               const float *const *in, const float *ws, const float *init, int relu, float *out,
