@@ -786,11 +786,12 @@ static void depthwise_16_and_17_channels_give_the_same_bits(void **state)
     assert_int_equal(fails, 0);
 }
 
-/* The depthwise kernels' flat runs of interior pixels (stride 1, below 32 channels) give
- * the per-pixel loop's bits: forward (bias, fused ReLU), the data gradient (acc or not) and
- * the weight gradient, at counts below, at and above 8, 3x3 and 5x5 kernels, images too
- * narrow for any interior column and wide enough for several blocks and a partial one, on
- * 2 threads. */
+/* The depthwise kernels' flat runs of interior pixels (stride 1, below 32 channels) and
+ * their nine-tap weight gradient (3x3, 8 channels or fewer, any stride) give the per-pixel
+ * loops' bits: forward (bias, fused ReLU), the data gradient (acc or not) and the weight
+ * gradient, at counts below, at and above 8, 3x3 and 5x5 kernels, strides 1 and 2, images
+ * too narrow for any interior column and wide enough for several blocks and a partial one,
+ * on 2 threads. */
 static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
 {
     (void)state;
@@ -801,8 +802,9 @@ static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
     int fails = 0, n = 2;
     for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
         for (int k = 3; k <= 5; k += 2)
-            for (size_t si = 0; si < sizeof sides / sizeof sides[0]; si++) {
-                int C = counts[ci], h = sides[si][0], w = sides[si][1];
+            for (int si = 0; si < 2 * (int)(sizeof sides / sizeof sides[0]); si++) {
+                int C = counts[ci], h = sides[si / 2][0], w = sides[si / 2][1];
+                int stride = 1 + si % 2;
                 size_t len = (size_t)n * h * w * C;
                 float *x = nn_floats(len), *dy = nn_floats(len), *wt = nn_floats((size_t)k * k * C);
                 float *b = nn_floats((size_t)C), *y[2], *dx[2], *dw[2];
@@ -813,8 +815,8 @@ static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
                 for (int acc = 0; acc < 2; acc++) {
                     for (int v = 0; v < 2; v++) { /* v 1: per pixel */
                         struct ns_conv cv;
-                        ns_conv_setup(&cv, h, w, C, C, k, 1, C, 1);
-                        cv.per_pixel = v;
+                        ns_conv_setup(&cv, h, w, C, C, k, stride, C, 1);
+                        cv.per_pixel = v; /* (y, dy: len floats, more than stride 2 uses) */
                         y[v] = nn_floats(len), dx[v] = nn_floats(len);
                         dw[v] = nn_floats((size_t)(k * k + 1) * C);
                         float *cs = nn_floats(ns_conv_scratch(&cv, n, ns_pool_size(pool2)));
@@ -828,14 +830,14 @@ static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
                         free(cs);
                     }
                     char what[128];
-                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d relu=%d: y", k, k, C,
-                             h, w, acc);
+                    snprintf(what, sizeof what, "depthwise %dx%d/%d C=%d %dx%d relu=%d: y", k, k,
+                             stride, C, h, w, acc);
                     fails += !identical(what, y[0], y[1], len);
-                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d acc=%d: dx", k, k, C,
-                             h, w, acc);
+                    snprintf(what, sizeof what, "depthwise %dx%d/%d C=%d %dx%d acc=%d: dx", k, k,
+                             stride, C, h, w, acc);
                     fails += !identical(what, dx[0], dx[1], len);
-                    snprintf(what, sizeof what, "depthwise %dx%d C=%d %dx%d: dw, db", k, k, C, h,
-                             w);
+                    snprintf(what, sizeof what, "depthwise %dx%d/%d C=%d %dx%d: dw, db", k, k,
+                             stride, C, h, w);
                     fails += !identical(what, dw[0], dw[1], (size_t)(k * k + 1) * C);
                     for (int v = 0; v < 2; v++)
                         free(y[v]), free(dx[v]), free(dw[v]);
