@@ -283,6 +283,8 @@ static int flush(struct ns_coord *c)
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", ns_errmsg());
     ns_db_rollback(c->db); /* an error when no batch was open: nothing to undo */
+    if (ns_db_in_place(c->db) < 0) /* moved: after the rollback, the message names the copy */
+        snprintf(msg, sizeof msg, "%s", ns_errmsg());
     if (!locked)
         return ns_err("%s", msg);
     if (!c->locked) {
@@ -1205,8 +1207,9 @@ int ns_coord_run_local(struct ns_coord *c)
         status = NS_SEARCH_ERROR;
     if (status == NS_SEARCH_DONE && flush_wait(c) < 0)
         status = NS_SEARCH_ERROR;
-    /* a db replaced after the last write (nothing would notice it otherwise) */
-    if (status != NS_SEARCH_ERROR && ns_db_in_place(c->db) < 0)
+    /* a db replaced after the last write (nothing would notice it otherwise); checked
+     * whatever the status, so that the copy is made */
+    if (ns_db_in_place(c->db) < 0 && status != NS_SEARCH_ERROR)
         status = NS_SEARCH_ERROR;
     if (status != NS_SEARCH_DONE) {
         char msg[2048];
@@ -1463,8 +1466,9 @@ int ns_coord_step(struct ns_coord *c)
             keep_error(c);
             c->status = NS_SEARCH_ERROR;
         }
-        /* a db replaced after the last write (nothing would notice it otherwise) */
-        if (c->status != NS_SEARCH_ERROR && ns_db_in_place(c->db) < 0) {
+        /* a db replaced after the last write (nothing would notice it otherwise); checked
+         * whatever the status, so that the copy is made */
+        if (ns_db_in_place(c->db) < 0 && c->status != NS_SEARCH_ERROR) {
             keep_error(c);
             c->status = NS_SEARCH_ERROR;
         }

@@ -674,12 +674,20 @@ fail:
     return NULL;
 }
 
+static int still_in_place(struct ns_db *db);
+
 void ns_db_close(struct ns_db *db)
 {
     if (!db)
         return;
     if (db->in_batch)
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    if (db->rw && db->moved <= 0) { /* a move after the last write: save, empty the log */
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", ns_errmsg());
+        still_in_place(db);
+        ns_err("%s", msg);
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(db->st[i]);
     sqlite3_close(db->h);
@@ -701,7 +709,10 @@ void ns_db_close(struct ns_db *db)
  * next check, after the caller rolled back), what this connection sees (the old file and the
  * log: everything written so far) is saved by an online backup next to the path, and the
  * log is emptied into the old file, so that it is not applied to the file now at the path
- * when that is opened; this and every later write fail, naming the copy. */
+ * when that is opened; this and every later write fail, naming the copy. A close does the
+ * same for a move after the last write. (Not covered: another process that opened the file
+ * now at the path before this check, while the old log was still at PATH-wal, shares that
+ * log; the checkpoint then moves its frames into the old file too.) */
 static int still_in_place(struct ns_db *db)
 {
     char rescue[4096];
@@ -733,12 +744,13 @@ static int still_in_place(struct ns_db *db)
         db->moved = rc == SQLITE_OK ? 1 : 2;
         if (rc != SQLITE_OK)
             unlink(rescue);
-        else
-            sqlite3_wal_checkpoint_v2(db->h, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(db->h, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     }
     if (db->moved == 2)
-        return ns_err("%s: %s, and saving what this process had written (to %s) failed",
-                      db->path, what, rescue);
+        return ns_err("%s: %s, and saving what this process had written (to %s) failed (if "
+                      "%s-wal is there and not empty, it is the old file's log: delete it and "
+                      "%s-shm before opening %s)",
+                      db->path, what, rescue, db->path, db->path, db->path);
     return ns_err("%s: %s. Everything this process had written is in %s: check it (netspace "
                   "query --db FILE studies) and put it at %s before resuming (if %s-wal is "
                   "there and not empty, it is the old file's log: delete it and %s-shm first)",

@@ -798,7 +798,7 @@ static void depthwise_flat_runs_give_the_per_pixel_bits(void **state)
     struct ns_pcg32 rng;
     ns_pcg32_seed(&rng, 4245u, 1u);
     static const int counts[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 31};
-    static const int sides[][2] = {{3, 3}, {5, 4}, {13, 11}, {7, 29}};
+    static const int sides[][2] = {{1, 2}, {2, 1}, {3, 3}, {5, 4}, {13, 11}, {7, 29}};
     int fails = 0, n = 2;
     for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++)
         for (int k = 3; k <= 5; k += 2)

@@ -899,6 +899,30 @@ static void a_db_replaced_inside_a_batch_is_rescued_after_the_rollback(void **st
     ns_db_close(db);
 }
 
+/* Replaced after the last write: the close makes the copy and empties the old log, so the
+ * file put at the path does not get it. */
+static void a_db_replaced_after_the_last_write_is_rescued_at_close(void **state)
+{
+    struct scratch *s = *state;
+    int64_t id;
+    char away[160], rescue[200], wal[160];
+    snprintf(away, sizeof away, "%s/away.db", s->dir);
+    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid());
+    snprintf(wal, sizeof wal, "%s-wal", s->db);
+    struct ns_db *db = new_db(s->db, &id);
+    assert_int_equal(add_trial(db, id, 0, NULL), 1);
+    assert_int_equal(rename(s->db, away), 0);
+    write_file(s->db, "", 0);
+    ns_db_close(db);
+    struct stat st;
+    assert_true(stat(wal, &st) != 0 || st.st_size == 0); /* no old log left to apply */
+    db = ns_db_open(rescue, NS_DB_RO);
+    if (!db)
+        fail_msg("%s", ns_errmsg());
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 1);
+    ns_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -928,6 +952,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_replaced_file_is_not_written_and_its_content_is_rescued,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_db_replaced_inside_a_batch_is_rescued_after_the_rollback,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_db_replaced_after_the_last_write_is_rescued_at_close,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
