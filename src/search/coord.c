@@ -1208,9 +1208,17 @@ int ns_coord_run_local(struct ns_coord *c)
     if (status == NS_SEARCH_DONE && flush_wait(c) < 0)
         status = NS_SEARCH_ERROR;
     /* a db replaced after the last write (nothing would notice it otherwise); checked
-     * whatever the status, so that the copy is made */
-    if (ns_db_in_place(c->db) < 0 && status != NS_SEARCH_ERROR)
+     * whatever the status, so that the copy is made and named */
+    char first[2048], moved[2048];
+    snprintf(first, sizeof first, "%s", ns_errmsg());
+    if (ns_db_in_place(c->db) < 0) {
+        snprintf(moved, sizeof moved, "%s", ns_errmsg());
+        if (status == NS_SEARCH_ERROR && strstr(first, ".rescued-"))
+            ns_err("%s", first); /* the failure was the move, already said */
+        else if (status == NS_SEARCH_ERROR)
+            ns_err("%s; and %s", first, moved);
         status = NS_SEARCH_ERROR;
+    }
     if (status != NS_SEARCH_DONE) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", ns_errmsg());
@@ -1467,8 +1475,12 @@ int ns_coord_step(struct ns_coord *c)
             c->status = NS_SEARCH_ERROR;
         }
         /* a db replaced after the last write (nothing would notice it otherwise); checked
-         * whatever the status, so that the copy is made */
-        if (ns_db_in_place(c->db) < 0 && c->status != NS_SEARCH_ERROR) {
+         * whatever the status, so that the copy is made and named */
+        if (ns_db_in_place(c->db) < 0) {
+            if (c->status == NS_SEARCH_ERROR && !strstr(c->error, ".rescued-")) {
+                size_t used = strlen(c->error); /* c->error is not ns_errmsg's buffer */
+                snprintf(c->error + used, sizeof c->error - used, "; and %s", ns_errmsg());
+            }
             keep_error(c);
             c->status = NS_SEARCH_ERROR;
         }
