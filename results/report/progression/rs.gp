@@ -33,4 +33,6 @@ plot \
     datafile index 1 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 2 notitle, \
     datafile index 1 using 1:2 with linespoints ps 0.4 lt 2 title 'progression_anynetx_b  (n=4): k=1 9.72%, k=100 8.32%', \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
-    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'progression_anynetx_c  (n=4): k=1 10.33%, k=100 9.58%'
+    datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'progression_anynetx_c  (n=4): k=1 10.33%, k=100 9.58%', \
+    datafile index 3 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 4 notitle, \
+    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'progression_anynetx_d  (n=4): k=1 9.17%, k=100 8.51%'

@@ -31,4 +31,6 @@ plot \
     datafile index 2 using 1:2 with points ps 0.4 lt 2 title 'progression_anynetx_b  (n=4)', \
     datafile index 3 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 2 title 'progression_anynetx_b: mean +- 2 sd in 4 bins', \
     datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'progression_anynetx_c  (n=4)', \
-    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'progression_anynetx_c: mean +- 2 sd in 4 bins'
+    datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'progression_anynetx_c: mean +- 2 sd in 4 bins', \
+    datafile index 6 using 1:2 with points ps 0.4 lt 4 title 'progression_anynetx_d  (n=4)', \
+    datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'progression_anynetx_d: mean +- 2 sd in 4 bins'
