@@ -32,4 +32,5 @@ plot \
     datafile index 0 using 1:2 with steps lt 1 title 'progression_anynetx_a  (n=4, min 8.90%, mean 9.72%)', \
     datafile index 1 using 1:2 with steps lt 2 title 'progression_anynetx_b  (n=4, min 8.32%, mean 9.72%)', \
     datafile index 2 using 1:2 with steps lt 3 title 'progression_anynetx_c  (n=4, min 9.58%, mean 10.34%)', \
-    datafile index 3 using 1:2 with steps lt 4 title 'progression_anynetx_d  (n=4, min 8.51%, mean 9.17%)'
+    datafile index 3 using 1:2 with steps lt 4 title 'progression_anynetx_d  (n=4, min 8.51%, mean 9.17%)', \
+    datafile index 4 using 1:2 with steps lt 5 title 'progression_anynetx_e  (n=4, min 8.16%, mean 8.75%)'

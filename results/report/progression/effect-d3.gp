@@ -23,7 +23,7 @@ set mytics
 set title 'validation error against d3' font ',13'
 set xlabel 'd3'
 set ylabel 'validation error (%)'
-set key outside below center vertical maxrows 4 samplen 1 font ',10'
+set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 3, graph 0 to 5, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
@@ -34,8 +34,11 @@ set object 3 rect from 2, graph 0 to 5, graph 1 fc lt 3 fs transparent solid 0.1
 set arrow 3 from 4, graph 0 to 4, graph 1 nohead lt 3 dt 2 lw 2 front
 set object 4 rect from 2, graph 0 to 4, graph 1 fc lt 4 fs transparent solid 0.15 noborder behind
 set arrow 4 from 3, graph 0 to 3, graph 1 nohead lt 4 dt 2 lw 2 front
+set object 5 rect from 3, graph 0 to 6, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
+set arrow 5 from 4, graph 0 to 4, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
     datafile index 0 using 1:2 with points lt 1 title 'progression_anynetx_a  (n=4):  best d3 median 4, 95% in 3 .. 5', \
     datafile index 1 using 1:2 with points lt 2 title 'progression_anynetx_b  (n=4):  best d3 median 5, 95% in 1 .. 6', \
     datafile index 2 using 1:2 with points lt 3 title 'progression_anynetx_c  (n=4):  best d3 median 4, 95% in 2 .. 5', \
-    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best d3 median 3, 95% in 2 .. 4'
+    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best d3 median 3, 95% in 2 .. 4', \
+    datafile index 4 using 1:2 with points lt 5 title 'progression_anynetx_e  (n=4):  best d3 median 4, 95% in 3 .. 6'

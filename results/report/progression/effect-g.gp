@@ -25,13 +25,16 @@ set xlabel 'g'
 set ylabel 'validation error (%)'
 set logscale x 10
 set xrange [1.73913:36.8]
-set key outside below center vertical maxrows 2 samplen 1 font ',10'
+set key outside below center vertical maxrows 3 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 2, graph 0 to 32, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
 set arrow 1 from 4, graph 0 to 4, graph 1 nohead lt 1 dt 2 lw 2 front
 set object 2 rect from 8, graph 0 to 32, graph 1 fc lt 2 fs transparent solid 0.15 noborder behind
 set arrow 2 from 16, graph 0 to 16, graph 1 nohead lt 2 dt 2 lw 2 front
+set object 3 rect from 2, graph 0 to 32, graph 1 fc lt 3 fs transparent solid 0.15 noborder behind
+set arrow 3 from 16, graph 0 to 16, graph 1 nohead lt 3 dt 2 lw 2 front
 plot \
     datafile index 0 using 1:2 with points lt 1 title 'progression_anynetx_c  (n=4):  best g median 4, 95% in 2 .. 32', \
-    datafile index 1 using 1:2 with points lt 2 title 'progression_anynetx_d  (n=4):  best g median 16, 95% in 8 .. 32'
+    datafile index 1 using 1:2 with points lt 2 title 'progression_anynetx_d  (n=4):  best g median 16, 95% in 8 .. 32', \
+    datafile index 2 using 1:2 with points lt 3 title 'progression_anynetx_e  (n=4):  best g median 16, 95% in 2 .. 32'

@@ -25,7 +25,7 @@ set xlabel 'w2'
 set ylabel 'validation error (%)'
 set logscale x 10
 set xrange [13.913:202.4]
-set key outside below center vertical maxrows 4 samplen 1 font ',10'
+set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 16, graph 0 to 176, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
@@ -36,8 +36,11 @@ set object 3 rect from 16, graph 0 to 104, graph 1 fc lt 3 fs transparent solid 
 set arrow 3 from 56, graph 0 to 56, graph 1 nohead lt 3 dt 2 lw 2 front
 set object 4 rect from 24, graph 0 to 56, graph 1 fc lt 4 fs transparent solid 0.15 noborder behind
 set arrow 4 from 48, graph 0 to 48, graph 1 nohead lt 4 dt 2 lw 2 front
+set object 5 rect from 24, graph 0 to 64, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
+set arrow 5 from 48, graph 0 to 48, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
     datafile index 0 using 1:2 with points lt 1 title 'progression_anynetx_a  (n=4):  best w2 median 144, 95% in 16 .. 176', \
     datafile index 1 using 1:2 with points lt 2 title 'progression_anynetx_b  (n=4):  best w2 median 56, 95% in 32 .. 144', \
     datafile index 2 using 1:2 with points lt 3 title 'progression_anynetx_c  (n=4):  best w2 median 56, 95% in 16 .. 104', \
-    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best w2 median 48, 95% in 24 .. 56'
+    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best w2 median 48, 95% in 24 .. 56', \
+    datafile index 4 using 1:2 with points lt 5 title 'progression_anynetx_e  (n=4):  best w2 median 48, 95% in 24 .. 64'

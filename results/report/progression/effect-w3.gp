@@ -25,7 +25,7 @@ set xlabel 'w3'
 set ylabel 'validation error (%)'
 set logscale x 10
 set xrange [6.95652:248.4]
-set key outside below center vertical maxrows 4 samplen 1 font ',10'
+set key outside below center vertical maxrows 5 samplen 1 font ',10'
 set key title 'bands: 95% range of the best model, 1000 bootstrap resamples of n/4; dashed: median' font ',10'
 set xlabel offset 0,0.5
 set object 1 rect from 16, graph 0 to 160, graph 1 fc lt 1 fs transparent solid 0.15 noborder behind
@@ -36,8 +36,11 @@ set object 3 rect from 8, graph 0 to 96, graph 1 fc lt 3 fs transparent solid 0.
 set arrow 3 from 32, graph 0 to 32, graph 1 nohead lt 3 dt 2 lw 2 front
 set object 4 rect from 40, graph 0 to 216, graph 1 fc lt 4 fs transparent solid 0.15 noborder behind
 set arrow 4 from 96, graph 0 to 96, graph 1 nohead lt 4 dt 2 lw 2 front
+set object 5 rect from 40, graph 0 to 216, graph 1 fc lt 5 fs transparent solid 0.15 noborder behind
+set arrow 5 from 96, graph 0 to 96, graph 1 nohead lt 5 dt 2 lw 2 front
 plot \
     datafile index 0 using 1:2 with points lt 1 title 'progression_anynetx_a  (n=4):  best w3 median 48, 95% in 16 .. 160', \
     datafile index 1 using 1:2 with points lt 2 title 'progression_anynetx_b  (n=4):  best w3 median 48, 95% in 16 .. 192', \
     datafile index 2 using 1:2 with points lt 3 title 'progression_anynetx_c  (n=4):  best w3 median 32, 95% in 8 .. 96', \
-    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best w3 median 96, 95% in 40 .. 216'
+    datafile index 3 using 1:2 with points lt 4 title 'progression_anynetx_d  (n=4):  best w3 median 96, 95% in 40 .. 216', \
+    datafile index 4 using 1:2 with points lt 5 title 'progression_anynetx_e  (n=4):  best w3 median 96, 95% in 40 .. 216'

@@ -41,4 +41,7 @@ plot \
     datafile index 8 using 1:2 with linespoints dt 3 ps 0.5 lt 3 title 'progression_anynetx_c  (n=4): top-10% overlap', \
     datafile index 9 using 1:2 with linespoints dt 1 ps 0.5 lt 4 title 'progression_anynetx_d  (n=4): Spearman rho', \
     datafile index 10 using 1:2 with linespoints dt 2 ps 0.5 lt 4 title 'progression_anynetx_d  (n=4): Kendall tau', \
-    datafile index 11 using 1:2 with linespoints dt 3 ps 0.5 lt 4 title 'progression_anynetx_d  (n=4): top-10% overlap'
+    datafile index 11 using 1:2 with linespoints dt 3 ps 0.5 lt 4 title 'progression_anynetx_d  (n=4): top-10% overlap', \
+    datafile index 12 using 1:2 with linespoints dt 1 ps 0.5 lt 5 title 'progression_anynetx_e  (n=4): Spearman rho', \
+    datafile index 13 using 1:2 with linespoints dt 2 ps 0.5 lt 5 title 'progression_anynetx_e  (n=4): Kendall tau', \
+    datafile index 14 using 1:2 with linespoints dt 3 ps 0.5 lt 5 title 'progression_anynetx_e  (n=4): top-10% overlap'

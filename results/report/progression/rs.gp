@@ -35,4 +35,6 @@ plot \
     datafile index 2 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 3 notitle, \
     datafile index 2 using 1:2 with linespoints ps 0.4 lt 3 title 'progression_anynetx_c  (n=4): k=1 10.33%, k=100 9.58%', \
     datafile index 3 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 4 notitle, \
-    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'progression_anynetx_d  (n=4): k=1 9.17%, k=100 8.51%'
+    datafile index 3 using 1:2 with linespoints ps 0.4 lt 4 title 'progression_anynetx_d  (n=4): k=1 9.17%, k=100 8.51%', \
+    datafile index 4 using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lt 5 notitle, \
+    datafile index 4 using 1:2 with linespoints ps 0.4 lt 5 title 'progression_anynetx_e  (n=4): k=1 8.75%, k=100 8.16%'

@@ -33,4 +33,6 @@ plot \
     datafile index 4 using 1:2 with points ps 0.4 lt 3 title 'progression_anynetx_c  (n=4)', \
     datafile index 5 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 3 title 'progression_anynetx_c: mean +- 2 sd in 4 bins', \
     datafile index 6 using 1:2 with points ps 0.4 lt 4 title 'progression_anynetx_d  (n=4)', \
-    datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'progression_anynetx_d: mean +- 2 sd in 4 bins'
+    datafile index 7 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 4 title 'progression_anynetx_d: mean +- 2 sd in 4 bins', \
+    datafile index 8 using 1:2 with points ps 0.4 lt 5 title 'progression_anynetx_e  (n=4)', \
+    datafile index 9 using 1:2:3:4 with yerrorlines lw 2 ps 0.8 lt 5 title 'progression_anynetx_e: mean +- 2 sd in 4 bins'
