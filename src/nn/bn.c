@@ -85,14 +85,6 @@ INLINE void st(int last, __m256i m, float *p, __m256 v)
 
 INLINE int flat_form(int C) { return C % VW != 0 && C <= FLAT_MAX; }
 
-static int strip_period(int C)
-{
-    int L = C;
-    while (L % VW)
-        L += C;
-    return L;
-}
-
 /* v's strip of period L in s (STRIP floats); NULL for a NULL v */
 static const float *strip(const float *v, int C, int L, float *s)
 {
@@ -263,7 +255,7 @@ INLINE void affine_add_vec(int last, __m256i m, int relu, const float *x, const 
  * add (a constant at each call). */
 INLINE void affine_flat(const struct bn_ctx *t, int lo, int hi, int relu, const int add)
 {
-    const int C = t->b->c, L = strip_period(C);
+    const int C = t->b->c, L = ns_strip_period(C);
     float s0[STRIP], s1[STRIP];
     const float *sc = strip(t->scale, C, L, s0), *sh = strip(t->shift, C, L, s1);
     size_t k = (size_t)lo * C, end = (size_t)hi * C;
@@ -585,7 +577,7 @@ static void bwd_dx_task(void *vp, int ith, int nth)
         const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
         if (!t->b->plain && flat_form(C)) { /* then C <= 512: one chunk */
             float s[5][STRIP]; /* 82 KB of stack (glibc's default thread stack: 2-8 MB) */
-            const int L = strip_period(C);
+            const int L = ns_strip_period(C);
             int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
             const float *kk_s = strip(kk, C, L, s[0]), *a_s = strip(a, C, L, s[1]);
             const float *bc_s = strip(bc, C, L, s[2]);

@@ -975,9 +975,7 @@ static int dw_flat(const struct ns_conv *c)
 /* The strips of period L of n consecutive C-float vectors (taps, or the bias) at src. */
 static int dw_strips(int C, int n, const float *src, float *dst)
 {
-    int L = C;
-    while (L % 8)
-        L += C;
+    int L = ns_strip_period(C);
     for (int t = 0; t < n; t++)
         for (int q = 0; q < L + 8 * DW_V; q++)
             dst[(size_t)t * DWF_STRIP + q] = src[(size_t)t * C + q % C];

@@ -64,6 +64,16 @@ void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const f
  * running averages updated as running = (1-momentum)*running + momentum*batch (unbiased
  * variance, like torch); evaluation: running statistics. eps NS_BN_EPS, momentum 0.1. */
 #define NS_BN_EPS 1e-5
+/* lcm(c, 8): the period, in floats, of a per-channel constant laid along rows of c channels
+ * that are read 8 floats at a time across row ends (BN's flat passes, the depthwise flat
+ * runs: their "strips"). */
+static inline int ns_strip_period(int c)
+{
+    int L = c;
+    while (L % 8)
+        L += c;
+    return L;
+}
 struct ns_bn {
     int m_per_image; /* h*w */
     int c;

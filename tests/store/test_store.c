@@ -798,6 +798,22 @@ static void a_lock_held_elsewhere_is_recognized(void **state)
     ns_db_close(db);
 }
 
+/* The copy a connection of this process makes of a db replaced under it (store.c):
+ * its path in `rescue` (n bytes), and its trials matching `where` (an SQL condition). */
+static long long rescued_trials(const struct scratch *s, char *rescue, size_t n,
+                                const char *where)
+{
+    snprintf(rescue, n, "%s.rescued-%ld", s->db, (long)getpid());
+    struct ns_db *db = ns_db_open(rescue, NS_DB_RO);
+    if (!db)
+        fail_msg("%s", ns_errmsg());
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM trials WHERE %s", where);
+    long long rows = count_rows(db, sql);
+    ns_db_close(db);
+    return rows;
+}
+
 /* A db replaced under an open connection (as a git stash or checkout of a tracked db does):
  * the next write fails and names a copy that holds everything written so far, the file now
  * at the path is left alone, and every later write fails too. */
@@ -811,7 +827,7 @@ static void a_replaced_file_is_not_written_and_its_content_is_rescued(void **sta
     assert_int_equal(ns_db_trial_start(db, id, 0, 1, "h"), 0);
     char away[160], rescue[200];
     snprintf(away, sizeof away, "%s/away.db", s->dir);
-    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid());
+    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid()); /* the message */
     assert_int_equal(rename(s->db, away), 0);
     write_file(s->db, "not this search's db", 20);
     assert_int_equal(ns_db_trial_start(db, id, 1, 1, "h"), -1);
@@ -823,14 +839,9 @@ static void a_replaced_file_is_not_written_and_its_content_is_rescued(void **sta
     struct stat st;
     assert_int_equal(stat(s->db, &st), 0);
     assert_int_equal(st.st_size, 20); /* the file at the path is not touched */
-    db = ns_db_open(rescue, NS_DB_RO);
-    if (!db)
-        fail_msg("%s", ns_errmsg());
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 2);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials WHERE trial = 0 AND "
-                                    "state = 'running'"),
+    assert_int_equal(rescued_trials(s, rescue, sizeof rescue, "1"), 2);
+    assert_int_equal(rescued_trials(s, rescue, sizeof rescue, "trial = 0 AND state = 'running'"),
                      1);
-    ns_db_close(db);
     /* a file deleted outright is refused alike */
     remove(s->db);
     assert_int_equal(rename(away, s->db), 0);
@@ -881,12 +892,8 @@ static void a_db_replaced_inside_a_batch_is_rescued_after_the_rollback(void **st
     assert_err_contains("Everything this process had written is in");
     assert_err_contains(rescue);
     ns_db_close(db);
-    db = ns_db_open(rescue, NS_DB_RO);
-    if (!db)
-        fail_msg("%s", ns_errmsg());
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 4);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials WHERE state = 'running'"), 0);
-    ns_db_close(db);
+    assert_int_equal(rescued_trials(s, rescue, sizeof rescue, "1"), 4);
+    assert_int_equal(rescued_trials(s, rescue, sizeof rescue, "state = 'running'"), 0);
     struct ns_db *p = ns_db_open(probe, NS_DB_RO);
     assert_non_null(p);
     long long alone = count_rows(p, "SELECT count(*) FROM trials");
@@ -907,7 +914,6 @@ static void a_db_replaced_after_the_last_write_is_rescued_at_close(void **state)
     int64_t id;
     char away[160], rescue[200], wal[160];
     snprintf(away, sizeof away, "%s/away.db", s->dir);
-    snprintf(rescue, sizeof rescue, "%s.rescued-%ld", s->db, (long)getpid());
     snprintf(wal, sizeof wal, "%s-wal", s->db);
     struct ns_db *db = new_db(s->db, &id);
     assert_int_equal(add_trial(db, id, 0, NULL), 1);
@@ -916,11 +922,7 @@ static void a_db_replaced_after_the_last_write_is_rescued_at_close(void **state)
     ns_db_close(db);
     struct stat st;
     assert_true(stat(wal, &st) != 0 || st.st_size == 0); /* no old log left to apply */
-    db = ns_db_open(rescue, NS_DB_RO);
-    if (!db)
-        fail_msg("%s", ns_errmsg());
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM trials"), 1);
-    ns_db_close(db);
+    assert_int_equal(rescued_trials(s, rescue, sizeof rescue, "1"), 1);
 }
 
 int main(void)
