@@ -10,12 +10,6 @@
 
 #define BN_MOMENTUM 0.1
 
-size_t ns_bn_scratch(const struct ns_bn *b, int nth)
-{
-    /* two doubles per channel per thread, plus two doubles per channel of totals */
-    return (size_t)(nth + 1) * 4 * b->c;
-}
-
 struct bn_ctx {
     const struct ns_bn *b;
     size_t m;
@@ -26,6 +20,7 @@ struct bn_ctx {
     const float *aff;           /* backward: the forward's scale, shift (NULL: mask from y) */
     const float *skip;          /* ns_bn_add_forward: the tensor the affine's output is added to */
     int acc, add_relu;
+    const struct ns_bn_dx *dxc; /* backward: the dx pass's coefficients */
 };
 
 /* Rows are summed in float over short runs (vectorized over channels, exact enough for 64
@@ -500,7 +495,7 @@ static void bwd_sums_task(void *vp, int ith, int nth)
     }
 }
 
-/* One vector of one row of bwd_dx_task: dx (+)= k*g + a + x*bc, each element as the plain
+/* One vector of one row of the dx pass: dx (+)= k*g + a + x*bc, each element as the plain
  * loop computes it. */
 INLINE void dx_vec(int mode, int last, __m256i m, int acc, const float *x, const float *dy,
                    const float *y, float *dx, const float *kk, const float *a, const float *bc,
@@ -516,17 +511,16 @@ INLINE void dx_vec(int mode, int last, __m256i m, int acc, const float *x, const
     st(last, m, dx + c, v);
 }
 
-/* bwd_dx_task's rows [lo, hi) of all C channels in the flat form (C a flat_form count):
- * kk, a, bc, sc, sh are strips of period L. */
-INLINE void dx_flat(int mode, const struct bn_ctx *t, int lo, int hi, int L, const float *kk,
-                    const float *a, const float *bc, const float *sc, const float *sh)
+/* `rows` rows of all C channels from row 0 of x, dy, y and dx in the flat form (C a
+ * flat_form count): the coefficients are strips of period d->L. */
+INLINE void dx_flat(int mode, const struct ns_bn_dx *d, size_t rows, const float *x,
+                    const float *dy, const float *y, float *dx, int acc)
 {
-    size_t C = (size_t)t->b->c, k = (size_t)lo * C, end = (size_t)hi * C;
-    int ph = 0; /* k is at a row's start: channel 0 */
-    const float *y = mode == MASK_Y ? t->y : NULL;
+    size_t k = 0, end = rows * (size_t)d->b->c;
+    int ph = 0, L = d->L; /* k is at a row's start: channel 0 */
 #define DX_FLAT(last, m)                                                                     \
-    dx_vec(mode, last, m, t->acc, t->x + k, t->dy + k, y ? y + k : NULL, t->dx + k, kk + ph,   \
-           a + ph, bc + ph, sc ? sc + ph : NULL, sh ? sh + ph : NULL, 0)
+    dx_vec(mode, last, m, acc, x + k, dy + k, y ? y + k : NULL, dx + k, d->k + ph, d->a + ph,  \
+           d->bc + ph, d->sc ? d->sc + ph : NULL, d->sh ? d->sh + ph : NULL, 0)
     for (; k + VW <= end; k += VW) {
         DX_FLAT(0, lanes_below(0));
         if ((ph += VW) >= L)
@@ -537,91 +531,134 @@ INLINE void dx_flat(int mode, const struct bn_ctx *t, int lo, int hi, int L, con
 #undef DX_FLAT
 }
 
-/* bwd_dx_task's rows [lo, hi) of channels [c0, c0 + cn), any cn (a partial last vector). */
-INLINE void dx_rows(int mode, const struct bn_ctx *t, int lo, int hi, int c0, int cn,
-                    const float *kk, const float *a, const float *bc, const float *sc,
-                    const float *sh)
+/* The same in the row form: any C, the last vector of a row partial when C % 8 != 0. */
+INLINE void dx_rows(int mode, const struct ns_bn_dx *d, size_t rows, const float *x,
+                    const float *dy, const float *y, float *dx, int acc)
 {
-    size_t C = (size_t)t->b->c;
-    const int full = cn / VW * VW;
-    const __m256i m = lanes_below(cn % VW);
-    for (int i = lo; i < hi; i++) {
-        size_t r = (size_t)i * C + (size_t)c0;
-        const float *x = t->x + r, *dy = t->dy + r, *y = mode == MASK_Y ? t->y + r : NULL;
-        float *dx = t->dx + r;
+    size_t C = (size_t)d->b->c;
+    const int full = (int)C / VW * VW;
+    const __m256i m = lanes_below((int)C % VW);
+    for (size_t i = 0; i < rows; i++) {
+        size_t r = i * C; /* indexed, not stepped: no pointer past the array's end */
+        const float *yi = mode == MASK_Y ? y + r : NULL;
         for (int c = 0; c < full; c += VW)
-            dx_vec(mode, 0, m, t->acc, x, dy, y, dx, kk, a, bc, sc, sh, c);
-        if (full < cn)
-            dx_vec(mode, 1, m, t->acc, x, dy, y, dx, kk, a, bc, sc, sh, full);
+            dx_vec(mode, 0, m, acc, x + r, dy + r, yi, dx + r, d->k, d->a, d->bc, d->sc, d->sh,
+                   c);
+        if (full < (int)C)
+            dx_vec(mode, 1, m, acc, x + r, dy + r, yi, dx + r, d->k, d->a, d->bc, d->sc, d->sh,
+                   full);
     }
+}
+
+/* The plain loops (struct ns_bn.plain): the reference of the two forms above. */
+static void dx_plain(const struct ns_bn_dx *d, size_t rows, const float *x, const float *dy,
+                     const float *y, float *dx, int acc)
+{
+    int C = d->b->c;
+    const float *restrict kk = d->k, *restrict a = d->a, *restrict bc = d->bc;
+    const float *restrict sc = d->sc, *restrict sh = d->sh;
+    for (size_t i = 0; i < rows; i++) {
+        size_t r = i * (size_t)C;
+        if (d->mode == MASK_AFF)
+            for (int c = 0; c < C; c++) {
+                float g = x[r + c] * sc[c] + sh[c] > 0 ? dy[r + c] : 0.0f;
+                float v = kk[c] * g + a[c] + x[r + c] * bc[c];
+                dx[r + c] = acc ? dx[r + c] + v : v;
+            }
+        else
+            for (int c = 0; c < C; c++) {
+                float g = d->mode == MASK_Y && !(y[r + c] > 0) ? 0.0f : dy[r + c];
+                float v = kk[c] * g + a[c] + x[r + c] * bc[c];
+                dx[r + c] = acc ? dx[r + c] + v : v;
+            }
+    }
+}
+
+void ns_bn_dx_rows(const struct ns_bn_dx *d, size_t lo, size_t hi, float *dx, int acc)
+{
+    if (hi <= lo)
+        return;
+    size_t o = lo * (size_t)d->b->c, rows = hi - lo;
+    const float *x = d->x + o, *dy = d->dy + o, *y = d->mode == MASK_Y ? d->y + o : NULL;
+    if (d->b->plain)
+        dx_plain(d, rows, x, dy, y, dx, acc);
+    else if (d->L && d->mode == MASK_AFF)
+        dx_flat(MASK_AFF, d, rows, x, dy, y, dx, acc);
+    else if (d->L && d->mode == MASK_Y)
+        dx_flat(MASK_Y, d, rows, x, dy, y, dx, acc);
+    else if (d->L)
+        dx_flat(MASK_NONE, d, rows, x, dy, y, dx, acc);
+    else if (d->mode == MASK_AFF)
+        dx_rows(MASK_AFF, d, rows, x, dy, y, dx, acc);
+    else if (d->mode == MASK_Y)
+        dx_rows(MASK_Y, d, rows, x, dy, y, dx, acc);
+    else
+        dx_rows(MASK_NONE, d, rows, x, dy, y, dx, acc);
 }
 
 static void bwd_dx_task(void *vp, int ith, int nth)
 {
     struct bn_ctx *t = vp;
-    int C = t->b->c, lo, hi, relu = t->b->relu, acc = t->acc;
+    int lo, hi;
     ns_split((int)t->m, ith, nth, &lo, &hi);
+    ns_bn_dx_rows(t->dxc, (size_t)lo, (size_t)hi, t->dx + (size_t)lo * t->b->c, t->acc);
+}
+
+/* the dx pass's coefficients: five arrays of C floats, or five strips in the flat form */
+static int dx_coef_len(const struct ns_bn *b)
+{
+    return !b->plain && flat_form(b->c) ? ns_strip_period(b->c) + VW : b->c;
+}
+
+size_t ns_bn_scratch(const struct ns_bn *b, int nth)
+{
+    /* two doubles per channel per thread, plus two doubles per channel of totals; then the
+     * backward's dx coefficients */
+    return (size_t)(nth + 1) * 4 * b->c + 5 * (size_t)dx_coef_len(b);
+}
+
+void ns_bn_backward_sums(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                         const float *y, const float *gamma, const float *mean,
+                         const float *rstd, const float *affine, const float *dy,
+                         float *dgamma, float *dbeta, float *scratch, struct ns_bn_dx *d)
+{
+    int nth = ns_pool_size(p), C = b->c;
+    size_t m = (size_t)n * b->m_per_image;
+    struct bn_ctx t = {.b = b, .m = m, .x = x, .y = y, .dy = dy, .mean = mean, .rstd = rstd,
+                       .parts = (double *)scratch, .aff = affine};
+    ns_pool_run(p, bwd_sums_task, &t);
+    combine(t.parts, nth, C);
+    double *tot = t.parts + (size_t)nth * 2 * C;
     /* dx = k*(g - mean(g) - x_hat*mean(g*x_hat)) with k = gamma*rstd, written as
      * k*g + a + x*bcoef per channel: a = -k*(mean(g) - mean*rstd*mgx), bcoef = -k*rstd*mgx */
-    const float *k = t->scale, *mg = t->shift, *mgx = t->beta;
-    float a[512], bc[512];
-    for (int c0 = 0; c0 < C; c0 += 512) {
-        int cn = C - c0 < 512 ? C - c0 : 512;
-        for (int c = 0; c < cn; c++) {
-            float kc = k[c0 + c], rs = t->rstd[c0 + c];
-            bc[c] = -kc * rs * mgx[c0 + c];
-            a[c] = -kc * mg[c0 + c] - bc[c] * t->mean[c0 + c];
-        }
-        const float *restrict kk = k + c0;
-        const float *restrict sc = t->aff ? t->aff + c0 : NULL;
-        const float *restrict sh = t->aff ? t->aff + C + c0 : NULL;
-        if (!t->b->plain && flat_form(C)) { /* then C <= 512: one chunk */
-            float s[5][STRIP]; /* 82 KB of stack (glibc's default thread stack: 2-8 MB) */
-            const int L = ns_strip_period(C);
-            int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
-            const float *kk_s = strip(kk, C, L, s[0]), *a_s = strip(a, C, L, s[1]);
-            const float *bc_s = strip(bc, C, L, s[2]);
-            const float *sc_s = mode == MASK_AFF ? strip(sc, C, L, s[3]) : NULL;
-            const float *sh_s = mode == MASK_AFF ? strip(sh, C, L, s[4]) : NULL;
-            if (mode == MASK_AFF)
-                dx_flat(MASK_AFF, t, lo, hi, L, kk_s, a_s, bc_s, sc_s, sh_s);
-            else if (mode == MASK_Y)
-                dx_flat(MASK_Y, t, lo, hi, L, kk_s, a_s, bc_s, NULL, NULL);
-            else
-                dx_flat(MASK_NONE, t, lo, hi, L, kk_s, a_s, bc_s, NULL, NULL);
-            continue;
-        }
-        if (!t->b->plain) {
-            int mode = !relu ? MASK_NONE : sc ? MASK_AFF : MASK_Y;
-            if (mode == MASK_AFF)
-                dx_rows(MASK_AFF, t, lo, hi, c0, cn, kk, a, bc, sc, sh);
-            else if (mode == MASK_Y)
-                dx_rows(MASK_Y, t, lo, hi, c0, cn, kk, a, bc, NULL, NULL);
-            else
-                dx_rows(MASK_NONE, t, lo, hi, c0, cn, kk, a, bc, NULL, NULL);
-            continue;
-        }
-        for (int i = lo; i < hi; i++) {
-            const float *restrict x = t->x + (size_t)i * C + c0;
-            const float *restrict dy = t->dy + (size_t)i * C + c0;
-            float *restrict dx = t->dx + (size_t)i * C + c0;
-            if (relu && sc)
-                for (int c = 0; c < cn; c++) {
-                    float g = x[c] * sc[c] + sh[c] > 0 ? dy[c] : 0.0f;
-                    float v = kk[c] * g + a[c] + x[c] * bc[c];
-                    dx[c] = acc ? dx[c] + v : v;
-                }
-            else {
-                /* y only for the ReLU mask (it may be NULL without a ReLU) */
-                const float *restrict y = relu ? t->y + (size_t)i * C + c0 : NULL;
-                for (int c = 0; c < cn; c++) {
-                    float g = relu && !(y[c] > 0) ? 0.0f : dy[c];
-                    float v = kk[c] * g + a[c] + x[c] * bc[c];
-                    dx[c] = acc ? dx[c] + v : v;
-                }
-            }
+    int len = dx_coef_len(b), L = len == C ? 0 : len - VW;
+    float *k = scratch + (size_t)(nth + 1) * 4 * C, *a = k + len, *bc = a + len;
+    float *sc = affine ? bc + len : NULL, *sh = affine ? sc + len : NULL;
+    for (int c = 0; c < C; c++) {
+        dbeta[c] += (float)tot[c];
+        dgamma[c] += (float)tot[C + c];
+        float kc = gamma[c] * rstd[c], rs = rstd[c];
+        float mg = (float)(tot[c] / (double)m), mgx = (float)(tot[C + c] / (double)m);
+        k[c] = kc;
+        bc[c] = -kc * rs * mgx;
+        a[c] = -kc * mg - bc[c] * mean[c];
+        if (affine) {
+            sc[c] = affine[c];
+            sh[c] = affine[C + c];
         }
     }
+    for (int q = C; L && q < len; q++) { /* the strips: v[q] = v[q % C] */
+        k[q] = k[q % C];
+        a[q] = a[q % C];
+        bc[q] = bc[q % C];
+        if (affine) {
+            sc[q] = sc[q % C];
+            sh[q] = sh[q % C];
+        }
+    }
+    *d = (struct ns_bn_dx){.b = b, .x = x, .y = y, .dy = dy, .k = k, .a = a, .bc = bc,
+                           .sc = sc, .sh = sh, .L = L,
+                           .mode = !b->relu ? MASK_NONE : affine ? MASK_AFF : MASK_Y};
 }
 
 void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
@@ -629,25 +666,10 @@ void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float
                     const float *affine, const float *dy, float *dx, int acc, float *dgamma,
                     float *dbeta, float *scratch)
 {
-    int nth = ns_pool_size(p), C = b->c;
-    size_t m = (size_t)n * b->m_per_image;
-    struct bn_ctx t = {.b = b, .m = m, .x = x, .y = y, .dy = dy, .mean = mean, .rstd = rstd,
-                       .dx = dx, .acc = acc, .parts = (double *)scratch, .aff = affine};
-    ns_pool_run(p, bwd_sums_task, &t);
-    combine(t.parts, nth, C);
-    double *tot = t.parts + (size_t)nth * 2 * C;
-    float *k = scratch, *mg = scratch + C, *mgx = scratch + 2 * C;
-    for (int c = 0; c < C; c++) {
-        dbeta[c] += (float)tot[c];
-        dgamma[c] += (float)tot[C + c];
-        k[c] = gamma[c] * rstd[c];
-        mg[c] = (float)(tot[c] / (double)m);
-        mgx[c] = (float)(tot[C + c] / (double)m);
-    }
+    struct ns_bn_dx d;
+    ns_bn_backward_sums(p, b, n, x, y, gamma, mean, rstd, affine, dy, dgamma, dbeta, scratch, &d);
     if (!dx)
         return;
-    t.scale = k;
-    t.shift = mg;
-    t.beta = mgx;
+    struct bn_ctx t = {.b = b, .m = (size_t)n * b->m_per_image, .dx = dx, .acc = acc, .dxc = &d};
     ns_pool_run(p, bwd_dx_task, &t);
 }

@@ -230,9 +230,12 @@ static void *alloc_floats(struct ns_net *net, size_t n)
 static size_t padded(size_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether backward writes the gradient of tensor t (the network's input gets none, unless a
- * SCALE node reads it as its scale, whose backward always writes it). */
+ * SCALE node reads it as its scale, whose backward always writes it; nor does the output of
+ * a conv fused with its BN). */
 static int needs_grad(const struct ns_net *net, int t)
 {
+    if (t > 0 && net->nodes[t - 1].conv_bn >= 0)
+        return 0; /* a conv whose BN runs its backward: its dy stays in the BN's blocks */
     if (t != net->input)
         return 1;
     for (int i = 0; i < net->n_nodes; i++)
@@ -290,8 +293,11 @@ static size_t plan_grads(struct ns_net *net)
     for (int i = 0; i < N; i++)
         for (int j = 0; j < 2; j++) {
             int t = net->nodes[i].in[j];
-            if (t >= 0 && N - 1 - i < blk[t].start)
-                blk[t].start = N - 1 - i;
+            /* a conv whose backward its BN runs writes its input's gradient a step early,
+             * while the BN reads its own output's gradient */
+            int step = N - 1 - (net->nodes[i].conv_bn >= 0 ? net->nodes[i].conv_bn : i);
+            if (t >= 0 && step < blk[t].start)
+                blk[t].start = step;
         }
     blk[net->logits].start = 0;
     int n = 0;
@@ -343,6 +349,9 @@ static int plan(struct ns_net *net, int nth)
         size_t s = 0;
         if (net->nodes[i].kind == NS_N_CONV || net->nodes[i].kind == NS_N_WSCONV)
             s = ns_conv_scratch(&net->nodes[i].u.conv, net->max_batch, nth);
+        else if (net->nodes[i].kind == NS_N_BN && net->nodes[i].bn_conv >= 0)
+            s = ns_conv_bn_scratch(&net->nodes[net->nodes[i].bn_conv].u.conv,
+                                   &net->nodes[i].u.bn, net->max_batch, nth);
         else if (net->nodes[i].kind == NS_N_BN)
             s = ns_bn_scratch(&net->nodes[i].u.bn, nth);
         else if (net->nodes[i].kind == NS_N_ATTN)
@@ -433,6 +442,31 @@ static void fuse_bn_add(struct ns_net *net)
     free(uses);
 }
 
+/* A BN whose input only the 1x1 conv just before it makes and nothing else reads runs that
+ * conv's backward with its own (ns_conv_bn_backward): the conv's output gradient is then
+ * computed a block of rows at a time into a buffer that stays in cache, never written to
+ * the gradient arena nor read back from it. Same bits; NS_FUSE=0 turns it off too. */
+static void fuse_conv_bn(struct ns_net *net)
+{
+    for (int i = 0; i < net->n_nodes; i++)
+        net->nodes[i].bn_conv = net->nodes[i].conv_bn = -1;
+    if (!fusion_on())
+        return;
+    int *uses = tensor_uses(net);
+    if (!uses)
+        return;
+    for (int i = 1; i < net->n_nodes; i++) {
+        struct ns_node *bn = &net->nodes[i], *cv = &net->nodes[i - 1];
+        int t = bn->in[0];
+        if (bn->kind != NS_N_BN || cv->kind != NS_N_CONV || cv->out != t || uses[t] != 1 ||
+            t == net->logits || !ns_conv_bn_fusable(&cv->u.conv))
+            continue;
+        bn->bn_conv = i - 1;
+        cv->conv_bn = i;
+    }
+    free(uses);
+}
+
 /* Everything but the big arrays: nodes, tensors, parameters, the plan. */
 static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
                                const struct ns_graph_opts *opts, int zero_init_last_bn, int nth)
@@ -456,8 +490,10 @@ static struct ns_net *skeleton(const struct ns_config *cfg, int max_batch,
     net->logits = g.n - 1;
     int rc = nodes_from_graph(net, &g, zero_init_last_bn);
     ns_graph_free(&g);
-    if (!rc)
+    if (!rc) {
         fuse_bn_add(net);
+        fuse_conv_bn(net);
+    }
     if (rc || set_acc_flags(net) || plan(net, nth)) {
         ns_net_free(net);
         ns_err("out of memory building the network");
@@ -573,8 +609,8 @@ void ns_net_node_name(const struct ns_net *net, int i, char *buf, size_t len)
             snprintf(g, sizeof g, " dw");
         else if (c->groups > 1)
             snprintf(g, sizeof g, " gw%d", c->cpg);
-        snprintf(buf, len, "%s %dx%d/%d%s %d->%d %dx%d", kinds[nd->kind], c->kh, c->kw,
-                 c->stride, g, c->cin, c->cout, c->h, c->w);
+        snprintf(buf, len, "%s %dx%d/%d%s %d->%d %dx%d%s", kinds[nd->kind], c->kh, c->kw,
+                 c->stride, g, c->cin, c->cout, c->h, c->w, nd->conv_bn >= 0 ? " +bn dx" : "");
     } else {
         snprintf(buf, len, "%s %d %dx%d", kinds[nd->kind], a->c, a->h, a->w);
     }
@@ -891,8 +927,9 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
         double t0 = net->prof ? ns_now() : 0;
         switch (nd->kind) {
         case NS_N_CONV:
-            ns_conv_backward(pool, &nd->u.conv, n, a->data, P(net, nd->w), y->grad, da, nd->acc[0],
-                             G(net, nd->w), G(net, nd->b), net->scratch);
+            if (nd->conv_bn < 0) /* else its BN has run it */
+                ns_conv_backward(pool, &nd->u.conv, n, a->data, P(net, nd->w), y->grad, da,
+                                 nd->acc[0], G(net, nd->w), G(net, nd->b), net->scratch);
             break;
         case NS_N_WSCONV: {
             struct ws_bufs wb = ws_bufs(net, nd);
@@ -915,6 +952,22 @@ void ns_net_backward(struct ns_net *net, int n, const float *dlogits)
         case NS_N_BN: {
             float *st = net->bn_state + nd->bn_off;
             int c = nd->u.bn.c;
+            if (nd->bn_conv >= 0) { /* this BN's backward, then its conv's */
+                double secs[2] = {0, 0};
+                const struct ns_node *cv = &net->nodes[nd->bn_conv];
+                const struct ns_tensor *cx = &net->tensors[cv->in[0]];
+                ns_conv_bn_backward(pool, &cv->u.conv, &nd->u.bn, n, cx->data, P(net, cv->w),
+                                    a->data, y->data, P(net, nd->w), st + 2 * c, st + 3 * c,
+                                    st + 4 * c, y->grad,
+                                    cv->in[0] == net->input ? NULL : cx->grad, cv->acc[0],
+                                    G(net, cv->w), G(net, nd->w), G(net, nd->b), net->scratch,
+                                    net->prof ? secs : NULL);
+                if (net->prof) { /* BN's sums to the BN, the block pass to the conv */
+                    net->prof[2 * nd->bn_conv + 1] += secs[1];
+                    t0 += secs[1];
+                }
+                break;
+            }
             ns_bn_backward(pool, &nd->u.bn, n, a->data, y->data, P(net, nd->w), st + 2 * c,
                            st + 3 * c, st + 4 * c, y->grad, da, nd->acc[0], G(net, nd->w), G(net, nd->b),
                            net->scratch);

@@ -48,6 +48,9 @@ struct ns_node {
     int bn_add;       /* BN: the ADD node that applies this BN's affine (its output is not
                        * stored; ns_bn_add_forward), -1: none */
     int add_bn;       /* ADD: that BN node, -1: none */
+    int bn_conv;      /* BN: the 1x1 CONV node (the one before it) whose backward its own
+                       * runs (ns_conv_bn_backward), -1: none */
+    int conv_bn;      /* CONV: that BN node (its backward step does this node's), -1: none */
     size_t bn_off;    /* BN: offset in bn_state of running mean, running var, batch mean, rstd,
                        * the training forward's scale and shift, and evaluation's scale and
                        * shift (bn_add's ADD applies them) (c each) */

@@ -58,6 +58,25 @@ void ns_conv_forward(struct ns_pool *p, const struct ns_conv *c, int n, const fl
 void ns_conv_backward(struct ns_pool *p, const struct ns_conv *c, int n, const float *x,
                       const float *w, const float *dy, float *dx, int acc, float *dw,
                       float *db, float *scratch);
+/* A 1x1 stride-1 ungrouped conv without bias whose output only a BN reads: the BN's backward
+ * and then the conv's in one pass over the pixels (ns_conv_bn_fusable says which convs the
+ * net fuses: those, with at least as many outputs as inputs, where it measured faster).
+ * Each thread takes the rows of its pixel range a block of NS_GEMM_KC at a time: the BN's dx
+ * of the block (the conv's dy) into a buffer of the thread's, the weight gradient's sum over
+ * the block, then the block's rows of dx. The conv's dy is never written nor read back from
+ * memory; the bits are those of ns_bn_backward then ns_conv_backward (the same sums in the
+ * same order). bn_x, bn_y, bn_dy: the BN's input (the conv's output), output and output
+ * gradient; scratch: ns_conv_bn_scratch floats. secs (NULL, or 2 doubles): the seconds of
+ * the BN's sums and of the block pass are added to secs[0] and secs[1] (a profile's). */
+struct ns_bn;
+int ns_conv_bn_fusable(const struct ns_conv *c);
+size_t ns_conv_bn_scratch(const struct ns_conv *c, const struct ns_bn *b, int n, int nth);
+void ns_conv_bn_backward(struct ns_pool *p, const struct ns_conv *c, const struct ns_bn *b,
+                         int n, const float *x, const float *w, const float *bn_x,
+                         const float *bn_y, const float *gamma, const float *mean,
+                         const float *rstd, const float *affine, const float *bn_dy, float *dx,
+                         int acc, float *dw, float *dgamma, float *dbeta, float *scratch,
+                         double *secs);
 
 /* ---- batch norm (+ optional fused ReLU) ------------------------------------------------
  * x, y (n, h, w, c) seen as (m = n*h*w, c). Training: batch mean and biased variance,
@@ -111,6 +130,25 @@ void ns_bn_backward(struct ns_pool *p, const struct ns_bn *b, int n, const float
                     const float *y, const float *gamma, const float *mean, const float *rstd,
                     const float *affine, const float *dy, float *dx, int acc, float *dgamma,
                     float *dbeta, float *scratch);
+/* ns_bn_backward in its two passes, for a consumer that takes dx a block of rows at a time
+ * while it is in cache (ns_conv_bn_backward). ns_bn_backward_sums: the first pass (the sums
+ * over the batch, dgamma and dbeta added) and the second pass's per-channel coefficients,
+ * kept in scratch (ns_bn_scratch floats) and described by *d. ns_bn_dx_rows: dx of rows
+ * [lo, hi) into dx (its row lo first), written or, with acc, added: any split into blocks
+ * gives ns_bn_backward's bits (each element is computed on its own). */
+struct ns_bn_dx {
+    const struct ns_bn *b;
+    const float *x, *y, *dy;
+    const float *k, *a, *bc, *sc, *sh; /* dx = k*g + a + x*bc, g = dy masked (mode) by
+                                        * x*sc + sh > 0 or by y > 0: C floats each, or in the
+                                        * flat form (L > 0) strips of period L */
+    int mode, L;
+};
+void ns_bn_backward_sums(struct ns_pool *p, const struct ns_bn *b, int n, const float *x,
+                         const float *y, const float *gamma, const float *mean,
+                         const float *rstd, const float *affine, const float *dy,
+                         float *dgamma, float *dbeta, float *scratch, struct ns_bn_dx *d);
+void ns_bn_dx_rows(const struct ns_bn_dx *d, size_t lo, size_t hi, float *dx, int acc);
 
 /* ---- elementwise -----------------------------------------------------------------------
  * len = number of floats. */

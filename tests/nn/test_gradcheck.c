@@ -590,6 +590,85 @@ static void bn_vector_paths_give_the_plain_loops_bits(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* A 1x1 conv's backward run by its BN (ns_conv_bn_backward: BN's dx a block of 256 rows at
+ * a time, each block's share of the weight gradient and its rows of dx) gives the bits of
+ * ns_bn_backward then ns_conv_backward: dx, dW, dgamma, dbeta, on 1, 2 and 3 threads (pixel
+ * ranges of several blocks and a partial one, ranges that start inside a block, and, with
+ * 2 rows, threads with none), BN counts of the flat form (6, 12), the row form (16, 17) and
+ * above 512, the ReLU mask from the affine cache and from y, no ReLU, the plain loops, dx
+ * added (acc) or not computed, dW accumulated onto what it held. */
+static void conv_bn_backward_gives_the_two_ops_bits(void **state)
+{
+    (void)state;
+    struct ns_pcg32 rng;
+    ns_pcg32_seed(&rng, 4245u, 1u);
+    static const struct { int n, side, cin, cout; } shapes[] = {
+        {5, 11, 3, 12}, {5, 11, 16, 6}, {4, 9, 8, 16}, {3, 7, 20, 17}, {1, 3, 4, 520},
+        {2, 1, 5, 12}};
+    struct ns_pool *pools[3] = {NULL, pool2, pool3};
+    int fails = 0, runs = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int n = shapes[si].n, side = shapes[si].side, cin = shapes[si].cin, C = shapes[si].cout;
+        size_t m = (size_t)n * side * side, xl = m * cin, yl = m * C, wl = (size_t)cin * C;
+        struct ns_conv c;
+        ns_conv_setup(&c, side, side, cin, C, 1, 1, 1, 0);
+        assert_int_equal(ns_conv_bn_fusable(&c), C >= cin); /* the net fuses these only */
+        float *x = nn_floats(xl), *w = nn_floats(wl), *y = nn_floats(yl), *ybn = nn_floats(yl);
+        float *bdy = nn_floats(yl), *dyc = nn_floats(yl), *par = nn_floats(8 * (size_t)C);
+        nn_uniform(&rng, x, xl, -1, 1);
+        nn_uniform(&rng, w, wl, -0.5f, 0.5f);
+        nn_uniform(&rng, bdy, yl, -1, 1);
+        nn_uniform(&rng, par, 2 * (size_t)C, -0.5f, 1.5f); /* gamma, beta */
+        nn_fill(par + 3 * C, (size_t)C, 1); /* running variance (running mean 0) */
+        for (int t = 0; t < 3; t++)
+            for (int relu = 0; relu < 2; relu++)
+                for (int mode = 0; mode < 5; mode++) { /* mask from the affine, from y; acc;
+                                                        * no dx; plain loops */
+                    struct ns_pool *p = pools[t];
+                    int nth = ns_pool_size(p), acc = mode == 2;
+                    struct ns_bn b = {.m_per_image = side * side, .c = C, .relu = relu,
+                                      .plain = mode == 4};
+                    size_t sl = ns_conv_bn_scratch(&c, &b, n, nth);
+                    if (ns_conv_scratch(&c, n, nth) > sl || ns_bn_scratch(&b, nth) > sl)
+                        fail_msg("conv+bn scratch smaller than a part's");
+                    float *scratch = nn_floats(sl), *mean = par + 4 * C, *rstd = par + 5 * C;
+                    float *aff = nn_floats(2 * (size_t)C);
+                    ns_conv_forward(p, &c, n, x, w, NULL, y, scratch);
+                    ns_bn_forward_train(p, &b, n, y, par, par + C, par + 2 * C, par + 3 * C, mean,
+                                        rstd, aff, ybn, scratch);
+                    float *dx[2], *dw[2], *dg[2];
+                    for (int v = 0; v < 2; v++) { /* v 1: the two ops */
+                        dx[v] = nn_floats(xl), dw[v] = nn_floats(wl), dg[v] = nn_floats(2 * (size_t)C);
+                        nn_fill(dx[v], xl, 0.25f);
+                        nn_fill(dw[v], wl, 0.5f);
+                        nn_fill(dg[v], 2 * (size_t)C, -0.5f);
+                        float *dxv = mode == 3 ? NULL : dx[v];
+                        const float *af = mode == 1 ? NULL : aff;
+                        if (v) {
+                            ns_bn_backward(p, &b, n, y, ybn, par, mean, rstd, af, bdy, dyc, 0,
+                                           dg[v], dg[v] + C, scratch);
+                            ns_conv_backward(p, &c, n, x, w, dyc, dxv, acc, dw[v], NULL, scratch);
+                        } else {
+                            ns_conv_bn_backward(p, &c, &b, n, x, w, y, ybn, par, mean, rstd, af,
+                                                bdy, dxv, acc, dw[v], dg[v], dg[v] + C, scratch, NULL);
+                        }
+                    }
+                    char what[160];
+                    snprintf(what, sizeof what, "conv+bn %d->%d m=%zu threads=%d relu=%d mode=%d",
+                             cin, C, m, nth, relu, mode);
+                    fails += !identical(what, dx[0], dx[1], xl) + !identical(what, dw[0], dw[1], wl) +
+                             !identical(what, dg[0], dg[1], 2 * (size_t)C);
+                    runs++;
+                    for (int v = 0; v < 2; v++)
+                        free(dx[v]), free(dw[v]), free(dg[v]);
+                    free(scratch), free(aff);
+                }
+        free(x), free(w), free(y), free(ybn), free(bdy), free(dyc), free(par);
+    }
+    assert_int_equal(runs, 6 * 3 * 2 * 5);
+    assert_int_equal(fails, 0);
+}
+
 /* BN's affine applied by the ADD (ns_bn_add_forward, vector and plain) gives the bits of
  * BN's pass followed by ns_add_forward, in training (the forward's cache) and evaluation
  * (ns_bn_eval_affine against ns_bn_forward_eval), with and without the add's ReLU, with BN's
@@ -1872,6 +1951,7 @@ int main(void)
         cmocka_unit_test(bn_training_gradients_with_and_without_relu),
         cmocka_unit_test(bn_vector_paths_give_the_plain_loops_bits),
         cmocka_unit_test(bn_add_forward_gives_the_two_passes_bits),
+        cmocka_unit_test(conv_bn_backward_gives_the_two_ops_bits),
         cmocka_unit_test(depthwise_16_and_17_channels_give_the_same_bits),
         cmocka_unit_test(depthwise_flat_runs_give_the_per_pixel_bits),
         cmocka_unit_test(direct_stem_runs_give_the_one_pixel_bits),
